@@ -1,0 +1,157 @@
+-- Farcaster schema, version 1.
+-- Times are Unix epoch milliseconds (INTEGER). JSON is stored as TEXT.
+-- State columns are closed sets: each CHECK mirrors a frozen constant in src/core/states.ts.
+
+CREATE TABLE runs (
+  id               TEXT PRIMARY KEY,
+  goal             TEXT NOT NULL,
+  state            TEXT NOT NULL CHECK (state IN ('planning','awaiting_approval','running','succeeded','failed','cancelled')),
+  workplan         TEXT,                      -- the validated workplan (JSON), NULL while planning
+  source           TEXT,                      -- the goal file or trigger it came from
+  cwd              TEXT,                      -- working directory for its tasks
+  idempotency_key  TEXT UNIQUE,               -- a retried trigger finds the same run
+  tasks_total      INTEGER NOT NULL DEFAULT 0,
+  tasks_open       INTEGER NOT NULL DEFAULT 0, -- tasks not yet terminal; the run ends when it reaches 0
+  tasks_failed     INTEGER NOT NULL DEFAULT 0, -- failed or skipped
+  created_at       INTEGER NOT NULL,
+  updated_at       INTEGER NOT NULL,
+  finished_at      INTEGER
+);
+CREATE INDEX runs_created ON runs (created_at);
+
+CREATE TABLE tasks (
+  id               INTEGER PRIMARY KEY,        -- internal id; people use run id + key
+  run_id           TEXT NOT NULL REFERENCES runs (id),
+  key              TEXT NOT NULL,              -- the workplan's task id
+  title            TEXT NOT NULL,
+  description      TEXT,
+  workflow         TEXT NOT NULL,
+  input            TEXT NOT NULL,              -- JSON
+  scope            TEXT,                       -- JSON {writes, commands}
+  priority         INTEGER NOT NULL DEFAULT 0, -- higher runs first
+  max_attempts     INTEGER NOT NULL DEFAULT 1 CHECK (max_attempts >= 1),
+  timeout_ms       INTEGER,
+  state            TEXT NOT NULL CHECK (state IN ('blocked','ready','running','waiting','succeeded','failed','cancelled','skipped')),
+  pending_deps     INTEGER NOT NULL DEFAULT 0 CHECK (pending_deps >= 0),
+  attempts         INTEGER NOT NULL DEFAULT 0, -- attempts started
+  failures         INTEGER NOT NULL DEFAULT 0, -- attempts that ended in a workflow error
+  crashes          INTEGER NOT NULL DEFAULT 0, -- attempts whose lease expired
+  available_at     INTEGER NOT NULL,           -- ready: not before; waiting: wake-up time (or far future)
+  attempt_id       INTEGER,                    -- the current lease's fencing token (state = running)
+  lease_owner      TEXT,
+  lease_expires_at INTEGER,
+  output           TEXT,                       -- JSON, on success
+  error            TEXT,                       -- JSON {message, code?}, last failure
+  fail_reason      TEXT CHECK (fail_reason IN ('error','non_retryable','timeout','recovery_limit')),
+  created_at       INTEGER NOT NULL,
+  updated_at       INTEGER NOT NULL,
+  started_at       INTEGER,
+  finished_at      INTEGER,
+  UNIQUE (run_id, key),
+  CHECK ((state = 'running') = (attempt_id IS NOT NULL))
+);
+-- The claim's two lookups, each a partial index so it only holds the rows it serves.
+CREATE INDEX tasks_claimable ON tasks (priority DESC, available_at, id) WHERE state = 'ready';
+CREATE INDEX tasks_leased ON tasks (lease_expires_at) WHERE state = 'running';
+CREATE INDEX tasks_sleeping ON tasks (available_at) WHERE state = 'waiting';
+
+CREATE TABLE task_deps (
+  task_id    INTEGER NOT NULL REFERENCES tasks (id),  -- the dependent
+  depends_on INTEGER NOT NULL REFERENCES tasks (id),  -- must succeed first
+  PRIMARY KEY (depends_on, task_id)
+) WITHOUT ROWID;
+CREATE INDEX task_deps_by_task ON task_deps (task_id);
+
+CREATE TABLE attempts (
+  id           INTEGER PRIMARY KEY,  -- the fencing token
+  task_id      INTEGER NOT NULL REFERENCES tasks (id),
+  number       INTEGER NOT NULL,     -- 1 for the task's first attempt
+  worker       TEXT NOT NULL,
+  state        TEXT NOT NULL CHECK (state IN ('running','succeeded','failed','crashed','released','suspended','cancelled')),
+  started_at   INTEGER NOT NULL,
+  heartbeat_at INTEGER NOT NULL,
+  ended_at     INTEGER,
+  error        TEXT
+);
+CREATE INDEX attempts_by_task ON attempts (task_id, id);
+
+-- The journal: one row per step of a task, shared by all its attempts.
+CREATE TABLE steps (
+  task_id     INTEGER NOT NULL REFERENCES tasks (id),
+  key         TEXT NOT NULL,     -- name, name#2, ...
+  seq         INTEGER NOT NULL,  -- order within the task
+  kind        TEXT NOT NULL,     -- step, sleep, now, random, uuid, approval, event
+  attempt_id  INTEGER NOT NULL REFERENCES attempts (id),
+  status      TEXT NOT NULL CHECK (status IN ('completed','failed','waiting')),
+  input       TEXT,
+  output      TEXT,
+  error       TEXT,
+  started_at  INTEGER NOT NULL,
+  ended_at    INTEGER,
+  PRIMARY KEY (task_id, key)
+) WITHOUT ROWID;
+
+CREATE TABLE gates (
+  id          TEXT PRIMARY KEY,
+  run_id      TEXT NOT NULL REFERENCES runs (id),
+  task_id     INTEGER REFERENCES tasks (id),
+  step_key    TEXT,
+  question    TEXT NOT NULL,
+  evidence    TEXT,              -- JSON
+  subject_hash TEXT,             -- hash of what is being approved
+  asked_by    TEXT,
+  state       TEXT NOT NULL CHECK (state IN ('pending','approved','rejected','expired')),
+  decided_by  TEXT,
+  decided_at  INTEGER,
+  reason      TEXT,
+  action      TEXT CHECK (action IN ('retry','fail')),
+  timeout_at  INTEGER,
+  created_at  INTEGER NOT NULL
+);
+CREATE INDEX gates_pending ON gates (created_at) WHERE state = 'pending';
+
+-- Append-only log of every transition. Ids only grow, so they double as stream cursors.
+CREATE TABLE events (
+  id          INTEGER PRIMARY KEY,
+  at          INTEGER NOT NULL,
+  type        TEXT NOT NULL,
+  actor       TEXT NOT NULL,
+  run_id      TEXT,
+  task_id     INTEGER,
+  attempt_id  INTEGER,
+  data        TEXT
+);
+CREATE INDEX events_by_run ON events (run_id, id);
+
+-- Named facts a task can wait for; the first write wins.
+CREATE TABLE signals (
+  name        TEXT PRIMARY KEY,
+  data        TEXT,
+  emitted_by  TEXT NOT NULL,
+  emitted_at  INTEGER NOT NULL
+);
+
+CREATE TABLE schedules (
+  id          TEXT PRIMARY KEY,
+  name        TEXT NOT NULL UNIQUE,
+  cron        TEXT NOT NULL,
+  timezone    TEXT NOT NULL DEFAULT 'UTC',
+  target_kind TEXT NOT NULL CHECK (target_kind IN ('goal_file','goal_text','workplan')),
+  target      TEXT NOT NULL,
+  overlap     TEXT NOT NULL DEFAULT 'skip' CHECK (overlap IN ('skip','allow','cancel-previous')),
+  catch_up    TEXT NOT NULL DEFAULT 'latest' CHECK (catch_up IN ('latest','all','none')),
+  enabled     INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0,1)),
+  last_slot   INTEGER,
+  created_at  INTEGER NOT NULL,
+  updated_at  INTEGER NOT NULL
+);
+
+-- One row per (schedule, slot): the unique key makes any number of schedulers fire a slot once.
+CREATE TABLE schedule_fires (
+  schedule_id TEXT NOT NULL REFERENCES schedules (id),
+  slot        INTEGER NOT NULL,
+  run_id      TEXT REFERENCES runs (id),
+  outcome     TEXT NOT NULL CHECK (outcome IN ('fired','skipped','missed')),
+  at          INTEGER NOT NULL,
+  PRIMARY KEY (schedule_id, slot)
+) WITHOUT ROWID;

@@ -1,0 +1,224 @@
+/**
+ * The workplan: the one definition of a run's DAG, used by the planner, the
+ * store, the API and the docs. `validateWorkplan` reports every problem at
+ * once, each with the path of the field (`tasks[3].after[0]`), and checks the
+ * graph: duplicate ids, unknown and self dependencies, cycles (with their path).
+ */
+import { z } from "zod";
+import { parseDuration } from "./duration.ts";
+import { PlanInvalidError, type PlanIssue } from "./errors.ts";
+
+export const WORKPLAN_VERSION = 1;
+
+const TASK_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+const duration = z
+  .union([z.number(), z.string()])
+  .transform((value, ctx) => {
+    const ms = parseDuration(value);
+    if (ms === undefined) {
+      ctx.addIssue({ code: "custom", message: `expected a duration such as 30000, "30s", "5m" or "2h"; got ${JSON.stringify(value)}` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+export const TaskScopeSchema = z
+  .object({
+    writes: z.array(z.string().min(1)).default([]).describe("globs (relative to the run's working directory) the task may write"),
+    commands: z.array(z.string().min(1)).default([]).describe("command patterns the task may run without a gate"),
+  })
+  .strict();
+
+export const TaskSpecSchema = z
+  .object({
+    id: z
+      .string()
+      .regex(TASK_ID, "a task id is 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit")
+      .describe("unique within the plan; other tasks name it in `after`"),
+    title: z.string().min(1, "a task needs a title"),
+    description: z.string().optional(),
+    workflow: z.string().min(1, "name the workflow that runs this task (for example shell, review, agent)"),
+    input: z.unknown().default({}).describe("the workflow's input; checked against its schema"),
+    after: z.array(z.string()).default([]).describe("ids of tasks that must succeed first"),
+    retries: z.number().int().min(0).max(100).optional().describe("extra attempts after a failure (default 0)"),
+    timeout: duration.optional().describe("wall time per attempt"),
+    priority: z.number().int().min(-1000).max(1000).optional().describe("higher runs first among ready tasks (default 0)"),
+    scope: TaskScopeSchema.optional(),
+  })
+  .strict();
+
+export const WorkplanSchema = z
+  .object({
+    version: z.literal(WORKPLAN_VERSION).default(WORKPLAN_VERSION),
+    goal: z.string().min(1, "state the goal the plan achieves"),
+    tasks: z.array(TaskSpecSchema).min(1, "a workplan needs at least one task"),
+  })
+  .strict();
+
+export type TaskSpec = z.output<typeof TaskSpecSchema>;
+export type Workplan = z.output<typeof WorkplanSchema>;
+export type WorkplanInput = z.input<typeof WorkplanSchema>;
+
+/** A workplan that passed every check, with its waves (tasks that can run in parallel). */
+export interface ValidWorkplan {
+  plan: Workplan;
+  waves: string[][];
+}
+
+export type ValidationResult = { ok: true; value: ValidWorkplan } | { ok: false; issues: PlanIssue[] };
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const part of path) {
+    if (typeof part === "number") out += `[${part}]`;
+    else out += out ? `.${String(part)}` : String(part);
+  }
+  return out;
+}
+
+function listIds(ids: readonly string[]): string {
+  const shown = ids.slice(0, 12).join(", ");
+  return ids.length > 12 ? `${shown}, … (${ids.length} in all)` : shown || "(none)";
+}
+
+export function validateWorkplan(input: unknown): ValidationResult {
+  const parsed = WorkplanSchema.safeParse(input);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message }));
+    // Graph problems are worth reporting even when some field is malformed.
+    issues.push(...graphIssuesOfRaw(input));
+    return { ok: false, issues };
+  }
+  const plan = parsed.data;
+  const issues = graphIssues(plan.tasks);
+  if (issues.length > 0) return { ok: false, issues };
+  return { ok: true, value: { plan, waves: computeWaves(plan.tasks) } };
+}
+
+/** Throws PlanInvalidError naming every problem; `source` names the file it came from. */
+export function parseWorkplan(input: unknown, source?: string): ValidWorkplan {
+  const result = validateWorkplan(input);
+  if (!result.ok) throw new PlanInvalidError(result.issues, source);
+  return result.value;
+}
+
+interface GraphNode {
+  id: string;
+  after: string[];
+}
+
+function graphIssuesOfRaw(input: unknown): PlanIssue[] {
+  const tasks = (input as { tasks?: unknown })?.tasks;
+  if (!Array.isArray(tasks)) return [];
+  const nodes: GraphNode[] = [];
+  for (const task of tasks) {
+    const id = (task as { id?: unknown })?.id;
+    const after = (task as { after?: unknown })?.after ?? [];
+    if (typeof id !== "string" || !Array.isArray(after) || !after.every((a) => typeof a === "string")) return [];
+    nodes.push({ id, after: after as string[] });
+  }
+  return graphIssues(nodes);
+}
+
+function graphIssues(tasks: readonly GraphNode[]): PlanIssue[] {
+  const issues: PlanIssue[] = [];
+  const firstIndex = new Map<string, number>();
+  tasks.forEach((task, index) => {
+    const seen = firstIndex.get(task.id);
+    if (seen !== undefined) {
+      issues.push({ path: `tasks[${index}].id`, message: `duplicate task id "${task.id}" (also tasks[${seen}]); ids must be unique` });
+    } else {
+      firstIndex.set(task.id, index);
+    }
+  });
+  const known = [...firstIndex.keys()];
+  tasks.forEach((task, index) => {
+    const seenDeps = new Set<string>();
+    task.after.forEach((dep, depIndex) => {
+      const path = `tasks[${index}].after[${depIndex}]`;
+      if (dep === task.id) issues.push({ path, message: `task "${task.id}" depends on itself; remove it from its own \`after\`` });
+      else if (!firstIndex.has(dep)) issues.push({ path, message: `unknown task "${dep}"; known ids: ${listIds(known)}` });
+      else if (seenDeps.has(dep)) issues.push({ path, message: `"${dep}" is listed twice in \`after\` of task "${task.id}"` });
+      seenDeps.add(dep);
+    });
+  });
+  for (const cycle of findCycles(tasks)) {
+    const index = firstIndex.get(cycle[0]!)!;
+    issues.push({ path: `tasks[${index}].after`, message: `dependency cycle: ${cycle.join(" -> ")}; break it by removing one of these dependencies` });
+  }
+  return issues;
+}
+
+/** Every elementary cycle found by a DFS, each as a path that ends where it starts. */
+function findCycles(tasks: readonly GraphNode[]): string[][] {
+  const edges = new Map<string, string[]>();
+  for (const task of tasks) if (!edges.has(task.id)) edges.set(task.id, task.after.filter((dep) => dep !== task.id));
+  const state = new Map<string, 1 | 2>(); // 1 = on the stack, 2 = done
+  const stack: string[] = [];
+  const cycles: string[][] = [];
+  const order = new Map([...edges.keys()].map((id, index) => [id, index]));
+  // Iterative DFS: a model-written plan can be deep enough to overflow recursion.
+  for (const root of edges.keys()) {
+    if (state.has(root)) continue;
+    const frames: { id: string; next: number }[] = [{ id: root, next: 0 }];
+    state.set(root, 1);
+    stack.push(root);
+    while (frames.length > 0) {
+      const frame = frames[frames.length - 1]!;
+      const deps = edges.get(frame.id) ?? [];
+      if (frame.next < deps.length) {
+        const dep = deps[frame.next++]!;
+        if (!edges.has(dep)) continue;
+        const depState = state.get(dep);
+        if (depState === 1) {
+          // `after` points at what runs first, so reverse to read in execution order.
+          const cycle = stack.slice(stack.indexOf(dep)).reverse();
+          // Start the path at the task that comes first in the plan, so the message is stable.
+          const first = cycle.reduce((best, id, i) => (order.get(id)! < order.get(cycle[best]!)! ? i : best), 0);
+          const rotated = [...cycle.slice(first), ...cycle.slice(0, first)];
+          cycles.push([...rotated, rotated[0]!]);
+        } else if (depState === undefined) {
+          state.set(dep, 1);
+          stack.push(dep);
+          frames.push({ id: dep, next: 0 });
+        }
+      } else {
+        state.set(frame.id, 2);
+        stack.pop();
+        frames.pop();
+      }
+    }
+  }
+  return cycles;
+}
+
+/** Kahn's algorithm in levels: wave k holds the tasks whose longest dependency chain has length k. */
+export function computeWaves(tasks: readonly GraphNode[]): string[][] {
+  const level = new Map<string, number>();
+  const pending = new Map(tasks.map((task) => [task.id, task.after.length]));
+  const dependents = new Map<string, string[]>();
+  for (const task of tasks) {
+    for (const dep of task.after) {
+      const list = dependents.get(dep);
+      if (list) list.push(task.id);
+      else dependents.set(dep, [task.id]);
+    }
+  }
+  let frontier = tasks.filter((task) => task.after.length === 0).map((task) => task.id);
+  const waves: string[][] = [];
+  while (frontier.length > 0) {
+    waves.push(frontier);
+    const next: string[] = [];
+    for (const id of frontier) {
+      level.set(id, waves.length - 1);
+      for (const dependent of dependents.get(id) ?? []) {
+        const left = pending.get(dependent)! - 1;
+        pending.set(dependent, left);
+        if (left === 0) next.push(dependent);
+      }
+    }
+    frontier = next;
+  }
+  return waves;
+}

@@ -1,0 +1,52 @@
+/** What every SQL function of the SQLite store receives: the connection, "now", and who acts. */
+import type { Database } from "bun:sqlite";
+import type { RunState } from "../../core/states.ts";
+import { toJson } from "./rows.ts";
+
+export interface TxContext {
+  db: Database;
+  now: number;
+}
+
+export interface EventWrite {
+  type: string;
+  actor: string;
+  runId?: string | null;
+  taskId?: number | null;
+  attemptId?: number | null;
+  data?: unknown;
+}
+
+export function appendEvent(ctx: TxContext, event: EventWrite): void {
+  ctx.db
+    .query("INSERT INTO events (at, type, actor, run_id, task_id, attempt_id, data) VALUES (?, ?, ?, ?, ?, ?, ?)")
+    .run(ctx.now, event.type, event.actor, event.runId ?? null, event.taskId ?? null, event.attemptId ?? null, toJson(event.data));
+}
+
+/**
+ * Counts `closed` tasks of a run as terminal (`failed` of them unsuccessful).
+ * When the last open task closes, the run ends: succeeded if none failed.
+ * Returns the run's state afterwards.
+ */
+export function closeTasks(ctx: TxContext, runId: string, closed: number, failed: number, actor: string): RunState {
+  // In an UPDATE every SET expression reads the row's old values.
+  const row = ctx.db
+    .query<{ state: RunState; tasks_open: number; tasks_failed: number }, [number, number, number, string]>(
+      `UPDATE runs SET
+         tasks_open = tasks_open - ?1,
+         tasks_failed = tasks_failed + ?2,
+         state = CASE WHEN state = 'running' AND tasks_open - ?1 <= 0
+                      THEN (CASE WHEN tasks_failed + ?2 > 0 THEN 'failed' ELSE 'succeeded' END)
+                      ELSE state END,
+         finished_at = CASE WHEN state = 'running' AND tasks_open - ?1 <= 0 THEN ?3 ELSE finished_at END,
+         updated_at = ?3
+       WHERE id = ?4
+       RETURNING state, tasks_open, tasks_failed`,
+    )
+    .get(closed, failed, ctx.now, runId);
+  if (!row) throw new Error(`run ${runId} vanished while closing its tasks`);
+  if (closed > 0 && row.tasks_open === 0 && (row.state === "succeeded" || row.state === "failed")) {
+    appendEvent(ctx, { type: `run.${row.state}`, actor, runId, data: { failedTasks: row.tasks_failed } });
+  }
+  return row.state;
+}

@@ -1,0 +1,117 @@
+/**
+ * Opening a SQLite database: the PRAGMAs, chosen on purpose, and the migrations.
+ *
+ * - journal_mode=WAL: readers never block the writer and vice versa; a commit
+ *   appends to the WAL instead of rewriting pages.
+ * - synchronous=NORMAL (default): in WAL mode a commit is durable against a
+ *   process crash (SIGKILL), and the database can never be corrupted; a power
+ *   loss may roll back the last few commits. FULL (`--sync full`,
+ *   FARCASTER_SYNC=full) fsyncs every commit for power-loss durability, at a
+ *   large cost in write throughput.
+ * - foreign_keys=ON: tasks, edges, attempts and steps cannot point at nothing.
+ * - busy_timeout=0: we do not let SQLite's busy handler wait for the write
+ *   lock. Its back-off sleeps grow to 100 ms, so under contention the process
+ *   that just committed wins again and again and others starve. The store
+ *   retries BEGIN IMMEDIATE itself with short, jittered waits (see writeLock.ts).
+ *   Reads in WAL mode do not take the write lock and are retried the same way
+ *   in the rare case they see SQLITE_BUSY (WAL recovery).
+ */
+import { Database } from "bun:sqlite";
+import { mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { DatabaseTooNewError, MigrationError, UsageError } from "../../core/errors.ts";
+
+export type SyncMode = "normal" | "full";
+
+export interface OpenOptions {
+  sync?: SyncMode;
+  /** Directory of numbered .sql files; defaults to the repository's migrations/sqlite. */
+  migrationsDir?: string;
+  /** Clock for the bookkeeping rows. */
+  now?: () => number;
+}
+
+export const MIGRATIONS_DIR = join(import.meta.dir, "..", "..", "..", "migrations", "sqlite");
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
+  const migrations: Migration[] = [];
+  for (const name of readdirSync(dir).sort()) {
+    const match = /^(\d{4})_[a-z0-9_]+\.sql$/.exec(name);
+    if (!match) continue;
+    migrations.push({ version: Number(match[1]), name, sql: readFileSync(join(dir, name), "utf8") });
+  }
+  migrations.forEach((migration, index) => {
+    if (migration.version !== index + 1) {
+      throw new Error(`migrations in ${dir} must be numbered 0001, 0002, … without gaps; found ${migration.name} at position ${index + 1}`);
+    }
+  });
+  return migrations;
+}
+
+export function openDatabase(path: string, options: OpenOptions = {}): Database {
+  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path, { create: true, strict: true });
+  try {
+    db.run("PRAGMA journal_mode = WAL");
+    db.run(`PRAGMA synchronous = ${options.sync === "full" ? "FULL" : "NORMAL"}`);
+    db.run("PRAGMA foreign_keys = ON");
+    // Migrations may run while another process holds the write lock; give this one step a real timeout.
+    db.run("PRAGMA busy_timeout = 5000");
+    migrate(db, path, loadMigrations(options.migrationsDir), options.now ?? Date.now);
+    db.run("PRAGMA busy_timeout = 0");
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  return db;
+}
+
+export function schemaVersion(db: Database): number {
+  const row = db.query<{ version: number | null }, []>("SELECT max(version) AS version FROM schema_migrations").get();
+  return row?.version ?? 0;
+}
+
+/**
+ * Applies pending migrations in order, each in its own IMMEDIATE transaction
+ * with its bookkeeping row, so a crash leaves the database at a whole version.
+ * Two processes opening a fresh file at once serialize on the write lock and
+ * the second one finds nothing left to do.
+ */
+export function migrate(db: Database, path: string, migrations: Migration[], now: () => number): void {
+  db.run(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    applied_at INTEGER NOT NULL
+  )`);
+  const latest = migrations.length;
+  const current = schemaVersion(db);
+  if (current > latest) throw new DatabaseTooNewError(path, current, latest);
+  for (const migration of migrations) {
+    if (migration.version <= current) continue;
+    db.run("BEGIN IMMEDIATE");
+    try {
+      if (schemaVersion(db) >= migration.version) {
+        db.run("COMMIT");
+        continue;
+      }
+      db.run(migration.sql);
+      db.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(migration.version, migration.name, now());
+      db.run("COMMIT");
+    } catch (error) {
+      db.run("ROLLBACK");
+      throw new MigrationError(migration.name, error);
+    }
+  }
+}
+
+export function parseSyncMode(value: string | undefined): SyncMode {
+  if (value === undefined || value === "" || value.toLowerCase() === "normal") return "normal";
+  if (value.toLowerCase() === "full") return "full";
+  throw new UsageError(`synchronous mode must be "normal" or "full" (got "${value}" from --sync or FARCASTER_SYNC)`);
+}

@@ -1,0 +1,140 @@
+/**
+ * How a running task ends: success (and its dependents unblocked), failure
+ * (a retry with backoff, or failed for good with its dependents skipped).
+ * Each function runs inside the caller's write transaction and is fenced by
+ * (task id, attempt id, state = running).
+ */
+import { retryDelayMs, type BackoffPolicy } from "../../core/backoff.ts";
+import { LeaseLostError } from "../../core/errors.ts";
+import type { FailReason, RunState } from "../../core/states.ts";
+import type { CompleteResult, FailOptions, FailResult, TaskError } from "../types.ts";
+import { appendEvent, closeTasks, type TxContext } from "./context.ts";
+
+export interface FencedTask {
+  id: number;
+  run_id: string;
+  key: string;
+  lease_owner: string;
+}
+
+export function completeTaskTx(ctx: TxContext, taskId: number, attemptId: number, output: string): CompleteResult {
+  const task = ctx.db
+    .query<FencedTask, [string, number, number, number, number]>(
+      `UPDATE tasks SET state = 'succeeded', output = ?, attempt_id = NULL, lease_expires_at = NULL, finished_at = ?, updated_at = ?
+       WHERE id = ? AND attempt_id = ? AND state = 'running'
+       RETURNING id, run_id, key, lease_owner`,
+    )
+    .get(output, ctx.now, ctx.now, taskId, attemptId);
+  if (!task) throw new LeaseLostError(taskId, attemptId, "completing the task");
+  ctx.db.query("UPDATE attempts SET state = 'succeeded', ended_at = ? WHERE id = ?").run(ctx.now, attemptId);
+  // A dependent becomes ready when its last pending dependency succeeds.
+  const unblocked = ctx.db
+    .query<{ key: string; state: string }, [number, number, number]>(
+      `UPDATE tasks SET
+         pending_deps = pending_deps - 1,
+         state = CASE WHEN pending_deps = 1 THEN 'ready' ELSE state END,
+         available_at = CASE WHEN pending_deps = 1 THEN ? ELSE available_at END,
+         updated_at = ?
+       WHERE id IN (SELECT task_id FROM task_deps WHERE depends_on = ?) AND state = 'blocked'
+       RETURNING key, state`,
+    )
+    .all(ctx.now, ctx.now, taskId)
+    .filter((row) => row.state === "ready")
+    .map((row) => row.key);
+  appendEvent(ctx, {
+    type: "task.succeeded",
+    actor: task.lease_owner,
+    runId: task.run_id,
+    taskId,
+    attemptId,
+    data: unblocked.length > 0 ? { unblocked } : undefined,
+  });
+  const runState = closeTasks(ctx, task.run_id, 1, 0, task.lease_owner);
+  return { unblocked: unblocked.length, runState };
+}
+
+export function failTaskTx(
+  ctx: TxContext,
+  taskId: number,
+  attemptId: number,
+  error: TaskError,
+  options: FailOptions,
+  backoff: BackoffPolicy,
+  random: () => number,
+): FailResult {
+  const task = ctx.db
+    .query<FencedTask & { failures: number; max_attempts: number }, [number, number]>(
+      `SELECT id, run_id, key, lease_owner, failures, max_attempts FROM tasks WHERE id = ? AND attempt_id = ? AND state = 'running'`,
+    )
+    .get(taskId, attemptId);
+  if (!task) throw new LeaseLostError(taskId, attemptId, "failing the task");
+  const errorJson = JSON.stringify(error);
+  ctx.db.query("UPDATE attempts SET state = 'failed', ended_at = ?, error = ? WHERE id = ?").run(ctx.now, errorJson, attemptId);
+  const failures = task.failures + 1;
+  const retryable = options.retryable !== false;
+  if (retryable && failures < task.max_attempts) {
+    const availableAt = ctx.now + retryDelayMs(failures, backoff, random);
+    ctx.db
+      .query(
+        `UPDATE tasks SET state = 'ready', failures = ?, error = ?, attempt_id = NULL, lease_expires_at = NULL, available_at = ?, updated_at = ?
+         WHERE id = ?`,
+      )
+      .run(failures, errorJson, availableAt, ctx.now, taskId);
+    appendEvent(ctx, {
+      type: "task.retry_scheduled",
+      actor: task.lease_owner,
+      runId: task.run_id,
+      taskId,
+      attemptId,
+      data: { error: error.message, failures, maxAttempts: task.max_attempts, availableAt },
+    });
+    return { state: "ready", availableAt, skipped: 0, runState: "running" };
+  }
+  const reason: FailReason = options.reason ?? (retryable ? "error" : "non_retryable");
+  const { skipped, runState } = failForGood(ctx, task, errorJson, reason, failures, task.lease_owner, attemptId);
+  return { state: "failed", availableAt: null, skipped, runState };
+}
+
+/**
+ * Marks the task failed and every task downstream of it skipped (they can no
+ * longer run), then counts them all as closed for the run.
+ */
+export function failForGood(
+  ctx: TxContext,
+  task: FencedTask,
+  errorJson: string,
+  reason: FailReason,
+  failures: number,
+  actor: string,
+  attemptId: number | null,
+): { skipped: number; runState: RunState } {
+  ctx.db
+    .query(
+      `UPDATE tasks SET state = 'failed', failures = ?, error = ?, fail_reason = ?, attempt_id = NULL, lease_expires_at = NULL,
+         finished_at = ?, updated_at = ? WHERE id = ?`,
+    )
+    .run(failures, errorJson, reason, ctx.now, ctx.now, task.id);
+  const skipped = ctx.db
+    .query<{ key: string }, [number, number, number]>(
+      `WITH RECURSIVE downstream (id) AS (
+         SELECT task_id FROM task_deps WHERE depends_on = ?
+         UNION
+         SELECT e.task_id FROM task_deps e JOIN downstream ON e.depends_on = downstream.id
+       )
+       UPDATE tasks SET state = 'skipped', finished_at = ?, updated_at = ?
+       WHERE id IN (SELECT id FROM downstream) AND state IN ('blocked','ready','waiting')
+       RETURNING key`,
+    )
+    .all(task.id, ctx.now, ctx.now)
+    .map((row) => row.key);
+  appendEvent(ctx, {
+    type: "task.failed",
+    actor,
+    runId: task.run_id,
+    taskId: task.id,
+    attemptId,
+    data: { reason, error: (JSON.parse(errorJson) as TaskError).message, skipped },
+  });
+  const runState = closeTasks(ctx, task.run_id, 1 + skipped.length, 1 + skipped.length, actor);
+  return { skipped: skipped.length, runState };
+}

@@ -1,0 +1,192 @@
+/** Row shapes as SQLite returns them, and their mapping to the Store's records. */
+import type { AttemptState, FailReason, RunState, TaskState } from "../../core/states.ts";
+import type { AttemptRecord, EventRecord, RunRecord, StepRecord, StepStatus, TaskRecord } from "../types.ts";
+
+export function fromJson<T = unknown>(text: string | null): T | null {
+  return text === null ? null : (JSON.parse(text) as T);
+}
+
+export function toJson(value: unknown): string | null {
+  return value === undefined ? null : JSON.stringify(value);
+}
+
+export interface RunRow {
+  id: string;
+  goal: string;
+  state: RunState;
+  source: string | null;
+  cwd: string | null;
+  idempotency_key: string | null;
+  tasks_total: number;
+  tasks_open: number;
+  tasks_failed: number;
+  created_at: number;
+  updated_at: number;
+  finished_at: number | null;
+}
+
+export const RUN_COLUMNS = "id, goal, state, source, cwd, idempotency_key, tasks_total, tasks_open, tasks_failed, created_at, updated_at, finished_at";
+
+export function toRun(row: RunRow): RunRecord {
+  return {
+    id: row.id,
+    goal: row.goal,
+    state: row.state,
+    source: row.source,
+    cwd: row.cwd,
+    idempotencyKey: row.idempotency_key,
+    tasksTotal: row.tasks_total,
+    tasksOpen: row.tasks_open,
+    tasksFailed: row.tasks_failed,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    finishedAt: row.finished_at,
+  };
+}
+
+export interface TaskRow {
+  id: number;
+  run_id: string;
+  key: string;
+  title: string;
+  description: string | null;
+  workflow: string;
+  input: string;
+  scope: string | null;
+  priority: number;
+  max_attempts: number;
+  timeout_ms: number | null;
+  state: TaskState;
+  pending_deps: number;
+  attempts: number;
+  failures: number;
+  crashes: number;
+  available_at: number;
+  attempt_id: number | null;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  output: string | null;
+  error: string | null;
+  fail_reason: FailReason | null;
+  created_at: number;
+  updated_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  after_keys: string | null;
+}
+
+/** The `after_keys` column is a JSON array built by a correlated subquery. */
+export const TASK_SELECT = `SELECT t.*, (SELECT json_group_array(d.key) FROM task_deps e JOIN tasks d ON d.id = e.depends_on WHERE e.task_id = t.id) AS after_keys FROM tasks t`;
+
+export function toTask(row: TaskRow): TaskRecord {
+  return {
+    id: row.id,
+    runId: row.run_id,
+    key: row.key,
+    title: row.title,
+    description: row.description,
+    workflow: row.workflow,
+    input: fromJson(row.input),
+    scope: fromJson(row.scope),
+    priority: row.priority,
+    maxAttempts: row.max_attempts,
+    timeoutMs: row.timeout_ms,
+    state: row.state,
+    pendingDeps: row.pending_deps,
+    attempts: row.attempts,
+    failures: row.failures,
+    crashes: row.crashes,
+    availableAt: row.available_at,
+    attemptId: row.attempt_id,
+    leaseOwner: row.lease_owner,
+    leaseExpiresAt: row.lease_expires_at,
+    output: fromJson(row.output),
+    error: fromJson(row.error),
+    failReason: row.fail_reason,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    after: (fromJson<string[]>(row.after_keys) ?? []).sort(),
+  };
+}
+
+export interface AttemptRow {
+  id: number;
+  task_id: number;
+  number: number;
+  worker: string;
+  state: AttemptState;
+  started_at: number;
+  heartbeat_at: number;
+  ended_at: number | null;
+  error: string | null;
+}
+
+export function toAttempt(row: AttemptRow): AttemptRecord {
+  return {
+    id: row.id,
+    taskId: row.task_id,
+    number: row.number,
+    worker: row.worker,
+    state: row.state,
+    startedAt: row.started_at,
+    heartbeatAt: row.heartbeat_at,
+    endedAt: row.ended_at,
+    error: fromJson(row.error),
+  };
+}
+
+export interface EventRow {
+  id: number;
+  at: number;
+  type: string;
+  actor: string;
+  run_id: string | null;
+  task_id: number | null;
+  attempt_id: number | null;
+  data: string | null;
+}
+
+export function toEvent(row: EventRow): EventRecord {
+  return {
+    id: row.id,
+    at: row.at,
+    type: row.type,
+    actor: row.actor,
+    runId: row.run_id,
+    taskId: row.task_id,
+    attemptId: row.attempt_id,
+    data: fromJson(row.data),
+  };
+}
+
+export interface StepRow {
+  task_id: number;
+  key: string;
+  seq: number;
+  kind: string;
+  attempt_id: number;
+  status: StepStatus;
+  input: string | null;
+  output: string | null;
+  error: string | null;
+  started_at: number;
+  ended_at: number | null;
+}
+
+export function toStep(row: StepRow): StepRecord {
+  return {
+    taskId: row.task_id,
+    key: row.key,
+    seq: row.seq,
+    kind: row.kind,
+    attemptId: row.attempt_id,
+    status: row.status,
+    input: fromJson(row.input),
+    output: fromJson(row.output),
+    error: fromJson(row.error),
+    startedAt: row.started_at,
+    endedAt: row.ended_at,
+  };
+}

@@ -1,0 +1,84 @@
+/** Runs: creating one from a validated workplan, cancelling one. */
+import type { SQLQueryBindings } from "bun:sqlite";
+import { InvalidTransitionError, NotFoundError } from "../../core/errors.ts";
+import { newId } from "../../core/ids.ts";
+import { TERMINAL_RUN_STATES } from "../../core/states.ts";
+import type { ValidWorkplan } from "../../core/workplan.ts";
+import type { CreateRunOptions, RunRecord } from "../types.ts";
+import { appendEvent, type TxContext } from "./context.ts";
+import { RUN_COLUMNS, toJson, toRun, type RunRow } from "./rows.ts";
+
+export function selectRun(ctx: TxContext, runId: string): RunRecord {
+  const row = ctx.db.query<RunRow, [string]>(`SELECT ${RUN_COLUMNS} FROM runs WHERE id = ?`).get(runId);
+  if (!row) throw new NotFoundError("run", runId, "list runs with `farcaster status`");
+  return toRun(row);
+}
+
+/**
+ * Inserts the run, every task and every edge. Tasks without dependencies are
+ * ready at once; the others are blocked with their count of pending dependencies.
+ * The caller holds a write transaction, so a failure leaves nothing behind.
+ */
+export function insertRun(ctx: TxContext, valid: ValidWorkplan, options: CreateRunOptions): RunRecord {
+  if (options.idempotencyKey) {
+    const existing = ctx.db
+      .query<RunRow, [string]>(`SELECT ${RUN_COLUMNS} FROM runs WHERE idempotency_key = ?`)
+      .get(options.idempotencyKey);
+    if (existing) return toRun(existing);
+  }
+  const { plan } = valid;
+  const runId = newId("r", ctx.now);
+  const actor = options.actor ?? "user";
+  ctx.db
+    .query(
+      `INSERT INTO runs (id, goal, state, workplan, source, cwd, idempotency_key, tasks_total, tasks_open, tasks_failed, created_at, updated_at)
+       VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
+    )
+    .run(runId, plan.goal, JSON.stringify(plan), options.source ?? null, options.cwd ?? null, options.idempotencyKey ?? null,
+      plan.tasks.length, plan.tasks.length, ctx.now, ctx.now);
+
+  const insertTask = ctx.db.query<{ id: number }, SQLQueryBindings[]>(
+    `INSERT INTO tasks (run_id, key, title, description, workflow, input, scope, priority, max_attempts, timeout_ms,
+                        state, pending_deps, available_at, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+  );
+  const ids = new Map<string, number>();
+  for (const task of plan.tasks) {
+    const row = insertTask.get(runId, task.id, task.title, task.description ?? null, task.workflow, JSON.stringify(task.input ?? {}),
+      toJson(task.scope), task.priority ?? 0, (task.retries ?? 0) + 1, task.timeout ?? null,
+      task.after.length === 0 ? "ready" : "blocked", task.after.length, ctx.now, ctx.now, ctx.now)!;
+    ids.set(task.id, row.id);
+  }
+  const insertEdge = ctx.db.query("INSERT INTO task_deps (task_id, depends_on) VALUES (?, ?)");
+  for (const task of plan.tasks) for (const dep of task.after) insertEdge.run(ids.get(task.id)!, ids.get(dep)!);
+
+  appendEvent(ctx, { type: "run.created", actor, runId, data: { tasks: plan.tasks.length, waves: valid.waves.length, source: options.source ?? null } });
+  return selectRun(ctx, runId);
+}
+
+/**
+ * Cancels a run and its non-terminal tasks. A running task's attempt is marked
+ * cancelled and its fence is cleared, so the drone's next guarded write fails
+ * with LeaseLostError. Cancelling a cancelled run is harmless.
+ */
+export function cancelRunTx(ctx: TxContext, runId: string, actor: string, reason: string | undefined): RunRecord {
+  const run = selectRun(ctx, runId);
+  if (run.state === "cancelled") return run;
+  if (TERMINAL_RUN_STATES.has(run.state)) {
+    throw new InvalidTransitionError("run", runId, run.state, "cancelled", "it has already finished");
+  }
+  ctx.db
+    .query(`UPDATE attempts SET state = 'cancelled', ended_at = ? WHERE id IN (SELECT attempt_id FROM tasks WHERE run_id = ? AND state = 'running')`)
+    .run(ctx.now, runId);
+  const cancelled = ctx.db
+    .query(
+      `UPDATE tasks SET state = 'cancelled', attempt_id = NULL, lease_expires_at = NULL, finished_at = ?, updated_at = ?
+       WHERE run_id = ? AND state IN ('blocked','ready','running','waiting')`,
+    )
+    .run(ctx.now, ctx.now, runId).changes;
+  ctx.db
+    .query(`UPDATE runs SET state = 'cancelled', tasks_open = 0, finished_at = ?, updated_at = ? WHERE id = ?`)
+    .run(ctx.now, ctx.now, runId);
+  appendEvent(ctx, { type: "run.cancelled", actor, runId, data: { cancelledTasks: cancelled, reason: reason ?? null } });
+  return selectRun(ctx, runId);
+}

@@ -1,0 +1,214 @@
+/**
+ * The Store on bun:sqlite. Every state change is one BEGIN IMMEDIATE
+ * transaction (taken fairly, see writeLock.ts) around a function of
+ * runs.ts, leases.ts or outcomes.ts; reads need no transaction in WAL mode.
+ */
+import type { Database } from "bun:sqlite";
+import { DEFAULT_BACKOFF, type BackoffPolicy } from "../../core/backoff.ts";
+import { systemClock, type Clock } from "../../core/clock.ts";
+import { NotFoundError } from "../../core/errors.ts";
+import { parseWorkplan } from "../../core/workplan.ts";
+import type {
+  AttemptRecord,
+  ClaimedTask,
+  ClaimOptions,
+  CompleteResult,
+  CreateRunOptions,
+  EventRecord,
+  FailOptions,
+  FailResult,
+  RunRecord,
+  StepRecord,
+  StepWrite,
+  Store,
+  SuspendOptions,
+  TaskError,
+  TaskRecord,
+} from "../types.ts";
+import type { TxContext } from "./context.ts";
+import { openDatabase, type SyncMode } from "./database.ts";
+import {
+  claimReady,
+  extendLeaseTx,
+  reclaimExpired,
+  recordStepTx,
+  releaseTaskTx,
+  suspendTaskTx,
+  wakeSleepers,
+  type ClaimPolicy,
+} from "./leases.ts";
+import { completeTaskTx, failTaskTx } from "./outcomes.ts";
+import {
+  RUN_COLUMNS,
+  TASK_SELECT,
+  toAttempt,
+  toEvent,
+  toRun,
+  toStep,
+  toTask,
+  type AttemptRow,
+  type EventRow,
+  type RunRow,
+  type StepRow,
+  type TaskRow,
+} from "./rows.ts";
+import { cancelRunTx, insertRun, selectRun } from "./runs.ts";
+import { acquire } from "./writeLock.ts";
+
+export interface SqliteStoreOptions {
+  clock?: Clock;
+  sync?: SyncMode;
+  backoff?: BackoffPolicy;
+  /** Source of randomness for retry jitter (tests pin it). */
+  random?: () => number;
+  recoveryLimit?: number;
+  /** How long a write waits for another process's transaction before StoreBusyError. */
+  busyTimeoutMs?: number;
+}
+
+export const DEFAULT_RECOVERY_LIMIT = 5;
+
+export class SqliteStore implements Store {
+  readonly dialect = "sqlite" as const;
+  readonly db: Database;
+  readonly path: string;
+  private readonly clock: Clock;
+  private readonly backoff: BackoffPolicy;
+  private readonly random: () => number;
+  private readonly claimPolicy: ClaimPolicy;
+  private readonly busyTimeoutMs: number;
+  private readonly begin;
+  private readonly commit;
+  private readonly rollback;
+
+  constructor(path: string, options: SqliteStoreOptions = {}) {
+    this.path = path;
+    this.clock = options.clock ?? systemClock;
+    this.db = openDatabase(path, { sync: options.sync, now: () => this.clock.now() });
+    this.backoff = options.backoff ?? DEFAULT_BACKOFF;
+    this.random = options.random ?? Math.random;
+    this.claimPolicy = { recoveryLimit: options.recoveryLimit ?? DEFAULT_RECOVERY_LIMIT };
+    this.busyTimeoutMs = options.busyTimeoutMs ?? 30_000;
+    this.begin = this.db.prepare("BEGIN IMMEDIATE");
+    this.commit = this.db.prepare("COMMIT");
+    this.rollback = this.db.prepare("ROLLBACK");
+  }
+
+  /** One IMMEDIATE transaction with one "now" for everything it writes. */
+  private async write<T>(fn: (ctx: TxContext) => T): Promise<T> {
+    await acquire(() => this.begin.run(), this.busyTimeoutMs);
+    try {
+      const result = fn({ db: this.db, now: this.clock.now() });
+      this.commit.run();
+      return result;
+    } catch (error) {
+      if (this.db.inTransaction) this.rollback.run();
+      throw error;
+    }
+  }
+
+  private read<T>(fn: (ctx: TxContext) => T): Promise<T> {
+    return Promise.resolve().then(() => fn({ db: this.db, now: this.clock.now() }));
+  }
+
+  async createRun(plan: unknown, options: CreateRunOptions = {}): Promise<RunRecord> {
+    const valid = parseWorkplan(plan, options.source); // validated before anything is written
+    return this.write((ctx) => insertRun(ctx, valid, options));
+  }
+
+  getRun(runId: string): Promise<RunRecord> {
+    return this.read((ctx) => selectRun(ctx, runId));
+  }
+
+  listRuns(options: { limit?: number } = {}): Promise<RunRecord[]> {
+    return this.read(({ db }) =>
+      db
+        .query<RunRow, [number]>(`SELECT ${RUN_COLUMNS} FROM runs ORDER BY created_at DESC, id DESC LIMIT ?`)
+        .all(options.limit ?? 50)
+        .map(toRun),
+    );
+  }
+
+  listTasks(runId: string): Promise<TaskRecord[]> {
+    return this.read((ctx) => {
+      selectRun(ctx, runId);
+      return ctx.db.query<TaskRow, [string]>(`${TASK_SELECT} WHERE t.run_id = ? ORDER BY t.id`).all(runId).map(toTask);
+    });
+  }
+
+  getTask(taskId: number): Promise<TaskRecord> {
+    return this.read(({ db }) => {
+      const row = db.query<TaskRow, [number]>(`${TASK_SELECT} WHERE t.id = ?`).get(taskId);
+      if (!row) throw new NotFoundError("task", String(taskId));
+      return toTask(row);
+    });
+  }
+
+  findTask(runId: string, key: string): Promise<TaskRecord> {
+    return this.read(({ db }) => {
+      const row = db.query<TaskRow, [string, string]>(`${TASK_SELECT} WHERE t.run_id = ? AND t.key = ?`).get(runId, key);
+      if (!row) throw new NotFoundError("task", `${runId}/${key}`, `list the run's tasks with \`farcaster status ${runId}\``);
+      return toTask(row);
+    });
+  }
+
+  listAttempts(taskId: number): Promise<AttemptRecord[]> {
+    return this.read(({ db }) => db.query<AttemptRow, [number]>("SELECT * FROM attempts WHERE task_id = ? ORDER BY id").all(taskId).map(toAttempt));
+  }
+
+  listSteps(taskId: number): Promise<StepRecord[]> {
+    return this.read(({ db }) => db.query<StepRow, [number]>("SELECT * FROM steps WHERE task_id = ? ORDER BY seq").all(taskId).map(toStep));
+  }
+
+  listEvents(options: { runId?: string; afterId?: number; limit?: number } = {}): Promise<EventRecord[]> {
+    return this.read(({ db }) => {
+      const limit = options.limit ?? 1000;
+      const afterId = options.afterId ?? 0;
+      const rows = options.runId
+        ? db.query<EventRow, [string, number, number]>("SELECT * FROM events WHERE run_id = ? AND id > ? ORDER BY id LIMIT ?").all(options.runId, afterId, limit)
+        : db.query<EventRow, [number, number]>("SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?").all(afterId, limit);
+      return rows.map(toEvent);
+    });
+  }
+
+  claimTasks(worker: string, limit: number, leaseMs: number, options: ClaimOptions = {}): Promise<ClaimedTask[]> {
+    return this.write((ctx) => {
+      reclaimExpired(ctx, worker, this.claimPolicy);
+      wakeSleepers(ctx);
+      return claimReady(ctx, worker, limit, leaseMs, options);
+    });
+  }
+
+  extendLease(taskId: number, attemptId: number, leaseMs: number): Promise<number> {
+    return this.write((ctx) => extendLeaseTx(ctx, taskId, attemptId, leaseMs));
+  }
+
+  recordStep(taskId: number, attemptId: number, step: StepWrite, leaseMs?: number): Promise<void> {
+    return this.write((ctx) => recordStepTx(ctx, taskId, attemptId, step, leaseMs));
+  }
+
+  completeTask(taskId: number, attemptId: number, output: unknown): Promise<CompleteResult> {
+    const json = JSON.stringify(output ?? null);
+    return this.write((ctx) => completeTaskTx(ctx, taskId, attemptId, json));
+  }
+
+  failTask(taskId: number, attemptId: number, error: TaskError, options: FailOptions = {}): Promise<FailResult> {
+    return this.write((ctx) => failTaskTx(ctx, taskId, attemptId, error, options, this.backoff, this.random));
+  }
+
+  suspendTask(taskId: number, attemptId: number, options: SuspendOptions): Promise<void> {
+    return this.write((ctx) => suspendTaskTx(ctx, taskId, attemptId, options));
+  }
+
+  releaseTask(taskId: number, attemptId: number): Promise<void> {
+    return this.write((ctx) => releaseTaskTx(ctx, taskId, attemptId));
+  }
+
+  cancelRun(runId: string, options: { actor?: string; reason?: string } = {}): Promise<RunRecord> {
+    return this.write((ctx) => cancelRunTx(ctx, runId, options.actor ?? "user", options.reason));
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

@@ -1,0 +1,195 @@
+/**
+ * The Store: the only door to the database. One method per state change;
+ * every write on behalf of a running task is fenced by (task id, attempt id,
+ * state = running) and throws LeaseLostError when the fence does not hold.
+ *
+ * Terminology
+ *   run      one execution of one workplan
+ *   task     a node of the workplan, addressed by its numeric id or (run id, key)
+ *   attempt  one lease of a task by one worker; its id is the fencing token
+ *   lease    the right to run a task until `leaseExpiresAt`, kept by heartbeats
+ *   event    an append-only record of a transition, with time and actor
+ *
+ * Every method is async so a PostgreSQL implementation (Bun.SQL, FOR UPDATE
+ * SKIP LOCKED) can stand in without changing callers.
+ */
+import type { AttemptState, FailReason, RunState, TaskState } from "../core/states.ts";
+import type { TaskSpec } from "../core/workplan.ts";
+
+export interface RunRecord {
+  id: string;
+  goal: string;
+  state: RunState;
+  source: string | null;
+  cwd: string | null;
+  idempotencyKey: string | null;
+  tasksTotal: number;
+  tasksOpen: number;
+  tasksFailed: number;
+  createdAt: number;
+  updatedAt: number;
+  finishedAt: number | null;
+}
+
+export interface TaskError {
+  message: string;
+  code?: string;
+  name?: string;
+}
+
+export interface TaskRecord {
+  id: number;
+  runId: string;
+  key: string;
+  title: string;
+  description: string | null;
+  workflow: string;
+  input: unknown;
+  scope: TaskSpec["scope"] | null;
+  priority: number;
+  maxAttempts: number;
+  timeoutMs: number | null;
+  state: TaskState;
+  pendingDeps: number;
+  attempts: number;
+  failures: number;
+  crashes: number;
+  availableAt: number;
+  attemptId: number | null;
+  leaseOwner: string | null;
+  leaseExpiresAt: number | null;
+  output: unknown;
+  error: TaskError | null;
+  failReason: FailReason | null;
+  createdAt: number;
+  updatedAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  /** Keys of the tasks this one depends on. */
+  after: string[];
+}
+
+/** What a worker receives from a claim: enough to run the task without another read. */
+export interface ClaimedTask {
+  taskId: number;
+  attemptId: number;
+  runId: string;
+  key: string;
+  workflow: string;
+  input: unknown;
+  /** 1 for the first attempt. */
+  attempt: number;
+  maxAttempts: number;
+  timeoutMs: number | null;
+  leaseExpiresAt: number;
+}
+
+export interface AttemptRecord {
+  id: number;
+  taskId: number;
+  number: number;
+  worker: string;
+  state: AttemptState;
+  startedAt: number;
+  heartbeatAt: number;
+  endedAt: number | null;
+  error: TaskError | null;
+}
+
+export interface EventRecord {
+  id: number;
+  at: number;
+  type: string;
+  actor: string;
+  runId: string | null;
+  taskId: number | null;
+  attemptId: number | null;
+  data: unknown;
+}
+
+export type StepStatus = "completed" | "failed" | "waiting";
+
+export interface StepRecord {
+  taskId: number;
+  key: string;
+  seq: number;
+  kind: string;
+  attemptId: number;
+  status: StepStatus;
+  input: unknown;
+  output: unknown;
+  error: TaskError | null;
+  startedAt: number;
+  endedAt: number | null;
+}
+
+export type StepWrite = Omit<StepRecord, "taskId" | "attemptId">;
+
+export interface CreateRunOptions {
+  source?: string;
+  cwd?: string;
+  idempotencyKey?: string;
+  actor?: string;
+}
+
+export interface CompleteResult {
+  /** Dependents that became ready because of this completion. */
+  unblocked: number;
+  /** The run's state after the completion (terminal when this was its last open task). */
+  runState: RunState;
+}
+
+export interface FailOptions {
+  /** false: no retry whatever the attempts left (a NonRetryableError, a timeout...). */
+  retryable?: boolean;
+  reason?: FailReason;
+}
+
+export interface FailResult {
+  state: "ready" | "failed";
+  /** When the retry may start (state ready). */
+  availableAt: number | null;
+  /** Dependents skipped because this task failed for good. */
+  skipped: number;
+  runState: RunState;
+}
+
+export interface SuspendOptions {
+  /** Wake up on its own at this time (a durable sleep); omitted: wait until woken. */
+  until?: number;
+  reason: string;
+}
+
+export interface ClaimOptions {
+  /** Only tasks of these workflows (a worker that knows a subset). */
+  workflows?: readonly string[];
+}
+
+export interface Store {
+  readonly dialect: "sqlite" | "postgres";
+
+  /** Inserts the run, its tasks and edges in one transaction; the plan is validated first. */
+  createRun(plan: unknown, options?: CreateRunOptions): Promise<RunRecord>;
+  getRun(runId: string): Promise<RunRecord>;
+  listRuns(options?: { limit?: number }): Promise<RunRecord[]>;
+  listTasks(runId: string): Promise<TaskRecord[]>;
+  getTask(taskId: number): Promise<TaskRecord>;
+  findTask(runId: string, key: string): Promise<TaskRecord>;
+  listAttempts(taskId: number): Promise<AttemptRecord[]>;
+  listSteps(taskId: number): Promise<StepRecord[]>;
+  listEvents(options?: { runId?: string; afterId?: number; limit?: number }): Promise<EventRecord[]>;
+
+  /** Reclaims a bounded number of expired leases, then leases up to `limit` ready tasks. */
+  claimTasks(worker: string, limit: number, leaseMs: number, options?: ClaimOptions): Promise<ClaimedTask[]>;
+  /** Returns the new expiry. */
+  extendLease(taskId: number, attemptId: number, leaseMs: number): Promise<number>;
+  recordStep(taskId: number, attemptId: number, step: StepWrite, leaseMs?: number): Promise<void>;
+  completeTask(taskId: number, attemptId: number, output: unknown): Promise<CompleteResult>;
+  failTask(taskId: number, attemptId: number, error: TaskError, options?: FailOptions): Promise<FailResult>;
+  suspendTask(taskId: number, attemptId: number, options: SuspendOptions): Promise<void>;
+  /** Gives the task back (graceful shutdown): ready at once, not counted as a failure or crash. */
+  releaseTask(taskId: number, attemptId: number): Promise<void>;
+  cancelRun(runId: string, options?: { actor?: string; reason?: string }): Promise<RunRecord>;
+
+  close(): void;
+}

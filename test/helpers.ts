@@ -1,0 +1,26 @@
+import { mkdtempSync } from "node:fs";
+import { join } from "node:path";
+import { ManualClock } from "../src/core/clock.ts";
+import type { WorkplanInput } from "../src/core/workplan.ts";
+import { SqliteStore, type SqliteStoreOptions } from "../src/store/sqlite/store.ts";
+
+/** A fresh directory under the test run's temp root. */
+export function freshDir(): string {
+  return mkdtempSync(join(process.env.FARCASTER_TEST_DIR!, "t-"));
+}
+
+/** A fresh database file with the real migrations, and a clock the test moves. */
+export function freshStore(options: SqliteStoreOptions = {}): { store: SqliteStore; clock: ManualClock; path: string } {
+  const clock = options.clock instanceof ManualClock ? options.clock : new ManualClock();
+  const path = join(freshDir(), "farcaster.db");
+  const store = new SqliteStore(path, { random: () => 0.5, ...options, clock });
+  return { store, clock, path };
+}
+
+/** A plan from a compact list: [id, after...]. Every task runs the `noop` workflow. */
+export function plan(...tasks: [string, ...string[]][]): WorkplanInput {
+  return {
+    goal: "test goal",
+    tasks: tasks.map(([id, ...after]) => ({ id, title: `task ${id}`, workflow: "noop", input: {}, after })),
+  };
+}
