@@ -9,6 +9,12 @@ export function freshDir(): string {
   return mkdtempSync(join(process.env.FARCASTER_TEST_DIR!, "t-"));
 }
 
+/** A fresh database file with the real migrations and the system clock, for tests with real processes. */
+export function freshRealTimeStore(): { store: SqliteStore; path: string } {
+  const path = join(freshDir(), "farcaster.db");
+  return { store: new SqliteStore(path), path };
+}
+
 /** A fresh database file with the real migrations, and a clock the test moves. */
 export function freshStore(options: SqliteStoreOptions = {}): { store: SqliteStore; clock: ManualClock; path: string } {
   const clock = options.clock instanceof ManualClock ? options.clock : new ManualClock();

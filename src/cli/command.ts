@@ -1,0 +1,42 @@
+/** The shape of a CLI command: its options (for util.parseArgs and --help) and what it does. */
+import type { Output } from "./output.ts";
+
+export interface OptionSpec {
+  type: "string" | "boolean";
+  short?: string;
+  description: string;
+  /** Shown in help as `--name VALUE`. */
+  valueName?: string;
+  multiple?: boolean;
+}
+
+export interface CommandContext {
+  values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+  positionals: string[];
+  output: Output;
+}
+
+export interface Command {
+  name: string;
+  summary: string;
+  /** e.g. "status [RUN]" */
+  usage: string;
+  options: Record<string, OptionSpec>;
+  /** Returns the process exit code. */
+  run(context: CommandContext): Promise<number>;
+}
+
+/** Options every command accepts. */
+export const COMMON_OPTIONS: Record<string, OptionSpec> = {
+  db: { type: "string", valueName: "PATH", description: "database file (default: $FARCASTER_DB or .farcaster/farcaster.db)" },
+  help: { type: "boolean", short: "h", description: "show this help" },
+};
+
+export const JSON_OPTION: Record<string, OptionSpec> = {
+  json: { type: "boolean", description: "print JSON instead of text" },
+};
+
+export function stringOption(context: CommandContext, name: string): string | undefined {
+  const value = context.values[name];
+  return typeof value === "string" ? value : undefined;
+}

@@ -1,0 +1,24 @@
+/** `farcaster cancel RUN`: cancels the run's open tasks; running ones stop at their next write. */
+import { UsageError } from "../../core/errors.ts";
+import { openStore } from "../../store/index.ts";
+import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command } from "../command.ts";
+
+export const cancelCommand: Command = {
+  name: "cancel",
+  summary: "cancel a run and its unfinished tasks",
+  usage: "cancel RUN [--reason TEXT]",
+  options: { ...COMMON_OPTIONS, ...JSON_OPTION, reason: { type: "string", valueName: "TEXT", description: "why (kept in the event log)" } },
+  async run(context) {
+    const runId = context.positionals[0];
+    if (!runId) throw new UsageError("cancel needs a run id: farcaster cancel RUN (list runs with `farcaster status`)");
+    const store = openStore({ db: stringOption(context, "db") });
+    try {
+      const run = await store.cancelRun(runId, { actor: process.env.USER ?? "cli", reason: stringOption(context, "reason") });
+      if (context.values.json) context.output.json({ run });
+      else context.output.out(`run ${run.id} is ${run.state}`);
+      return 0;
+    } finally {
+      store.close();
+    }
+  },
+};

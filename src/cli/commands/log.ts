@@ -1,0 +1,33 @@
+/** `farcaster log RUN`: the run's events, oldest first. */
+import { UsageError } from "../../core/errors.ts";
+import { openStore } from "../../store/index.ts";
+import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command } from "../command.ts";
+
+export const logCommand: Command = {
+  name: "log",
+  summary: "show a run's event log",
+  usage: "log RUN",
+  options: { ...COMMON_OPTIONS, ...JSON_OPTION },
+  async run(context) {
+    const runId = context.positionals[0];
+    if (!runId) throw new UsageError("log needs a run id: farcaster log RUN (list runs with `farcaster status`)");
+    const store = openStore({ db: stringOption(context, "db") });
+    try {
+      await store.getRun(runId);
+      const events = await store.listEvents({ runId, limit: 100_000 });
+      if (context.values.json) {
+        context.output.json({ events });
+        return 0;
+      }
+      const tasks = new Map((await store.listTasks(runId)).map((task) => [task.id, task.key]));
+      for (const event of events) {
+        const task = event.taskId === null ? "" : ` ${tasks.get(event.taskId) ?? event.taskId}`;
+        const data = event.data === null ? "" : ` ${JSON.stringify(event.data)}`;
+        context.output.out(`${new Date(event.at).toISOString()} ${event.type}${task} by ${event.actor}${data}`);
+      }
+      return 0;
+    } finally {
+      store.close();
+    }
+  },
+};

@@ -1,0 +1,57 @@
+/** `farcaster status [RUN]`: the recent runs, or one run with its tasks. */
+import { formatDuration } from "../../core/duration.ts";
+import { openStore } from "../../store/index.ts";
+import type { RunRecord, TaskRecord } from "../../store/types.ts";
+import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command } from "../command.ts";
+import { paintState, table, type Output } from "../output.ts";
+
+export function printRun(output: Output, run: RunRecord, tasks: TaskRecord[]): void {
+  const done = tasks.filter((task) => task.state === "succeeded").length;
+  output.out(`run ${run.id}  ${paintState(output, run.state)}  ${done}/${tasks.length} tasks succeeded`);
+  output.out(`goal: ${run.goal}`);
+  const plain = [["TASK", "STATE", "AFTER", "ATTEMPTS", "WORKFLOW"]];
+  for (const task of tasks) plain.push([task.key, task.state, task.after.join(",") || "-", String(task.attempts), task.workflow]);
+  const painted = plain.map((row, i) => (i === 0 ? row : [row[0]!, paintState(output, row[1]!), ...row.slice(2)]));
+  for (const line of table(painted, plain)) output.out("  " + line);
+}
+
+function printRuns(output: Output, runs: RunRecord[], now: number): void {
+  if (runs.length === 0) {
+    output.out("no runs yet; create one with `farcaster run PLAN.json`");
+    return;
+  }
+  const plain = [["RUN", "STATE", "TASKS", "AGE", "GOAL"]];
+  for (const run of runs) {
+    const goal = run.goal.split("\n")[0]!;
+    plain.push([run.id, run.state, `${run.tasksTotal - run.tasksOpen}/${run.tasksTotal}`, formatDuration(now - run.createdAt), goal.length > 60 ? goal.slice(0, 59) + "…" : goal]);
+  }
+  const painted = plain.map((row, i) => (i === 0 ? row : [row[0]!, paintState(output, row[1]!), ...row.slice(2)]));
+  for (const line of table(painted, plain)) output.out(line);
+}
+
+export const statusCommand: Command = {
+  name: "status",
+  summary: "list recent runs, or show one run with its tasks",
+  usage: "status [RUN]",
+  options: { ...COMMON_OPTIONS, ...JSON_OPTION, limit: { type: "string", valueName: "N", description: "how many runs to list (default 20)" } },
+  async run(context) {
+    const store = openStore({ db: stringOption(context, "db") });
+    try {
+      const runId = context.positionals[0];
+      if (runId) {
+        const run = await store.getRun(runId);
+        const tasks = await store.listTasks(runId);
+        if (context.values.json) context.output.json({ run, tasks });
+        else printRun(context.output, run, tasks);
+      } else {
+        const limit = Number(stringOption(context, "limit") ?? 20);
+        const runs = await store.listRuns({ limit: Number.isInteger(limit) && limit > 0 ? limit : 20 });
+        if (context.values.json) context.output.json({ runs });
+        else printRuns(context.output, runs, Date.now());
+      }
+      return 0;
+    } finally {
+      store.close();
+    }
+  },
+};

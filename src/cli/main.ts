@@ -1,0 +1,103 @@
+/**
+ * The CLI: finds the command, parses its options with util.parseArgs, runs it,
+ * and turns errors into a message on stderr and an exit code
+ * (1: the operation failed, 2: the command line was wrong).
+ */
+import { parseArgs } from "node:util";
+import { FarcasterError, UsageError } from "../core/errors.ts";
+import type { Command, OptionSpec } from "./command.ts";
+import { cancelCommand } from "./commands/cancel.ts";
+import { logCommand } from "./commands/log.ts";
+import { statusCommand } from "./commands/status.ts";
+import { runCommand } from "./commands/submit.ts";
+import { consoleOutput, type Output } from "./output.ts";
+
+export const COMMANDS: readonly Command[] = [runCommand, statusCommand, logCommand, cancelCommand];
+
+const VERSION = "0.1.0";
+
+function formatOptions(options: Record<string, OptionSpec>): string[] {
+  const rows = Object.entries(options).map(([name, spec]) => {
+    const flag = `${spec.short ? `-${spec.short}, ` : "    "}--${name}${spec.type === "string" ? ` ${spec.valueName ?? "VALUE"}` : ""}`;
+    return [flag, spec.description] as const;
+  });
+  const width = Math.max(...rows.map(([flag]) => flag.length));
+  return rows.map(([flag, description]) => `  ${flag.padEnd(width)}  ${description}`);
+}
+
+export function mainHelp(): string {
+  const width = Math.max(...COMMANDS.map((command) => command.usage.length));
+  return [
+    "farcaster — turn a workplan into finished work by a swarm of workers, without losing control of them",
+    "",
+    "usage: farcaster <command> [options]",
+    "       farcaster PLAN.json            (same as `farcaster run PLAN.json`)",
+    "",
+    "commands:",
+    ...COMMANDS.map((command) => `  ${command.usage.padEnd(width)}  ${command.summary}`),
+    "",
+    "run `farcaster <command> --help` for a command's options.",
+    "environment: FARCASTER_DB (database file), FARCASTER_SYNC (normal|full), NO_COLOR",
+  ].join("\n");
+}
+
+export function commandHelp(command: Command): string {
+  return [`usage: farcaster ${command.usage}`, "", command.summary, "", "options:", ...formatOptions(command.options)].join("\n");
+}
+
+function parseCommandArgs(command: Command, args: string[]) {
+  const options = Object.fromEntries(
+    Object.entries(command.options).map(([name, spec]) => [
+      name,
+      { type: spec.type, multiple: spec.multiple ?? false, ...(spec.short ? { short: spec.short } : {}) },
+    ]),
+  );
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message.replace(/\. To specify a positional argument.*$/s, "")}\nsee \`farcaster ${command.name} --help\``);
+  }
+}
+
+export async function main(argv: string[], output: Output = consoleOutput()): Promise<number> {
+  try {
+    const [first, ...rest] = argv;
+    if (first === undefined || first === "help" || first === "--help" || first === "-h") {
+      const topic = first === "help" ? COMMANDS.find((command) => command.name === rest[0]) : undefined;
+      output.out(topic ? commandHelp(topic) : mainHelp());
+      return 0;
+    }
+    if (first === "--version" || first === "-v") {
+      output.out(VERSION);
+      return 0;
+    }
+    let command = COMMANDS.find((candidate) => candidate.name === first);
+    let args = rest;
+    if (!command) {
+      // `farcaster plan.json` runs the file, as `bun run farcaster.ts goal.md` will.
+      if (/\.(json|md)$/i.test(first) || first.includes("/")) {
+        command = runCommand;
+        args = argv;
+      } else {
+        throw new UsageError(`unknown command "${first}"; commands: ${COMMANDS.map((c) => c.name).join(", ")} (see \`farcaster --help\`)`);
+      }
+    }
+    const { values, positionals } = parseCommandArgs(command, args);
+    if (values.help) {
+      output.out(commandHelp(command));
+      return 0;
+    }
+    return await command.run({ values, positionals, output });
+  } catch (error) {
+    return reportError(output, error);
+  }
+}
+
+function reportError(output: Output, error: unknown): number {
+  if (error instanceof FarcasterError) {
+    output.err(`farcaster: ${error.message} [${error.code}]`);
+    return error instanceof UsageError ? 2 : 1;
+  }
+  output.err(`farcaster: unexpected error: ${(error as Error)?.stack ?? String(error)}`);
+  return 1;
+}

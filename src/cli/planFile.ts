@@ -1,0 +1,18 @@
+/** Reading a workplan from a JSON file, with errors that name the file and the fix. */
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { InputError } from "../core/errors.ts";
+import { parseWorkplan, type ValidWorkplan } from "../core/workplan.ts";
+
+export function readPlanFile(path: string): ValidWorkplan {
+  if (!existsSync(path)) throw new InputError(`plan file ${path} does not exist; pass the path of a workplan JSON file`);
+  if (statSync(path).isDirectory()) throw new InputError(`${path} is a directory; pass the path of a workplan JSON file`);
+  const text = readFileSync(path, "utf8");
+  if (text.trim() === "") throw new InputError(`plan file ${path} is empty; it should hold a workplan: {"goal": "...", "tasks": [...]}`);
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (error) {
+    throw new InputError(`plan file ${path} is not valid JSON: ${(error as Error).message}`);
+  }
+  return parseWorkplan(data, path);
+}

@@ -1,0 +1,102 @@
+import { Database } from "bun:sqlite";
+import { describe, expect, test } from "bun:test";
+import { cpSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { DatabaseTooNewError, MigrationError } from "../src/core/errors.ts";
+import { ATTEMPT_STATES, FAIL_REASONS, GATE_STATES, RUN_STATES, TASK_STATES } from "../src/core/states.ts";
+import { loadMigrations, MIGRATIONS_DIR, openDatabase, schemaVersion } from "../src/store/sqlite/database.ts";
+import { SqliteStore } from "../src/store/sqlite/store.ts";
+import { freshDir, freshStore, plan } from "./helpers.ts";
+
+function checkedValues(db: Database, table: string, column: string): string[] {
+  const sql = db.query<{ sql: string }, [string]>("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?").get(table)!.sql;
+  const match = new RegExp(`${column}\\s+TEXT[^,]*CHECK \\(${column} IN \\(([^)]*)\\)\\)`).exec(sql);
+  if (!match) throw new Error(`no CHECK on ${table}.${column}`);
+  return match[1]!.split(",").map((value) => value.trim().replace(/^'|'$/g, ""));
+}
+
+describe("migrations", () => {
+  test("opening a new file applies every migration, each with its bookkeeping row", () => {
+    const db = openDatabase(join(freshDir(), "new.db"));
+    const rows = db.query<{ version: number; name: string }, []>("SELECT version, name FROM schema_migrations ORDER BY version").all();
+    expect(rows.map((r) => r.name)).toEqual(loadMigrations().map((m) => m.name));
+    expect(schemaVersion(db)).toBe(loadMigrations().length);
+    db.close();
+  });
+
+  test("reopening an up-to-date database applies nothing and keeps the data", async () => {
+    const { store, path } = freshStore();
+    const run = await store.createRun(plan(["a"]));
+    store.close();
+    const reopened = new SqliteStore(path);
+    expect((await reopened.getRun(run.id)).id).toBe(run.id);
+    expect(reopened.db.query<{ n: number }, []>("SELECT count(*) AS n FROM schema_migrations").get()!.n).toBe(loadMigrations().length);
+    reopened.close();
+  });
+
+  test("a database newer than the code is refused with a message that says so", () => {
+    const path = join(freshDir(), "future.db");
+    const db = openDatabase(path);
+    db.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, '0999_future.sql', 0)").run();
+    db.close();
+    expect(() => openDatabase(path)).toThrow(DatabaseTooNewError);
+    expect(() => openDatabase(path)).toThrow(`is at schema version 999, but this farcaster only knows migrations up to ${loadMigrations().length}`);
+  });
+
+  test("a failing migration is rolled back whole and the database stays at the previous version", () => {
+    const dir = freshDir();
+    cpSync(MIGRATIONS_DIR, dir, { recursive: true });
+    const next = String(loadMigrations().length + 1).padStart(4, "0");
+    writeFileSync(join(dir, `${next}_broken.sql`), "CREATE TABLE half_done (x INTEGER);\nTHIS IS NOT SQL;");
+    const path = join(freshDir(), "broken.db");
+    expect(() => openDatabase(path, { migrationsDir: dir })).toThrow(MigrationError);
+    const db = new Database(path);
+    expect(schemaVersion(db)).toBe(loadMigrations().length);
+    expect(db.query("SELECT name FROM sqlite_master WHERE name = 'half_done'").get()).toBeNull();
+    db.close();
+  });
+
+  test("migration files must be numbered without gaps", () => {
+    const dir = freshDir();
+    writeFileSync(join(dir, "0001_a.sql"), "SELECT 1;");
+    writeFileSync(join(dir, "0003_c.sql"), "SELECT 1;");
+    expect(() => loadMigrations(dir)).toThrow("must be numbered 0001, 0002, … without gaps; found 0003_c.sql at position 2");
+  });
+
+  test("the PRAGMAs are set on purpose: WAL, foreign keys, NORMAL sync by default and FULL on request", () => {
+    const path = join(freshDir(), "p.db");
+    const db = openDatabase(path);
+    expect(db.query<{ journal_mode: string }, []>("PRAGMA journal_mode").get()!.journal_mode).toBe("wal");
+    expect(db.query<{ foreign_keys: number }, []>("PRAGMA foreign_keys").get()!.foreign_keys).toBe(1);
+    expect(db.query<{ synchronous: number }, []>("PRAGMA synchronous").get()!.synchronous).toBe(1);
+    expect(db.query<{ timeout: number }, []>("PRAGMA busy_timeout").get()!.timeout).toBe(0);
+    db.close();
+    const full = openDatabase(path, { sync: "full" });
+    expect(full.query<{ synchronous: number }, []>("PRAGMA synchronous").get()!.synchronous).toBe(2);
+    full.close();
+  });
+});
+
+describe("closed state sets", () => {
+  test("every CHECK constraint lists exactly the states of its TypeScript constant", () => {
+    const db = openDatabase(join(freshDir(), "c.db"));
+    expect(checkedValues(db, "tasks", "state")).toEqual([...TASK_STATES]);
+    expect(checkedValues(db, "runs", "state")).toEqual([...RUN_STATES]);
+    expect(checkedValues(db, "attempts", "state")).toEqual([...ATTEMPT_STATES]);
+    expect(checkedValues(db, "gates", "state")).toEqual([...GATE_STATES]);
+    expect(checkedValues(db, "tasks", "fail_reason")).toEqual([...FAIL_REASONS]);
+    db.close();
+  });
+
+  test("the database refuses a state outside the set, and a task pointing at no run", async () => {
+    const { store } = freshStore();
+    const run = await store.createRun(plan(["a"]));
+    expect(() => store.db.query("UPDATE tasks SET state = 'done' WHERE run_id = ?").run(run.id)).toThrow(/CHECK constraint/);
+    expect(() => store.db.query("UPDATE runs SET state = 'paused' WHERE id = ?").run(run.id)).toThrow(/CHECK constraint/);
+    expect(() =>
+      store.db
+        .query("INSERT INTO tasks (run_id, key, title, workflow, input, state, available_at, created_at, updated_at) VALUES ('nope','k','t','w','{}','ready',0,0,0)")
+        .run(),
+    ).toThrow(/FOREIGN KEY/);
+  });
+});
