@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { freshDir } from "./helpers.ts";
 
 const ENTRY = join(import.meta.dir, "..", "farcaster.ts");
-const EXAMPLE = join(import.meta.dir, "..", "examples", "release.json");
+const EXAMPLE = join(import.meta.dir, "..", "examples", "inventory.json");
 
 async function farcaster(args: string[], options: { cwd?: string; db?: string } = {}) {
   const cwd = options.cwd ?? freshDir();
@@ -41,17 +41,17 @@ describe("the command line", () => {
   test("a workplan file creates a run in .farcaster/farcaster.db under the current directory and shows it", async () => {
     const result = await farcaster([EXAMPLE]);
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/created run r[0-9a-z]{15} from .*release\.json: 6 tasks in 5 waves/);
-    expect(result.stdout).toContain("wave 2: build-html, check-spelling");
+    expect(result.stdout).toMatch(/created run r[0-9a-z]{15} from .*inventory\.json: 5 tasks in 3 waves/);
+    expect(result.stdout).toContain("wave 2: typecheck");
     expect(result.stdout).not.toContain("\x1b["); // not a terminal: no escape codes
     const db = join(result.cwd, ".farcaster", "farcaster.db");
-    expect(rows(db, "tasks")).toBe(6);
+    expect(rows(db, "tasks")).toBe(5);
     const status = await farcaster(["status", "--json"], { cwd: result.cwd });
     const { runs } = JSON.parse(status.stdout);
     expect(runs).toHaveLength(1);
-    expect(runs[0]).toMatchObject({ state: "running", tasksTotal: 6 });
+    expect(runs[0]).toMatchObject({ state: "running", tasksTotal: 5 });
     const one = JSON.parse((await farcaster(["status", runs[0].id, "--json"], { cwd: result.cwd })).stdout);
-    expect(one.tasks.map((t: { key: string; state: string }) => `${t.key}:${t.state}`)).toContain("fetch-content:ready");
+    expect(one.tasks.map((t: { key: string; state: string }) => `${t.key}:${t.state}`)).toContain("count-source:ready");
   });
 
   test("--db and FARCASTER_DB choose the database file", async () => {
@@ -73,6 +73,22 @@ describe("the command line", () => {
     expect(result.stderr).toContain(`workplan in ${file} is invalid`);
     expect(result.stderr).toContain("dependency cycle: a -> b -> a");
     expect(result.stderr).toContain("[plan_invalid]");
+    expect(existsSync(join(dir, ".farcaster"))).toBe(false);
+  });
+
+  test("an unknown workflow and an input that fails its workflow's schema name the task and the field; nothing is written", async () => {
+    const dir = freshDir();
+    writeFileSync(join(dir, "plan.json"), JSON.stringify({
+      goal: "g",
+      tasks: [
+        { id: "build", title: "Build", workflow: "shel", input: { command: "make" } },
+        { id: "lint", title: "Lint", workflow: "shell", input: { command: 42 } },
+      ],
+    }));
+    const result = await farcaster(["run", "plan.json"], { cwd: dir });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('tasks[0].workflow: task "build" names unknown workflow "shel"; known workflows: noop, shell');
+    expect(result.stderr).toMatch(/tasks\[1\]\.input\.command: task "lint" \(workflow shell\): .*expected string, received number/);
     expect(existsSync(join(dir, ".farcaster"))).toBe(false);
   });
 

@@ -7,12 +7,14 @@ import { parseArgs } from "node:util";
 import { FarcasterError, UsageError } from "../core/errors.ts";
 import type { Command, OptionSpec } from "./command.ts";
 import { cancelCommand } from "./commands/cancel.ts";
+import { inspectCommand } from "./commands/inspect.ts";
+import { workerCommand } from "./commands/worker.ts";
 import { logCommand } from "./commands/log.ts";
 import { statusCommand } from "./commands/status.ts";
 import { runCommand } from "./commands/submit.ts";
 import { consoleOutput, type Output } from "./output.ts";
 
-export const COMMANDS: readonly Command[] = [runCommand, statusCommand, logCommand, cancelCommand];
+export const COMMANDS: readonly Command[] = [runCommand, workerCommand, statusCommand, inspectCommand, logCommand, cancelCommand];
 
 const VERSION = "0.1.0";
 

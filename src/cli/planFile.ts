@@ -1,9 +1,9 @@
-/** Reading a workplan from a JSON file, with errors that name the file and the fix. */
+/** Reading a workplan JSON file, with errors that name the file and the fix. */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { InputError } from "../core/errors.ts";
-import { parseWorkplan, type ValidWorkplan } from "../core/workplan.ts";
 
-export function readPlanFile(path: string): ValidWorkplan {
+/** The file's JSON, unvalidated: checkPlan validates it with the workflows in view. */
+export function readPlanFile(path: string): unknown {
   if (!existsSync(path)) throw new InputError(`plan file ${path} does not exist; pass the path of a workplan JSON file`);
   if (statSync(path).isDirectory()) throw new InputError(`${path} is a directory; pass the path of a workplan JSON file`);
   const text = readFileSync(path, "utf8");
@@ -14,5 +14,5 @@ export function readPlanFile(path: string): ValidWorkplan {
   } catch (error) {
     throw new InputError(`plan file ${path} is not valid JSON: ${(error as Error).message}`);
   }
-  return parseWorkplan(data, path);
+  return data;
 }

@@ -83,3 +83,54 @@ export class InputError extends FarcasterError {
     super("bad_input", message, { details });
   }
 }
+
+/** Thrown by workflow code to fail its task at once, whatever retries are left. */
+export class NonRetryableError extends FarcasterError {
+  constructor(message: string, options: { cause?: unknown; code?: string } = {}) {
+    super(options.code ?? "non_retryable", message, { cause: options.cause });
+  }
+}
+
+/**
+ * The journal holds a step of one kind at a key where the code now asks for
+ * another: the workflow changed under a running task, or it branches on
+ * something that is not journaled. Replaying would be wrong, so the task fails.
+ */
+export class NonDeterminismError extends FarcasterError {
+  constructor(taskLabel: string, key: string, recordedKind: string, requestedKind: string) {
+    super(
+      "non_determinism",
+      `task ${taskLabel}: step "${key}" was recorded as ${recordedKind} but the workflow now asks for ${requestedKind} there; ` +
+        "workflow code must make the same calls in the same order on replay (journal anything non-deterministic with ctx.step, ctx.now or ctx.random)",
+    );
+  }
+}
+
+/** A step returned something that cannot be stored as JSON. */
+export class StepOutputError extends FarcasterError {
+  constructor(taskLabel: string, key: string, problem: string) {
+    super("step_output_not_json", `task ${taskLabel}: the output of step "${key}" cannot be journaled as JSON: ${problem}; return plain data (objects, arrays, strings, numbers, booleans, null)`);
+  }
+}
+
+/** The attempt ran past its task's timeout. */
+export class TaskTimeoutError extends FarcasterError {
+  constructor(taskLabel: string, timeoutMs: number) {
+    super("timeout", `task ${taskLabel} timed out after ${timeoutMs} ms`);
+  }
+}
+
+/** A step that failed in an earlier attempt of this task, replayed as the same failure. */
+export class StepFailedError extends FarcasterError {
+  constructor(key: string, message: string, code?: string) {
+    super(code ?? "step_failed", message);
+    this.stepKey = key;
+  }
+  readonly stepKey: string;
+}
+
+export class WorkflowLoadError extends FarcasterError {
+  constructor(message: string, cause?: unknown) {
+    super("workflow_load_failed", message, { cause });
+  }
+}

@@ -13,6 +13,7 @@
  * Every method is async so a PostgreSQL implementation (Bun.SQL, FOR UPDATE
  * SKIP LOCKED) can stand in without changing callers.
  */
+import type { BackoffPolicy } from "../core/backoff.ts";
 import type { AttemptState, FailReason, RunState, TaskState } from "../core/states.ts";
 import type { TaskSpec } from "../core/workplan.ts";
 
@@ -140,9 +141,12 @@ export interface CompleteResult {
 }
 
 export interface FailOptions {
-  /** false: no retry whatever the attempts left (a NonRetryableError, a timeout...). */
+  /** false: no retry whatever the attempts left (a NonRetryableError, a non-determinism...). */
   retryable?: boolean;
+  /** Recorded when the task fails for good; default "error" (or "non_retryable"). */
   reason?: FailReason;
+  /** The workflow's retry backoff, instead of the store's default. */
+  backoff?: BackoffPolicy;
 }
 
 export interface FailResult {
@@ -158,6 +162,8 @@ export interface SuspendOptions {
   /** Wake up on its own at this time (a durable sleep); omitted: wait until woken. */
   until?: number;
   reason: string;
+  /** A journal entry to record in the same transaction (the waiting step). */
+  step?: StepWrite;
 }
 
 export interface ClaimOptions {
@@ -177,6 +183,8 @@ export interface Store {
   findTask(runId: string, key: string): Promise<TaskRecord>;
   listAttempts(taskId: number): Promise<AttemptRecord[]>;
   listSteps(taskId: number): Promise<StepRecord[]>;
+  /** Outputs of the tasks `taskId` depends on, by their workplan ids. */
+  dependencyOutputs(taskId: number): Promise<Record<string, unknown>>;
   listEvents(options?: { runId?: string; afterId?: number; limit?: number }): Promise<EventRecord[]>;
 
   /** Reclaims a bounded number of expired leases, then leases up to `limit` ready tasks. */

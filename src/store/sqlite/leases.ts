@@ -124,6 +124,10 @@ export function extendLeaseTx(ctx: TxContext, taskId: number, attemptId: number,
 
 export function recordStepTx(ctx: TxContext, taskId: number, attemptId: number, step: StepWrite, leaseMs: number | undefined): void {
   checkLease(ctx, taskId, attemptId, leaseMs, `recording step "${step.key}"`);
+  writeStep(ctx, taskId, attemptId, step);
+}
+
+function writeStep(ctx: TxContext, taskId: number, attemptId: number, step: StepWrite): void {
   // A step recorded as waiting (a sleep, a gate) is completed later by a later attempt;
   // a completed or failed step is a fact and is never overwritten.
   const changed = ctx.db
@@ -148,6 +152,7 @@ export function suspendTaskTx(ctx: TxContext, taskId: number, attemptId: number,
     )
     .get(options.until ?? WAIT_FOREVER, ctx.now, taskId, attemptId);
   if (!task) throw new LeaseLostError(taskId, attemptId, "suspending the task");
+  if (options.step) writeStep(ctx, taskId, attemptId, options.step);
   ctx.db.query("UPDATE attempts SET state = 'suspended', ended_at = ? WHERE id = ?").run(ctx.now, attemptId);
   appendEvent(ctx, { type: "task.waiting", actor: task.lease_owner, runId: task.run_id, taskId, attemptId, data: { reason: options.reason, until: options.until ?? null } });
 }

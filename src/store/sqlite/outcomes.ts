@@ -73,7 +73,9 @@ export function failTaskTx(
   const failures = task.failures + 1;
   const retryable = options.retryable !== false;
   if (retryable && failures < task.max_attempts) {
-    const availableAt = ctx.now + retryDelayMs(failures, backoff, random);
+    const availableAt = ctx.now + retryDelayMs(failures, options.backoff ?? backoff, random);
+    // The retry resumes after the last successful step: failed steps run again, completed ones replay.
+    ctx.db.query("DELETE FROM steps WHERE task_id = ? AND status = 'failed'").run(taskId);
     ctx.db
       .query(
         `UPDATE tasks SET state = 'ready', failures = ?, error = ?, attempt_id = NULL, lease_expires_at = NULL, available_at = ?, updated_at = ?

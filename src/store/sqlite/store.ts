@@ -160,6 +160,17 @@ export class SqliteStore implements Store {
     return this.read(({ db }) => db.query<StepRow, [number]>("SELECT * FROM steps WHERE task_id = ? ORDER BY seq").all(taskId).map(toStep));
   }
 
+  dependencyOutputs(taskId: number): Promise<Record<string, unknown>> {
+    return this.read(({ db }) => {
+      const rows = db
+        .query<{ key: string; output: string | null }, [number]>(
+          "SELECT d.key, d.output FROM task_deps e JOIN tasks d ON d.id = e.depends_on WHERE e.task_id = ? ORDER BY d.key",
+        )
+        .all(taskId);
+      return Object.fromEntries(rows.map((row) => [row.key, row.output === null ? null : JSON.parse(row.output)]));
+    });
+  }
+
   listEvents(options: { runId?: string; afterId?: number; limit?: number } = {}): Promise<EventRecord[]> {
     return this.read(({ db }) => {
       const limit = options.limit ?? 1000;

@@ -1,0 +1,119 @@
+/**
+ * Running one claimed task to an outcome: load its journal and its
+ * dependencies' outputs, run the workflow under a heartbeat, a timeout and an
+ * AbortSignal, then commit the outcome through the fenced store calls.
+ *
+ *   returned          -> completeTask
+ *   Suspended         -> nothing (already suspended in the store)
+ *   lease lost        -> nothing: another drone may hold the task now
+ *   shutdown          -> releaseTask, so another drone can take it at once
+ *   timeout           -> failTask (retried if attempts are left; else reason "timeout")
+ *   NonRetryable, non-determinism, bad output -> failTask without retry
+ *   any other error   -> failTask with the workflow's backoff
+ */
+import type { Clock } from "../core/clock.ts";
+import { FarcasterError, LeaseLostError, NonDeterminismError, NonRetryableError, StepOutputError, TaskTimeoutError } from "../core/errors.ts";
+import type { ClaimedTask, Store } from "../store/types.ts";
+import { startHeartbeat } from "./heartbeat.ts";
+import { describeError, StepContext, Suspended, toJournalValue } from "./stepContext.ts";
+import { DEFAULT_LEASE_MS, type Workflow } from "./workflow.ts";
+
+export type AttemptOutcome = "succeeded" | "retrying" | "failed" | "suspended" | "lost" | "released";
+
+export interface AttemptResult {
+  outcome: AttemptOutcome;
+  /** Dependents made ready by a success: the drone claims again at once. */
+  unblocked: number;
+  error?: string;
+}
+
+/** Why an attempt was aborted from outside the workflow. */
+export class ShutdownAbort extends FarcasterError {
+  constructor() {
+    super("shutdown", "the drone is shutting down; the task was released for another drone");
+  }
+}
+
+export interface AttemptOptions {
+  store: Store;
+  clock: Clock;
+  worker: string;
+  claimed: ClaimedTask;
+  workflow: Workflow<any, any>;
+  /** The lease the claim was made with. */
+  claimLeaseMs: number;
+  /** Lets the drone abort the attempt (shutdown). */
+  controller: AbortController;
+}
+
+function abortPromise(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    else signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+  });
+}
+
+export async function runAttempt(options: AttemptOptions): Promise<AttemptResult> {
+  const { store, clock, claimed, workflow, controller } = options;
+  const { taskId, attemptId } = claimed;
+  const label = `${claimed.runId}/${claimed.key}`;
+  const leaseMs = workflow.limits?.leaseMs ?? options.claimLeaseMs ?? DEFAULT_LEASE_MS;
+  const heartbeat = startHeartbeat({
+    store, clock, taskId, attemptId, leaseMs,
+    renewNow: leaseMs !== options.claimLeaseMs,
+    onLost: (error) => controller.abort(error),
+  });
+  const timeoutMs = claimed.timeoutMs ?? workflow.limits?.timeoutMs;
+  const timer = timeoutMs ? setTimeout(() => controller.abort(new TaskTimeoutError(label, timeoutMs)), timeoutMs) : undefined;
+
+  try {
+    let output: unknown;
+    try {
+      const [journal, deps, run] = await Promise.all([store.listSteps(taskId), store.dependencyOutputs(taskId), store.getRun(claimed.runId)]);
+      const parsed = workflow.input.safeParse(claimed.input);
+      if (!parsed.success) throw new NonRetryableError(`task ${label}: input does not match workflow ${workflow.name}: ${parsed.error.message}`);
+      const ctx = new StepContext({
+        store, clock, deps, journal, leaseMs, signal: controller.signal,
+        task: { runId: claimed.runId, taskId, key: claimed.key, attemptId, attempt: claimed.attempt, maxAttempts: claimed.maxAttempts, workflow: workflow.name, worker: options.worker, cwd: run.cwd ?? process.cwd() },
+      });
+      // A workflow that ignores its signal must not hold the attempt hostage.
+      output = await Promise.race([workflow.run(ctx, parsed.data), abortPromise(controller.signal)]);
+      output = toJournalValue(output, label, "(task output)");
+    } catch (error) {
+      return await settleFailure(options, error, label);
+    }
+    try {
+      const { unblocked } = await store.completeTask(taskId, attemptId, output);
+      return { outcome: "succeeded", unblocked };
+    } catch (error) {
+      if (error instanceof LeaseLostError) return { outcome: "lost", unblocked: 0, error: error.message };
+      throw error;
+    }
+  } finally {
+    heartbeat.stop();
+    if (timer) clearTimeout(timer);
+  }
+}
+
+async function settleFailure(options: AttemptOptions, error: unknown, label: string): Promise<AttemptResult> {
+  const { store, claimed, workflow } = options;
+  const { taskId, attemptId } = claimed;
+  if (error instanceof Suspended) return { outcome: "suspended", unblocked: 0 };
+  if (error instanceof LeaseLostError) return { outcome: "lost", unblocked: 0, error: error.message };
+  try {
+    if (error instanceof ShutdownAbort) {
+      await store.releaseTask(taskId, attemptId);
+      return { outcome: "released", unblocked: 0 };
+    }
+    const final = error instanceof NonRetryableError || error instanceof NonDeterminismError || error instanceof StepOutputError;
+    const result = await store.failTask(taskId, attemptId, describeError(error), {
+      retryable: !final,
+      reason: error instanceof TaskTimeoutError ? "timeout" : undefined,
+      backoff: workflow.limits?.backoff,
+    });
+    return { outcome: result.state === "ready" ? "retrying" : "failed", unblocked: 0, error: describeError(error).message };
+  } catch (commitError) {
+    if (commitError instanceof LeaseLostError) return { outcome: "lost", unblocked: 0, error: commitError.message };
+    throw new Error(`task ${label}: could not record its failure (${(commitError as Error).message})`, { cause: error });
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * Finding workflows by name. Built-ins live in the repository's workflows/;
+ * users add theirs there, in ./workflows of the directory they run from, or in
+ * directories named by --workflows / FARCASTER_WORKFLOWS (separated by ':').
+ * Every .ts or .js file's exports that look like a workflow are registered.
+ */
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { delimiter, join, resolve } from "node:path";
+import { WorkflowLoadError, type PlanIssue } from "../core/errors.ts";
+import { formatPath, type Workplan } from "../core/workplan.ts";
+import type { Workflow } from "./workflow.ts";
+
+export const BUILTIN_WORKFLOWS_DIR = resolve(import.meta.dir, "..", "..", "workflows");
+
+export class WorkflowRegistry {
+  private readonly byName = new Map<string, { workflow: Workflow<any, any>; source: string }>();
+
+  register(workflow: Workflow<any, any>, source = "code"): this {
+    const existing = this.byName.get(workflow.name);
+    if (existing && existing.workflow !== workflow) {
+      throw new WorkflowLoadError(`two workflows are named "${workflow.name}": ${existing.source} and ${source}; rename one`);
+    }
+    this.byName.set(workflow.name, { workflow, source });
+    return this;
+  }
+
+  get(name: string): Workflow<any, any> | undefined {
+    return this.byName.get(name)?.workflow;
+  }
+
+  names(): string[] {
+    return [...this.byName.keys()].sort();
+  }
+
+  /**
+   * Problems of a plan that only the workflows can see: unknown workflow names
+   * and inputs that fail a workflow's schema, each with its path.
+   */
+  planIssues(plan: Workplan): PlanIssue[] {
+    const issues: PlanIssue[] = [];
+    plan.tasks.forEach((task, index) => {
+      const workflow = this.get(task.workflow);
+      if (!workflow) {
+        issues.push({ path: `tasks[${index}].workflow`, message: `task "${task.id}" names unknown workflow "${task.workflow}"; known workflows: ${this.names().join(", ") || "(none)"}` });
+        return;
+      }
+      const parsed = workflow.input.safeParse(task.input);
+      if (!parsed.success) {
+        for (const issue of parsed.error.issues) {
+          issues.push({ path: formatPath([`tasks[${index}].input`, ...issue.path]), message: `task "${task.id}" (workflow ${task.workflow}): ${issue.message}` });
+        }
+      }
+    });
+    return issues;
+  }
+}
+
+function looksLikeWorkflow(value: unknown): value is Workflow {
+  const candidate = value as Workflow | undefined;
+  return (
+    typeof candidate === "object" && candidate !== null && typeof candidate.name === "string" &&
+    typeof candidate.run === "function" && typeof (candidate.input as { safeParse?: unknown })?.safeParse === "function"
+  );
+}
+
+export async function loadWorkflowDir(registry: WorkflowRegistry, dir: string): Promise<void> {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new WorkflowLoadError(`workflow directory ${dir} does not exist; pass an existing directory to --workflows`);
+  }
+  for (const file of readdirSync(dir).sort()) {
+    if (!/\.(ts|js|mjs)$/.test(file) || /\.(test|d)\.(ts|js)$/.test(file) || file.startsWith("_")) continue;
+    const path = join(dir, file);
+    let module: Record<string, unknown>;
+    try {
+      module = await import(path);
+    } catch (error) {
+      throw new WorkflowLoadError(`could not load workflow file ${path}: ${(error as Error).message}`, error);
+    }
+    for (const value of new Set(Object.values(module))) if (looksLikeWorkflow(value)) registry.register(value, path);
+  }
+}
+
+export interface LoadOptions {
+  /** Extra directories (--workflows). */
+  dirs?: string[];
+  cwd?: string;
+  env?: Record<string, string | undefined>;
+}
+
+/** Built-ins, then ./workflows of the working directory, then configured directories. */
+export async function loadWorkflows(options: LoadOptions = {}): Promise<WorkflowRegistry> {
+  const registry = new WorkflowRegistry();
+  const cwd = options.cwd ?? process.cwd();
+  const env = options.env ?? process.env;
+  const dirs = [BUILTIN_WORKFLOWS_DIR];
+  const local = resolve(cwd, "workflows");
+  if (local !== BUILTIN_WORKFLOWS_DIR && existsSync(local)) dirs.push(local);
+  for (const dir of [...(env.FARCASTER_WORKFLOWS?.split(delimiter) ?? []), ...(options.dirs ?? [])]) {
+    if (dir) dirs.push(resolve(cwd, dir));
+  }
+  for (const dir of new Set(dirs)) await loadWorkflowDir(registry, dir);
+  return registry;
+}

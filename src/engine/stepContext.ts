@@ -1,0 +1,180 @@
+/**
+ * The step context: how a workflow talks to the journal.
+ *
+ * Each call gets a key (`name`, then `name#2`, `name#3` for repeats) and a
+ * sequence number. If the journal already holds that key, the recorded result
+ * is returned (or the recorded failure thrown) without running anything; if it
+ * holds a different kind of step there, the task fails with NonDeterminismError.
+ * Otherwise the step runs and its result is committed under the lease before
+ * the workflow goes on, so a crash can only repeat the step that was running.
+ */
+import type { Clock } from "../core/clock.ts";
+import { NonDeterminismError, StepFailedError, StepOutputError } from "../core/errors.ts";
+import type { StepRecord, StepWrite, Store, TaskError } from "../store/types.ts";
+import type { TaskInfo, WorkflowContext } from "./workflow.ts";
+
+/** Thrown through the workflow when the task was suspended (sleep, gate): not a failure. */
+export class Suspended extends Error {
+  constructor(readonly reason: string) {
+    super(`task suspended: ${reason}`);
+  }
+}
+
+export interface StepContextOptions {
+  store: Store;
+  clock: Clock;
+  task: TaskInfo;
+  deps: Record<string, unknown>;
+  journal: StepRecord[];
+  signal: AbortSignal;
+  /** Each committed step renews the lease by this much. */
+  leaseMs: number;
+}
+
+/** Round-trips a value through JSON so first runs and replays return identical data. */
+export function toJournalValue(value: unknown, label: string, key: string): unknown {
+  if (value === undefined) return null;
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value, (_k, v: unknown) => {
+      if (typeof v === "function" || typeof v === "symbol") throw new Error(`it contains a ${typeof v}`);
+      if (typeof v === "number" && !Number.isFinite(v)) throw new Error(`it contains the number ${v}`);
+      return v;
+    });
+  } catch (error) {
+    throw new StepOutputError(label, key, (error as Error).message.replace(/^Do not know how to serialize a BigInt$/, "it contains a BigInt"));
+  }
+  return text === undefined ? null : JSON.parse(text);
+}
+
+export function describeError(error: unknown): TaskError {
+  const err = error as { message?: unknown; code?: unknown; name?: unknown };
+  const out: TaskError = { message: typeof err?.message === "string" ? err.message : String(error) };
+  if (typeof err?.code === "string") out.code = err.code;
+  if (typeof err?.name === "string" && err.name !== "Error") out.name = err.name;
+  return out;
+}
+
+export class StepContext implements WorkflowContext {
+  readonly task: TaskInfo;
+  readonly deps: Readonly<Record<string, unknown>>;
+  readonly signal: AbortSignal;
+  private readonly store: Store;
+  private readonly clock: Clock;
+  private readonly leaseMs: number;
+  private readonly journal: Map<string, StepRecord>;
+  private readonly occurrences = new Map<string, number>();
+  private seq = 0;
+
+  constructor(options: StepContextOptions) {
+    this.store = options.store;
+    this.clock = options.clock;
+    this.task = options.task;
+    this.deps = Object.freeze({ ...options.deps });
+    this.signal = options.signal;
+    this.leaseMs = options.leaseMs;
+    this.journal = new Map(options.journal.map((step) => [step.key, step]));
+  }
+
+  private get label(): string {
+    return `${this.task.runId}/${this.task.key}`;
+  }
+
+  /** Once the attempt is aborted (lease lost, cancelled, timed out) nothing more is committed. */
+  private throwIfAborted(): void {
+    if (this.signal.aborted) throw this.signal.reason;
+  }
+
+  private nextKey(name: string): { key: string; seq: number } {
+    const count = (this.occurrences.get(name) ?? 0) + 1;
+    this.occurrences.set(name, count);
+    return { key: count === 1 ? name : `${name}#${count}`, seq: ++this.seq };
+  }
+
+  private recorded(key: string, kind: string): StepRecord | undefined {
+    const record = this.journal.get(key);
+    if (record && record.kind !== kind) throw new NonDeterminismError(this.label, key, record.kind, kind);
+    return record;
+  }
+
+  private async commit(step: StepWrite): Promise<void> {
+    this.throwIfAborted();
+    await this.store.recordStep(this.task.taskId, this.task.attemptId, step, this.leaseMs);
+  }
+
+  step<T>(name: string, fn: (signal: AbortSignal) => T | Promise<T>): Promise<T>;
+  step<T, I>(name: string, input: I, fn: (input: I, signal: AbortSignal) => T | Promise<T>): Promise<T>;
+  async step<T>(name: string, a: unknown, b?: unknown): Promise<T> {
+    const hasInput = b !== undefined;
+    const fn = (hasInput ? b : a) as (...args: unknown[]) => T | Promise<T>;
+    if (typeof fn !== "function") throw new TypeError(`ctx.step("${name}", …) needs a function to run`);
+    this.throwIfAborted();
+    const { key, seq } = this.nextKey(name);
+    const record = this.recorded(key, "step");
+    if (record?.status === "completed") return record.output as T;
+    if (record?.status === "failed") throw new StepFailedError(key, record.error?.message ?? "step failed", record.error?.code);
+
+    const input = hasInput ? toJournalValue(a, this.label, key) : null;
+    const startedAt = this.clock.now();
+    let output: unknown;
+    try {
+      output = hasInput ? await fn(input, this.signal) : await fn(this.signal);
+    } catch (error) {
+      this.throwIfAborted(); // an interrupted step is not a fact: it runs again next attempt
+      await this.commit({ key, seq, kind: "step", status: "failed", input, output: null, error: describeError(error), startedAt, endedAt: this.clock.now() });
+      throw error;
+    }
+    const value = toJournalValue(output, this.label, key);
+    await this.commit({ key, seq, kind: "step", status: "completed", input, output: value, error: null, startedAt, endedAt: this.clock.now() });
+    return value as T;
+  }
+
+  async sleep(name: string, durationMs: number): Promise<void> {
+    this.throwIfAborted();
+    const { key, seq } = this.nextKey(name);
+    const record = this.recorded(key, "sleep");
+    if (record?.status === "completed") return;
+    const now = this.clock.now();
+    const until = record ? (record.output as { until: number }).until : now + Math.max(0, durationMs);
+    const step: StepWrite = { key, seq, kind: "sleep", status: "completed", input: { durationMs }, output: { until }, error: null, startedAt: record?.startedAt ?? now, endedAt: now };
+    if (now >= until) {
+      await this.commit(step);
+      return;
+    }
+    this.throwIfAborted();
+    await this.store.suspendTask(this.task.taskId, this.task.attemptId, {
+      until,
+      reason: `sleep "${key}"`,
+      step: record ? undefined : { ...step, status: "waiting", endedAt: null },
+    });
+    throw new Suspended(`sleeping until ${new Date(until).toISOString()} (step "${key}")`);
+  }
+
+  /** now, random, uuid: a value produced once and journaled. */
+  private async journaledValue<T>(kind: string, produce: () => T): Promise<T> {
+    this.throwIfAborted();
+    const { key, seq } = this.nextKey(kind);
+    const record = this.recorded(key, kind);
+    if (record?.status === "completed") return record.output as T;
+    const value = produce();
+    const at = this.clock.now();
+    await this.commit({ key, seq, kind, status: "completed", input: null, output: value, error: null, startedAt: at, endedAt: at });
+    return value;
+  }
+
+  now(): Promise<number> {
+    return this.journaledValue("now", () => this.clock.now());
+  }
+
+  random(): Promise<number> {
+    return this.journaledValue("random", () => Math.random());
+  }
+
+  uuid(): Promise<string> {
+    return this.journaledValue("uuid", () => crypto.randomUUID());
+  }
+
+  idempotencyKey(stepName: string): string {
+    return `${this.task.runId}/${this.task.key}/${stepName}`;
+  }
+}

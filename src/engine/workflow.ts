@@ -1,0 +1,75 @@
+/**
+ * A workflow is the code that executes a task: a name, a zod schema for its
+ * input, optional limits, and `run(ctx, input)`. `run` must be replayable:
+ * everything it learns from the outside world goes through `ctx` (steps,
+ * time, randomness), so a later attempt can skip what is already journaled.
+ */
+import type { z } from "zod";
+import type { BackoffPolicy } from "../core/backoff.ts";
+
+export interface WorkflowLimits {
+  /** Lease length; heartbeats renew it about every third of it. Default 30 s. */
+  leaseMs?: number;
+  /** Default wall time per attempt, when the task does not set `timeout`. */
+  timeoutMs?: number;
+  /** Default extra attempts after a failure, when the task does not set `retries`. */
+  retries?: number;
+  backoff?: BackoffPolicy;
+  /** At most this many tasks of this workflow run at once on one drone. */
+  concurrency?: number;
+}
+
+export interface StepOptions {
+  /** Recorded with the step so `farcaster inspect` shows what it was given. */
+  input?: unknown;
+}
+
+export interface TaskInfo {
+  runId: string;
+  taskId: number;
+  /** The workplan's task id. */
+  key: string;
+  attemptId: number;
+  /** 1 for the first attempt. */
+  attempt: number;
+  maxAttempts: number;
+  workflow: string;
+  /** Drone id. */
+  worker: string;
+  /** The run's working directory (where the plan was submitted from). */
+  cwd: string;
+}
+
+export interface WorkflowContext {
+  readonly task: TaskInfo;
+  /** Outputs of the tasks this one depends on, by task id. */
+  readonly deps: Readonly<Record<string, unknown>>;
+  /** Fires when the lease is lost, the task is cancelled or its timeout passes. */
+  readonly signal: AbortSignal;
+  /** Runs `fn` once per task; later attempts get the journaled result back. */
+  step<T>(name: string, fn: (signal: AbortSignal) => T | Promise<T>): Promise<T>;
+  step<T, I>(name: string, input: I, fn: (input: I, signal: AbortSignal) => T | Promise<T>): Promise<T>;
+  /** A durable sleep: the task waits without a lease and is woken when the time has come. */
+  sleep(name: string, durationMs: number): Promise<void>;
+  /** Journaled clock, random number and UUID: replays see the same values. */
+  now(): Promise<number>;
+  random(): Promise<number>;
+  uuid(): Promise<string>;
+  /** Stable across attempts: pass it to external systems to make side effects idempotent. */
+  idempotencyKey(stepName: string): string;
+}
+
+export interface Workflow<Input = unknown, Output = unknown> {
+  name: string;
+  description?: string;
+  input: z.ZodType<Input>;
+  limits?: WorkflowLimits;
+  run(ctx: WorkflowContext, input: Input): Promise<Output>;
+}
+
+/** Identity with types: `export default defineWorkflow({ name, input: z.object(...), run })`. */
+export function defineWorkflow<Input, Output>(workflow: Workflow<Input, Output>): Workflow<Input, Output> {
+  return workflow;
+}
+
+export const DEFAULT_LEASE_MS = 30_000;
