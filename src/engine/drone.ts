@@ -107,15 +107,39 @@ export class Drone {
     });
   }
 
-  /** Workflows this drone may claim now: known here and under their concurrency limit. */
-  private claimableWorkflows(): string[] {
-    return this.registry.names().filter((name) => {
+  /**
+   * What to claim now, as (workflows, how many) groups: all workflows without
+   * a concurrency limit together, and each limited one up to its headroom.
+   * (Priority holds within a group; across groups the unlimited go first.)
+   */
+  private claimGroups(free: number): { workflows: string[]; limit: number }[] {
+    const unlimited: string[] = [];
+    const groups: { workflows: string[]; limit: number }[] = [];
+    for (const name of this.registry.names()) {
       const limit = this.registry.get(name)?.limits?.concurrency;
-      if (!limit) return true;
+      if (!limit) {
+        unlimited.push(name);
+        continue;
+      }
       let active = 0;
       for (const running of this.running.values()) if (running.task.workflow === name) active++;
-      return active < limit;
-    });
+      if (active < limit) groups.push({ workflows: [name], limit: Math.min(free, limit - active) });
+    }
+    if (unlimited.length > 0) groups.unshift({ workflows: unlimited, limit: free });
+    return groups;
+  }
+
+  /** Claims and launches; each group's tasks start before the next group is claimed. */
+  private async claim(free: number): Promise<ClaimedTask[]> {
+    const claimed: ClaimedTask[] = [];
+    for (const group of this.claimGroups(free)) {
+      const limit = Math.min(group.limit, free - claimed.length);
+      if (limit <= 0) break;
+      const tasks = await this.store.claimTasks(this.id, limit, this.leaseMs, { workflows: group.workflows });
+      for (const task of tasks) this.launch(task);
+      claimed.push(...tasks);
+    }
+    return claimed;
   }
 
   private async claimLoop(): Promise<void> {
@@ -124,15 +148,13 @@ export class Drone {
       this.pendingWake = false;
       const free = this.concurrency - this.running.size;
       let claimed: ClaimedTask[] = [];
-      const workflows = free > 0 ? this.claimableWorkflows() : [];
-      if (workflows.length > 0) {
+      if (free > 0) {
         try {
-          claimed = await this.store.claimTasks(this.id, free, this.leaseMs, { workflows });
+          claimed = await this.claim(free);
         } catch (error) {
           this.onEvent({ type: "error", message: `claim failed: ${(error as Error).message}` });
         }
       }
-      for (const task of claimed) this.launch(task);
       if (claimed.length > 0) {
         idleMs = this.minIdleMs;
         if (claimed.length === free) continue; // there may be more

@@ -38,11 +38,12 @@ export function toJournalValue(value: unknown, label: string, key: string): unkn
   try {
     text = JSON.stringify(value, (_k, v: unknown) => {
       if (typeof v === "function" || typeof v === "symbol") throw new Error(`it contains a ${typeof v}`);
+      if (typeof v === "bigint") throw new Error("it contains a BigInt");
       if (typeof v === "number" && !Number.isFinite(v)) throw new Error(`it contains the number ${v}`);
       return v;
     });
   } catch (error) {
-    throw new StepOutputError(label, key, (error as Error).message.replace(/^Do not know how to serialize a BigInt$/, "it contains a BigInt"));
+    throw new StepOutputError(label, key, (error as Error).message);
   }
   return text === undefined ? null : JSON.parse(text);
 }
