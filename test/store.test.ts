@@ -96,6 +96,30 @@ describe("claiming", () => {
     other.close();
   });
 
+  test("concurrent writes started together on one store each get their own transaction", async () => {
+    const { store } = freshStore();
+    await store.createRun(plan(...Array.from({ length: 10 }, (_, i) => [`t${i}`] as [string])));
+    const claimed = (await Promise.all(Array.from({ length: 10 }, (_, i) => store.claimTasks(`w${i}`, 1, 10_000)))).flat();
+    expect(new Set(claimed.map((c) => c.taskId)).size).toBe(10);
+    await Promise.all(claimed.map((c) => store.completeTask(c.taskId, c.attemptId, null)));
+    expect(store.db.inTransaction).toBe(false);
+  });
+
+  test("many concurrent writes of one process wait out another process's lock without nesting transactions", async () => {
+    const { store, path } = freshStore();
+    await store.createRun(plan(...Array.from({ length: 30 }, (_, i) => [`t${i}`] as [string])));
+    const { Database } = await import("bun:sqlite");
+    const other = new Database(path);
+    other.run("BEGIN IMMEDIATE"); // another process holds the write lock
+    const claims = Promise.all(Array.from({ length: 30 }, (_, i) => store.claimTasks(`w${i}`, 1, 10_000)));
+    await Bun.sleep(30);
+    other.run("COMMIT");
+    other.close();
+    const claimed = (await claims).flat();
+    expect(claimed).toHaveLength(30);
+    expect(new Set(claimed.map((c) => c.taskId)).size).toBe(30);
+  });
+
   test("only the workflows a worker knows are claimed when it says so", async () => {
     const { store } = freshStore();
     await store.createRun({ goal: "g", tasks: [{ id: "a", title: "a", workflow: "shell" }, { id: "b", title: "b", workflow: "agent" }] });

@@ -53,7 +53,7 @@ import {
   type TaskRow,
 } from "./rows.ts";
 import { cancelRunTx, insertRun, selectRun } from "./runs.ts";
-import { acquire } from "./writeLock.ts";
+import { writeTransaction, type TransactionStatements } from "./writeLock.ts";
 
 export interface SqliteStoreOptions {
   clock?: Clock;
@@ -77,9 +77,7 @@ export class SqliteStore implements Store {
   private readonly random: () => number;
   private readonly claimPolicy: ClaimPolicy;
   private readonly busyTimeoutMs: number;
-  private readonly begin;
-  private readonly commit;
-  private readonly rollback;
+  private readonly tx: TransactionStatements;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.path = path;
@@ -89,22 +87,20 @@ export class SqliteStore implements Store {
     this.random = options.random ?? Math.random;
     this.claimPolicy = { recoveryLimit: options.recoveryLimit ?? DEFAULT_RECOVERY_LIMIT };
     this.busyTimeoutMs = options.busyTimeoutMs ?? 30_000;
-    this.begin = this.db.prepare("BEGIN IMMEDIATE");
-    this.commit = this.db.prepare("COMMIT");
-    this.rollback = this.db.prepare("ROLLBACK");
+    const begin = this.db.prepare("BEGIN IMMEDIATE");
+    const commit = this.db.prepare("COMMIT");
+    const rollback = this.db.prepare("ROLLBACK");
+    this.tx = {
+      begin: () => begin.run(),
+      commit: () => commit.run(),
+      rollback: () => rollback.run(),
+      inTransaction: () => this.db.inTransaction,
+    };
   }
 
   /** One IMMEDIATE transaction with one "now" for everything it writes. */
-  private async write<T>(fn: (ctx: TxContext) => T): Promise<T> {
-    await acquire(() => this.begin.run(), this.busyTimeoutMs);
-    try {
-      const result = fn({ db: this.db, now: this.clock.now() });
-      this.commit.run();
-      return result;
-    } catch (error) {
-      if (this.db.inTransaction) this.rollback.run();
-      throw error;
-    }
+  private write<T>(fn: (ctx: TxContext) => T): Promise<T> {
+    return writeTransaction(this.tx, () => fn({ db: this.db, now: this.clock.now() }), this.busyTimeoutMs);
   }
 
   private read<T>(fn: (ctx: TxContext) => T): Promise<T> {

@@ -11,7 +11,6 @@
  * running. Measured with 4 processes: every process within 0.85–1.15x of its
  * fair share, worst wait about 40 ms (bench/store.ts reports it).
  */
-import type { Database } from "bun:sqlite";
 import { FarcasterError } from "../../core/errors.ts";
 
 const YIELDS_BEFORE_SLEEPING = 10;
@@ -28,34 +27,46 @@ export function isBusyError(error: unknown): boolean {
   return code === "SQLITE_BUSY" || code === "SQLITE_BUSY_SNAPSHOT" || code === "SQLITE_LOCKED";
 }
 
-/** Runs `begin` until it stops failing with SQLITE_BUSY, or throws StoreBusyError after `timeoutMs`. */
-export async function acquire(begin: () => void, timeoutMs: number): Promise<void> {
+export interface TransactionStatements {
+  begin(): void;
+  commit(): void;
+  rollback(): void;
+  inTransaction(): boolean;
+}
+
+/**
+ * Runs `body` inside BEGIN IMMEDIATE … COMMIT, retrying BEGIN while another
+ * process holds the write lock, for at most `timeoutMs`.
+ *
+ * BEGIN, the body and COMMIT run in one synchronous stretch: there must be no
+ * `await` between them, or another async write of this same process could
+ * run on the connection inside our transaction.
+ */
+export async function writeTransaction<T>(tx: TransactionStatements, body: () => T, timeoutMs: number): Promise<T> {
   let tries = 0;
   let started = 0;
   for (;;) {
+    let began = false;
     try {
-      begin();
-      return;
+      tx.begin();
+      began = true;
     } catch (error) {
       if (!isBusyError(error)) throw error;
+    }
+    if (began) {
+      try {
+        const result = body();
+        tx.commit();
+        return result;
+      } catch (error) {
+        if (tx.inTransaction()) tx.rollback();
+        throw error;
+      }
     }
     tries++;
     if (tries === 1) started = performance.now();
     else if (performance.now() - started > timeoutMs) throw new StoreBusyError(performance.now() - started);
     if (tries <= YIELDS_BEFORE_SLEEPING) Bun.sleepSync(0);
     else await Bun.sleep(Math.random() * MAX_SLEEP_MS);
-  }
-}
-
-/** Runs `fn` inside BEGIN IMMEDIATE … COMMIT, rolling back on any error. */
-export async function writeTransaction<T>(db: Database, fn: () => T, timeoutMs: number): Promise<T> {
-  await acquire(() => db.run("BEGIN IMMEDIATE"), timeoutMs);
-  try {
-    const result = fn();
-    db.run("COMMIT");
-    return result;
-  } catch (error) {
-    if (db.inTransaction) db.run("ROLLBACK");
-    throw error;
   }
 }
