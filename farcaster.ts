@@ -5,4 +5,8 @@
  */
 import { main } from "./src/cli/main.ts";
 
-process.exitCode = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2));
+// Exit even if abandoned workflow code (a released task's step) still holds timers open,
+// but only after what we printed has reached the pipe.
+await Promise.all([process.stdout, process.stderr].map((stream) => new Promise((resolve) => stream.write("", resolve))));
+process.exit(code);

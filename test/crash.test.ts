@@ -105,6 +105,42 @@ describe("crash recovery with real drone processes", () => {
       ["s1", attempts[0]!.id], ["s2", attempts[0]!.id],
       ["s3", attempts[1]!.id], ["s4", attempts[1]!.id], ["s5", attempts[1]!.id],
     ]);
+
+    // `farcaster inspect` shows both attempts and the journal.
+    const inspect = Bun.spawnSync([process.execPath, ENTRY, "inspect", `${runId}/job`, "--db", path]);
+    const text = inspect.stdout.toString();
+    expect(inspect.exitCode).toBe(0);
+    expect(text).toContain(`task ${runId}/job (#${taskId})  succeeded  workflow counted`);
+    expect(text).toMatch(/#1 id \d+ {2}crashed {2}by first/);
+    expect(text).toMatch(/ {2}3 s3 \[step\] attempt \d+ .* -> 30/);
+    const json = JSON.parse(Bun.spawnSync([process.execPath, ENTRY, "inspect", String(taskId), "--db", path, "--json"]).stdout.toString());
+    expect(json.steps).toHaveLength(5);
+    expect(json.attempts.map((a: { state: string }) => a.state)).toEqual(["crashed", "succeeded"]);
+  });
+
+  test("SIGTERM lets the drone release an unfinished task after the grace period; a second signal exits at once", async () => {
+    const { store, path } = freshRealTimeStore();
+    const effects = join(freshDir(), "effects.log");
+    writeFileSync(`${effects}.slow`, "");
+    const { taskId } = await countedRun(store, effects, { slowStep: 2, slowMs: 60_000 });
+
+    const graceful = drone(path, "graceful", ["--grace", "200ms"]);
+    await until(() => lines(effects).includes("start s2 graceful"), 15_000, "step s2 to start");
+    const signalled = Date.now();
+    graceful.kill("SIGTERM");
+    expect(await graceful.exited).toBe(0);
+    expect(Date.now() - signalled).toBeLessThan(5_000);
+    expect(await store.getTask(taskId)).toMatchObject({ state: "ready", crashes: 0, failures: 0 });
+    expect((await store.listAttempts(taskId)).map((a) => a.state)).toEqual(["released"]);
+
+    const impatient = drone(path, "impatient", ["--grace", "60s"]);
+    await until(() => lines(effects).includes("start s2 impatient"), 15_000, "step s2 to start again");
+    impatient.kill("SIGTERM");
+    await Bun.sleep(200);
+    impatient.kill("SIGTERM");
+    expect(await impatient.exited).toBe(130);
+    expect((await store.getTask(taskId)).state).toBe("running"); // left to lease expiry
+    expect(lines(effects).filter((l) => l.startsWith("start s1"))).toHaveLength(1); // s1 was never repeated
   });
 
   test("a frozen drone whose lease was reclaimed cannot journal or complete when it wakes up", async () => {
