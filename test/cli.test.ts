@@ -87,7 +87,7 @@ describe("the command line", () => {
     }));
     const result = await farcaster(["run", "plan.json"], { cwd: dir });
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain('tasks[0].workflow: task "build" names unknown workflow "shel"; known workflows: noop, shell');
+    expect(result.stderr).toContain('tasks[0].workflow: task "build" names unknown workflow "shel"; known workflows: noop, review, shell');
     expect(result.stderr).toMatch(/tasks\[1\]\.input\.command: task "lint" \(workflow shell\): .*expected string, received number/);
     expect(existsSync(join(dir, ".farcaster"))).toBe(false);
   });

@@ -47,6 +47,7 @@ CREATE TABLE tasks (
   updated_at       INTEGER NOT NULL,
   started_at       INTEGER,
   finished_at      INTEGER,
+  feedback         TEXT,                       -- JSON array of gate rejections the next attempt must act on
   UNIQUE (run_id, key),
   CHECK ((state = 'running') = (attempt_id IS NOT NULL))
 );
@@ -106,9 +107,25 @@ CREATE TABLE gates (
   reason      TEXT,
   action      TEXT CHECK (action IN ('retry','fail')),
   timeout_at  INTEGER,
+  on_timeout  TEXT NOT NULL DEFAULT 'fail' CHECK (on_timeout IN ('fail','escalate')),
+  overdue_at  INTEGER,           -- set when an escalating gate passed its timeout
   created_at  INTEGER NOT NULL
 );
 CREATE INDEX gates_pending ON gates (created_at) WHERE state = 'pending';
+CREATE INDEX gates_by_task ON gates (task_id);
+-- Pending gates whose timeout has yet to be handled: the claim sweeps them.
+CREATE INDEX gates_timeouts ON gates (timeout_at) WHERE state = 'pending' AND timeout_at IS NOT NULL AND overdue_at IS NULL;
+
+-- Output of running tasks (a shell command's stdout and stderr), for `farcaster logs` and the dashboard.
+CREATE TABLE task_logs (
+  id          INTEGER PRIMARY KEY,
+  task_id     INTEGER NOT NULL REFERENCES tasks (id),
+  attempt_id  INTEGER NOT NULL,
+  at          INTEGER NOT NULL,
+  stream      TEXT NOT NULL CHECK (stream IN ('stdout','stderr','info')),
+  text        TEXT NOT NULL
+);
+CREATE INDEX task_logs_by_task ON task_logs (task_id, id);
 
 -- Append-only log of every transition. Ids only grow, so they double as stream cursors.
 CREATE TABLE events (

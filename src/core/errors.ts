@@ -134,3 +134,16 @@ export class WorkflowLoadError extends FarcasterError {
     super("workflow_load_failed", message, { cause });
   }
 }
+
+export class GateNotPendingError extends FarcasterError {
+  constructor(gateId: string, state: string, decidedBy: string | null) {
+    super("gate_not_pending", `gate ${gateId} is no longer pending: it was ${state}${decidedBy ? ` by ${decidedBy}` : ""}; the first decision stands`);
+  }
+}
+
+/** A person rejected the task's gate and chose to fail it. */
+export class GateRejectedError extends NonRetryableError {
+  constructor(gateId: string, by: string, reason: string) {
+    super(`rejected by ${by} at gate ${gateId}: ${reason}`, { code: "gate_rejected" });
+  }
+}

@@ -74,6 +74,7 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
       if (!parsed.success) throw new NonRetryableError(`task ${label}: input does not match workflow ${workflow.name}: ${parsed.error.message}`);
       const ctx = new StepContext({
         store, clock, deps, journal, leaseMs, signal: controller.signal,
+        feedback: claimed.feedback.map((f) => f.reason),
         task: { runId: claimed.runId, taskId, key: claimed.key, attemptId, attempt: claimed.attempt, maxAttempts: claimed.maxAttempts, workflow: workflow.name, worker: options.worker, cwd: run.cwd ?? process.cwd() },
       });
       // A workflow that ignores its signal must not hold the attempt hostage.

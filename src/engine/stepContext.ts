@@ -9,9 +9,10 @@
  * the workflow goes on, so a crash can only repeat the step that was running.
  */
 import type { Clock } from "../core/clock.ts";
-import { NonDeterminismError, StepFailedError, StepOutputError } from "../core/errors.ts";
+import { GateRejectedError, NonDeterminismError, NonRetryableError, StepFailedError, StepOutputError } from "../core/errors.ts";
+import { newId } from "../core/ids.ts";
 import type { StepRecord, StepWrite, Store, TaskError } from "../store/types.ts";
-import type { TaskInfo, WorkflowContext } from "./workflow.ts";
+import type { ApprovalDecision, ApprovalOptions, TaskInfo, WorkflowContext } from "./workflow.ts";
 
 /** Thrown through the workflow when the task was suspended (sleep, gate): not a failure. */
 export class Suspended extends Error {
@@ -25,6 +26,7 @@ export interface StepContextOptions {
   clock: Clock;
   task: TaskInfo;
   deps: Record<string, unknown>;
+  feedback?: string[];
   journal: StepRecord[];
   signal: AbortSignal;
   /** Each committed step renews the lease by this much. */
@@ -59,6 +61,7 @@ export function describeError(error: unknown): TaskError {
 export class StepContext implements WorkflowContext {
   readonly task: TaskInfo;
   readonly deps: Readonly<Record<string, unknown>>;
+  readonly feedback: readonly string[];
   readonly signal: AbortSignal;
   private readonly store: Store;
   private readonly clock: Clock;
@@ -72,6 +75,7 @@ export class StepContext implements WorkflowContext {
     this.clock = options.clock;
     this.task = options.task;
     this.deps = Object.freeze({ ...options.deps });
+    this.feedback = Object.freeze([...(options.feedback ?? [])]);
     this.signal = options.signal;
     this.leaseMs = options.leaseMs;
     this.journal = new Map(options.journal.map((step) => [step.key, step]));
@@ -149,6 +153,57 @@ export class StepContext implements WorkflowContext {
       step: record ? undefined : { ...step, status: "waiting", endedAt: null },
     });
     throw new Suspended(`sleeping until ${new Date(until).toISOString()} (step "${key}")`);
+  }
+
+  async approval(name: string, options: ApprovalOptions): Promise<ApprovalDecision> {
+    this.throwIfAborted();
+    const { key, seq } = this.nextKey(name);
+    const record = this.recorded(key, "approval");
+    const settle = (decision: ApprovalDecision, gateId: string): ApprovalDecision => {
+      if (!decision.approved && (options.onReject ?? "throw") === "throw") {
+        throw new GateRejectedError(gateId, decision.by, decision.reason ?? "no reason given");
+      }
+      return decision;
+    };
+    if (record?.status === "completed") {
+      const { gateId, decision } = record.output as { gateId: string; decision: ApprovalDecision };
+      return settle(decision, gateId);
+    }
+    if (record?.status === "waiting") {
+      const gateId = (record.output as { gateId: string }).gateId;
+      const gate = await this.store.getGate(gateId);
+      if (gate.state === "expired") throw new NonRetryableError(`gate ${gateId} expired before anyone decided`, { code: "gate_timeout" });
+      if (gate.state === "pending") {
+        // Woken without a decision (cannot happen through decideGate): wait again, same gate.
+        await this.store.suspendTask(this.task.taskId, this.task.attemptId, { reason: `approval "${key}"` });
+        throw new Suspended(`waiting for gate ${gateId}`);
+      }
+      const decision: ApprovalDecision = { approved: gate.state === "approved", by: gate.decidedBy ?? "unknown", at: gate.decidedAt ?? this.clock.now() };
+      if (gate.reason) decision.reason = gate.reason;
+      if (gate.action) decision.action = gate.action;
+      await this.commit({ ...record, status: "completed", output: { gateId, decision }, endedAt: this.clock.now() });
+      return settle(decision, gateId);
+    }
+    const gateId = newId("g", this.clock.now());
+    const evidence = options.evidence === undefined ? undefined : toJournalValue(options.evidence, this.label, key);
+    const subjectHash = new Bun.CryptoHasher("sha256").update(JSON.stringify({ question: options.question, evidence: evidence ?? null })).digest("hex");
+    const now = this.clock.now();
+    this.throwIfAborted();
+    await this.store.suspendTask(this.task.taskId, this.task.attemptId, {
+      reason: `approval "${key}"`,
+      step: { key, seq, kind: "approval", status: "waiting", input: { question: options.question }, output: { gateId }, error: null, startedAt: now, endedAt: null },
+      gate: {
+        id: gateId,
+        stepKey: key,
+        question: options.question,
+        evidence,
+        subjectHash,
+        askedBy: `${this.task.worker} (task ${this.label})`,
+        timeoutAt: options.timeoutMs === undefined ? undefined : now + options.timeoutMs,
+        onTimeout: options.onTimeout,
+      },
+    });
+    throw new Suspended(`waiting for a person at gate ${gateId}`);
   }
 
   /** now, random, uuid: a value produced once and journaled. */

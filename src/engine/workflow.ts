@@ -24,6 +24,26 @@ export interface StepOptions {
   input?: unknown;
 }
 
+export interface ApprovalOptions {
+  question: string;
+  /** What is being approved: a plan, a diff, logs, a cost. Shown to the person and hashed. */
+  evidence?: unknown;
+  /** How long the gate may stay pending (ms). */
+  timeoutMs?: number;
+  /** After the timeout: fail the task (default) or escalate (mark the gate overdue). Never proceed. */
+  onTimeout?: "fail" | "escalate";
+  /** On rejection: throw GateRejectedError (default), or return the decision to the workflow. */
+  onReject?: "throw" | "return";
+}
+
+export interface ApprovalDecision {
+  approved: boolean;
+  by: string;
+  at: number;
+  reason?: string;
+  action?: "retry" | "fail";
+}
+
 export interface TaskInfo {
   runId: string;
   taskId: number;
@@ -44,6 +64,8 @@ export interface WorkflowContext {
   readonly task: TaskInfo;
   /** Outputs of the tasks this one depends on, by task id. */
   readonly deps: Readonly<Record<string, unknown>>;
+  /** Reasons people gave when they rejected this task's gates with "retry": act on them. */
+  readonly feedback: readonly string[];
   /** Fires when the lease is lost, the task is cancelled or its timeout passes. */
   readonly signal: AbortSignal;
   /** Runs `fn` once per task; later attempts get the journaled result back. */
@@ -51,6 +73,11 @@ export interface WorkflowContext {
   step<T, I>(name: string, input: I, fn: (input: I, signal: AbortSignal) => T | Promise<T>): Promise<T>;
   /** A durable sleep: the task waits without a lease and is woken when the time has come. */
   sleep(name: string, durationMs: number): Promise<void>;
+  /**
+   * A human gate: the task waits (without a lease) until a person approves or
+   * rejects; replays return the decision.
+   */
+  approval(name: string, options: ApprovalOptions): Promise<ApprovalDecision>;
   /** Journaled clock, random number and UUID: replays see the same values. */
   now(): Promise<number>;
   random(): Promise<number>;

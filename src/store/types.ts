@@ -14,7 +14,7 @@
  * SKIP LOCKED) can stand in without changing callers.
  */
 import type { BackoffPolicy } from "../core/backoff.ts";
-import type { AttemptState, FailReason, RunState, TaskState } from "../core/states.ts";
+import type { AttemptState, FailReason, GateState, RunState, TaskState } from "../core/states.ts";
 import type { TaskSpec } from "../core/workplan.ts";
 
 export interface RunRecord {
@@ -68,6 +68,8 @@ export interface TaskRecord {
   finishedAt: number | null;
   /** Keys of the tasks this one depends on. */
   after: string[];
+  /** Gate rejections (with action retry) the next attempt must act on. */
+  feedback: Feedback[];
 }
 
 /** What a worker receives from a claim: enough to run the task without another read. */
@@ -83,6 +85,8 @@ export interface ClaimedTask {
   maxAttempts: number;
   timeoutMs: number | null;
   leaseExpiresAt: number;
+  /** Gate rejections with action "retry" that this attempt must act on. */
+  feedback: Feedback[];
 }
 
 export interface AttemptRecord {
@@ -158,12 +162,67 @@ export interface FailResult {
   runState: RunState;
 }
 
+export interface GateRecord {
+  id: string;
+  runId: string;
+  taskId: number | null;
+  /** The task's workplan id, for display. */
+  taskKey: string | null;
+  stepKey: string | null;
+  question: string;
+  evidence: unknown;
+  subjectHash: string | null;
+  askedBy: string | null;
+  state: GateState;
+  decidedBy: string | null;
+  decidedAt: number | null;
+  reason: string | null;
+  action: RejectAction | null;
+  timeoutAt: number | null;
+  onTimeout: "fail" | "escalate";
+  overdueAt: number | null;
+  createdAt: number;
+}
+
+export type RejectAction = "retry" | "fail";
+
+/** A gate to open as a task suspends on it. */
+export interface GateRequest {
+  id: string;
+  stepKey: string;
+  question: string;
+  evidence?: unknown;
+  subjectHash?: string;
+  askedBy: string;
+  timeoutAt?: number;
+  onTimeout?: "fail" | "escalate";
+}
+
+export interface GateDecision {
+  approved: boolean;
+  by: string;
+  /** Required to reject. */
+  reason?: string;
+  /** On reject: retry the task with the reason as feedback, or fail it (default). */
+  action?: RejectAction;
+}
+
+/** A rejection the next attempt must act on. */
+export interface Feedback {
+  gateId: string;
+  reason: string;
+  by: string;
+  at: number;
+}
+
 export interface SuspendOptions {
   /** Wake up on its own at this time (a durable sleep); omitted: wait until woken. */
   until?: number;
   reason: string;
   /** A journal entry to record in the same transaction (the waiting step). */
   step?: StepWrite;
+  /** A human gate to open in the same transaction. */
+  gate?: GateRequest;
 }
 
 export interface ClaimOptions {
@@ -198,6 +257,11 @@ export interface Store {
   /** Gives the task back (graceful shutdown): ready at once, not counted as a failure or crash. */
   releaseTask(taskId: number, attemptId: number): Promise<void>;
   cancelRun(runId: string, options?: { actor?: string; reason?: string }): Promise<RunRecord>;
+
+  getGate(gateId: string): Promise<GateRecord>;
+  listGates(options?: { runId?: string; pendingOnly?: boolean }): Promise<GateRecord[]>;
+  /** Approve or reject (with a reason) a pending gate; the waiting task becomes ready. */
+  decideGate(gateId: string, decision: GateDecision): Promise<GateRecord>;
 
   close(): void;
 }

@@ -8,6 +8,7 @@ import type { SQLQueryBindings } from "bun:sqlite";
 import { LeaseLostError } from "../../core/errors.ts";
 import type { ClaimedTask, ClaimOptions, StepWrite, SuspendOptions } from "../types.ts";
 import { appendEvent, type TxContext } from "./context.ts";
+import { openGate } from "./gates.ts";
 import { failForGood, type FencedTask } from "./outcomes.ts";
 import { fromJson, toJson } from "./rows.ts";
 
@@ -81,10 +82,10 @@ export function claimReady(ctx: TxContext, worker: string, limit: number, leaseM
       )
       .get(id, worker, ctx.now, ctx.now)!;
     const task = ctx.db
-      .query<{ run_id: string; key: string; workflow: string; input: string; max_attempts: number; timeout_ms: number | null }, SQLQueryBindings[]>(
+      .query<{ run_id: string; key: string; workflow: string; input: string; max_attempts: number; timeout_ms: number | null; feedback: string | null }, SQLQueryBindings[]>(
         `UPDATE tasks SET state = 'running', attempt_id = ?, lease_owner = ?, lease_expires_at = ?, attempts = attempts + 1,
            started_at = coalesce(started_at, ?), updated_at = ?
-         WHERE id = ? RETURNING run_id, key, workflow, input, max_attempts, timeout_ms`,
+         WHERE id = ? RETURNING run_id, key, workflow, input, max_attempts, timeout_ms, feedback`,
       )
       .get(attempt.id, worker, expiresAt, ctx.now, ctx.now, id)!;
     appendEvent(ctx, { type: "task.started", actor: worker, runId: task.run_id, taskId: id, attemptId: attempt.id, data: { attempt: attempt.number } });
@@ -99,6 +100,7 @@ export function claimReady(ctx: TxContext, worker: string, limit: number, leaseM
       maxAttempts: task.max_attempts,
       timeoutMs: task.timeout_ms,
       leaseExpiresAt: expiresAt,
+      feedback: fromJson(task.feedback) ?? [],
     });
   }
   return claimed;
@@ -153,6 +155,7 @@ export function suspendTaskTx(ctx: TxContext, taskId: number, attemptId: number,
     .get(options.until ?? WAIT_FOREVER, ctx.now, taskId, attemptId);
   if (!task) throw new LeaseLostError(taskId, attemptId, "suspending the task");
   if (options.step) writeStep(ctx, taskId, attemptId, options.step);
+  if (options.gate) openGate(ctx, task, options.gate);
   ctx.db.query("UPDATE attempts SET state = 'suspended', ended_at = ? WHERE id = ?").run(ctx.now, attemptId);
   appendEvent(ctx, { type: "task.waiting", actor: task.lease_owner, runId: task.run_id, taskId, attemptId, data: { reason: options.reason, until: options.until ?? null } });
 }

@@ -1,6 +1,6 @@
 /** Row shapes as SQLite returns them, and their mapping to the Store's records. */
 import type { AttemptState, FailReason, RunState, TaskState } from "../../core/states.ts";
-import type { AttemptRecord, EventRecord, RunRecord, StepRecord, StepStatus, TaskRecord } from "../types.ts";
+import type { AttemptRecord, EventRecord, GateRecord, RunRecord, StepRecord, StepStatus, TaskRecord } from "../types.ts";
 
 export function fromJson<T = unknown>(text: string | null): T | null {
   return text === null ? null : (JSON.parse(text) as T);
@@ -73,6 +73,7 @@ export interface TaskRow {
   started_at: number | null;
   finished_at: number | null;
   after_keys: string | null;
+  feedback: string | null;
 }
 
 /** The `after_keys` column is a JSON array built by a correlated subquery. */
@@ -108,6 +109,7 @@ export function toTask(row: TaskRow): TaskRecord {
     startedAt: row.started_at,
     finishedAt: row.finished_at,
     after: (fromJson<string[]>(row.after_keys) ?? []).sort(),
+    feedback: fromJson(row.feedback) ?? [],
   };
 }
 
@@ -188,5 +190,51 @@ export function toStep(row: StepRow): StepRecord {
     error: fromJson(row.error),
     startedAt: row.started_at,
     endedAt: row.ended_at,
+  };
+}
+
+export interface GateRow {
+  id: string;
+  run_id: string;
+  task_id: number | null;
+  task_key: string | null;
+  step_key: string | null;
+  question: string;
+  evidence: string | null;
+  subject_hash: string | null;
+  asked_by: string | null;
+  state: GateRecord["state"];
+  decided_by: string | null;
+  decided_at: number | null;
+  reason: string | null;
+  action: GateRecord["action"];
+  timeout_at: number | null;
+  on_timeout: GateRecord["onTimeout"];
+  overdue_at: number | null;
+  created_at: number;
+}
+
+export const GATE_SELECT = "SELECT g.*, t.key AS task_key FROM gates g LEFT JOIN tasks t ON t.id = g.task_id";
+
+export function toGate(row: GateRow): GateRecord {
+  return {
+    id: row.id,
+    runId: row.run_id,
+    taskId: row.task_id,
+    taskKey: row.task_key,
+    stepKey: row.step_key,
+    question: row.question,
+    evidence: fromJson(row.evidence),
+    subjectHash: row.subject_hash,
+    askedBy: row.asked_by,
+    state: row.state,
+    decidedBy: row.decided_by,
+    decidedAt: row.decided_at,
+    reason: row.reason,
+    action: row.action,
+    timeoutAt: row.timeout_at,
+    onTimeout: row.on_timeout,
+    overdueAt: row.overdue_at,
+    createdAt: row.created_at,
   };
 }

@@ -16,6 +16,8 @@ import type {
   CreateRunOptions,
   EventRecord,
   FailOptions,
+  GateDecision,
+  GateRecord,
   FailResult,
   RunRecord,
   StepRecord,
@@ -46,6 +48,9 @@ import {
   toRun,
   toStep,
   toTask,
+  GATE_SELECT,
+  toGate,
+  type GateRow,
   type AttemptRow,
   type EventRow,
   type RunRow,
@@ -53,6 +58,7 @@ import {
   type TaskRow,
 } from "./rows.ts";
 import { cancelRunTx, insertRun, selectRun } from "./runs.ts";
+import { decideGateTx, selectGate, sweepGateTimeouts } from "./gates.ts";
 import { writeTransaction, type TransactionStatements } from "./writeLock.ts";
 
 export interface SqliteStoreOptions {
@@ -181,6 +187,7 @@ export class SqliteStore implements Store {
   claimTasks(worker: string, limit: number, leaseMs: number, options: ClaimOptions = {}): Promise<ClaimedTask[]> {
     return this.write((ctx) => {
       reclaimExpired(ctx, worker, this.claimPolicy);
+      sweepGateTimeouts(ctx, worker);
       wakeSleepers(ctx);
       return claimReady(ctx, worker, limit, leaseMs, options);
     });
@@ -213,6 +220,28 @@ export class SqliteStore implements Store {
 
   cancelRun(runId: string, options: { actor?: string; reason?: string } = {}): Promise<RunRecord> {
     return this.write((ctx) => cancelRunTx(ctx, runId, options.actor ?? "user", options.reason));
+  }
+
+  getGate(gateId: string): Promise<GateRecord> {
+    return this.read((ctx) => selectGate(ctx, gateId));
+  }
+
+  listGates(options: { runId?: string; pendingOnly?: boolean } = {}): Promise<GateRecord[]> {
+    return this.read(({ db }) => {
+      const where: string[] = [];
+      const params: string[] = [];
+      if (options.runId) {
+        where.push("g.run_id = ?");
+        params.push(options.runId);
+      }
+      if (options.pendingOnly) where.push("g.state = 'pending'");
+      const sql = `${GATE_SELECT}${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY g.created_at, g.id`;
+      return db.query<GateRow, string[]>(sql).all(...params).map(toGate);
+    });
+  }
+
+  decideGate(gateId: string, decision: GateDecision): Promise<GateRecord> {
+    return this.write((ctx) => decideGateTx(ctx, gateId, decision));
   }
 
   close(): void {

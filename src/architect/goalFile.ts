@@ -1,0 +1,169 @@
+/**
+ * Reading goal files. A goal file may carry its own plan, so the main job
+ * works without any model:
+ *   - a `.json` file holding a workplan;
+ *   - a Markdown file with a fenced ```json block holding a workplan;
+ *   - the Markdown workplan format: every `## <id>: <title>` heading is a task,
+ *     field lines at the start of its body set its fields, the rest is its
+ *     description, and the text above the first `##` is the goal.
+ * Without a plan, the file's text is the goal for the Architect.
+ */
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { InputError, type PlanIssue } from "../core/errors.ts";
+
+export type PlanSource = "json-file" | "json-block" | "markdown";
+
+export interface GoalFile {
+  path: string;
+  goal: string;
+  /** The plan the file carries (not yet validated), or null when the Architect must plan. */
+  plan: unknown | null;
+  planSource: PlanSource | null;
+  /** Line of each task's heading (Markdown format), to point problems at the file. */
+  taskLines: number[];
+}
+
+const FIELD = /^([a-z]+):\s*(.*)$/;
+const FIELDS = new Set(["after", "run", "gate", "agent", "workflow", "input", "retries", "timeout", "writes", "priority", "commands"]);
+const HEADING = /^##\s+(.*)$/;
+
+export function readGoalFile(path: string): GoalFile {
+  if (!existsSync(path)) throw new InputError(`goal file ${path} does not exist; pass a Markdown goal (goal.md) or a workplan JSON file`);
+  if (statSync(path).isDirectory()) throw new InputError(`${path} is a directory; pass a goal file`);
+  const text = readFileSync(path, "utf8");
+  if (text.trim() === "") throw new InputError(`goal file ${path} is empty; write the goal in it (and, optionally, a plan: see README "Goal files")`);
+  return parseGoalText(text, path);
+}
+
+export function parseGoalText(text: string, path = "goal.md"): GoalFile {
+  if (path.toLowerCase().endsWith(".json")) {
+    const plan = parseJson(text, path, 1) as { goal?: unknown } | null;
+    return { path, goal: typeof plan?.goal === "string" ? plan.goal : "", plan, planSource: "json-file", taskLines: [] };
+  }
+  const fence = /^```json\s*\n([\s\S]*?)^```\s*$/m.exec(text);
+  if (fence) {
+    const line = text.slice(0, fence.index).split("\n").length + 1;
+    const plan = parseJson(fence[1]!, path, line) as Record<string, unknown>;
+    const prose = (text.slice(0, fence.index) + text.slice(fence.index + fence[0].length)).trim();
+    if (plan && typeof plan === "object" && !Array.isArray(plan) && plan.goal === undefined && prose) plan.goal = prose;
+    return { path, goal: typeof plan?.goal === "string" ? plan.goal : prose, plan, planSource: "json-block", taskLines: [] };
+  }
+  const lines = text.split("\n");
+  const first = lines.findIndex((line) => HEADING.test(line));
+  if (first === -1) return { path, goal: text.trim(), plan: null, planSource: null, taskLines: [] };
+  const goal = lines.slice(0, first).join("\n").trim().replace(/^#\s+/, "");
+  return parseMarkdownPlan(lines, first, goal, path);
+}
+
+function parseJson(text: string, path: string, line: number): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new InputError(`${path}: the JSON plan starting at line ${line} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+function parseMarkdownPlan(lines: string[], first: number, goal: string, path: string): GoalFile {
+  const tasks: Record<string, unknown>[] = [];
+  const taskLines: number[] = [];
+  const problems: string[] = [];
+  let index = first;
+  while (index < lines.length) {
+    const headingLine = index + 1;
+    const heading = HEADING.exec(lines[index]!)![1]!.trim();
+    const bodyStart = index + 1;
+    let end = bodyStart;
+    while (end < lines.length && !HEADING.test(lines[end]!)) end++;
+    const body = lines.slice(bodyStart, end);
+    index = end;
+    const match = /^([^:\s]+)\s*:\s*(.+)$/.exec(heading);
+    if (!match) {
+      problems.push(`line ${headingLine}: a task heading is "## <id>: <title>" (got "## ${heading}")`);
+      continue;
+    }
+    const task: Record<string, unknown> = { id: match[1], title: match[2]!.trim() };
+    const kinds: string[] = [];
+    let cursor = 0;
+    while (cursor < body.length && body[cursor]!.trim() === "") cursor++;
+    for (; cursor < body.length; cursor++) {
+      const field = FIELD.exec(body[cursor]!.trim());
+      if (!field || !FIELDS.has(field[1]!)) break;
+      const problem = applyField(task, field[1]!, field[2]!.trim(), kinds);
+      if (problem) problems.push(`line ${bodyStart + cursor + 1} (task "${task.id}"): ${problem}`);
+    }
+    if (kinds.length === 0) problems.push(`line ${headingLine} (task "${task.id}"): say what runs it with run:, gate:, agent: or workflow:`);
+    if (kinds.length > 1) problems.push(`line ${headingLine} (task "${task.id}"): set only one of run:, gate:, agent:, workflow: (found ${kinds.join(", ")})`);
+    const description = body.slice(cursor).join("\n").trim();
+    if (description) task.description = description;
+    tasks.push(task);
+    taskLines.push(headingLine);
+  }
+  if (problems.length > 0) throw new InputError(`${path}: the Markdown plan has ${problems.length} problem(s):\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  return { path, goal, plan: { version: 1, goal, tasks }, planSource: "markdown", taskLines };
+}
+
+function list(value: string): string[] {
+  return value.split(",").map((item) => item.trim()).filter(Boolean);
+}
+
+/** Sets one field; returns a problem to report, if any. */
+function applyField(task: Record<string, unknown>, name: string, value: string, kinds: string[]): string | undefined {
+  const scope = () => (task.scope ??= {}) as { writes?: string[]; commands?: string[] };
+  switch (name) {
+    case "after":
+      task.after = list(value);
+      return;
+    case "run":
+      kinds.push("run:");
+      task.workflow = "shell";
+      task.input = { command: value };
+      return;
+    case "gate":
+      kinds.push("gate:");
+      task.workflow = "review";
+      task.input = { question: value };
+      return;
+    case "agent":
+      kinds.push("agent:");
+      task.workflow = "agent";
+      task.input = { instructions: value };
+      return;
+    case "workflow":
+      kinds.push("workflow:");
+      task.workflow = value;
+      task.input ??= {};
+      return;
+    case "input":
+      try {
+        task.input = JSON.parse(value);
+      } catch (error) {
+        return `input: is not valid JSON (${(error as Error).message}); write it on one line, e.g. input: {"n": 1}`;
+      }
+      return;
+    case "retries":
+    case "priority": {
+      const n = Number(value);
+      if (!Number.isInteger(n)) return `${name}: must be a whole number (got "${value}")`;
+      task[name] = n;
+      return;
+    }
+    case "timeout":
+      task.timeout = value;
+      return;
+    case "writes":
+      scope().writes = list(value);
+      return;
+    case "commands":
+      scope().commands = list(value);
+      return;
+  }
+}
+
+/** Points plan problems at the Markdown lines of their tasks. */
+export function locateIssues(file: GoalFile, issues: readonly PlanIssue[]): PlanIssue[] {
+  return issues.map((issue) => {
+    const match = /^tasks\[(\d+)\]/.exec(issue.path);
+    const line = match ? file.taskLines[Number(match[1])] : undefined;
+    return line ? { ...issue, path: `${issue.path} (${file.path} line ${line})` } : issue;
+  });
+}

@@ -1,0 +1,130 @@
+import { describe, expect, test } from "bun:test";
+import { GateNotPendingError, InputError } from "../src/core/errors.ts";
+import { WorkflowRegistry } from "../src/engine/registry.ts";
+import { submitPlan } from "../src/engine/submit.ts";
+import review from "../workflows/review.ts";
+import { attemptOnce, submitOne, workflow } from "./engine-helpers.ts";
+import { freshStore } from "./helpers.ts";
+
+describe("human gates", () => {
+  test("an approval suspends the task with a pending gate; approving makes it ready and the replay returns the decision", async () => {
+    const { store, clock } = freshStore();
+    const after: unknown[] = [];
+    const wf = workflow("ship", async (ctx) => {
+      const built = await ctx.step("build", async () => "artifact-1");
+      const decision = await ctx.approval("release", { question: "Ship artifact-1?", evidence: { artifact: built } });
+      after.push(decision);
+      return decision;
+    });
+    const { runId, taskId } = await submitOne(store, wf);
+    expect((await attemptOnce(store, clock, wf))!.outcome).toBe("suspended");
+    expect((await store.getTask(taskId)).state).toBe("waiting");
+    const [gate] = await store.listGates({ pendingOnly: true });
+    expect(gate).toMatchObject({ runId, taskId, taskKey: "t", stepKey: "release", question: "Ship artifact-1?", evidence: { artifact: "artifact-1" }, state: "pending" });
+    expect(gate!.subjectHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(gate!.askedBy).toContain(`task ${runId}/t`);
+    clock.advance(86_400_000); // a gate never approves itself, however long it waits
+    expect(await attemptOnce(store, clock, wf)).toBeNull();
+
+    const decided = await store.decideGate(gate!.id, { approved: true, by: "alice" });
+    expect(decided).toMatchObject({ state: "approved", decidedBy: "alice", decidedAt: clock.now() });
+    expect((await attemptOnce(store, clock, wf))!.outcome).toBe("succeeded");
+    expect(after).toEqual([{ approved: true, by: "alice", at: clock.now() }]);
+    const events = (await store.listEvents({ runId })).map((e) => `${e.type}:${e.actor}`);
+    expect(events).toContain("gate.approved:alice");
+  });
+
+  test("deciding a gate that is no longer pending is an error and the first decision stands", async () => {
+    const { store, clock } = freshStore();
+    await submitOne(store, review, { input: { question: "ok?" } });
+    await attemptOnce(store, clock, review);
+    const [gate] = await store.listGates();
+    await store.decideGate(gate!.id, { approved: true, by: "alice" });
+    await expect(store.decideGate(gate!.id, { approved: true, by: "alice" })).rejects.toBeInstanceOf(GateNotPendingError);
+    await expect(store.decideGate(gate!.id, { approved: false, by: "bob", reason: "no" })).rejects.toThrow(`gate ${gate!.id} is no longer pending: it was approved by alice`);
+    expect(await store.getGate(gate!.id)).toMatchObject({ state: "approved", decidedBy: "alice", reason: null });
+  });
+
+  test("a rejection needs a reason; rejecting to fail fails the task and skips its dependents", async () => {
+    const { store, clock } = freshStore();
+    const registry = new WorkflowRegistry().register(review);
+    const { run } = await submitPlan(store, registry, {
+      goal: "g",
+      tasks: [
+        { id: "review", title: "r", workflow: "review", input: { question: "Publish?" } },
+        { id: "publish", title: "p", workflow: "review", input: { question: "really?" }, after: ["review"] },
+      ],
+    });
+    await attemptOnce(store, clock, review);
+    const [gate] = await store.listGates({ runId: run.id });
+    await expect(store.decideGate(gate!.id, { approved: false, by: "bob", reason: "  " })).rejects.toBeInstanceOf(InputError);
+    expect((await store.getGate(gate!.id)).state).toBe("pending");
+    await store.decideGate(gate!.id, { approved: false, by: "bob", reason: "the changelog is missing" });
+    expect((await attemptOnce(store, clock, review))!.outcome).toBe("failed");
+    const task = await store.findTask(run.id, "review");
+    expect(task).toMatchObject({ state: "failed", failReason: "non_retryable", error: { code: "gate_rejected" } });
+    expect(task.error!.message).toContain("rejected by bob");
+    expect(task.error!.message).toContain("the changelog is missing");
+    expect((await store.findTask(run.id, "publish")).state).toBe("skipped");
+    expect((await store.getRun(run.id)).state).toBe("failed");
+  });
+
+  test("rejecting with action retry starts the task over with the reason as feedback", async () => {
+    const { store, clock } = freshStore();
+    const seen: string[][] = [];
+    const builds: number[] = [];
+    const wf = workflow("drafts", async (ctx) => {
+      seen.push([...ctx.feedback]);
+      const draft = await ctx.step("draft", async () => (builds.push(builds.length + 1), `draft ${builds.length}`));
+      await ctx.approval("check", { question: `Accept ${draft}?` });
+      return draft;
+    });
+    const { taskId } = await submitOne(store, wf);
+    await attemptOnce(store, clock, wf);
+    const [first] = await store.listGates();
+    await store.decideGate(first!.id, { approved: false, by: "carol", reason: "use the house style", action: "retry" });
+    expect((await store.getTask(taskId)).feedback).toMatchObject([{ gateId: first!.id, reason: "use the house style", by: "carol" }]);
+    expect((await attemptOnce(store, clock, wf))!.outcome).toBe("suspended"); // redone, asks again
+    const second = (await store.listGates({ pendingOnly: true }))[0]!;
+    expect(second.question).toBe("Accept draft 2?");
+    await store.decideGate(second.id, { approved: true, by: "carol" });
+    expect((await attemptOnce(store, clock, wf))!.outcome).toBe("succeeded");
+    expect(seen).toEqual([[], ["use the house style"], ["use the house style"]]);
+    expect((await store.getTask(taskId)).output).toBe("draft 2");
+  });
+
+  test("a gate timeout fails the task and skips its dependents; it never proceeds", async () => {
+    const { store, clock } = freshStore();
+    const registry = new WorkflowRegistry().register(review);
+    const { run } = await submitPlan(store, registry, {
+      goal: "g",
+      tasks: [
+        { id: "approve", title: "a", workflow: "review", input: { question: "Go?", timeout: "1h" } },
+        { id: "after", title: "b", workflow: "review", input: { question: "then?" }, after: ["approve"] },
+      ],
+    });
+    await attemptOnce(store, clock, review);
+    clock.advance(3_600_000);
+    await store.claimTasks("sweeper", 1, 1_000); // any claim sweeps due gates
+    const [gate] = await store.listGates({ runId: run.id });
+    expect(gate!.state).toBe("expired");
+    expect(await store.findTask(run.id, "approve")).toMatchObject({ state: "failed", failReason: "timeout", error: { code: "gate_timeout" } });
+    expect((await store.findTask(run.id, "after")).state).toBe("skipped");
+    await expect(store.decideGate(gate!.id, { approved: true, by: "late" })).rejects.toBeInstanceOf(GateNotPendingError);
+  });
+
+  test("an escalating gate is marked overdue with an event, and stays pending", async () => {
+    const { store, clock } = freshStore();
+    const { runId } = await submitOne(store, review, { input: { question: "Go?", timeout: "10m", onTimeout: "escalate" } });
+    await attemptOnce(store, clock, review);
+    clock.advance(600_000);
+    await store.claimTasks("sweeper", 1, 1_000);
+    await store.claimTasks("sweeper", 1, 1_000); // swept once only
+    const [gate] = await store.listGates();
+    expect(gate).toMatchObject({ state: "pending", overdueAt: clock.now() });
+    const overdue = (await store.listEvents({ runId })).filter((e) => e.type === "gate.overdue");
+    expect(overdue).toHaveLength(1);
+    await store.decideGate(gate!.id, { approved: true, by: "dave" });
+    expect((await attemptOnce(store, clock, review))!.outcome).toBe("succeeded");
+  });
+});
