@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { FarcasterError, UsageError } from "../core/errors.ts";
 import type { Command, OptionSpec } from "./command.ts";
 import { cancelCommand } from "./commands/cancel.ts";
+import { approveCommand, gatesCommand, rejectCommand } from "./commands/gates.ts";
 import { inspectCommand } from "./commands/inspect.ts";
 import { workerCommand } from "./commands/worker.ts";
 import { logCommand } from "./commands/log.ts";
@@ -14,7 +15,17 @@ import { statusCommand } from "./commands/status.ts";
 import { runCommand } from "./commands/submit.ts";
 import { consoleOutput, type Output } from "./output.ts";
 
-export const COMMANDS: readonly Command[] = [runCommand, workerCommand, statusCommand, inspectCommand, logCommand, cancelCommand];
+export const COMMANDS: readonly Command[] = [
+  runCommand,
+  workerCommand,
+  statusCommand,
+  inspectCommand,
+  logCommand,
+  gatesCommand,
+  approveCommand,
+  rejectCommand,
+  cancelCommand,
+];
 
 const VERSION = "0.1.0";
 

@@ -228,6 +228,8 @@ export interface SuspendOptions {
 export interface ClaimOptions {
   /** Only tasks of these workflows (a worker that knows a subset). */
   workflows?: readonly string[];
+  /** Only tasks of this run (the main job's own drones). */
+  runId?: string;
 }
 
 export interface Store {
@@ -235,8 +237,10 @@ export interface Store {
 
   /** Inserts the run, its tasks and edges in one transaction; the plan is validated first. */
   createRun(plan: unknown, options?: CreateRunOptions): Promise<RunRecord>;
+  /** A run whose first task plans it (workflow `architect`, key "@plan"); its output becomes the run's tasks. */
+  createPlanningRun(goal: string, planningInput: unknown, options?: CreateRunOptions): Promise<RunRecord>;
   getRun(runId: string): Promise<RunRecord>;
-  listRuns(options?: { limit?: number }): Promise<RunRecord[]>;
+  listRuns(options?: { limit?: number; source?: string; unfinished?: boolean }): Promise<RunRecord[]>;
   listTasks(runId: string): Promise<TaskRecord[]>;
   getTask(taskId: number): Promise<TaskRecord>;
   findTask(runId: string, key: string): Promise<TaskRecord>;

@@ -64,14 +64,15 @@ export function wakeSleepers(ctx: TxContext): number {
 }
 
 export function claimReady(ctx: TxContext, worker: string, limit: number, leaseMs: number, options: ClaimOptions): ClaimedTask[] {
-  const workflows = options.workflows;
-  const filter = workflows && workflows.length > 0 ? `AND workflow IN (${workflows.map(() => "?").join(",")})` : "";
+  const workflows = options.workflows ?? [];
+  const byWorkflow = workflows.length > 0 ? `AND workflow IN (${workflows.map(() => "?").join(",")})` : "";
+  const byRun = options.runId ? "AND run_id = ?" : "";
   const candidates = ctx.db
     .query<{ id: number }, (string | number)[]>(
-      `SELECT id FROM tasks WHERE state = 'ready' AND available_at <= ? ${filter}
+      `SELECT id FROM tasks WHERE state = 'ready' AND available_at <= ? ${byWorkflow} ${byRun}
        ORDER BY priority DESC, available_at, id LIMIT ?`,
     )
-    .all(ctx.now, ...(workflows ?? []), limit);
+    .all(ctx.now, ...workflows, ...(options.runId ? [options.runId] : []), limit);
   const expiresAt = ctx.now + leaseMs;
   const claimed: ClaimedTask[] = [];
   for (const { id } of candidates) {

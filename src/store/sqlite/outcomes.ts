@@ -8,7 +8,10 @@ import { retryDelayMs, type BackoffPolicy } from "../../core/backoff.ts";
 import { LeaseLostError } from "../../core/errors.ts";
 import type { FailReason, RunState } from "../../core/states.ts";
 import type { CompleteResult, FailOptions, FailResult, TaskError } from "../types.ts";
+import { parseWorkplan } from "../../core/workplan.ts";
 import { appendEvent, closeTasks, type TxContext } from "./context.ts";
+import { PLANNING_TASK_KEY } from "./gates.ts";
+import { applyPlan } from "./runs.ts";
 
 export interface FencedTask {
   id: number;
@@ -27,6 +30,8 @@ export function completeTaskTx(ctx: TxContext, taskId: number, attemptId: number
     .get(output, ctx.now, ctx.now, taskId, attemptId);
   if (!task) throw new LeaseLostError(taskId, attemptId, "completing the task");
   ctx.db.query("UPDATE attempts SET state = 'succeeded', ended_at = ? WHERE id = ?").run(ctx.now, attemptId);
+  // The planning task's output is the workplan: its tasks join the run in this same transaction.
+  if (task.key === PLANNING_TASK_KEY) applyPlan(ctx, task.run_id, parseWorkplan(JSON.parse(output), "the planning task's output"), task.lease_owner);
   // A dependent becomes ready when its last pending dependency succeeds.
   const unblocked = ctx.db
     .query<{ key: string; state: string }, [number, number, number]>(

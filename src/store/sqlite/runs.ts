@@ -1,4 +1,4 @@
-/** Runs: creating one from a validated workplan, cancelling one. */
+/** Runs: creating one (from a workplan, or to be planned), adding its plan, cancelling it. */
 import type { SQLQueryBindings } from "bun:sqlite";
 import { InvalidTransitionError, NotFoundError } from "../../core/errors.ts";
 import { newId } from "../../core/ids.ts";
@@ -6,6 +6,7 @@ import { TERMINAL_RUN_STATES } from "../../core/states.ts";
 import type { ValidWorkplan } from "../../core/workplan.ts";
 import type { CreateRunOptions, RunRecord } from "../types.ts";
 import { appendEvent, type TxContext } from "./context.ts";
+import { PLANNING_TASK_KEY } from "./gates.ts";
 import { RUN_COLUMNS, toJson, toRun, type RunRow } from "./rows.ts";
 
 export function selectRun(ctx: TxContext, runId: string): RunRecord {
@@ -14,46 +15,87 @@ export function selectRun(ctx: TxContext, runId: string): RunRecord {
   return toRun(row);
 }
 
-/**
- * Inserts the run, every task and every edge. Tasks without dependencies are
- * ready at once; the others are blocked with their count of pending dependencies.
- * The caller holds a write transaction, so a failure leaves nothing behind.
- */
-export function insertRun(ctx: TxContext, valid: ValidWorkplan, options: CreateRunOptions): RunRecord {
-  if (options.idempotencyKey) {
-    const existing = ctx.db
-      .query<RunRow, [string]>(`SELECT ${RUN_COLUMNS} FROM runs WHERE idempotency_key = ?`)
-      .get(options.idempotencyKey);
-    if (existing) return toRun(existing);
-  }
-  const { plan } = valid;
+function existingRun(ctx: TxContext, idempotencyKey: string | undefined): RunRecord | null {
+  if (!idempotencyKey) return null;
+  const row = ctx.db.query<RunRow, [string]>(`SELECT ${RUN_COLUMNS} FROM runs WHERE idempotency_key = ?`).get(idempotencyKey);
+  return row ? toRun(row) : null;
+}
+
+function insertRunRow(ctx: TxContext, goal: string, state: "planning" | "running", workplan: string | null, tasks: number, options: CreateRunOptions): string {
   const runId = newId("r", ctx.now);
-  const actor = options.actor ?? "user";
   ctx.db
     .query(
       `INSERT INTO runs (id, goal, state, workplan, source, cwd, idempotency_key, tasks_total, tasks_open, tasks_failed, created_at, updated_at)
-       VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
     )
-    .run(runId, plan.goal, JSON.stringify(plan), options.source ?? null, options.cwd ?? null, options.idempotencyKey ?? null,
-      plan.tasks.length, plan.tasks.length, ctx.now, ctx.now);
+    .run(runId, goal, state, workplan, options.source ?? null, options.cwd ?? null, options.idempotencyKey ?? null, tasks, tasks, ctx.now, ctx.now);
+  return runId;
+}
 
+/**
+ * Inserts a plan's tasks and edges into a run. Tasks without dependencies are
+ * ready at once; the others are blocked with their count of pending dependencies.
+ */
+function insertTasks(ctx: TxContext, runId: string, valid: ValidWorkplan): void {
   const insertTask = ctx.db.query<{ id: number }, SQLQueryBindings[]>(
     `INSERT INTO tasks (run_id, key, title, description, workflow, input, scope, priority, max_attempts, timeout_ms,
                         state, pending_deps, available_at, created_at, updated_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
   );
   const ids = new Map<string, number>();
-  for (const task of plan.tasks) {
+  for (const task of valid.plan.tasks) {
     const row = insertTask.get(runId, task.id, task.title, task.description ?? null, task.workflow, JSON.stringify(task.input ?? {}),
       toJson(task.scope), task.priority ?? 0, (task.retries ?? 0) + 1, task.timeout ?? null,
       task.after.length === 0 ? "ready" : "blocked", task.after.length, ctx.now, ctx.now, ctx.now)!;
     ids.set(task.id, row.id);
   }
   const insertEdge = ctx.db.query("INSERT INTO task_deps (task_id, depends_on) VALUES (?, ?)");
-  for (const task of plan.tasks) for (const dep of task.after) insertEdge.run(ids.get(task.id)!, ids.get(dep)!);
+  for (const task of valid.plan.tasks) for (const dep of task.after) insertEdge.run(ids.get(task.id)!, ids.get(dep)!);
+}
 
-  appendEvent(ctx, { type: "run.created", actor, runId, data: { tasks: plan.tasks.length, waves: valid.waves.length, source: options.source ?? null } });
+/** A run from a workplan, running at once. The caller holds a write transaction: a failure leaves nothing. */
+export function insertRun(ctx: TxContext, valid: ValidWorkplan, options: CreateRunOptions): RunRecord {
+  const existing = existingRun(ctx, options.idempotencyKey);
+  if (existing) return existing;
+  const { plan } = valid;
+  const runId = insertRunRow(ctx, plan.goal, "running", JSON.stringify(plan), plan.tasks.length, options);
+  insertTasks(ctx, runId, valid);
+  appendEvent(ctx, { type: "run.created", actor: options.actor ?? "user", runId, data: { tasks: plan.tasks.length, waves: valid.waves.length, source: options.source ?? null } });
   return selectRun(ctx, runId);
+}
+
+/**
+ * A run that starts with its planning task (key "@plan", workflow `architect`).
+ * The plan's tasks are inserted when that task completes (see applyPlan).
+ */
+export function insertPlanningRun(ctx: TxContext, goal: string, planningInput: unknown, options: CreateRunOptions): RunRecord {
+  const existing = existingRun(ctx, options.idempotencyKey);
+  if (existing) return existing;
+  const runId = insertRunRow(ctx, goal, "planning", null, 1, options);
+  ctx.db
+    .query(
+      `INSERT INTO tasks (run_id, key, title, workflow, input, state, pending_deps, available_at, created_at, updated_at)
+       VALUES (?, ?, 'Plan the work', 'architect', ?, 'ready', 0, ?, ?, ?)`,
+    )
+    .run(runId, PLANNING_TASK_KEY, JSON.stringify(planningInput ?? {}), ctx.now, ctx.now, ctx.now);
+  appendEvent(ctx, { type: "run.created", actor: options.actor ?? "user", runId, data: { planning: true, source: options.source ?? null } });
+  return selectRun(ctx, runId);
+}
+
+/**
+ * The planning task completed with a workplan: its tasks join the run in the
+ * same transaction, and the run starts running.
+ */
+export function applyPlan(ctx: TxContext, runId: string, valid: ValidWorkplan, actor: string): void {
+  insertTasks(ctx, runId, valid);
+  const n = valid.plan.tasks.length;
+  ctx.db
+    .query(
+      `UPDATE runs SET workplan = ?, goal = ?, state = CASE WHEN state IN ('planning','awaiting_approval') THEN 'running' ELSE state END,
+         tasks_total = tasks_total + ?, tasks_open = tasks_open + ?, updated_at = ? WHERE id = ?`,
+    )
+    .run(JSON.stringify(valid.plan), valid.plan.goal, n, n, ctx.now, runId);
+  appendEvent(ctx, { type: "run.planned", actor, runId, data: { tasks: n, waves: valid.waves } });
 }
 
 /**

@@ -57,7 +57,7 @@ import {
   type StepRow,
   type TaskRow,
 } from "./rows.ts";
-import { cancelRunTx, insertRun, selectRun } from "./runs.ts";
+import { cancelRunTx, insertPlanningRun, insertRun, selectRun } from "./runs.ts";
 import { decideGateTx, selectGate, sweepGateTimeouts } from "./gates.ts";
 import { writeTransaction, type TransactionStatements } from "./writeLock.ts";
 
@@ -118,17 +118,29 @@ export class SqliteStore implements Store {
     return this.write((ctx) => insertRun(ctx, valid, options));
   }
 
+  createPlanningRun(goal: string, planningInput: unknown, options: CreateRunOptions = {}): Promise<RunRecord> {
+    return this.write((ctx) => insertPlanningRun(ctx, goal, planningInput, options));
+  }
+
   getRun(runId: string): Promise<RunRecord> {
     return this.read((ctx) => selectRun(ctx, runId));
   }
 
-  listRuns(options: { limit?: number } = {}): Promise<RunRecord[]> {
-    return this.read(({ db }) =>
-      db
-        .query<RunRow, [number]>(`SELECT ${RUN_COLUMNS} FROM runs ORDER BY created_at DESC, id DESC LIMIT ?`)
-        .all(options.limit ?? 50)
-        .map(toRun),
-    );
+  listRuns(options: { limit?: number; source?: string; unfinished?: boolean } = {}): Promise<RunRecord[]> {
+    return this.read(({ db }) => {
+      const where: string[] = [];
+      const params: (string | number)[] = [];
+      if (options.source !== undefined) {
+        where.push("source = ?");
+        params.push(options.source);
+      }
+      if (options.unfinished) where.push("state IN ('planning','awaiting_approval','running')");
+      const filter = where.length > 0 ? `WHERE ${where.join(" AND ")}` : "";
+      return db
+        .query<RunRow, (string | number)[]>(`SELECT ${RUN_COLUMNS} FROM runs ${filter} ORDER BY created_at DESC, id DESC LIMIT ?`)
+        .all(...params, options.limit ?? 50)
+        .map(toRun);
+    });
   }
 
   listTasks(runId: string): Promise<TaskRecord[]> {

@@ -1,0 +1,90 @@
+/** `farcaster gates`, `approve GATE`, `reject GATE --reason TEXT`: people deciding. */
+import { formatDuration } from "../../core/duration.ts";
+import { UsageError } from "../../core/errors.ts";
+import { approveGate, defaultDecider, rejectGate } from "../../services/gates.ts";
+import { openStore } from "../../store/index.ts";
+import type { GateRecord } from "../../store/types.ts";
+import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command } from "../command.ts";
+import { paint, type Output } from "../output.ts";
+
+function brief(value: unknown, max = 300): string {
+  const text = typeof value === "string" ? value : JSON.stringify(value, null, 2);
+  return text.length > max ? text.slice(0, max - 1) + "…" : text;
+}
+
+export function printGate(output: Output, gate: GateRecord, now: number): void {
+  const overdue = gate.overdueAt ? paint(output, "red", " OVERDUE") : "";
+  output.out(`${paint(output, "yellow", gate.id)}  ${gate.runId}/${gate.taskKey ?? "-"}  waiting ${formatDuration(now - gate.createdAt)}${overdue}`);
+  output.out(`  ${gate.question}`);
+  if (gate.evidence !== null && gate.evidence !== undefined) {
+    for (const line of brief(gate.evidence).split("\n")) output.out(`    ${line}`);
+  }
+  output.out(`  approve: farcaster approve ${gate.id}    reject: farcaster reject ${gate.id} --reason "..."`);
+}
+
+export const gatesCommand: Command = {
+  name: "gates",
+  summary: "list pending gates with their question and evidence",
+  usage: "gates [RUN]",
+  options: { ...COMMON_OPTIONS, ...JSON_OPTION, all: { type: "boolean", description: "include decided and expired gates" } },
+  async run(context) {
+    const store = openStore({ db: stringOption(context, "db") });
+    try {
+      const gates = await store.listGates({ runId: context.positionals[0], pendingOnly: !context.values.all });
+      if (context.values.json) context.output.json({ gates });
+      else if (gates.length === 0) context.output.out(context.values.all ? "no gates" : "no pending gates");
+      else for (const gate of gates) printGate(context.output, gate, Date.now());
+      return 0;
+    } finally {
+      store.close();
+    }
+  },
+};
+
+export const approveCommand: Command = {
+  name: "approve",
+  summary: "approve a pending gate; the waiting task goes on",
+  usage: "approve GATE [--by NAME]",
+  options: { ...COMMON_OPTIONS, ...JSON_OPTION, by: { type: "string", valueName: "NAME", description: "who approves (default $FARCASTER_USER or $USER)" } },
+  async run(context) {
+    const gateId = context.positionals[0];
+    if (!gateId) throw new UsageError("approve needs a gate id: farcaster approve GATE (list them with `farcaster gates`)");
+    const store = openStore({ db: stringOption(context, "db") });
+    try {
+      const gate = await approveGate(store, gateId, stringOption(context, "by") ?? defaultDecider());
+      if (context.values.json) context.output.json({ gate });
+      else context.output.out(`approved ${gate.id} (${gate.runId}/${gate.taskKey}) as ${gate.decidedBy}`);
+      return 0;
+    } finally {
+      store.close();
+    }
+  },
+};
+
+export const rejectCommand: Command = {
+  name: "reject",
+  summary: "reject a pending gate with a reason; the task fails, or retries with the reason as feedback",
+  usage: "reject GATE --reason TEXT [--action retry|fail]",
+  options: {
+    ...COMMON_OPTIONS,
+    ...JSON_OPTION,
+    reason: { type: "string", valueName: "TEXT", description: "why (required; the task receives it)" },
+    action: { type: "string", valueName: "retry|fail", description: "retry the task with the reason as feedback, or fail it (default)" },
+    by: { type: "string", valueName: "NAME", description: "who rejects (default $FARCASTER_USER or $USER)" },
+  },
+  async run(context) {
+    const gateId = context.positionals[0];
+    const reason = stringOption(context, "reason");
+    if (!gateId) throw new UsageError("reject needs a gate id: farcaster reject GATE --reason TEXT");
+    if (!reason?.trim()) throw new UsageError(`reject needs a reason: farcaster reject ${gateId} --reason "what must change"`);
+    const store = openStore({ db: stringOption(context, "db") });
+    try {
+      const gate = await rejectGate(store, gateId, { by: stringOption(context, "by") ?? defaultDecider(), reason, action: stringOption(context, "action") });
+      if (context.values.json) context.output.json({ gate });
+      else context.output.out(`rejected ${gate.id} (${gate.runId}/${gate.taskKey}) as ${gate.decidedBy}: the task will ${gate.action === "retry" ? "retry with your feedback" : "fail"}`);
+      return 0;
+    } finally {
+      store.close();
+    }
+  },
+};

@@ -1,0 +1,21 @@
+/**
+ * Decisions on gates. The CLI, the HTTP API and the dashboard all call these,
+ * so a decision means the same thing wherever it is made.
+ */
+import { UsageError } from "../core/errors.ts";
+import type { GateRecord, RejectAction, Store } from "../store/types.ts";
+
+export function approveGate(store: Store, gateId: string, by: string): Promise<GateRecord> {
+  return store.decideGate(gateId, { approved: true, by });
+}
+
+export function rejectGate(store: Store, gateId: string, options: { by: string; reason: string; action?: string }): Promise<GateRecord> {
+  const action = options.action ?? "fail";
+  if (action !== "retry" && action !== "fail") throw new UsageError(`the action after a rejection is "retry" or "fail" (got "${action}")`);
+  return store.decideGate(gateId, { approved: false, by: options.by, reason: options.reason, action: action as RejectAction });
+}
+
+/** Who is deciding, when nobody said: the local user. */
+export function defaultDecider(env = process.env): string {
+  return env.FARCASTER_USER ?? env.USER ?? env.USERNAME ?? "cli";
+}
