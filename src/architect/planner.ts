@@ -26,8 +26,6 @@ export interface PlanRequest {
   signal?: AbortSignal;
   /** Retries of a failed HTTP call (429, 5xx, connection errors), by the SDK. Default 2. */
   maxRetries?: number;
-  /** Named in errors; defaults to the model's own id and provider. */
-  label?: { modelName?: string; baseURL?: string | null };
 }
 
 export interface PlanResponse {
@@ -168,10 +166,11 @@ function callError(error: unknown, request: PlanRequest): unknown {
   // The caller's cancellation is not a model failure: let it through as is.
   if (request.signal?.aborted) return error;
   const model = request.model;
-  const modelName = request.label?.modelName ?? (typeof model === "string" ? model : model.modelId);
+  const modelName = typeof model === "string" ? model : model.modelId;
   const last = RetryError.isInstance(error) ? error.lastError : error;
+  // The SDK's error carries the URL it called; the base URL is that minus the endpoint.
   const url = APICallError.isInstance(last) ? last.url : undefined;
-  const baseURL = request.label?.baseURL ?? (url ? url.replace(/\/(chat\/completions|responses)$/, "") : "the provider's default endpoint");
+  const baseURL = url ? url.replace(/\/(chat\/completions|responses)$/, "") : "its endpoint";
   const status = APICallError.isInstance(last) && last.statusCode ? `HTTP ${last.statusCode}: ` : "";
   const tries = RetryError.isInstance(error) ? ` after ${error.errors.length} attempts` : "";
   const detail = last instanceof Error ? last.message : String(last);
