@@ -34,7 +34,7 @@ describe("an attempt under its lease", () => {
     });
     const { taskId } = await submitOne(store, wf);
     const [claimed] = await store.claimTasks("old", 1, 60);
-    const attempt = runAttempt({ store, clock, worker: "old", claimed: claimed!, workflow: wf, claimLeaseMs: 60, controller: new AbortController() });
+    const attempt = runAttempt({ store, clock, worker: "old", claimed: claimed!, workflow: wf, workflows: new WorkflowRegistry().register(wf), claimLeaseMs: 60, controller: new AbortController() });
     await until(async () => (await store.listSteps(taskId)).length === 1);
     clock.advance(1_000); // the lease has expired; another drone reclaims the task
     const [fresh] = await store.claimTasks("new", 1, 60_000);

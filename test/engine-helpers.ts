@@ -23,5 +23,15 @@ export async function submitOne(store: SqliteStore, wf: Workflow<any, any>, task
 export async function attemptOnce(store: SqliteStore, clock: ManualClock, wf: Workflow<any, any>, leaseMs = 10_000, worker = "w"): Promise<AttemptResult | null> {
   const [claimed] = await store.claimTasks(worker, 1, leaseMs);
   if (!claimed) return null;
-  return runAttempt({ store, clock, worker, claimed, workflow: wf, claimLeaseMs: leaseMs, controller: new AbortController() });
+  const workflows = new WorkflowRegistry().register(wf);
+  return runAttempt({ store, clock, worker, claimed, workflow: wf, workflows, claimLeaseMs: leaseMs, controller: new AbortController() });
+}
+
+/** Claims the next task and runs one attempt of it with whichever workflow of `registry` it names. */
+export async function attemptWith(store: SqliteStore, clock: ManualClock, registry: WorkflowRegistry, leaseMs = 10_000, worker = "w"): Promise<AttemptResult | null> {
+  const [claimed] = await store.claimTasks(worker, 1, leaseMs);
+  if (!claimed) return null;
+  const wf = registry.get(claimed.workflow);
+  if (!wf) throw new Error(`test registry has no workflow "${claimed.workflow}"`);
+  return runAttempt({ store, clock, worker, claimed, workflow: wf, workflows: registry, claimLeaseMs: leaseMs, controller: new AbortController() });
 }

@@ -16,7 +16,7 @@ import { FarcasterError, LeaseLostError, NonDeterminismError, NonRetryableError,
 import type { ClaimedTask, Store } from "../store/types.ts";
 import { startHeartbeat } from "./heartbeat.ts";
 import { describeError, StepContext, Suspended, toJournalValue } from "./stepContext.ts";
-import { DEFAULT_LEASE_MS, type Workflow } from "./workflow.ts";
+import { DEFAULT_LEASE_MS, type Workflow, type WorkflowCatalog } from "./workflow.ts";
 
 export type AttemptOutcome = "succeeded" | "retrying" | "failed" | "suspended" | "lost" | "released";
 
@@ -40,6 +40,7 @@ export interface AttemptOptions {
   worker: string;
   claimed: ClaimedTask;
   workflow: Workflow<any, any>;
+  workflows: WorkflowCatalog;
   /** The lease the claim was made with. */
   claimLeaseMs: number;
   /** Lets the drone abort the attempt (shutdown). */
@@ -75,6 +76,7 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
       const ctx = new StepContext({
         store, clock, deps, journal, leaseMs, signal: controller.signal,
         feedback: claimed.feedback.map((f) => f.reason),
+        workflows: options.workflows,
         task: { runId: claimed.runId, taskId, key: claimed.key, attemptId, attempt: claimed.attempt, maxAttempts: claimed.maxAttempts, workflow: workflow.name, worker: options.worker, cwd: run.cwd ?? process.cwd() },
       });
       // A workflow that ignores its signal must not hold the attempt hostage.
@@ -88,7 +90,8 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
       return { outcome: "succeeded", unblocked };
     } catch (error) {
       if (error instanceof LeaseLostError) return { outcome: "lost", unblocked: 0, error: error.message };
-      throw error;
+      // The store refused the output (a planning task's invalid plan): fail rather than leave the task leased.
+      return await settleFailure(options, new NonRetryableError((error as Error).message, { cause: error }), label);
     }
   } finally {
     heartbeat.stop();

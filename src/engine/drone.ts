@@ -172,7 +172,7 @@ export class Drone {
     const controller = new AbortController();
     const started = performance.now();
     this.onEvent({ type: "claimed", task });
-    const done = runAttempt({ store: this.store, clock: this.clock, worker: this.id, claimed: task, workflow, claimLeaseMs: this.leaseMs, controller })
+    const done = runAttempt({ store: this.store, clock: this.clock, worker: this.id, claimed: task, workflow, workflows: this.registry, claimLeaseMs: this.leaseMs, controller })
       .catch((error): AttemptResult => {
         this.onEvent({ type: "error", message: (error as Error).message });
         return { outcome: "lost", unblocked: 0, error: (error as Error).message };

@@ -8,11 +8,16 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import { delimiter, join, resolve } from "node:path";
 import { WorkflowLoadError, type PlanIssue } from "../core/errors.ts";
 import { formatPath, type Workplan } from "../core/workplan.ts";
-import type { Workflow } from "./workflow.ts";
+import { checkPlan } from "./submit.ts";
+import type { ValidWorkplan } from "../core/workplan.ts";
+import type { Workflow, WorkflowCatalog } from "./workflow.ts";
+
+/** Workflows that cannot be tasks of a plan: the Architect plans runs, it is not planned. */
+const NOT_PLANNABLE = new Set(["architect"]);
 
 export const BUILTIN_WORKFLOWS_DIR = resolve(import.meta.dir, "..", "..", "workflows");
 
-export class WorkflowRegistry {
+export class WorkflowRegistry implements WorkflowCatalog {
   private readonly byName = new Map<string, { workflow: Workflow<any, any>; source: string }>();
 
   register(workflow: Workflow<any, any>, source = "code"): this {
@@ -32,6 +37,15 @@ export class WorkflowRegistry {
     return [...this.byName.keys()].sort();
   }
 
+  /** The workflows a plan's tasks may name. */
+  plannable(): string[] {
+    return this.names().filter((name) => !NOT_PLANNABLE.has(name));
+  }
+
+  checkPlan(plan: unknown, source?: string): ValidWorkplan {
+    return checkPlan(plan, this, source);
+  }
+
   /**
    * Problems of a plan that only the workflows can see: unknown workflow names
    * and inputs that fail a workflow's schema, each with its path.
@@ -39,9 +53,9 @@ export class WorkflowRegistry {
   planIssues(plan: Workplan): PlanIssue[] {
     const issues: PlanIssue[] = [];
     plan.tasks.forEach((task, index) => {
-      const workflow = this.get(task.workflow);
+      const workflow = NOT_PLANNABLE.has(task.workflow) ? undefined : this.get(task.workflow);
       if (!workflow) {
-        issues.push({ path: `tasks[${index}].workflow`, message: `task "${task.id}" names unknown workflow "${task.workflow}"; known workflows: ${this.names().join(", ") || "(none)"}` });
+        issues.push({ path: `tasks[${index}].workflow`, message: `task "${task.id}" names unknown workflow "${task.workflow}"; known workflows: ${this.plannable().join(", ") || "(none)"}` });
         return;
       }
       const parsed = workflow.input.safeParse(task.input);

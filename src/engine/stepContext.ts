@@ -12,7 +12,7 @@ import type { Clock } from "../core/clock.ts";
 import { GateRejectedError, NonDeterminismError, NonRetryableError, StepFailedError, StepOutputError } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import type { StepRecord, StepWrite, Store, TaskError } from "../store/types.ts";
-import type { ApprovalDecision, ApprovalOptions, TaskInfo, WorkflowContext } from "./workflow.ts";
+import type { ApprovalDecision, ApprovalOptions, TaskInfo, WorkflowCatalog, WorkflowContext } from "./workflow.ts";
 
 /** Thrown through the workflow when the task was suspended (sleep, gate): not a failure. */
 export class Suspended extends Error {
@@ -26,6 +26,7 @@ export interface StepContextOptions {
   clock: Clock;
   task: TaskInfo;
   deps: Record<string, unknown>;
+  workflows: WorkflowCatalog;
   feedback?: string[];
   journal: StepRecord[];
   signal: AbortSignal;
@@ -62,6 +63,7 @@ export class StepContext implements WorkflowContext {
   readonly task: TaskInfo;
   readonly deps: Readonly<Record<string, unknown>>;
   readonly feedback: readonly string[];
+  readonly workflows: WorkflowCatalog;
   readonly signal: AbortSignal;
   private readonly store: Store;
   private readonly clock: Clock;
@@ -76,6 +78,7 @@ export class StepContext implements WorkflowContext {
     this.task = options.task;
     this.deps = Object.freeze({ ...options.deps });
     this.feedback = Object.freeze([...(options.feedback ?? [])]);
+    this.workflows = options.workflows;
     this.signal = options.signal;
     this.leaseMs = options.leaseMs;
     this.journal = new Map(options.journal.map((step) => [step.key, step]));

@@ -6,6 +6,17 @@
  */
 import type { z } from "zod";
 import type { BackoffPolicy } from "../core/backoff.ts";
+import type { ValidWorkplan } from "../core/workplan.ts";
+
+/** What a workflow may know of the others (the Architect plans with them). */
+export interface WorkflowCatalog {
+  names(): string[];
+  get(name: string): Workflow<any, any> | undefined;
+  /** Validates a workplan against the DAG rules and these workflows; throws PlanInvalidError. */
+  checkPlan(plan: unknown, source?: string): ValidWorkplan;
+  /** The workflows a plan's tasks may name. */
+  plannable(): string[];
+}
 
 export interface WorkflowLimits {
   /** Lease length; heartbeats renew it about every third of it. Default 30 s. */
@@ -64,6 +75,8 @@ export interface WorkflowContext {
   readonly task: TaskInfo;
   /** Outputs of the tasks this one depends on, by task id. */
   readonly deps: Readonly<Record<string, unknown>>;
+  /** The workflows this drone knows. */
+  readonly workflows: WorkflowCatalog;
   /** Reasons people gave when they rejected this task's gates with "retry": act on them. */
   readonly feedback: readonly string[];
   /** Fires when the lease is lost, the task is cancelled or its timeout passes. */

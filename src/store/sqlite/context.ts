@@ -35,10 +35,10 @@ export function closeTasks(ctx: TxContext, runId: string, closed: number, failed
       `UPDATE runs SET
          tasks_open = tasks_open - ?1,
          tasks_failed = tasks_failed + ?2,
-         state = CASE WHEN state = 'running' AND tasks_open - ?1 <= 0
+         state = CASE WHEN state IN ('planning','awaiting_approval','running') AND tasks_open - ?1 <= 0
                       THEN (CASE WHEN tasks_failed + ?2 > 0 THEN 'failed' ELSE 'succeeded' END)
                       ELSE state END,
-         finished_at = CASE WHEN state = 'running' AND tasks_open - ?1 <= 0 THEN ?3 ELSE finished_at END,
+         finished_at = CASE WHEN state IN ('planning','awaiting_approval','running') AND tasks_open - ?1 <= 0 THEN ?3 ELSE finished_at END,
          updated_at = ?3
        WHERE id = ?4
        RETURNING state, tasks_open, tasks_failed`,

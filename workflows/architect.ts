@@ -1,0 +1,87 @@
+/**
+ * `architect`: turns a goal into a validated workplan. It is the first task
+ * of every goal run (key "@plan"); when it completes, the store inserts the
+ * plan's tasks into the run in the same transaction.
+ *
+ * - A plan carried by the goal file is validated and used as it is.
+ * - Otherwise a model writes it. Each model call is a journaled step, so a
+ *   crash after the model answered does not pay for the call twice. An
+ *   invalid answer is sent back with its problems, a bounded number of times.
+ * - Review: the plan is shown at a gate (`review: "gate"`), and a plan with
+ *   shell commands written by a model is always gated, whatever was asked.
+ */
+import { z } from "zod";
+import { NonRetryableError, PlanInvalidError, type PlanIssue } from "../src/core/errors.ts";
+import type { ValidWorkplan } from "../src/core/workplan.ts";
+import { resolveModelConfig } from "../src/architect/model.ts";
+import { noModelMessage } from "../src/architect/noModel.ts";
+import { requestPlan, type PlanMessage, type PlanResponse } from "../src/architect/planner.ts";
+import { plannerSystemPrompt, plannerUserPrompt, repairPrompt, summarizeWorkflow } from "../src/architect/prompt.ts";
+import { defineWorkflow, type WorkflowCatalog } from "../src/engine/workflow.ts";
+
+function check(workflows: WorkflowCatalog, candidate: unknown, source?: string): { plan?: ValidWorkplan; issues: PlanIssue[] } {
+  try {
+    return { plan: workflows.checkPlan(candidate, source), issues: [] };
+  } catch (error) {
+    if (error instanceof PlanInvalidError) return { issues: [...error.issues] };
+    throw error;
+  }
+}
+
+export default defineWorkflow({
+  name: "architect",
+  description: "plans a goal into a workplan (the first task of a goal run)",
+  input: z.object({
+    goal: z.string().min(1),
+    source: z.string().optional(),
+    /** A plan the goal file carried; no model is called. */
+    plan: z.unknown().optional(),
+    review: z.enum(["gate", "none"]).default("gate"),
+    maxRepairs: z.number().int().min(0).max(5).default(2),
+  }),
+  limits: { retries: 2, leaseMs: 60_000, timeoutMs: 15 * 60_000 },
+  async run(ctx, input) {
+    let valid: ValidWorkplan | undefined;
+    const byModel = input.plan === undefined;
+    if (!byModel) {
+      const result = check(ctx.workflows, input.plan, input.source);
+      if (!result.plan) throw new NonRetryableError(new PlanInvalidError(result.issues, input.source).message, { code: "plan_invalid" });
+      valid = result.plan;
+    } else {
+      const config = resolveModelConfig();
+      if (!config) throw new NonRetryableError(noModelMessage(input.source ?? "the goal"), { code: "no_model" });
+      const workflows = ctx.workflows.plannable().map((name) => summarizeWorkflow(ctx.workflows.get(name)!));
+      const system = plannerSystemPrompt(workflows);
+      const messages: PlanMessage[] = [{ role: "user", content: plannerUserPrompt(input.goal) }];
+      let issues: PlanIssue[] = [];
+      for (let round = 0; round <= input.maxRepairs && !valid; round++) {
+        const response: PlanResponse = await ctx.step("model", { model: config.modelName, messages }, (_input, signal) =>
+          requestPlan({ model: config.model, system, messages, signal }),
+        );
+        const result = response.issues.length > 0 ? { issues: response.issues } : check(ctx.workflows, response.candidate, "the model's plan");
+        valid = result.plan;
+        issues = result.issues;
+        if (!valid) messages.push({ role: "assistant", content: response.text }, { role: "user", content: repairPrompt(issues) });
+      }
+      if (!valid) {
+        const list = issues.map((issue) => `  - ${issue.path ? issue.path + ": " : ""}${issue.message}`).join("\n");
+        throw new NonRetryableError(`the model's plan was still invalid after ${input.maxRepairs + 1} attempts:\n${list}`, { code: "plan_invalid" });
+      }
+    }
+
+    const shell = valid.plan.tasks.filter((task) => task.workflow === "shell");
+    if (input.review === "gate" || (byModel && shell.length > 0)) {
+      const warning = byModel && shell.length > 0 ? `, including ${shell.length} shell command(s) written by a model` : "";
+      await ctx.approval("plan", {
+        question: `Approve the plan: ${valid.plan.tasks.length} tasks in ${valid.waves.length} waves${warning}?`,
+        evidence: {
+          goal: valid.plan.goal,
+          writtenBy: byModel ? "model" : "goal file",
+          waves: valid.waves,
+          tasks: valid.plan.tasks.map((task) => ({ id: task.id, title: task.title, workflow: task.workflow, input: task.input, after: task.after })),
+        },
+      });
+    }
+    return valid.plan;
+  },
+});
