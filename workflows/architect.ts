@@ -11,22 +11,12 @@
  *   shell commands written by a model is always gated, whatever was asked.
  */
 import { z } from "zod";
-import { NonRetryableError, PlanInvalidError, type PlanIssue } from "../src/core/errors.ts";
+import { NonRetryableError, PlanInvalidError } from "../src/core/errors.ts";
 import type { ValidWorkplan } from "../src/core/workplan.ts";
 import { resolveModelConfig } from "../src/architect/model.ts";
 import { noModelMessage } from "../src/architect/noModel.ts";
-import { requestPlan, type PlanMessage, type PlanResponse } from "../src/architect/planner.ts";
-import { plannerSystemPrompt, plannerUserPrompt, repairPrompt, summarizeWorkflow } from "../src/architect/prompt.ts";
-import { defineWorkflow, type WorkflowCatalog } from "../src/engine/workflow.ts";
-
-function check(workflows: WorkflowCatalog, candidate: unknown, source?: string): { plan?: ValidWorkplan; issues: PlanIssue[] } {
-  try {
-    return { plan: workflows.checkPlan(candidate, source), issues: [] };
-  } catch (error) {
-    if (error instanceof PlanInvalidError) return { issues: [...error.issues] };
-    throw error;
-  }
-}
+import { checkCandidate, formatIssues, planGoal } from "../src/architect/planGoal.ts";
+import { defineWorkflow } from "../src/engine/workflow.ts";
 
 export default defineWorkflow({
   name: "architect",
@@ -41,32 +31,20 @@ export default defineWorkflow({
   }),
   limits: { retries: 2, leaseMs: 60_000, timeoutMs: 15 * 60_000 },
   async run(ctx, input) {
-    let valid: ValidWorkplan | undefined;
+    let valid: ValidWorkplan;
     const byModel = input.plan === undefined;
     if (!byModel) {
-      const result = check(ctx.workflows, input.plan, input.source);
+      const result = checkCandidate(ctx.workflows, input.plan, input.source);
       if (!result.plan) throw new NonRetryableError(new PlanInvalidError(result.issues, input.source).message, { code: "plan_invalid" });
       valid = result.plan;
     } else {
       const config = resolveModelConfig();
       if (!config) throw new NonRetryableError(noModelMessage(input.source ?? "the goal"), { code: "no_model" });
-      const workflows = ctx.workflows.plannable().map((name) => summarizeWorkflow(ctx.workflows.get(name)!));
-      const system = plannerSystemPrompt(workflows);
-      const messages: PlanMessage[] = [{ role: "user", content: plannerUserPrompt(input.goal) }];
-      let issues: PlanIssue[] = [];
-      for (let round = 0; round <= input.maxRepairs && !valid; round++) {
-        const response: PlanResponse = await ctx.step("model", { model: config.modelName, messages }, (_input, signal) =>
-          requestPlan({ model: config.model, system, messages, signal }),
-        );
-        const result = response.issues.length > 0 ? { issues: response.issues } : check(ctx.workflows, response.candidate, "the model's plan");
-        valid = result.plan;
-        issues = result.issues;
-        if (!valid) messages.push({ role: "assistant", content: response.text }, { role: "user", content: repairPrompt(issues) });
+      const result = await planGoal({ goal: input.goal, workflows: ctx.workflows, config, maxRepairs: input.maxRepairs, step: (name, stepInput, call) => ctx.step(name, stepInput, call) });
+      if (!result.ok) {
+        throw new NonRetryableError(`the model's plan was still invalid after ${result.calls} attempts:\n${formatIssues(result.issues)}`, { code: "plan_invalid" });
       }
-      if (!valid) {
-        const list = issues.map((issue) => `  - ${issue.path ? issue.path + ": " : ""}${issue.message}`).join("\n");
-        throw new NonRetryableError(`the model's plan was still invalid after ${input.maxRepairs + 1} attempts:\n${list}`, { code: "plan_invalid" });
-      }
+      valid = result.plan;
     }
 
     const shell = valid.plan.tasks.filter((task) => task.workflow === "shell");

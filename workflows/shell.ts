@@ -5,6 +5,9 @@
  * timeouts kill the whole process group, so no grandchild outlives the task.
  */
 import { spawn } from "node:child_process";
+import { mkdtempSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, delimiter, dirname, join } from "node:path";
 import { z } from "zod";
 import { defineWorkflow } from "../src/engine/workflow.ts";
 
@@ -16,6 +19,22 @@ export interface ShellResult {
   stderr: string;
 }
 
+let shimDir: string | undefined;
+
+/**
+ * A directory whose `bun` is the runtime running us, put first on PATH so `bun`
+ * in a command works even when we were started by `npx bun` (whose binary is
+ * named bun.exe inside node_modules and is not on PATH).
+ */
+function bunOnPath(): string {
+  if (basename(process.execPath) === "bun") return dirname(process.execPath);
+  if (!shimDir) {
+    shimDir = mkdtempSync(join(tmpdir(), "farcaster-bun-"));
+    symlinkSync(process.execPath, join(shimDir, "bun"));
+  }
+  return shimDir;
+}
+
 function tail(chunks: Buffer[]): string {
   const text = Buffer.concat(chunks).toString("utf8");
   return text.length > TAIL_BYTES ? "…" + text.slice(-TAIL_BYTES) : text;
@@ -25,7 +44,7 @@ export function runShell(command: string, options: { cwd: string; env?: Record<s
   return new Promise((resolve, reject) => {
     const child = spawn("sh", ["-c", command], {
       cwd: options.cwd,
-      env: { ...process.env, ...options.env },
+      env: { ...process.env, PATH: `${bunOnPath()}${delimiter}${process.env.PATH ?? ""}`, ...options.env },
       stdio: ["ignore", "pipe", "pipe"],
       detached: true, // its own process group, so we can kill it whole
     });
@@ -74,7 +93,8 @@ export default defineWorkflow({
       const result = await runShell(stepInput.command, { cwd, env: stepInput.env, signal });
       if (result.exitCode !== 0) {
         const detail = (result.stderr || result.stdout).trim();
-        throw new Error(`\`${stepInput.command}\` exited with code ${result.exitCode}${detail ? `:\n${detail}` : ""}`);
+        const separator = detail.includes("\n") ? ":\n" : ": ";
+        throw new Error(`\`${stepInput.command}\` exited with code ${result.exitCode}${detail ? separator + detail : ""}`);
       }
       return result;
     });

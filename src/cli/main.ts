@@ -12,11 +12,12 @@ import { inspectCommand } from "./commands/inspect.ts";
 import { workerCommand } from "./commands/worker.ts";
 import { logCommand } from "./commands/log.ts";
 import { statusCommand } from "./commands/status.ts";
-import { runCommand } from "./commands/submit.ts";
+import { resumeCommand, runCommand } from "./commands/runGoal.ts";
 import { consoleOutput, type Output } from "./output.ts";
 
 export const COMMANDS: readonly Command[] = [
   runCommand,
+  resumeCommand,
   workerCommand,
   statusCommand,
   inspectCommand,
@@ -44,7 +45,7 @@ export function mainHelp(): string {
     "farcaster — turn a workplan into finished work by a swarm of workers, without losing control of them",
     "",
     "usage: farcaster <command> [options]",
-    "       farcaster PLAN.json            (same as `farcaster run PLAN.json`)",
+    "       farcaster GOAL.md              (same as `farcaster run GOAL.md`)",
     "",
     "commands:",
     ...COMMANDS.map((command) => `  ${command.usage.padEnd(width)}  ${command.summary}`),
@@ -87,7 +88,7 @@ export async function main(argv: string[], output: Output = consoleOutput()): Pr
     let command = COMMANDS.find((candidate) => candidate.name === first);
     let args = rest;
     if (!command) {
-      // `farcaster plan.json` runs the file, as `bun run farcaster.ts goal.md` will.
+      // `farcaster goal.md` is the main job.
       if (/\.(json|md)$/i.test(first) || first.includes("/")) {
         command = runCommand;
         args = argv;

@@ -27,6 +27,8 @@ export interface DroneOptions {
   clock?: Clock;
   minIdleMs?: number;
   maxIdleMs?: number;
+  /** Only claim tasks of this run (the main job's own drones). */
+  runId?: string;
   onEvent?: (event: DroneEvent) => void;
 }
 
@@ -50,6 +52,7 @@ export class Drone {
   private readonly minIdleMs: number;
   private readonly maxIdleMs: number;
   private readonly onEvent: (event: DroneEvent) => void;
+  private readonly runId: string | undefined;
   private readonly running = new Map<number, Running>();
   private stopping = false;
   private wakeUp: (() => void) | null = null;
@@ -66,6 +69,7 @@ export class Drone {
     this.minIdleMs = options.minIdleMs ?? 10;
     this.maxIdleMs = options.maxIdleMs ?? 1_000;
     this.onEvent = options.onEvent ?? (() => {});
+    this.runId = options.runId;
   }
 
   get active(): number {
@@ -135,7 +139,7 @@ export class Drone {
     for (const group of this.claimGroups(free)) {
       const limit = Math.min(group.limit, free - claimed.length);
       if (limit <= 0) break;
-      const tasks = await this.store.claimTasks(this.id, limit, this.leaseMs, { workflows: group.workflows });
+      const tasks = await this.store.claimTasks(this.id, limit, this.leaseMs, { workflows: group.workflows, runId: this.runId });
       for (const task of tasks) this.launch(task);
       claimed.push(...tasks);
     }

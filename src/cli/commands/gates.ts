@@ -16,7 +16,14 @@ export function printGate(output: Output, gate: GateRecord, now: number): void {
   const overdue = gate.overdueAt ? paint(output, "red", " OVERDUE") : "";
   output.out(`${paint(output, "yellow", gate.id)}  ${gate.runId}/${gate.taskKey ?? "-"}  waiting ${formatDuration(now - gate.createdAt)}${overdue}`);
   output.out(`  ${gate.question}`);
-  if (gate.evidence !== null && gate.evidence !== undefined) {
+  const plan = gate.evidence as { waves?: string[][]; tasks?: { id: string; title: string; workflow: string; input: unknown; after: string[] }[] } | null;
+  if (plan && Array.isArray(plan.waves) && Array.isArray(plan.tasks)) {
+    for (const task of plan.tasks) {
+      const after = task.after.length > 0 ? `  after ${task.after.join(", ")}` : "";
+      output.out(`    ${paint(output, "bold", task.id)}: ${task.title}  [${task.workflow}] ${brief(task.input, 100)}${after}`);
+    }
+    plan.waves.forEach((wave, i) => output.out(`    wave ${i + 1}: ${wave.join(", ")}`));
+  } else if (gate.evidence !== null && gate.evidence !== undefined) {
     for (const line of brief(gate.evidence).split("\n")) output.out(`    ${line}`);
   }
   output.out(`  approve: farcaster approve ${gate.id}    reject: farcaster reject ${gate.id} --reason "..."`);

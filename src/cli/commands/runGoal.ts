@@ -1,0 +1,112 @@
+/**
+ * The main job: `farcaster goal.md` (or `farcaster run goal.md`). Plans the
+ * goal (from the file, or with the Architect's model), shows the plan for
+ * review, runs the swarm in this process with live progress, prints a summary,
+ * and exits 0 only if every task succeeded.
+ */
+import { UsageError } from "../../core/errors.ts";
+import { loadWorkflows } from "../../engine/registry.ts";
+import { startGoalRun } from "../../services/goals.ts";
+import { openStore } from "../../store/index.ts";
+import type { Store } from "../../store/types.ts";
+import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command, type CommandContext, type OptionSpec } from "../command.ts";
+import { printSummary } from "../progress.ts";
+import { defaultWorkers, runSwarm } from "../swarm.ts";
+
+export const SWARM_OPTIONS: Record<string, OptionSpec> = {
+  workers: { type: "string", short: "w", valueName: "N", description: "drones in this process (default: max(4, cores))" },
+  workflows: { type: "string", valueName: "DIR", description: "also load workflows from DIR (or $FARCASTER_WORKFLOWS)" },
+};
+
+export function workerCount(context: CommandContext): number {
+  const raw = stringOption(context, "workers");
+  if (raw === undefined) return defaultWorkers();
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new UsageError(`--workers must be a whole number from 1 to 256 (got "${raw}")`);
+  return n;
+}
+
+/** Runs the swarm on a run until it ends (or Ctrl-C) and reports; returns the exit code. */
+export async function driveRun(context: CommandContext, store: Store, runId: string, options: { approvePlan: boolean }): Promise<number> {
+  const registry = await loadWorkflows({ dirs: [stringOption(context, "workflows") ?? ""] });
+  const json = Boolean(context.values.json);
+  const end = await runSwarm({
+    store, registry, runId, output: context.output,
+    workers: workerCount(context),
+    interactive: Boolean(process.stdout.isTTY && process.stdin.isTTY) && !json,
+    quiet: json,
+    approvePlan: options.approvePlan,
+  });
+  if (json) context.output.json({ run: end.run, tasks: end.tasks, interrupted: end.interrupted });
+  else if (end.interrupted) {
+    context.output.out(`run ${runId} paused; its leases were released. Continue with: farcaster resume ${runId}`);
+  } else printSummary(context.output, end.run, end.tasks.filter((task) => task.key !== "@plan" || task.state !== "succeeded"));
+  if (end.interrupted) return 130;
+  return end.run.state === "succeeded" ? 0 : 1;
+}
+
+export const runCommand: Command = {
+  name: "run",
+  summary: "plan a goal file and run it to the end with a local swarm (also: farcaster GOAL.md)",
+  usage: "run GOAL.md",
+  options: {
+    ...COMMON_OPTIONS,
+    ...JSON_OPTION,
+    ...SWARM_OPTIONS,
+    yes: { type: "boolean", short: "y", description: "approve the plan on your behalf (recorded as such)" },
+    new: { type: "boolean", description: "start a new run even if this goal file has an unfinished one" },
+    detach: { type: "boolean", description: "only create the run; drones started elsewhere (farcaster worker) do the work" },
+  },
+  async run(context) {
+    const file = context.positionals[0];
+    if (!file) throw new UsageError("run needs a goal file: farcaster run GOAL.md (or a workplan .json)");
+    const registry = await loadWorkflows({ dirs: [stringOption(context, "workflows") ?? ""] });
+    const interactive = Boolean(process.stdout.isTTY && process.stdin.isTTY) && !context.values.json;
+    const yes = Boolean(context.values.yes);
+    const store = openStore({ db: stringOption(context, "db") });
+    try {
+      const started = await startGoalRun(store, registry, file, {
+        review: interactive || yes,
+        forceNew: Boolean(context.values.new),
+      });
+      const { run, resumed, prepared } = started;
+      if (!context.values.json) {
+        if (resumed) context.output.out(`${file} already has an unfinished run, ${run.id} (${run.state}); resuming it (--new starts another)`);
+        else if (prepared.plan) {
+          context.output.out(`run ${run.id}: ${prepared.plan.plan.tasks.length} tasks in ${prepared.plan.waves.length} waves, from ${file}`);
+          prepared.plan.waves.forEach((wave, i) => context.output.out(`  wave ${i + 1}: ${wave.join(", ")}`));
+        } else context.output.out(`run ${run.id}: the Architect is planning ${file}`);
+      }
+      if (context.values.detach) {
+        if (context.values.json) context.output.json({ run, resumed });
+        else context.output.out(`created; start drones with \`farcaster worker\`, watch with \`farcaster status ${run.id}\``);
+        return 0;
+      }
+      return await driveRun(context, store, run.id, { approvePlan: yes });
+    } finally {
+      store.close();
+    }
+  },
+};
+
+export const resumeCommand: Command = {
+  name: "resume",
+  summary: "continue an unfinished run with a local swarm",
+  usage: "resume RUN",
+  options: { ...COMMON_OPTIONS, ...JSON_OPTION, ...SWARM_OPTIONS, yes: { type: "boolean", short: "y", description: "approve the plan on your behalf" } },
+  async run(context) {
+    const runId = context.positionals[0];
+    if (!runId) throw new UsageError("resume needs a run id: farcaster resume RUN (list runs with `farcaster status`)");
+    const store = openStore({ db: stringOption(context, "db") });
+    try {
+      const run = await store.getRun(runId);
+      if (["succeeded", "failed", "cancelled"].includes(run.state)) {
+        throw new UsageError(`run ${runId} has already ${run.state === "cancelled" ? "been cancelled" : run.state}; nothing to resume`);
+      }
+      if (!context.values.json) context.output.out(`resuming run ${runId} (${run.state})`);
+      return await driveRun(context, store, runId, { approvePlan: Boolean(context.values.yes) });
+    } finally {
+      store.close();
+    }
+  },
+};

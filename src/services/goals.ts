@@ -1,0 +1,73 @@
+/**
+ * Starting work from a goal file. Everything that can be wrong with the file
+ * (missing, empty, a broken plan, no model for a plan-less goal) is found
+ * before anything is written. Running the same goal file again while its run
+ * is unfinished resumes that run instead of starting a duplicate.
+ */
+import { resolve } from "node:path";
+import { InputError, PlanInvalidError } from "../core/errors.ts";
+import type { ValidWorkplan } from "../core/workplan.ts";
+import { locateIssues, readGoalFile, type GoalFile } from "../architect/goalFile.ts";
+import { resolveModelConfig } from "../architect/model.ts";
+import { noModelMessage } from "../architect/noModel.ts";
+import type { WorkflowRegistry } from "../engine/registry.ts";
+import type { RunRecord, Store } from "../store/types.ts";
+
+export interface GoalRunOptions {
+  /** Open a plan gate (a person approves on the terminal, or --yes approves it). */
+  review: boolean;
+  /** Start a new run even if this goal file has an unfinished one. */
+  forceNew?: boolean;
+  cwd?: string;
+  actor?: string;
+  env?: Record<string, string | undefined>;
+}
+
+export interface PreparedGoal {
+  file: GoalFile;
+  /** The plan the file carries, validated; null when a model will plan. */
+  plan: ValidWorkplan | null;
+}
+
+/** Reads and checks a goal file; throws before anything is written. */
+export function prepareGoal(path: string, registry: WorkflowRegistry, env = process.env): PreparedGoal {
+  const file = readGoalFile(path);
+  if (file.plan === null) {
+    if (!resolveModelConfig(env)) throw new InputError(noModelMessage(path));
+    return { file, plan: null };
+  }
+  try {
+    return { file, plan: registry.checkPlan(file.plan, path) };
+  } catch (error) {
+    if (error instanceof PlanInvalidError) throw new PlanInvalidError(locateIssues(file, error.issues), path);
+    throw error;
+  }
+}
+
+export interface StartedGoal {
+  run: RunRecord;
+  /** True when an unfinished run of the same goal file was picked up. */
+  resumed: boolean;
+  prepared: PreparedGoal;
+}
+
+export async function startGoalRun(store: Store, registry: WorkflowRegistry, path: string, options: GoalRunOptions): Promise<StartedGoal> {
+  const prepared = prepareGoal(path, registry, options.env);
+  const source = resolve(options.cwd ?? process.cwd(), path);
+  if (!options.forceNew) {
+    const [unfinished] = await store.listRuns({ source, unfinished: true, limit: 1 });
+    if (unfinished) return { run: unfinished, resumed: true, prepared };
+  }
+  const goal = prepared.plan?.plan.goal || prepared.file.goal || source;
+  const run = await store.createPlanningRun(
+    goal,
+    {
+      goal,
+      source,
+      ...(prepared.plan ? { plan: prepared.plan.plan } : {}),
+      review: options.review ? "gate" : "none",
+    },
+    { source, cwd: options.cwd ?? process.cwd(), actor: options.actor ?? "cli" },
+  );
+  return { run, resumed: false, prepared };
+}
