@@ -1,110 +1,76 @@
-import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { farcaster, query, REPO } from "./cli-helpers.ts";
 import { freshDir } from "./helpers.ts";
 
-const ENTRY = join(import.meta.dir, "..", "farcaster.ts");
-const EXAMPLE = join(import.meta.dir, "..", "examples", "inventory.json");
+const INVENTORY = join(REPO, "examples", "inventory.json");
 
-async function farcaster(args: string[], options: { cwd?: string; db?: string } = {}) {
-  const cwd = options.cwd ?? freshDir();
-  const env: Record<string, string> = { ...process.env } as Record<string, string>;
-  if (options.db) env.FARCASTER_DB = options.db;
-  else delete env.FARCASTER_DB;
-  const proc = Bun.spawn([process.execPath, ENTRY, ...args], { cwd, env, stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  return { stdout, stderr, code, cwd };
-}
-
-function rows(db: string, table: string): number {
-  const conn = new Database(db, { readonly: true });
-  try {
-    return conn.query<{ n: number }, []>(`SELECT count(*) AS n FROM ${table}`).get()!.n;
-  } finally {
-    conn.close();
-  }
+function goal(dir: string, name: string, text: string): string {
+  writeFileSync(join(dir, name), text);
+  return name;
 }
 
 describe("the command line", () => {
   test("--help lists every command, and each command has its own --help", async () => {
     const help = await farcaster(["--help"]);
     expect(help.code).toBe(0);
-    for (const name of ["run", "status", "log", "cancel"]) expect(help.stdout).toContain(`  ${name}`);
+    for (const name of ["run", "resume", "worker", "status", "inspect", "log", "gates", "approve", "reject", "cancel"]) expect(help.stdout).toContain(`  ${name}`);
     const status = await farcaster(["status", "--help"]);
     expect(status.code).toBe(0);
     expect(status.stdout).toContain("usage: farcaster status [RUN]");
     expect(status.stdout).toContain("--json");
     expect(status.stdout).toContain("--db PATH");
+    expect((await farcaster(["help", "reject"])).stdout).toContain("--action retry|fail");
   });
 
-  test("a workplan file creates a run in .farcaster/farcaster.db under the current directory and shows it", async () => {
-    const result = await farcaster([EXAMPLE]);
+  test("run --detach creates the run in .farcaster/farcaster.db under the current directory and shows its waves", async () => {
+    const result = await farcaster(["run", INVENTORY, "--detach"]);
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/created run r[0-9a-z]{15} from .*inventory\.json: 5 tasks in 3 waves/);
+    expect(result.stdout).toMatch(/run r[0-9a-z]{15}: 5 tasks in 3 waves, from .*inventory\.json/);
     expect(result.stdout).toContain("wave 2: typecheck");
     expect(result.stdout).not.toContain("\x1b["); // not a terminal: no escape codes
     const db = join(result.cwd, ".farcaster", "farcaster.db");
-    expect(rows(db, "tasks")).toBe(5);
-    const status = await farcaster(["status", "--json"], { cwd: result.cwd });
-    const { runs } = JSON.parse(status.stdout);
+    expect(query<{ key: string }>(db, "SELECT key FROM tasks").map((t) => t.key)).toEqual(["@plan"]); // planned when a drone runs it
+    const { runs } = JSON.parse((await farcaster(["status", "--json"], { cwd: result.cwd })).stdout);
     expect(runs).toHaveLength(1);
-    expect(runs[0]).toMatchObject({ state: "running", tasksTotal: 5 });
-    const one = JSON.parse((await farcaster(["status", runs[0].id, "--json"], { cwd: result.cwd })).stdout);
-    expect(one.tasks.map((t: { key: string; state: string }) => `${t.key}:${t.state}`)).toContain("count-source:ready");
+    expect(runs[0]).toMatchObject({ state: "planning", tasksTotal: 1, source: INVENTORY });
   });
 
   test("--db and FARCASTER_DB choose the database file", async () => {
     const dir = freshDir();
     const viaFlag = join(dir, "flag.db");
     const viaEnv = join(dir, "env.db");
-    expect((await farcaster(["run", EXAMPLE, "--db", viaFlag])).code).toBe(0);
-    expect((await farcaster(["run", EXAMPLE], { db: viaEnv })).code).toBe(0);
-    expect(rows(viaFlag, "runs")).toBe(1);
-    expect(rows(viaEnv, "runs")).toBe(1);
+    expect((await farcaster(["run", INVENTORY, "--detach", "--db", viaFlag])).code).toBe(0);
+    expect((await farcaster(["run", INVENTORY, "--detach"], { db: viaEnv })).code).toBe(0);
+    expect(query(viaFlag, "SELECT id FROM runs")).toHaveLength(1);
+    expect(query(viaEnv, "SELECT id FROM runs")).toHaveLength(1);
   });
 
-  test("a plan with a cycle fails with the cycle's path, exit 1, and nothing written", async () => {
-    const dir = freshDir();
-    const file = join(dir, "cycle.json");
-    writeFileSync(file, JSON.stringify({ goal: "g", tasks: [{ id: "a", title: "A", workflow: "noop", after: ["b"] }, { id: "b", title: "B", workflow: "noop", after: ["a"] }] }));
-    const result = await farcaster(["run", file], { cwd: dir });
-    expect(result.code).toBe(1);
-    expect(result.stderr).toContain(`workplan in ${file} is invalid`);
-    expect(result.stderr).toContain("dependency cycle: a -> b -> a");
-    expect(result.stderr).toContain("[plan_invalid]");
-    expect(existsSync(join(dir, ".farcaster"))).toBe(false);
-  });
-
-  test("an unknown workflow and an input that fails its workflow's schema name the task and the field; nothing is written", async () => {
-    const dir = freshDir();
-    writeFileSync(join(dir, "plan.json"), JSON.stringify({
-      goal: "g",
-      tasks: [
-        { id: "build", title: "Build", workflow: "shel", input: { command: "make" } },
-        { id: "lint", title: "Lint", workflow: "shell", input: { command: 42 } },
-      ],
-    }));
-    const result = await farcaster(["run", "plan.json"], { cwd: dir });
-    expect(result.code).toBe(1);
-    expect(result.stderr).toContain('tasks[0].workflow: task "build" names unknown workflow "shel"; known workflows: noop, review, shell');
-    expect(result.stderr).toMatch(/tasks\[1\]\.input\.command: task "lint" \(workflow shell\): .*expected string, received number/);
-    expect(existsSync(join(dir, ".farcaster"))).toBe(false);
-  });
-
-  test("a missing file, an empty file and bad JSON are each a clear error naming the file", async () => {
-    const dir = freshDir();
-    writeFileSync(join(dir, "empty.json"), "  \n");
-    writeFileSync(join(dir, "bad.json"), '{"goal": "g", tasks: []}');
-    const missing = await farcaster(["run", "nope.json"], { cwd: dir });
-    expect(missing.code).toBe(1);
-    expect(missing.stderr).toContain("plan file nope.json does not exist");
-    const empty = await farcaster(["run", "empty.json"], { cwd: dir });
-    expect(empty.stderr).toContain("plan file empty.json is empty");
-    const bad = await farcaster(["run", "bad.json"], { cwd: dir });
-    expect(bad.code).toBe(1);
-    expect(bad.stderr).toContain("plan file bad.json is not valid JSON");
-    expect(existsSync(join(dir, ".farcaster"))).toBe(false);
+  describe("bad goal files: a clear error naming the file, exit 1, nothing written", () => {
+    const cases: [string, string, string, string[]][] = [
+      ["a missing file", "", "nope.md", ["goal file nope.md does not exist"]],
+      ["an empty file", "  \n", "empty.md", ["goal file empty.md is empty"]],
+      ["a plan with a cycle", "# g\n\n## a: A\nafter: b\nrun: true\n\n## b: B\nafter: a\nrun: true\n", "cycle.md", ["dependency cycle: a -> b -> a", "(cycle.md line 3)"]],
+      ["an unknown workflow", "# g\n\n## a: A\nworkflow: shel\n", "unknown.md", ['task "a" names unknown workflow "shel"; known workflows: noop, review, shell', "(unknown.md line 3)"]],
+      ["bad JSON in input:", "# g\n\n## a: A\nworkflow: noop\ninput: {n: 1}\n", "input.md", ["line 5 (task \"a\"): input: is not valid JSON"]],
+      ["an input that fails the workflow's schema", "# g\n\n## a: A\nworkflow: shell\ninput: {\"command\": 42}\n", "schema.md", ['tasks[0].input.command (schema.md line 3): task "a" (workflow shell)', "expected string"]],
+      ["a heading without an id", "# g\n\n## Build everything\nrun: make\n", "heading.md", ['line 3: a task heading is "## <id>: <title>"']],
+      ["a task saying nothing about what runs it", "# g\n\n## a: A\nafter:\n", "nothing.md", ["say what runs it with run:, gate:, agent: or workflow:"]],
+      ["bad JSON in a .json plan", '{"goal": "g", tasks: []}', "plan.json", ["plan.json: the JSON plan starting at line 1 is not valid JSON"]],
+      ["a goal without a plan and no model", "# Write a haiku about leases\n", "haiku.md", ["haiku.md has no plan in it, and no model is configured", "set OPENAI_API_KEY", "write the plan into the goal file"]],
+    ];
+    for (const [name, text, file, messages] of cases) {
+      test(name, async () => {
+        const dir = freshDir();
+        if (text) goal(dir, file, text);
+        const result = await farcaster([file], { cwd: dir });
+        expect(result.code).toBe(1);
+        for (const message of messages) expect(result.stderr).toContain(message);
+        expect(result.stdout).toBe("");
+        expect(existsSync(join(dir, ".farcaster"))).toBe(false);
+      });
+    }
   });
 
   test("unknown commands and options exit 2 and point at --help", async () => {
@@ -115,23 +81,26 @@ describe("the command line", () => {
     expect(option.code).toBe(2);
     expect(option.stderr).toContain("Unknown option '--bogus'");
     expect(option.stderr).toContain("farcaster status --help");
+    const workers = await farcaster(["run", INVENTORY, "--workers", "zero"]);
+    expect(workers.code).toBe(2);
+    expect(workers.stderr).toContain('--workers must be a whole number from 1 to 256 (got "zero")');
   });
 
-  test("status and cancel of an unknown run exit 1 and say how to list runs", async () => {
+  test("status of an unknown run exits 1 and says how to list runs", async () => {
     const result = await farcaster(["status", "rmissing"]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('run "rmissing" not found; list runs with `farcaster status`');
   });
 
   test("cancel stops a run, and log shows the events", async () => {
-    const created = await farcaster([EXAMPLE, "--json"]);
+    const created = await farcaster(["run", INVENTORY, "--detach", "--json"]);
     const runId = JSON.parse(created.stdout).run.id;
     const cancelled = await farcaster(["cancel", runId, "--reason", "wrong branch"], { cwd: created.cwd });
     expect(cancelled.code).toBe(0);
     expect(cancelled.stdout).toContain(`run ${runId} is cancelled`);
     const log = await farcaster(["log", runId], { cwd: created.cwd });
     expect(log.stdout).toContain("run.created by cli");
-    expect(log.stdout).toContain('run.cancelled by');
+    expect(log.stdout).toContain("run.cancelled by");
     expect(log.stdout).toContain('"reason":"wrong branch"');
     const json = JSON.parse((await farcaster(["log", runId, "--json"], { cwd: created.cwd })).stdout);
     expect(json.events.map((e: { type: string }) => e.type)).toEqual(["run.created", "run.cancelled"]);

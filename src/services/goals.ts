@@ -51,8 +51,9 @@ export interface StartedGoal {
   prepared: PreparedGoal;
 }
 
-export async function startGoalRun(store: Store, registry: WorkflowRegistry, path: string, options: GoalRunOptions): Promise<StartedGoal> {
-  const prepared = prepareGoal(path, registry, options.env);
+/** Creates (or finds the unfinished) run of a prepared goal file. */
+export async function startGoalRun(store: Store, prepared: PreparedGoal, options: GoalRunOptions): Promise<StartedGoal> {
+  const path = prepared.file.path;
   const source = resolve(options.cwd ?? process.cwd(), path);
   if (!options.forceNew) {
     const [unfinished] = await store.listRuns({ source, unfinished: true, limit: 1 });

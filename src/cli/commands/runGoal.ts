@@ -6,7 +6,7 @@
  */
 import { UsageError } from "../../core/errors.ts";
 import { loadWorkflows } from "../../engine/registry.ts";
-import { startGoalRun } from "../../services/goals.ts";
+import { prepareGoal, startGoalRun } from "../../services/goals.ts";
 import { openStore } from "../../store/index.ts";
 import type { Store } from "../../store/types.ts";
 import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command, type CommandContext, type OptionSpec } from "../command.ts";
@@ -63,13 +63,15 @@ export const runCommand: Command = {
     const registry = await loadWorkflows({ dirs: [stringOption(context, "workflows") ?? ""] });
     const interactive = Boolean(process.stdout.isTTY && process.stdin.isTTY) && !context.values.json;
     const yes = Boolean(context.values.yes);
+    // Everything wrong with the goal file is found before the database is even opened.
+    const prepared = prepareGoal(file, registry);
     const store = openStore({ db: stringOption(context, "db") });
     try {
-      const started = await startGoalRun(store, registry, file, {
+      const started = await startGoalRun(store, prepared, {
         review: interactive || yes,
         forceNew: Boolean(context.values.new),
       });
-      const { run, resumed, prepared } = started;
+      const { run, resumed } = started;
       if (!context.values.json) {
         if (resumed) context.output.out(`${file} already has an unfinished run, ${run.id} (${run.state}); resuming it (--new starts another)`);
         else if (prepared.plan) {
