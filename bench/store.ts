@@ -1,0 +1,129 @@
+/**
+ * How fast the SQLite store turns tasks over, against what SQLite can do:
+ * raw one-row write transactions, a hand-written minimal claim→complete cycle,
+ * and SqliteStore's own cycle, each with 1 and 4 processes on one database
+ * file; plus the fairness between the 4 processes claiming from the store.
+ * Prints a table (or --json) with PASS/FAIL for the targets, and exits 0
+ * either way: it is a report.
+ *
+ * usage: bun run bench/store.ts [--seconds 3] [--tasks N] [--run-size 1000] [--json]
+ */
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { buildReport, formatReport, summarize, type Measurement } from "./report.ts";
+import type { WorkerResult } from "./store-worker.ts";
+import { openCycle, prepare, type Kind } from "./workloads.ts";
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: "string", default: "3" },
+    tasks: { type: "string" },
+    "run-size": { type: "string", default: "1000" },
+    json: { type: "boolean", default: false },
+  },
+});
+const seconds = positive("--seconds", values.seconds);
+const runSize = Math.round(positive("--run-size", values["run-size"]));
+const fixedSupply = values.tasks === undefined ? undefined : wholeRuns(positive("--tasks", values.tasks));
+
+const WORKER = join(import.meta.dir, "store-worker.ts");
+/** Time for the processes to start and open the database before the window opens (they take ~0.2 s). */
+const START_DELAY_MS = 500;
+const CALIBRATION_MS = 300;
+/** Tasks created per measurement: this many times what one process did in calibration, for the whole window. */
+const SUPPLY_HEADROOM = 3;
+const PLAN: [Kind, number][] = [["raw", 1], ["raw", 4], ["minimal", 1], ["minimal", 4], ["store", 1], ["store", 4]];
+
+const dir = mkdtempSync(join(tmpdir(), "farcaster-bench-"));
+try {
+  const supply = new Map<Kind, number>();
+  const measurements: Measurement[] = [];
+  for (const [kind, procs] of PLAN) {
+    if (!supply.has(kind)) supply.set(kind, kind === "raw" ? 0 : (fixedSupply ?? (await calibrate(kind))));
+    measurements.push(await measure(kind, procs, supply.get(kind)!));
+    if (!values.json) process.stderr.write(`${kind} × ${procs}: ${Math.round(measurements.at(-1)!.perSecond)}/s\n`);
+  }
+  const report = buildReport(seconds, runSize, measurements);
+  console.log(values.json ? JSON.stringify(report, null, 2) : formatReport(report));
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Runs `procs` processes over one fresh database, all in the same window. */
+async function measure(kind: Kind, procs: number, tasks: number): Promise<Measurement> {
+  const path = join(dir, `${kind}-${procs}.db`);
+  await prepare(kind, path, tasks, runSize);
+  const startAt = Date.now() + START_DELAY_MS;
+  const endAt = startAt + seconds * 1000;
+  const children = Array.from({ length: procs }, (_, i) =>
+    Bun.spawn([process.execPath, WORKER, kind, path, `${kind}-${i}`, String(startAt), String(endAt)], { stdout: "pipe", stderr: "inherit" }),
+  );
+  const wal = peakSize(`${path}-wal`);
+  const results = await Promise.all(
+    children.map(async (child) => {
+      const output = await new Response(child.stdout).text();
+      const code = await child.exited;
+      if (code !== 0) throw new Error(`a ${kind} benchmark process exited with code ${code}`);
+      return JSON.parse(output) as WorkerResult;
+    }),
+  );
+  return summarize(kind, tasks, seconds, results, wal.stop());
+}
+
+/**
+ * Samples a file's size until stopped and returns the largest seen. The WAL's
+ * size tells whether checkpoints keep up: it stays near 4 MB (1000 pages, the
+ * auto-checkpoint threshold) when they do.
+ */
+function peakSize(path: string): { stop(): number } {
+  let peak = 0;
+  const sample = () => {
+    try {
+      peak = Math.max(peak, statSync(path).size);
+    } catch {
+      // not created yet, or removed by the last connection's close
+    }
+  };
+  const timer = setInterval(sample, 25);
+  timer.unref();
+  return {
+    stop() {
+      clearInterval(timer);
+      return peak;
+    },
+  };
+}
+
+/**
+ * How many tasks a measurement needs so that the supply cannot run out:
+ * a short run of one process on a scratch database gives the rate.
+ */
+async function calibrate(kind: Kind): Promise<number> {
+  const path = join(dir, `${kind}-calibration.db`);
+  await prepare(kind, path, runSize, runSize);
+  const cycle = openCycle(kind, path, "calibration");
+  const started = performance.now();
+  let done = 0;
+  while (performance.now() - started < CALIBRATION_MS) {
+    const complete = await cycle.claim();
+    if (!complete) break;
+    await complete();
+    done++;
+  }
+  cycle.close();
+  const perSecond = done / ((performance.now() - started) / 1000);
+  return wholeRuns(perSecond * seconds * SUPPLY_HEADROOM);
+}
+
+/** Tasks are created in whole runs. */
+function wholeRuns(tasks: number): number {
+  return Math.max(1, Math.ceil(tasks / runSize)) * runSize;
+}
+
+function positive(name: string, value: string | undefined): number {
+  const number = Number(value);
+  if (!Number.isFinite(number) || number <= 0) throw new Error(`${name} must be a positive number (got ${value})`);
+  return number;
+}
