@@ -1,0 +1,130 @@
+/**
+ * The main job end to end: `farcaster GOAL.md` as a subprocess without a
+ * terminal, gates approved from another process, the Architect's model
+ * faked at its HTTP boundary.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { farcaster, pendingGates, query, REPO, spawnFarcaster, until } from "./cli-helpers.ts";
+import { startFakeOpenAI, type FakeOpenAI } from "./fixtures/fakeOpenAI.ts";
+import { freshDir } from "./helpers.ts";
+
+let fake: FakeOpenAI | undefined;
+afterEach(async () => {
+  await fake?.stop();
+  fake = undefined;
+});
+
+function siteWorkspace(): { dir: string; db: string } {
+  const dir = freshDir();
+  cpSync(join(REPO, "examples", "site"), join(dir, "examples", "site"), { recursive: true });
+  return { dir, db: join(dir, ".farcaster", "farcaster.db") };
+}
+
+describe("the main job", () => {
+  test("the example goal runs end to end: parallel branches, a fan-in, a gate approved from another process", async () => {
+    const { dir, db } = siteWorkspace();
+    const job = spawnFarcaster(["examples/site/goal.md", "--workers", "3"], { cwd: dir });
+    await until(() => pendingGates(db).length > 0, 30_000, "the review gate");
+    const [gate] = pendingGates(db);
+    expect(gate).toMatchObject({ task_key: "review", question: "The site built and passed its checks. Publish it?" });
+    const approve = await farcaster(["approve", gate!.id, "--by", "reviewer"], { cwd: dir });
+    expect(approve.code).toBe(0);
+    expect(await job.proc.exited).toBe(0);
+    const out = await job.stdout;
+    expect(out).toContain("6 tasks in 4 waves");
+    expect(out).toContain(`waiting for a person at gate ${gate!.id}`);
+    expect(out).toContain(`farcaster approve ${gate!.id}`);
+    expect(out).toMatch(/run r\w+ succeeded in/);
+    expect(out).not.toContain("\x1b[");
+    const manifest = JSON.parse(readFileSync(join(dir, ".farcaster", "example-site", "published", "manifest.json"), "utf8"));
+    expect(Object.keys(manifest).sort()).toEqual(["gates.html", "index.html", "leases.html", "replay.html"]);
+    // links and pages-ok ran after both builders; the gate after both checks.
+    const rows = query<{ key: string; started_at: number; finished_at: number }>(db, "SELECT key, started_at, finished_at FROM tasks");
+    const at = Object.fromEntries(rows.map((r) => [r.key, r]));
+    expect(at.links!.started_at).toBeGreaterThanOrEqual(Math.max(at.pages!.finished_at, at.index!.finished_at));
+    expect(at.review!.started_at).toBeGreaterThanOrEqual(Math.max(at.links!.finished_at, at["pages-ok"]!.finished_at));
+  });
+
+  test("a failing task makes the run fail: its dependents are skipped, the summary names the error, exit 1", async () => {
+    const dir = freshDir();
+    writeFileSync(join(dir, "goal.md"), "# Fail on purpose\n\n## ok: Fine\nrun: echo fine\n\n## broken: Broken\nrun: echo 'disk full' >&2; exit 3\n\n## after: After\nafter: broken\nrun: echo never\n");
+    const result = await farcaster(["goal.md", "--json"], { cwd: dir });
+    expect(result.code).toBe(1);
+    const summary = JSON.parse(result.stdout);
+    expect(summary.run.state).toBe("failed");
+    const states = Object.fromEntries(summary.tasks.map((t: { key: string; state: string }) => [t.key, t.state]));
+    expect(states).toEqual({ "@plan": "succeeded", ok: "succeeded", broken: "failed", after: "skipped" });
+    const broken = summary.tasks.find((t: { key: string }) => t.key === "broken");
+    expect(broken.error.message).toBe("`echo 'disk full' >&2; exit 3` exited with code 3: disk full");
+  });
+
+  test("Ctrl-C leaves the run resumable; running the goal again resumes it instead of starting a duplicate", async () => {
+    const dir = freshDir();
+    const db = join(dir, ".farcaster", "farcaster.db");
+    writeFileSync(join(dir, "goal.md"), "# Two steps\n\n## first: First\nrun: echo one > first.txt\n\n## check: A person checks\nafter: first\ngate: Is first.txt right?\n\n## second: Second\nafter: check\nrun: echo two > second.txt\n");
+    const job = spawnFarcaster(["goal.md"], { cwd: dir });
+    await until(() => pendingGates(db).length > 0, 20_000, "the gate");
+    job.proc.kill("SIGINT");
+    expect(await job.proc.exited).toBe(130);
+    const [{ id: runId }] = query<{ id: string }>(db, "SELECT id FROM runs");
+    expect(await job.stdout).toContain(`run ${runId} paused; its leases were released. Continue with: farcaster resume ${runId}`);
+
+    const again = spawnFarcaster(["goal.md"], { cwd: dir });
+    const [gate] = pendingGates(db); // still pending: a gate outlives the process that opened it
+    await farcaster(["approve", gate!.id], { cwd: dir });
+    expect(await again.proc.exited).toBe(0);
+    expect(await again.stdout).toContain(`goal.md already has an unfinished run, ${runId} (running); resuming it (--new starts another)`);
+    expect(query(db, "SELECT id FROM runs")).toHaveLength(1);
+    expect(readFileSync(join(dir, "second.txt"), "utf8")).toBe("two\n");
+    expect(query<{ n: number }>(db, "SELECT attempts AS n FROM tasks WHERE key = 'first'")[0]!.n).toBe(1); // not redone
+  });
+
+  test("without a plan, the Architect plans with the model; --yes approves the plan on the user's behalf, recorded as such", async () => {
+    const plan = {
+      version: 1,
+      goal: "Say hello in two files",
+      tasks: [
+        { id: "hello", title: "Write hello", description: "Done when hello.txt exists.", workflow: "shell", input: { command: "echo hello > hello.txt" } },
+        { id: "world", title: "Write world", workflow: "shell", input: { command: "echo world > world.txt" }, after: ["hello"] },
+      ],
+    };
+    fake = startFakeOpenAI([{ content: JSON.stringify(plan) }]);
+    const dir = freshDir();
+    const db = join(dir, ".farcaster", "farcaster.db");
+    writeFileSync(join(dir, "goal.md"), "# Say hello\n\nWrite hello.txt, then world.txt.\n");
+    const env = { OPENAI_BASE_URL: fake.url, FARCASTER_MODEL: "fake-planner", FARCASTER_USER: "erin" };
+    const result = await farcaster(["goal.md", "--yes"], { cwd: dir, env });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain("the Architect is planning goal.md");
+    expect(result.stdout).toContain("plan approved on your behalf (--yes): Approve the plan: 2 tasks in 2 waves, including 2 shell command(s) written by a model?");
+    expect(readFileSync(join(dir, "world.txt"), "utf8")).toBe("world\n");
+    const [gate] = query<{ decided_by: string; state: string }>(db, "SELECT decided_by, state FROM gates");
+    expect(gate).toEqual({ decided_by: "erin (--yes)", state: "approved" });
+    expect(fake.requests).toHaveLength(1);
+    expect(fake.requests[0]!.body.messages[1].content).toContain("Write hello.txt, then world.txt.");
+  });
+
+  test("a crash of the planning drone after the model answered does not call the model again", async () => {
+    const plan = { version: 1, goal: "g", tasks: [{ id: "mark", title: "Mark", workflow: "shell", input: { command: "echo done > mark.txt" } }] };
+    fake = startFakeOpenAI([{ content: JSON.stringify(plan) }]);
+    const dir = freshDir();
+    const db = join(dir, ".farcaster", "farcaster.db");
+    writeFileSync(join(dir, "goal.md"), "# Mark the spot\n");
+    const env = { OPENAI_BASE_URL: fake.url, FARCASTER_MODEL: "fake-planner" };
+    // Without a terminal and without --yes, a model-written shell command waits at the plan gate.
+    const job = spawnFarcaster(["goal.md"], { cwd: dir, env });
+    await until(() => pendingGates(db).length > 0, 20_000, "the plan gate");
+    job.proc.kill("SIGKILL");
+    await job.proc.exited;
+    const [gate] = pendingGates(db);
+    expect(gate!.task_key).toBe("@plan");
+    await farcaster(["approve", gate!.id], { cwd: dir });
+    const [{ id: runId }] = query<{ id: string }>(db, "SELECT id FROM runs");
+    const resumed = await farcaster(["resume", runId], { cwd: dir, env });
+    expect(resumed.code).toBe(0);
+    expect(existsSync(join(dir, "mark.txt"))).toBe(true);
+    expect(fake.requests).toHaveLength(1);
+  });
+});
