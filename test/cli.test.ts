@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { farcaster, query, REPO } from "./cli-helpers.ts";
+import { farcaster, query, REPO, until } from "./cli-helpers.ts";
 import { freshDir } from "./helpers.ts";
 
 const INVENTORY = join(REPO, "examples", "inventory.json");
@@ -71,6 +71,39 @@ describe("the command line", () => {
         expect(existsSync(join(dir, ".farcaster"))).toBe(false);
       });
     }
+  });
+
+  test("plan prints the DAG and its waves and writes nothing; --save writes a workplan that run accepts", async () => {
+    const dir = freshDir();
+    const site = join(REPO, "examples", "site", "goal.md");
+    const plan = await farcaster(["plan", site], { cwd: dir });
+    expect(plan.code).toBe(0);
+    expect(plan.stdout).toContain("6 tasks in 4 waves");
+    expect(plan.stdout).toContain("review: A person looks before anything is published  [review]");
+    expect(plan.stdout).toContain("wave 2: pages-ok, links");
+    expect(existsSync(join(dir, ".farcaster"))).toBe(false);
+    const saved = await farcaster(["plan", site, "--save", "plan.json", "--json"], { cwd: dir });
+    expect(JSON.parse(saved.stdout)).toMatchObject({ writtenBy: "goal file", modelCalls: 0, waves: [["pages", "index"], ["pages-ok", "links"], ["review"], ["publish"]] });
+    const created = await farcaster(["run", "plan.json", "--detach", "--json"], { cwd: dir });
+    expect(created.code).toBe(0);
+    const runId = JSON.parse(created.stdout).run.id;
+    expect(existsSync(join(dir, ".farcaster", "farcaster.db"))).toBe(true);
+    // The detached run is planned by the first drone; graph shows it after that.
+    const db = join(dir, ".farcaster", "farcaster.db");
+    const worker = Bun.spawn([process.execPath, join(REPO, "farcaster.ts"), "worker", "--quiet", "--db", db], { cwd: dir, stdout: "ignore" });
+    try {
+      await until(() => query(db, "SELECT 1 FROM tasks WHERE key = 'publish'").length === 1, 20_000, "planning");
+    } finally {
+      worker.kill("SIGTERM");
+      await worker.exited;
+    }
+    const mermaid = await farcaster(["graph", runId], { cwd: dir });
+    expect(mermaid.stdout).toContain("flowchart TD");
+    expect(mermaid.stdout).toContain("  links --> review");
+    expect(mermaid.stdout).toContain("  pages_ok --> review");
+    const dot = await farcaster(["graph", runId, "--format", "dot"], { cwd: dir });
+    expect(dot.stdout).toContain('"review" -> "publish";');
+    expect((await farcaster(["graph", runId, "--format", "svg"], { cwd: dir })).code).toBe(2);
   });
 
   test("unknown commands and options exit 2 and point at --help", async () => {

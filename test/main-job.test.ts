@@ -68,7 +68,7 @@ describe("the main job", () => {
     await until(() => pendingGates(db).length > 0, 20_000, "the gate");
     job.proc.kill("SIGINT");
     expect(await job.proc.exited).toBe(130);
-    const [{ id: runId }] = query<{ id: string }>(db, "SELECT id FROM runs");
+    const runId = query<{ id: string }>(db, "SELECT id FROM runs")[0]!.id;
     expect(await job.stdout).toContain(`run ${runId} paused; its leases were released. Continue with: farcaster resume ${runId}`);
 
     const again = spawnFarcaster(["goal.md"], { cwd: dir });
@@ -121,7 +121,7 @@ describe("the main job", () => {
     const [gate] = pendingGates(db);
     expect(gate!.task_key).toBe("@plan");
     await farcaster(["approve", gate!.id], { cwd: dir });
-    const [{ id: runId }] = query<{ id: string }>(db, "SELECT id FROM runs");
+    const runId = query<{ id: string }>(db, "SELECT id FROM runs")[0]!.id;
     const resumed = await farcaster(["resume", runId], { cwd: dir, env });
     expect(resumed.code).toBe(0);
     expect(existsSync(join(dir, "mark.txt"))).toBe(true);

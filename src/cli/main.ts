@@ -8,7 +8,9 @@ import { FarcasterError, UsageError } from "../core/errors.ts";
 import type { Command, OptionSpec } from "./command.ts";
 import { cancelCommand } from "./commands/cancel.ts";
 import { approveCommand, gatesCommand, rejectCommand } from "./commands/gates.ts";
+import { graphCommand } from "./commands/graph.ts";
 import { inspectCommand } from "./commands/inspect.ts";
+import { planCommand } from "./commands/plan.ts";
 import { workerCommand } from "./commands/worker.ts";
 import { logCommand } from "./commands/log.ts";
 import { statusCommand } from "./commands/status.ts";
@@ -17,11 +19,13 @@ import { consoleOutput, type Output } from "./output.ts";
 
 export const COMMANDS: readonly Command[] = [
   runCommand,
+  planCommand,
   resumeCommand,
   workerCommand,
   statusCommand,
   inspectCommand,
   logCommand,
+  graphCommand,
   gatesCommand,
   approveCommand,
   rejectCommand,

@@ -2,6 +2,7 @@
 import type { Database } from "bun:sqlite";
 import type { RunState } from "../../core/states.ts";
 import { toJson } from "./rows.ts";
+import { sql } from "./statements.ts";
 
 export interface TxContext {
   db: Database;
@@ -18,9 +19,8 @@ export interface EventWrite {
 }
 
 export function appendEvent(ctx: TxContext, event: EventWrite): void {
-  ctx.db
-    .query("INSERT INTO events (at, type, actor, run_id, task_id, attempt_id, data) VALUES (?, ?, ?, ?, ?, ?, ?)")
-    .run(ctx.now, event.type, event.actor, event.runId ?? null, event.taskId ?? null, event.attemptId ?? null, toJson(event.data));
+  sql(ctx.db, "INSERT INTO events (at, type, actor, run_id, task_id, attempt_id, data) VALUES (?, ?, ?, ?, ?, ?, ?)").run(
+    ctx.now, event.type, event.actor, event.runId ?? null, event.taskId ?? null, event.attemptId ?? null, toJson(event.data));
 }
 
 /**
@@ -30,9 +30,9 @@ export function appendEvent(ctx: TxContext, event: EventWrite): void {
  */
 export function closeTasks(ctx: TxContext, runId: string, closed: number, failed: number, actor: string): RunState {
   // In an UPDATE every SET expression reads the row's old values.
-  const row = ctx.db
-    .query<{ state: RunState; tasks_open: number; tasks_failed: number }, [number, number, number, string]>(
-      `UPDATE runs SET
+  const row = sql<{ state: RunState; tasks_open: number; tasks_failed: number }, [number, number, number, string]>(
+    ctx.db,
+    `UPDATE runs SET
          tasks_open = tasks_open - ?1,
          tasks_failed = tasks_failed + ?2,
          state = CASE WHEN state IN ('planning','awaiting_approval','running') AND tasks_open - ?1 <= 0
@@ -42,8 +42,7 @@ export function closeTasks(ctx: TxContext, runId: string, closed: number, failed
          updated_at = ?3
        WHERE id = ?4
        RETURNING state, tasks_open, tasks_failed`,
-    )
-    .get(closed, failed, ctx.now, runId);
+  ).get(closed, failed, ctx.now, runId);
   if (!row) throw new Error(`run ${runId} vanished while closing its tasks`);
   if (closed > 0 && row.tasks_open === 0 && (row.state === "succeeded" || row.state === "failed")) {
     appendEvent(ctx, { type: `run.${row.state}`, actor, runId, data: { failedTasks: row.tasks_failed } });

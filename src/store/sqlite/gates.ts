@@ -5,6 +5,7 @@
  */
 import { GateNotPendingError, InputError, NotFoundError } from "../../core/errors.ts";
 import type { GateDecision, GateRecord, GateRequest } from "../types.ts";
+import { sql } from "./statements.ts";
 import { appendEvent, type TxContext } from "./context.ts";
 import { failForGood, type FencedTask } from "./outcomes.ts";
 import { GATE_SELECT, toGate, toJson, type GateRow } from "./rows.ts";
@@ -12,25 +13,24 @@ import { GATE_SELECT, toGate, toJson, type GateRow } from "./rows.ts";
 /** The reserved key of a run's planning task (workplan ids cannot contain "@"). */
 export const PLANNING_TASK_KEY = "@plan";
 
-/** Gates whose timeout is handled per claim, at most. */
-const GATE_SWEEP_BATCH = 16;
+/** Gates whose timeout is handled per upkeep pass, at most; a literal in the SQL like RECLAIM_BATCH. */
+export const GATE_SWEEP_BATCH = 16;
 
 export function selectGate(ctx: TxContext, gateId: string): GateRecord {
-  const row = ctx.db.query<GateRow, [string]>(`${GATE_SELECT} WHERE g.id = ?`).get(gateId);
+  const row = sql<GateRow, [string]>(ctx.db, `${GATE_SELECT} WHERE g.id = ?`).get(gateId);
   if (!row) throw new NotFoundError("gate", gateId, "list pending gates with `farcaster gates`");
   return toGate(row);
 }
 
 export function openGate(ctx: TxContext, task: FencedTask, gate: GateRequest): void {
-  ctx.db
-    .query(
+  sql(ctx.db, 
       `INSERT INTO gates (id, run_id, task_id, step_key, question, evidence, subject_hash, asked_by, state, timeout_at, on_timeout, created_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
     )
     .run(gate.id, task.run_id, task.id, gate.stepKey, gate.question, toJson(gate.evidence), gate.subjectHash ?? null, gate.askedBy,
       gate.timeoutAt ?? null, gate.onTimeout ?? "fail", ctx.now);
   if (task.key === PLANNING_TASK_KEY) {
-    ctx.db.query("UPDATE runs SET state = 'awaiting_approval', updated_at = ? WHERE id = ? AND state = 'planning'").run(ctx.now, task.run_id);
+    sql(ctx.db, "UPDATE runs SET state = 'awaiting_approval', updated_at = ? WHERE id = ? AND state = 'planning'").run(ctx.now, task.run_id);
   }
   appendEvent(ctx, { type: "gate.opened", actor: gate.askedBy, runId: task.run_id, taskId: task.id, data: { gate: gate.id, question: gate.question } });
 }
@@ -41,29 +41,27 @@ export function decideGateTx(ctx: TxContext, gateId: string, decision: GateDecis
   const reason = decision.reason?.trim();
   if (!decision.approved && !reason) throw new InputError(`rejecting gate ${gateId} needs a reason (--reason TEXT): the task and the people after you act on it`);
   const action = decision.approved ? null : (decision.action ?? "fail");
-  ctx.db
-    .query("UPDATE gates SET state = ?, decided_by = ?, decided_at = ?, reason = ?, action = ? WHERE id = ?")
+  sql(ctx.db, "UPDATE gates SET state = ?, decided_by = ?, decided_at = ?, reason = ?, action = ? WHERE id = ?")
     .run(decision.approved ? "approved" : "rejected", decision.by, ctx.now, reason ?? null, action, gateId);
 
   if (gate.taskId !== null) {
     if (action === "retry") {
       // The task starts over with the reason as feedback: its journal is cleared so the work is redone.
       const feedback = { gateId, reason, by: decision.by, at: ctx.now };
-      ctx.db
-        .query(
+      sql(ctx.db, 
           `UPDATE tasks SET state = 'ready', available_at = ?, updated_at = ?,
              feedback = json_insert(coalesce(feedback, '[]'), '$[#]', json(?))
            WHERE id = ? AND state = 'waiting'`,
         )
         .run(ctx.now, ctx.now, JSON.stringify(feedback), gate.taskId);
-      ctx.db.query("DELETE FROM steps WHERE task_id = ?").run(gate.taskId);
+      sql(ctx.db, "DELETE FROM steps WHERE task_id = ?").run(gate.taskId);
     } else {
       // Approved, or rejected to fail: the workflow replays its approval step and receives the decision.
-      ctx.db.query("UPDATE tasks SET state = 'ready', available_at = ?, updated_at = ? WHERE id = ? AND state = 'waiting'").run(ctx.now, ctx.now, gate.taskId);
+      sql(ctx.db, "UPDATE tasks SET state = 'ready', available_at = ?, updated_at = ? WHERE id = ? AND state = 'waiting'").run(ctx.now, ctx.now, gate.taskId);
     }
   }
   if (gate.taskKey === PLANNING_TASK_KEY) {
-    ctx.db.query("UPDATE runs SET state = 'planning', updated_at = ? WHERE id = ? AND state = 'awaiting_approval'").run(ctx.now, gate.runId);
+    sql(ctx.db, "UPDATE runs SET state = 'planning', updated_at = ? WHERE id = ? AND state = 'awaiting_approval'").run(ctx.now, gate.runId);
   }
   appendEvent(ctx, {
     type: decision.approved ? "gate.approved" : "gate.rejected",
@@ -77,24 +75,24 @@ export function decideGateTx(ctx: TxContext, gateId: string, decision: GateDecis
 
 /** Pending gates past their timeout: fail their task, or mark them overdue (escalate). Bounded per call. */
 export function sweepGateTimeouts(ctx: TxContext, actor: string): number {
-  const due = ctx.db
-    .query<GateRow, [number, number]>(
-      `${GATE_SELECT} WHERE g.state = 'pending' AND g.timeout_at IS NOT NULL AND g.overdue_at IS NULL AND g.timeout_at <= ? ORDER BY g.timeout_at LIMIT ?`,
-    )
-    .all(ctx.now, GATE_SWEEP_BATCH)
+  const due = sql<GateRow, [number]>(
+    ctx.db,
+    `${GATE_SELECT} WHERE g.state = 'pending' AND g.timeout_at IS NOT NULL AND g.overdue_at IS NULL AND g.timeout_at <= ?
+     ORDER BY g.timeout_at LIMIT ${GATE_SWEEP_BATCH}`,
+  )
+    .all(ctx.now)
     .map(toGate);
   for (const gate of due) {
     const waitedMs = ctx.now - gate.createdAt;
     if (gate.onTimeout === "escalate") {
-      ctx.db.query("UPDATE gates SET overdue_at = ? WHERE id = ?").run(ctx.now, gate.id);
+      sql(ctx.db, "UPDATE gates SET overdue_at = ? WHERE id = ?").run(ctx.now, gate.id);
       appendEvent(ctx, { type: "gate.overdue", actor, runId: gate.runId, taskId: gate.taskId, data: { gate: gate.id, question: gate.question, waitedMs } });
       continue;
     }
-    ctx.db.query("UPDATE gates SET state = 'expired', decided_at = ? WHERE id = ?").run(ctx.now, gate.id);
+    sql(ctx.db, "UPDATE gates SET state = 'expired', decided_at = ? WHERE id = ?").run(ctx.now, gate.id);
     appendEvent(ctx, { type: "gate.expired", actor, runId: gate.runId, taskId: gate.taskId, data: { gate: gate.id, question: gate.question, waitedMs } });
     if (gate.taskId === null) continue;
-    const task = ctx.db
-      .query<FencedTask & { failures: number }, [number]>("SELECT id, run_id, key, lease_owner, failures FROM tasks WHERE id = ? AND state = 'waiting'")
+    const task = sql<FencedTask & { failures: number }, [number]>(ctx.db, "SELECT id, run_id, key, lease_owner, failures FROM tasks WHERE id = ? AND state = 'waiting'")
       .get(gate.taskId);
     if (!task) continue;
     const message = `gate ${gate.id} ("${gate.question}") was not decided in time; a gate never approves itself`;

@@ -11,11 +11,16 @@ import { appendEvent, type TxContext } from "./context.ts";
 import { openGate } from "./gates.ts";
 import { failForGood, type FencedTask } from "./outcomes.ts";
 import { fromJson, toJson } from "./rows.ts";
+import { sql } from "./statements.ts";
 
 /** `available_at` of a task that waits to be woken (a gate, an event) rather than for a time. */
 export const WAIT_FOREVER = 8_640_000_000_000_000;
 
-/** Expired leases reclaimed per claim: keeps every claim's work bounded (as Absurd's claim_task does). */
+/**
+ * Expired leases reclaimed per upkeep pass: keeps every claim's work bounded
+ * (as Absurd's claim_task does). Written into the SQL: a bound `LIMIT ?` makes
+ * this SQLite re-prepare the statement on every run (about 12 µs).
+ */
 export const RECLAIM_BATCH = 32;
 
 export interface ClaimPolicy {
@@ -29,28 +34,26 @@ export interface ClaimPolicy {
  * it has crashed too often (a task that kills its drone must not crash-loop the swarm).
  */
 export function reclaimExpired(ctx: TxContext, actor: string, policy: ClaimPolicy): number {
-  const expired = ctx.db
-    .query<FencedTask & { attempt_id: number; crashes: number; failures: number }, [number, number]>(
-      `SELECT id, run_id, key, lease_owner, attempt_id, crashes, failures FROM tasks
-       WHERE state = 'running' AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?`,
-    )
-    .all(ctx.now, RECLAIM_BATCH);
+  const expired = sql<FencedTask & { attempt_id: number; crashes: number; failures: number }, [number]>(
+    ctx.db,
+    `SELECT id, run_id, key, lease_owner, attempt_id, crashes, failures FROM tasks
+     WHERE state = 'running' AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ${RECLAIM_BATCH}`,
+  ).all(ctx.now);
   for (const task of expired) {
     const error = JSON.stringify({ message: `lease expired: drone ${task.lease_owner} stopped heartbeating`, code: "lease_expired" });
-    ctx.db.query("UPDATE attempts SET state = 'crashed', ended_at = ?, error = ? WHERE id = ?").run(ctx.now, error, task.attempt_id);
+    sql(ctx.db, "UPDATE attempts SET state = 'crashed', ended_at = ?, error = ? WHERE id = ?").run(ctx.now, error, task.attempt_id);
     const crashes = task.crashes + 1;
     appendEvent(ctx, { type: "task.lease_expired", actor, runId: task.run_id, taskId: task.id, attemptId: task.attempt_id, data: { owner: task.lease_owner, crashes } });
     if (crashes > policy.recoveryLimit) {
-      ctx.db.query("UPDATE tasks SET crashes = ? WHERE id = ?").run(crashes, task.id);
+      sql(ctx.db, "UPDATE tasks SET crashes = ? WHERE id = ?").run(crashes, task.id);
       const message = `task "${task.key}" crashed its drone ${crashes} times (recovery limit ${policy.recoveryLimit}); not retrying`;
       failForGood(ctx, task, JSON.stringify({ message, code: "recovery_limit" }), "recovery_limit", task.failures, actor, task.attempt_id);
     } else {
-      ctx.db
-        .query(
-          `UPDATE tasks SET state = 'ready', crashes = ?, error = ?, attempt_id = NULL, lease_expires_at = NULL, available_at = ?, updated_at = ?
-           WHERE id = ?`,
-        )
-        .run(crashes, error, ctx.now, ctx.now, task.id);
+      sql(
+        ctx.db,
+        `UPDATE tasks SET state = 'ready', crashes = ?, error = ?, attempt_id = NULL, lease_expires_at = NULL, available_at = ?, updated_at = ?
+         WHERE id = ?`,
+      ).run(crashes, error, ctx.now, ctx.now, task.id);
     }
   }
   return expired.length;
@@ -58,40 +61,46 @@ export function reclaimExpired(ctx: TxContext, actor: string, policy: ClaimPolic
 
 /** Sleeping tasks whose time has come become ready. */
 export function wakeSleepers(ctx: TxContext): number {
-  return ctx.db
-    .query(`UPDATE tasks SET state = 'ready', updated_at = ?1 WHERE state = 'waiting' AND available_at <= ?1`)
-    .run(ctx.now).changes;
+  return sql(ctx.db, `UPDATE tasks SET state = 'ready', updated_at = ?1 WHERE state = 'waiting' AND available_at <= ?1`).run(ctx.now).changes;
 }
 
+type ClaimedRow = { run_id: string; key: string; workflow: string; input: string; max_attempts: number; timeout_ms: number | null; feedback: string | null };
+
+/**
+ * Leases up to `limit` ready tasks, best first. One INSERT … SELECT picks the
+ * tasks and opens their attempts; then each task is marked running and its
+ * event appended. The limit is written into the SQL (see RECLAIM_BATCH), so
+ * each limit a worker uses is one cached statement.
+ */
 export function claimReady(ctx: TxContext, worker: string, limit: number, leaseMs: number, options: ClaimOptions): ClaimedTask[] {
+  if (!Number.isSafeInteger(limit) || limit < 0) throw new RangeError(`a claim's limit must be a whole number ≥ 0 (got ${limit})`);
+  if (limit === 0) return [];
+  const params: SQLQueryBindings[] = [worker, ctx.now];
+  const byRun = options.runId === undefined ? "" : `AND run_id = ?${params.push(options.runId)}`;
   const workflows = options.workflows ?? [];
-  const byWorkflow = workflows.length > 0 ? `AND workflow IN (${workflows.map(() => "?").join(",")})` : "";
-  const byRun = options.runId ? "AND run_id = ?" : "";
-  const candidates = ctx.db
-    .query<{ id: number }, (string | number)[]>(
-      `SELECT id FROM tasks WHERE state = 'ready' AND available_at <= ? ${byWorkflow} ${byRun}
-       ORDER BY priority DESC, available_at, id LIMIT ?`,
-    )
-    .all(ctx.now, ...workflows, ...(options.runId ? [options.runId] : []), limit);
+  const byWorkflow = workflows.length === 0 ? "" : `AND workflow IN (${workflows.map((w) => `?${params.push(w)}`).join(",")})`;
+  const attempts = sql<{ id: number; task_id: number; number: number }, SQLQueryBindings[]>(
+    ctx.db,
+    `INSERT INTO attempts (task_id, number, worker, state, started_at, heartbeat_at)
+     SELECT id, attempts + 1, ?1, 'running', ?2, ?2 FROM tasks
+     WHERE state = 'ready' AND available_at <= ?2 ${byRun} ${byWorkflow}
+     ORDER BY priority DESC, available_at, id LIMIT ${limit}
+     RETURNING id, task_id, number`,
+  ).all(...params);
+  // Attempt ids are handed out in insertion order, which is the claim's order.
+  attempts.sort((a, b) => a.id - b.id);
   const expiresAt = ctx.now + leaseMs;
-  const claimed: ClaimedTask[] = [];
-  for (const { id } of candidates) {
-    const attempt = ctx.db
-      .query<{ id: number; number: number }, [number, string, number, number]>(
-        `INSERT INTO attempts (task_id, number, worker, state, started_at, heartbeat_at)
-         VALUES (?1, (SELECT attempts + 1 FROM tasks WHERE id = ?1), ?2, 'running', ?3, ?4) RETURNING id, number`,
-      )
-      .get(id, worker, ctx.now, ctx.now)!;
-    const task = ctx.db
-      .query<{ run_id: string; key: string; workflow: string; input: string; max_attempts: number; timeout_ms: number | null; feedback: string | null }, SQLQueryBindings[]>(
-        `UPDATE tasks SET state = 'running', attempt_id = ?, lease_owner = ?, lease_expires_at = ?, attempts = attempts + 1,
-           started_at = coalesce(started_at, ?), updated_at = ?
-         WHERE id = ? RETURNING run_id, key, workflow, input, max_attempts, timeout_ms, feedback`,
-      )
-      .get(attempt.id, worker, expiresAt, ctx.now, ctx.now, id)!;
-    appendEvent(ctx, { type: "task.started", actor: worker, runId: task.run_id, taskId: id, attemptId: attempt.id, data: { attempt: attempt.number } });
-    claimed.push({
-      taskId: id,
+  const markRunning = sql<ClaimedRow, [number, string, number, number, number]>(
+    ctx.db,
+    `UPDATE tasks SET state = 'running', attempt_id = ?1, lease_owner = ?2, lease_expires_at = ?3, attempts = attempts + 1,
+       started_at = coalesce(started_at, ?4), updated_at = ?4
+     WHERE id = ?5 RETURNING run_id, key, workflow, input, max_attempts, timeout_ms, feedback`,
+  );
+  return attempts.map((attempt) => {
+    const task = markRunning.get(attempt.id, worker, expiresAt, ctx.now, attempt.task_id)!;
+    appendEvent(ctx, { type: "task.started", actor: worker, runId: task.run_id, taskId: attempt.task_id, attemptId: attempt.id, data: { attempt: attempt.number } });
+    return {
+      taskId: attempt.task_id,
       attemptId: attempt.id,
       runId: task.run_id,
       key: task.key,
@@ -102,26 +111,24 @@ export function claimReady(ctx: TxContext, worker: string, limit: number, leaseM
       timeoutMs: task.timeout_ms,
       leaseExpiresAt: expiresAt,
       feedback: fromJson(task.feedback) ?? [],
-    });
-  }
-  return claimed;
+    };
+  });
 }
 
 /** The fence: throws LeaseLostError unless the attempt still holds the task. Optionally extends the lease. */
 export function checkLease(ctx: TxContext, taskId: number, attemptId: number, leaseMs: number | undefined, operation: string): number | null {
-  const row = ctx.db
-    .query<{ lease_expires_at: number }, [number | null, number, number, number]>(
-      `UPDATE tasks SET lease_expires_at = coalesce(?, lease_expires_at), updated_at = ?
-       WHERE id = ? AND attempt_id = ? AND state = 'running' RETURNING lease_expires_at`,
-    )
-    .get(leaseMs === undefined ? null : ctx.now + leaseMs, ctx.now, taskId, attemptId);
+  const row = sql<{ lease_expires_at: number }, [number | null, number, number, number]>(
+    ctx.db,
+    `UPDATE tasks SET lease_expires_at = coalesce(?, lease_expires_at), updated_at = ?
+     WHERE id = ? AND attempt_id = ? AND state = 'running' RETURNING lease_expires_at`,
+  ).get(leaseMs === undefined ? null : ctx.now + leaseMs, ctx.now, taskId, attemptId);
   if (!row) throw new LeaseLostError(taskId, attemptId, operation);
   return row.lease_expires_at;
 }
 
 export function extendLeaseTx(ctx: TxContext, taskId: number, attemptId: number, leaseMs: number): number {
   const expiresAt = checkLease(ctx, taskId, attemptId, leaseMs, "the heartbeat")!;
-  ctx.db.query("UPDATE attempts SET heartbeat_at = ? WHERE id = ?").run(ctx.now, attemptId);
+  sql(ctx.db, "UPDATE attempts SET heartbeat_at = ? WHERE id = ?").run(ctx.now, attemptId);
   return expiresAt;
 }
 
@@ -133,42 +140,39 @@ export function recordStepTx(ctx: TxContext, taskId: number, attemptId: number, 
 function writeStep(ctx: TxContext, taskId: number, attemptId: number, step: StepWrite): void {
   // A step recorded as waiting (a sleep, a gate) is completed later by a later attempt;
   // a completed or failed step is a fact and is never overwritten.
-  const changed = ctx.db
-    .query(
-      `INSERT INTO steps (task_id, key, seq, kind, attempt_id, status, input, output, error, started_at, ended_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (task_id, key) DO UPDATE SET
-         attempt_id = excluded.attempt_id, status = excluded.status, output = excluded.output,
-         error = excluded.error, ended_at = excluded.ended_at
-       WHERE steps.status = 'waiting'`,
-    )
-    .run(taskId, step.key, step.seq, step.kind, attemptId, step.status, toJson(step.input), toJson(step.output), toJson(step.error),
+  const changed = sql(
+    ctx.db,
+    `INSERT INTO steps (task_id, key, seq, kind, attempt_id, status, input, output, error, started_at, ended_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (task_id, key) DO UPDATE SET
+       attempt_id = excluded.attempt_id, status = excluded.status, output = excluded.output,
+       error = excluded.error, ended_at = excluded.ended_at
+     WHERE steps.status = 'waiting'`,
+  ).run(taskId, step.key, step.seq, step.kind, attemptId, step.status, toJson(step.input), toJson(step.output), toJson(step.error),
       step.startedAt, step.endedAt).changes;
   if (changed === 0) throw new Error(`step "${step.key}" of task ${taskId} is already recorded; replay must return it instead of running it again`);
 }
 
 export function suspendTaskTx(ctx: TxContext, taskId: number, attemptId: number, options: SuspendOptions): void {
-  const task = ctx.db
-    .query<FencedTask, [number, number, number, number]>(
-      `UPDATE tasks SET state = 'waiting', attempt_id = NULL, lease_expires_at = NULL, available_at = ?, updated_at = ?
-       WHERE id = ? AND attempt_id = ? AND state = 'running' RETURNING id, run_id, key, lease_owner`,
-    )
-    .get(options.until ?? WAIT_FOREVER, ctx.now, taskId, attemptId);
+  const task = sql<FencedTask, [number, number, number, number]>(
+    ctx.db,
+    `UPDATE tasks SET state = 'waiting', attempt_id = NULL, lease_expires_at = NULL, available_at = ?, updated_at = ?
+     WHERE id = ? AND attempt_id = ? AND state = 'running' RETURNING id, run_id, key, lease_owner`,
+  ).get(options.until ?? WAIT_FOREVER, ctx.now, taskId, attemptId);
   if (!task) throw new LeaseLostError(taskId, attemptId, "suspending the task");
   if (options.step) writeStep(ctx, taskId, attemptId, options.step);
   if (options.gate) openGate(ctx, task, options.gate);
-  ctx.db.query("UPDATE attempts SET state = 'suspended', ended_at = ? WHERE id = ?").run(ctx.now, attemptId);
+  sql(ctx.db, "UPDATE attempts SET state = 'suspended', ended_at = ? WHERE id = ?").run(ctx.now, attemptId);
   appendEvent(ctx, { type: "task.waiting", actor: task.lease_owner, runId: task.run_id, taskId, attemptId, data: { reason: options.reason, until: options.until ?? null } });
 }
 
 export function releaseTaskTx(ctx: TxContext, taskId: number, attemptId: number): void {
-  const task = ctx.db
-    .query<FencedTask, [number, number, number, number]>(
-      `UPDATE tasks SET state = 'ready', attempt_id = NULL, lease_expires_at = NULL, available_at = ?, updated_at = ?
-       WHERE id = ? AND attempt_id = ? AND state = 'running' RETURNING id, run_id, key, lease_owner`,
-    )
-    .get(ctx.now, ctx.now, taskId, attemptId);
+  const task = sql<FencedTask, [number, number, number, number]>(
+    ctx.db,
+    `UPDATE tasks SET state = 'ready', attempt_id = NULL, lease_expires_at = NULL, available_at = ?, updated_at = ?
+     WHERE id = ? AND attempt_id = ? AND state = 'running' RETURNING id, run_id, key, lease_owner`,
+  ).get(ctx.now, ctx.now, taskId, attemptId);
   if (!task) throw new LeaseLostError(taskId, attemptId, "releasing the task");
-  ctx.db.query("UPDATE attempts SET state = 'released', ended_at = ? WHERE id = ?").run(ctx.now, attemptId);
+  sql(ctx.db, "UPDATE attempts SET state = 'released', ended_at = ? WHERE id = ?").run(ctx.now, attemptId);
   appendEvent(ctx, { type: "task.released", actor: task.lease_owner, runId: task.run_id, taskId, attemptId });
 }

@@ -9,6 +9,7 @@ import { LeaseLostError } from "../../core/errors.ts";
 import type { FailReason, RunState } from "../../core/states.ts";
 import type { CompleteResult, FailOptions, FailResult, TaskError } from "../types.ts";
 import { parseWorkplan } from "../../core/workplan.ts";
+import { sql } from "./statements.ts";
 import { appendEvent, closeTasks, type TxContext } from "./context.ts";
 import { PLANNING_TASK_KEY } from "./gates.ts";
 import { applyPlan } from "./runs.ts";
@@ -21,20 +22,18 @@ export interface FencedTask {
 }
 
 export function completeTaskTx(ctx: TxContext, taskId: number, attemptId: number, output: string): CompleteResult {
-  const task = ctx.db
-    .query<FencedTask, [string, number, number, number, number]>(
+  const task = sql<FencedTask, [string, number, number, number, number]>(ctx.db, 
       `UPDATE tasks SET state = 'succeeded', output = ?, attempt_id = NULL, lease_expires_at = NULL, finished_at = ?, updated_at = ?
        WHERE id = ? AND attempt_id = ? AND state = 'running'
        RETURNING id, run_id, key, lease_owner`,
     )
     .get(output, ctx.now, ctx.now, taskId, attemptId);
   if (!task) throw new LeaseLostError(taskId, attemptId, "completing the task");
-  ctx.db.query("UPDATE attempts SET state = 'succeeded', ended_at = ? WHERE id = ?").run(ctx.now, attemptId);
+  sql(ctx.db, "UPDATE attempts SET state = 'succeeded', ended_at = ? WHERE id = ?").run(ctx.now, attemptId);
   // The planning task's output is the workplan: its tasks join the run in this same transaction.
   if (task.key === PLANNING_TASK_KEY) applyPlan(ctx, task.run_id, parseWorkplan(JSON.parse(output), "the planning task's output"), task.lease_owner);
   // A dependent becomes ready when its last pending dependency succeeds.
-  const unblocked = ctx.db
-    .query<{ key: string; state: string }, [number, number, number]>(
+  const unblocked = sql<{ key: string; state: string }, [number, number, number]>(ctx.db, 
       `UPDATE tasks SET
          pending_deps = pending_deps - 1,
          state = CASE WHEN pending_deps = 1 THEN 'ready' ELSE state END,
@@ -67,22 +66,20 @@ export function failTaskTx(
   backoff: BackoffPolicy,
   random: () => number,
 ): FailResult {
-  const task = ctx.db
-    .query<FencedTask & { failures: number; max_attempts: number }, [number, number]>(
+  const task = sql<FencedTask & { failures: number; max_attempts: number }, [number, number]>(ctx.db, 
       `SELECT id, run_id, key, lease_owner, failures, max_attempts FROM tasks WHERE id = ? AND attempt_id = ? AND state = 'running'`,
     )
     .get(taskId, attemptId);
   if (!task) throw new LeaseLostError(taskId, attemptId, "failing the task");
   const errorJson = JSON.stringify(error);
-  ctx.db.query("UPDATE attempts SET state = 'failed', ended_at = ?, error = ? WHERE id = ?").run(ctx.now, errorJson, attemptId);
+  sql(ctx.db, "UPDATE attempts SET state = 'failed', ended_at = ?, error = ? WHERE id = ?").run(ctx.now, errorJson, attemptId);
   const failures = task.failures + 1;
   const retryable = options.retryable !== false;
   if (retryable && failures < task.max_attempts) {
     const availableAt = ctx.now + retryDelayMs(failures, options.backoff ?? backoff, random);
     // The retry resumes after the last successful step: failed steps run again, completed ones replay.
-    ctx.db.query("DELETE FROM steps WHERE task_id = ? AND status = 'failed'").run(taskId);
-    ctx.db
-      .query(
+    sql(ctx.db, "DELETE FROM steps WHERE task_id = ? AND status = 'failed'").run(taskId);
+    sql(ctx.db, 
         `UPDATE tasks SET state = 'ready', failures = ?, error = ?, attempt_id = NULL, lease_expires_at = NULL, available_at = ?, updated_at = ?
          WHERE id = ?`,
       )
@@ -115,14 +112,12 @@ export function failForGood(
   actor: string,
   attemptId: number | null,
 ): { skipped: number; runState: RunState } {
-  ctx.db
-    .query(
+  sql(ctx.db, 
       `UPDATE tasks SET state = 'failed', failures = ?, error = ?, fail_reason = ?, attempt_id = NULL, lease_expires_at = NULL,
          finished_at = ?, updated_at = ? WHERE id = ?`,
     )
     .run(failures, errorJson, reason, ctx.now, ctx.now, task.id);
-  const skipped = ctx.db
-    .query<{ key: string }, [number, number, number]>(
+  const skipped = sql<{ key: string }, [number, number, number]>(ctx.db, 
       `WITH RECURSIVE downstream (id) AS (
          SELECT task_id FROM task_deps WHERE depends_on = ?
          UNION

@@ -25,7 +25,9 @@ export interface RunRow {
   finished_at: number | null;
 }
 
-export const RUN_COLUMNS = "id, goal, state, source, cwd, idempotency_key, tasks_total, tasks_open, tasks_failed, created_at, updated_at, finished_at";
+/** A run with its goal, which lives in run_plans (see the schema); filter and order on `r.`. */
+export const RUN_SELECT = `SELECT r.id, p.goal, r.state, r.source, r.cwd, r.idempotency_key, r.tasks_total, r.tasks_open, r.tasks_failed,
+  r.created_at, r.updated_at, r.finished_at FROM runs r JOIN run_plans p ON p.run_id = r.id`;
 
 export function toRun(row: RunRow): RunRecord {
   return {

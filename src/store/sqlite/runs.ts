@@ -7,28 +7,29 @@ import type { ValidWorkplan } from "../../core/workplan.ts";
 import type { CreateRunOptions, RunRecord } from "../types.ts";
 import { appendEvent, type TxContext } from "./context.ts";
 import { PLANNING_TASK_KEY } from "./gates.ts";
-import { RUN_COLUMNS, toJson, toRun, type RunRow } from "./rows.ts";
+import { RUN_SELECT, toJson, toRun, type RunRow } from "./rows.ts";
+import { sql } from "./statements.ts";
 
 export function selectRun(ctx: TxContext, runId: string): RunRecord {
-  const row = ctx.db.query<RunRow, [string]>(`SELECT ${RUN_COLUMNS} FROM runs WHERE id = ?`).get(runId);
+  const row = sql<RunRow, [string]>(ctx.db, `${RUN_SELECT} WHERE r.id = ?`).get(runId);
   if (!row) throw new NotFoundError("run", runId, "list runs with `farcaster status`");
   return toRun(row);
 }
 
 function existingRun(ctx: TxContext, idempotencyKey: string | undefined): RunRecord | null {
   if (!idempotencyKey) return null;
-  const row = ctx.db.query<RunRow, [string]>(`SELECT ${RUN_COLUMNS} FROM runs WHERE idempotency_key = ?`).get(idempotencyKey);
+  const row = sql<RunRow, [string]>(ctx.db, `${RUN_SELECT} WHERE r.idempotency_key = ?`).get(idempotencyKey);
   return row ? toRun(row) : null;
 }
 
 function insertRunRow(ctx: TxContext, goal: string, state: "planning" | "running", workplan: string | null, tasks: number, options: CreateRunOptions): string {
   const runId = newId("r", ctx.now);
-  ctx.db
-    .query(
-      `INSERT INTO runs (id, goal, state, workplan, source, cwd, idempotency_key, tasks_total, tasks_open, tasks_failed, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
-    )
-    .run(runId, goal, state, workplan, options.source ?? null, options.cwd ?? null, options.idempotencyKey ?? null, tasks, tasks, ctx.now, ctx.now);
+  sql(
+    ctx.db,
+    `INSERT INTO runs (id, state, source, cwd, idempotency_key, tasks_total, tasks_open, tasks_failed, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
+  ).run(runId, state, options.source ?? null, options.cwd ?? null, options.idempotencyKey ?? null, tasks, tasks, ctx.now, ctx.now);
+  sql(ctx.db, "INSERT INTO run_plans (run_id, goal, workplan) VALUES (?, ?, ?)").run(runId, goal, workplan);
   return runId;
 }
 
@@ -37,7 +38,8 @@ function insertRunRow(ctx: TxContext, goal: string, state: "planning" | "running
  * ready at once; the others are blocked with their count of pending dependencies.
  */
 function insertTasks(ctx: TxContext, runId: string, valid: ValidWorkplan): void {
-  const insertTask = ctx.db.query<{ id: number }, SQLQueryBindings[]>(
+  const insertTask = sql<{ id: number }, SQLQueryBindings[]>(
+    ctx.db,
     `INSERT INTO tasks (run_id, key, title, description, workflow, input, scope, priority, max_attempts, timeout_ms,
                         state, pending_deps, available_at, created_at, updated_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
@@ -49,7 +51,7 @@ function insertTasks(ctx: TxContext, runId: string, valid: ValidWorkplan): void 
       task.after.length === 0 ? "ready" : "blocked", task.after.length, ctx.now, ctx.now, ctx.now)!;
     ids.set(task.id, row.id);
   }
-  const insertEdge = ctx.db.query("INSERT INTO task_deps (task_id, depends_on) VALUES (?, ?)");
+  const insertEdge = sql(ctx.db, "INSERT INTO task_deps (task_id, depends_on) VALUES (?, ?)");
   for (const task of valid.plan.tasks) for (const dep of task.after) insertEdge.run(ids.get(task.id)!, ids.get(dep)!);
 }
 
@@ -72,12 +74,11 @@ export function insertPlanningRun(ctx: TxContext, goal: string, planningInput: u
   const existing = existingRun(ctx, options.idempotencyKey);
   if (existing) return existing;
   const runId = insertRunRow(ctx, goal, "planning", null, 1, options);
-  ctx.db
-    .query(
-      `INSERT INTO tasks (run_id, key, title, workflow, input, state, pending_deps, available_at, created_at, updated_at)
-       VALUES (?, ?, 'Plan the work', 'architect', ?, 'ready', 0, ?, ?, ?)`,
-    )
-    .run(runId, PLANNING_TASK_KEY, JSON.stringify(planningInput ?? {}), ctx.now, ctx.now, ctx.now);
+  sql(
+    ctx.db,
+    `INSERT INTO tasks (run_id, key, title, workflow, input, state, pending_deps, available_at, created_at, updated_at)
+     VALUES (?, ?, 'Plan the work', 'architect', ?, 'ready', 0, ?, ?, ?)`,
+  ).run(runId, PLANNING_TASK_KEY, JSON.stringify(planningInput ?? {}), ctx.now, ctx.now, ctx.now);
   appendEvent(ctx, { type: "run.created", actor: options.actor ?? "user", runId, data: { planning: true, source: options.source ?? null } });
   return selectRun(ctx, runId);
 }
@@ -89,12 +90,12 @@ export function insertPlanningRun(ctx: TxContext, goal: string, planningInput: u
 export function applyPlan(ctx: TxContext, runId: string, valid: ValidWorkplan, actor: string): void {
   insertTasks(ctx, runId, valid);
   const n = valid.plan.tasks.length;
-  ctx.db
-    .query(
-      `UPDATE runs SET workplan = ?, goal = ?, state = CASE WHEN state IN ('planning','awaiting_approval') THEN 'running' ELSE state END,
-         tasks_total = tasks_total + ?, tasks_open = tasks_open + ?, updated_at = ? WHERE id = ?`,
-    )
-    .run(JSON.stringify(valid.plan), valid.plan.goal, n, n, ctx.now, runId);
+  sql(ctx.db, "UPDATE run_plans SET workplan = ?, goal = ? WHERE run_id = ?").run(JSON.stringify(valid.plan), valid.plan.goal, runId);
+  sql(
+    ctx.db,
+    `UPDATE runs SET state = CASE WHEN state IN ('planning','awaiting_approval') THEN 'running' ELSE state END,
+       tasks_total = tasks_total + ?, tasks_open = tasks_open + ?, updated_at = ? WHERE id = ?`,
+  ).run(n, n, ctx.now, runId);
   appendEvent(ctx, { type: "run.planned", actor, runId, data: { tasks: n, waves: valid.waves } });
 }
 
@@ -109,18 +110,16 @@ export function cancelRunTx(ctx: TxContext, runId: string, actor: string, reason
   if (TERMINAL_RUN_STATES.has(run.state)) {
     throw new InvalidTransitionError("run", runId, run.state, "cancelled", "it has already finished");
   }
-  ctx.db
-    .query(`UPDATE attempts SET state = 'cancelled', ended_at = ? WHERE id IN (SELECT attempt_id FROM tasks WHERE run_id = ? AND state = 'running')`)
-    .run(ctx.now, runId);
-  const cancelled = ctx.db
-    .query(
-      `UPDATE tasks SET state = 'cancelled', attempt_id = NULL, lease_expires_at = NULL, finished_at = ?, updated_at = ?
-       WHERE run_id = ? AND state IN ('blocked','ready','running','waiting')`,
-    )
-    .run(ctx.now, ctx.now, runId).changes;
-  ctx.db
-    .query(`UPDATE runs SET state = 'cancelled', tasks_open = 0, finished_at = ?, updated_at = ? WHERE id = ?`)
-    .run(ctx.now, ctx.now, runId);
+  sql(ctx.db, `UPDATE attempts SET state = 'cancelled', ended_at = ? WHERE id IN (SELECT attempt_id FROM tasks WHERE run_id = ? AND state = 'running')`).run(
+    ctx.now,
+    runId,
+  );
+  const cancelled = sql(
+    ctx.db,
+    `UPDATE tasks SET state = 'cancelled', attempt_id = NULL, lease_expires_at = NULL, finished_at = ?, updated_at = ?
+     WHERE run_id = ? AND state IN ('blocked','ready','running','waiting')`,
+  ).run(ctx.now, ctx.now, runId).changes;
+  sql(ctx.db, `UPDATE runs SET state = 'cancelled', tasks_open = 0, finished_at = ?, updated_at = ? WHERE id = ?`).run(ctx.now, ctx.now, runId);
   appendEvent(ctx, { type: "run.cancelled", actor, runId, data: { cancelledTasks: cancelled, reason: reason ?? null } });
   return selectRun(ctx, runId);
 }

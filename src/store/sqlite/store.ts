@@ -29,19 +29,11 @@ import type {
 } from "../types.ts";
 import type { TxContext } from "./context.ts";
 import { openDatabase, type SyncMode } from "./database.ts";
-import {
-  claimReady,
-  extendLeaseTx,
-  reclaimExpired,
-  recordStepTx,
-  releaseTaskTx,
-  suspendTaskTx,
-  wakeSleepers,
-  type ClaimPolicy,
-} from "./leases.ts";
+import { Checkpointer, disableAutoCheckpoint } from "./checkpoints.ts";
+import { claimReady, extendLeaseTx, recordStepTx, releaseTaskTx, suspendTaskTx } from "./leases.ts";
 import { completeTaskTx, failTaskTx } from "./outcomes.ts";
 import {
-  RUN_COLUMNS,
+  RUN_SELECT,
   TASK_SELECT,
   toAttempt,
   toEvent,
@@ -58,7 +50,9 @@ import {
   type TaskRow,
 } from "./rows.ts";
 import { cancelRunTx, insertPlanningRun, insertRun, selectRun } from "./runs.ts";
-import { decideGateTx, selectGate, sweepGateTimeouts } from "./gates.ts";
+import { decideGateTx, selectGate } from "./gates.ts";
+import { finalizeStatements, sql } from "./statements.ts";
+import { Upkeep } from "./upkeep.ts";
 import { writeTransaction, type TransactionStatements } from "./writeLock.ts";
 
 export interface SqliteStoreOptions {
@@ -81,9 +75,10 @@ export class SqliteStore implements Store {
   private readonly clock: Clock;
   private readonly backoff: BackoffPolicy;
   private readonly random: () => number;
-  private readonly claimPolicy: ClaimPolicy;
+  private readonly upkeep: Upkeep;
   private readonly busyTimeoutMs: number;
   private readonly tx: TransactionStatements;
+  private readonly checkpointer: Checkpointer | null;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.path = path;
@@ -91,22 +86,33 @@ export class SqliteStore implements Store {
     this.db = openDatabase(path, { sync: options.sync, now: () => this.clock.now() });
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.random = options.random ?? Math.random;
-    this.claimPolicy = { recoveryLimit: options.recoveryLimit ?? DEFAULT_RECOVERY_LIMIT };
+    this.upkeep = new Upkeep({ recoveryLimit: options.recoveryLimit ?? DEFAULT_RECOVERY_LIMIT });
     this.busyTimeoutMs = options.busyTimeoutMs ?? 30_000;
-    const begin = this.db.prepare("BEGIN IMMEDIATE");
-    const commit = this.db.prepare("COMMIT");
-    const rollback = this.db.prepare("ROLLBACK");
+    const begin = sql(this.db, "BEGIN IMMEDIATE");
+    const commit = sql(this.db, "COMMIT");
+    const rollback = sql(this.db, "ROLLBACK");
     this.tx = {
       begin: () => begin.run(),
       commit: () => commit.run(),
       rollback: () => rollback.run(),
       inTransaction: () => this.db.inTransaction,
     };
+    // An in-memory database has no WAL: SQLite's defaults are fine there.
+    if (path === ":memory:") {
+      this.checkpointer = null;
+    } else {
+      disableAutoCheckpoint(this.db);
+      this.checkpointer = new Checkpointer(this.db, path);
+    }
   }
 
-  /** One IMMEDIATE transaction with one "now" for everything it writes. */
-  private write<T>(fn: (ctx: TxContext) => T): Promise<T> {
-    return writeTransaction(this.tx, () => fn({ db: this.db, now: this.clock.now() }), this.busyTimeoutMs);
+  /** One IMMEDIATE transaction with one "now" for everything it writes; checkpoints, when due, come after the commit. */
+  private async write<T>(fn: (ctx: TxContext) => T): Promise<T> {
+    const paused = this.checkpointer?.paused();
+    if (paused) await paused; // the checkpoint thread is restarting the WAL: a few ms
+    const result = await writeTransaction(this.tx, () => fn({ db: this.db, now: this.clock.now() }), this.busyTimeoutMs);
+    this.checkpointer?.committed();
+    return result;
   }
 
   private read<T>(fn: (ctx: TxContext) => T): Promise<T> {
@@ -131,13 +137,12 @@ export class SqliteStore implements Store {
       const where: string[] = [];
       const params: (string | number)[] = [];
       if (options.source !== undefined) {
-        where.push("source = ?");
+        where.push("r.source = ?");
         params.push(options.source);
       }
-      if (options.unfinished) where.push("state IN ('planning','awaiting_approval','running')");
+      if (options.unfinished) where.push("r.state IN ('planning','awaiting_approval','running')");
       const filter = where.length > 0 ? `WHERE ${where.join(" AND ")}` : "";
-      return db
-        .query<RunRow, (string | number)[]>(`SELECT ${RUN_COLUMNS} FROM runs ${filter} ORDER BY created_at DESC, id DESC LIMIT ?`)
+      return sql<RunRow, (string | number)[]>(db, `${RUN_SELECT} ${filter} ORDER BY r.created_at DESC, r.id DESC LIMIT ?`)
         .all(...params, options.limit ?? 50)
         .map(toRun);
     });
@@ -146,13 +151,13 @@ export class SqliteStore implements Store {
   listTasks(runId: string): Promise<TaskRecord[]> {
     return this.read((ctx) => {
       selectRun(ctx, runId);
-      return ctx.db.query<TaskRow, [string]>(`${TASK_SELECT} WHERE t.run_id = ? ORDER BY t.id`).all(runId).map(toTask);
+      return sql<TaskRow, [string]>(ctx.db, `${TASK_SELECT} WHERE t.run_id = ? ORDER BY t.id`).all(runId).map(toTask);
     });
   }
 
   getTask(taskId: number): Promise<TaskRecord> {
     return this.read(({ db }) => {
-      const row = db.query<TaskRow, [number]>(`${TASK_SELECT} WHERE t.id = ?`).get(taskId);
+      const row = sql<TaskRow, [number]>(db, `${TASK_SELECT} WHERE t.id = ?`).get(taskId);
       if (!row) throw new NotFoundError("task", String(taskId));
       return toTask(row);
     });
@@ -160,24 +165,23 @@ export class SqliteStore implements Store {
 
   findTask(runId: string, key: string): Promise<TaskRecord> {
     return this.read(({ db }) => {
-      const row = db.query<TaskRow, [string, string]>(`${TASK_SELECT} WHERE t.run_id = ? AND t.key = ?`).get(runId, key);
+      const row = sql<TaskRow, [string, string]>(db, `${TASK_SELECT} WHERE t.run_id = ? AND t.key = ?`).get(runId, key);
       if (!row) throw new NotFoundError("task", `${runId}/${key}`, `list the run's tasks with \`farcaster status ${runId}\``);
       return toTask(row);
     });
   }
 
   listAttempts(taskId: number): Promise<AttemptRecord[]> {
-    return this.read(({ db }) => db.query<AttemptRow, [number]>("SELECT * FROM attempts WHERE task_id = ? ORDER BY id").all(taskId).map(toAttempt));
+    return this.read(({ db }) => sql<AttemptRow, [number]>(db, "SELECT * FROM attempts WHERE task_id = ? ORDER BY id").all(taskId).map(toAttempt));
   }
 
   listSteps(taskId: number): Promise<StepRecord[]> {
-    return this.read(({ db }) => db.query<StepRow, [number]>("SELECT * FROM steps WHERE task_id = ? ORDER BY seq").all(taskId).map(toStep));
+    return this.read(({ db }) => sql<StepRow, [number]>(db, "SELECT * FROM steps WHERE task_id = ? ORDER BY seq").all(taskId).map(toStep));
   }
 
   dependencyOutputs(taskId: number): Promise<Record<string, unknown>> {
     return this.read(({ db }) => {
-      const rows = db
-        .query<{ key: string; output: string | null }, [number]>(
+      const rows = sql<{ key: string; output: string | null }, [number]>(db, 
           "SELECT d.key, d.output FROM task_deps e JOIN tasks d ON d.id = e.depends_on WHERE e.task_id = ? ORDER BY d.key",
         )
         .all(taskId);
@@ -190,18 +194,21 @@ export class SqliteStore implements Store {
       const limit = options.limit ?? 1000;
       const afterId = options.afterId ?? 0;
       const rows = options.runId
-        ? db.query<EventRow, [string, number, number]>("SELECT * FROM events WHERE run_id = ? AND id > ? ORDER BY id LIMIT ?").all(options.runId, afterId, limit)
-        : db.query<EventRow, [number, number]>("SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?").all(afterId, limit);
+        ? sql<EventRow, [string, number, number]>(db, "SELECT * FROM events WHERE run_id = ? AND id > ? ORDER BY id LIMIT ?").all(options.runId, afterId, limit)
+        : sql<EventRow, [number, number]>(db, "SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?").all(afterId, limit);
       return rows.map(toEvent);
     });
   }
 
-  claimTasks(worker: string, limit: number, leaseMs: number, options: ClaimOptions = {}): Promise<ClaimedTask[]> {
+  /** The upkeep (reclaim, gate sweep, wake-ups) runs when due; see upkeep.ts. */
+  async claimTasks(worker: string, limit: number, leaseMs: number, options: ClaimOptions = {}): Promise<ClaimedTask[]> {
+    if (!Number.isSafeInteger(limit) || limit < 0) throw new RangeError(`a claim's limit must be a whole number ≥ 0 (got ${limit})`);
     return this.write((ctx) => {
-      reclaimExpired(ctx, worker, this.claimPolicy);
-      sweepGateTimeouts(ctx, worker);
-      wakeSleepers(ctx);
-      return claimReady(ctx, worker, limit, leaseMs, options);
+      const due = limit === 0 || this.upkeep.due(ctx.now);
+      if (due) this.upkeep.run(ctx, worker);
+      const claimed = claimReady(ctx, worker, limit, leaseMs, options);
+      if (due || claimed.length === limit || this.upkeep.run(ctx, worker) === 0) return claimed;
+      return [...claimed, ...claimReady(ctx, worker, limit - claimed.length, leaseMs, options)];
     });
   }
 
@@ -247,8 +254,8 @@ export class SqliteStore implements Store {
         params.push(options.runId);
       }
       if (options.pendingOnly) where.push("g.state = 'pending'");
-      const sql = `${GATE_SELECT}${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY g.created_at, g.id`;
-      return db.query<GateRow, string[]>(sql).all(...params).map(toGate);
+      const text = `${GATE_SELECT}${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY g.created_at, g.id`;
+      return sql<GateRow, string[]>(db, text).all(...params).map(toGate);
     });
   }
 
@@ -257,6 +264,8 @@ export class SqliteStore implements Store {
   }
 
   close(): void {
+    this.checkpointer?.close();
+    finalizeStatements(this.db);
     this.db.close();
   }
 }

@@ -1,0 +1,46 @@
+/**
+ * Prepared statements, kept for the life of their connection.
+ *
+ * bun's `db.query()` caches only the 20 most recently used SQL texts per
+ * connection. A drone's loop uses more than that (claims, completions,
+ * heartbeats, steps, reads, the claim's upkeep), so with `db.query()` its
+ * statements would be evicted and prepared again and again. The store's SQL
+ * texts are a small fixed set (plus a few claim variants: see claimReady), so
+ * this cache keeps every one; the bound only guards against a caller that
+ * would make unbounded variants.
+ */
+import type { Database, SQLQueryBindings, Statement } from "bun:sqlite";
+
+const MAX_STATEMENTS = 256;
+
+const caches = new WeakMap<Database, Map<string, Statement>>();
+
+export function sql<Row = unknown, Params extends SQLQueryBindings[] = SQLQueryBindings[]>(db: Database, text: string): Statement<Row, Params> {
+  let cache = caches.get(db);
+  if (!cache) {
+    cache = new Map();
+    caches.set(db, cache);
+  }
+  let statement = cache.get(text);
+  if (!statement) {
+    if (cache.size >= MAX_STATEMENTS) {
+      for (const old of cache.values()) old.finalize();
+      cache.clear();
+    }
+    statement = db.prepare(text);
+    cache.set(text, statement);
+  }
+  return statement as unknown as Statement<Row, Params>;
+}
+
+/**
+ * Finalizes the connection's cached statements. Call before `db.close()`: a
+ * connection with live statements is only closed when they are garbage
+ * collected, and until then it keeps its file, and its WAL, open.
+ */
+export function finalizeStatements(db: Database): void {
+  const cache = caches.get(db);
+  if (!cache) return;
+  for (const statement of cache.values()) statement.finalize();
+  caches.delete(db);
+}
