@@ -2,22 +2,30 @@
 -- Times are Unix epoch milliseconds (INTEGER). JSON is stored as TEXT.
 -- State columns are closed sets: each CHECK mirrors a frozen constant in src/core/states.ts.
 
+-- The runs row holds only small columns: every completion updates its counters,
+-- and SQLite reads (and rewrites) the whole row to update one column, so a
+-- large goal or workplan here would be walked on every completion.
 CREATE TABLE runs (
   id               TEXT PRIMARY KEY,
-  goal             TEXT NOT NULL,
   state            TEXT NOT NULL CHECK (state IN ('planning','awaiting_approval','running','succeeded','failed','cancelled')),
-  workplan         TEXT,                      -- the validated workplan (JSON), NULL while planning
-  source           TEXT,                      -- the goal file or trigger it came from
-  cwd              TEXT,                      -- working directory for its tasks
-  idempotency_key  TEXT UNIQUE,               -- a retried trigger finds the same run
   tasks_total      INTEGER NOT NULL DEFAULT 0,
   tasks_open       INTEGER NOT NULL DEFAULT 0, -- tasks not yet terminal; the run ends when it reaches 0
   tasks_failed     INTEGER NOT NULL DEFAULT 0, -- failed or skipped
+  source           TEXT,                      -- the goal file or trigger it came from
+  cwd              TEXT,                      -- working directory for its tasks
+  idempotency_key  TEXT UNIQUE,               -- a retried trigger finds the same run
   created_at       INTEGER NOT NULL,
   updated_at       INTEGER NOT NULL,
   finished_at      INTEGER
 );
 CREATE INDEX runs_created ON runs (created_at);
+
+-- What a run is for and how: written when the run is created or planned, read for display.
+CREATE TABLE run_plans (
+  run_id           TEXT PRIMARY KEY REFERENCES runs (id),
+  goal             TEXT NOT NULL,             -- may be a whole goal file
+  workplan         TEXT                       -- the validated workplan (JSON), NULL while planning
+);
 
 CREATE TABLE tasks (
   id               INTEGER PRIMARY KEY,        -- internal id; people use run id + key

@@ -12,6 +12,11 @@ function brief(value: unknown, max = 300): string {
   return text.length > max ? text.slice(0, max - 1) + "…" : text;
 }
 
+function oneLine(value: unknown, max: number): string {
+  const text = JSON.stringify(value) ?? "";
+  return text.length > max ? text.slice(0, max - 1) + "…" : text;
+}
+
 export function printGate(output: Output, gate: GateRecord, now: number): void {
   const overdue = gate.overdueAt ? paint(output, "red", " OVERDUE") : "";
   output.out(`${paint(output, "yellow", gate.id)}  ${gate.runId}/${gate.taskKey ?? "-"}  waiting ${formatDuration(now - gate.createdAt)}${overdue}`);
@@ -20,7 +25,7 @@ export function printGate(output: Output, gate: GateRecord, now: number): void {
   if (plan && Array.isArray(plan.waves) && Array.isArray(plan.tasks)) {
     for (const task of plan.tasks) {
       const after = task.after.length > 0 ? `  after ${task.after.join(", ")}` : "";
-      output.out(`    ${paint(output, "bold", task.id)}: ${task.title}  [${task.workflow}] ${brief(task.input, 100)}${after}`);
+      output.out(`    ${paint(output, "bold", task.id)}: ${task.title}  [${task.workflow}] ${oneLine(task.input, 100)}${after}`);
     }
     plan.waves.forEach((wave, i) => output.out(`    wave ${i + 1}: ${wave.join(", ")}`));
   } else if (gate.evidence !== null && gate.evidence !== undefined) {
