@@ -11,6 +11,7 @@ import { approveCommand, gatesCommand, rejectCommand } from "./commands/gates.ts
 import { graphCommand } from "./commands/graph.ts";
 import { inspectCommand } from "./commands/inspect.ts";
 import { planCommand } from "./commands/plan.ts";
+import { serveCommand } from "./commands/serve.ts";
 import { workerCommand } from "./commands/worker.ts";
 import { logCommand } from "./commands/log.ts";
 import { statusCommand } from "./commands/status.ts";
@@ -22,6 +23,7 @@ export const COMMANDS: readonly Command[] = [
   planCommand,
   resumeCommand,
   workerCommand,
+  serveCommand,
   statusCommand,
   inspectCommand,
   logCommand,

@@ -7,13 +7,16 @@
 import { resolve } from "node:path";
 import { InputError, PlanInvalidError } from "../core/errors.ts";
 import type { ValidWorkplan } from "../core/workplan.ts";
-import { locateIssues, readGoalFile, type GoalFile } from "../architect/goalFile.ts";
+import { locateIssues, parseGoalText, readGoalFile, type GoalFile } from "../architect/goalFile.ts";
 import { resolveModelConfig } from "../architect/model.ts";
 import { noModelMessage } from "../architect/noModel.ts";
 import type { WorkflowRegistry } from "../engine/registry.ts";
 import type { RunRecord, Store } from "../store/types.ts";
 
 export interface GoalRunOptions {
+  /** Where the goal came from (a file's absolute path, or a label such as "api"); default: the file's path. */
+  source?: string;
+  idempotencyKey?: string;
   /** Open a plan gate (a person approves on the terminal, or --yes approves it). */
   review: boolean;
   /** Start a new run even if this goal file has an unfinished one. */
@@ -31,7 +34,23 @@ export interface PreparedGoal {
 
 /** Reads and checks a goal file; throws before anything is written. */
 export function prepareGoal(path: string, registry: WorkflowRegistry, env = process.env): PreparedGoal {
-  const file = readGoalFile(path);
+  return checkGoal(readGoalFile(path), registry, env);
+}
+
+/** Checks a goal given as text (an API trigger); `label` names it in messages. */
+export function prepareGoalText(text: string, label: string, registry: WorkflowRegistry, env = process.env): PreparedGoal {
+  if (text.trim() === "") throw new InputError(`${label} is empty; give the goal (and, optionally, a plan)`);
+  return checkGoal(parseGoalText(text, label), registry, env);
+}
+
+/** Checks a workplan given as data. */
+export function prepareWorkplan(plan: unknown, registry: WorkflowRegistry, label = "workplan"): PreparedGoal {
+  const valid = registry.checkPlan(plan, label);
+  return { file: { path: label, goal: valid.plan.goal, plan, planSource: "json-file", taskLines: [] }, plan: valid };
+}
+
+function checkGoal(file: GoalFile, registry: WorkflowRegistry, env: Record<string, string | undefined>): PreparedGoal {
+  const path = file.path;
   if (file.plan === null) {
     if (!resolveModelConfig(env)) throw new InputError(noModelMessage(path));
     return { file, plan: null };
@@ -54,7 +73,7 @@ export interface StartedGoal {
 /** Creates (or finds the unfinished) run of a prepared goal file. */
 export async function startGoalRun(store: Store, prepared: PreparedGoal, options: GoalRunOptions): Promise<StartedGoal> {
   const path = prepared.file.path;
-  const source = resolve(options.cwd ?? process.cwd(), path);
+  const source = options.source ?? resolve(options.cwd ?? process.cwd(), path);
   if (!options.forceNew) {
     const [unfinished] = await store.listRuns({ source, unfinished: true, limit: 1 });
     if (unfinished) return { run: unfinished, resumed: true, prepared };
@@ -68,7 +87,7 @@ export async function startGoalRun(store: Store, prepared: PreparedGoal, options
       ...(prepared.plan ? { plan: prepared.plan.plan } : {}),
       review: options.review ? "gate" : "none",
     },
-    { source, cwd: options.cwd ?? process.cwd(), actor: options.actor ?? "cli" },
+    { source, cwd: options.cwd ?? process.cwd(), actor: options.actor ?? "cli", idempotencyKey: options.idempotencyKey },
   );
   return { run, resumed: false, prepared };
 }

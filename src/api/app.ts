@@ -1,0 +1,61 @@
+/**
+ * The HTTP API: a Hono app whose routes call the same services as the CLI.
+ * Every body and query is validated with zod; errors are JSON with the status
+ * their code implies (errors.ts); a bearer token guards everything but
+ * /healthz whenever one is configured.
+ */
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { WorkflowRegistry } from "../engine/registry.ts";
+import type { Store } from "../store/types.ts";
+import { bearerAuth } from "./auth.ts";
+import { errorResponse, HttpError } from "./errors.ts";
+import { gateRoutes } from "./gates.ts";
+import { runRoutes } from "./runs.ts";
+
+export const VERSION = "0.1.0";
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+export interface ApiOptions {
+  store: Store;
+  registry: WorkflowRegistry;
+  /** When set, every route but /healthz needs `Authorization: Bearer <token>`. */
+  token?: string;
+  bodyLimitBytes?: number;
+  /** Working directory for runs created here (goal file paths resolve against it). */
+  cwd?: string;
+  /** How often the event stream looks for new events. */
+  streamPollMs?: number;
+}
+
+export function createApp(options: ApiOptions): Hono {
+  const app = new Hono();
+  app.onError((error, c) => errorResponse(c, error));
+  app.notFound((c) => errorResponse(c, new HttpError(404, "route_not_found", `no route ${c.req.method} ${c.req.path}; see GET /v1 for the routes`)));
+
+  app.get("/healthz", (c) => c.json({ ok: true, version: VERSION }));
+
+  const v1 = new Hono();
+  if (options.token) v1.use("*", bearerAuth(options.token));
+  v1.use(
+    "*",
+    bodyLimit({
+      maxSize: options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT,
+      onError: () => {
+        throw new HttpError(413, "body_too_large", `request body is larger than ${options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT} bytes`);
+      },
+    }),
+  );
+  v1.get("/", (c) =>
+    c.json({
+      routes: [
+        "POST /v1/runs", "GET /v1/runs", "GET /v1/runs/:id", "POST /v1/runs/:id/cancel", "GET /v1/runs/:id/events (SSE)",
+        "GET /v1/runs/:id/tasks/:key/journal", "GET /v1/gates", "POST /v1/gates/:id/approve", "POST /v1/gates/:id/reject",
+      ],
+    }),
+  );
+  runRoutes(v1, options);
+  gateRoutes(v1, options);
+  app.route("/v1", v1);
+  return app;
+}

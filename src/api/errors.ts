@@ -1,0 +1,40 @@
+/**
+ * Errors at the HTTP edge, mapped in one place: every error becomes JSON
+ * `{ error: { code, message, details? } }` with the status its code implies.
+ */
+import type { Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { FarcasterError } from "../core/errors.ts";
+
+export class HttpError extends FarcasterError {
+  constructor(readonly status: ContentfulStatusCode, code: string, message: string, details?: unknown) {
+    super(code, message, { details });
+  }
+}
+
+const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
+  plan_invalid: 422,
+  bad_input: 400,
+  usage: 400,
+  gate_not_pending: 409,
+  invalid_transition: 409,
+  lease_lost: 409,
+  model_misconfigured: 500,
+  store_busy: 503,
+};
+
+export function statusOf(error: FarcasterError): ContentfulStatusCode {
+  if (error instanceof HttpError) return error.status;
+  if (error.code.endsWith("_not_found")) return 404;
+  return STATUS_BY_CODE[error.code] ?? 500;
+}
+
+export function errorResponse(c: Context, error: unknown): Response {
+  if (error instanceof FarcasterError) {
+    const body: { code: string; message: string; details?: unknown } = { code: error.code, message: error.message };
+    if (error.details !== undefined) body.details = error.details;
+    return c.json({ error: body }, statusOf(error));
+  }
+  console.error("farcaster serve: unexpected error", error);
+  return c.json({ error: { code: "internal", message: "internal error; see the server's log" } }, 500);
+}

@@ -1,0 +1,38 @@
+/** Routes for gates: list pending, approve, reject with a reason. The CLI calls the same services. */
+import type { Hono } from "hono";
+import { z } from "zod";
+import { approveGate, rejectGate } from "../services/gates.ts";
+import type { ApiOptions } from "./app.ts";
+import { body, query } from "./validate.ts";
+
+const NEEDS_REASON = "a rejection needs a reason: the task and the people after you act on it";
+
+export function gateRoutes(v1: Hono, options: ApiOptions): void {
+  const { store } = options;
+
+  v1.get("/gates", async (c) => {
+    const q = query(c, z.object({ runId: z.string().optional(), all: z.enum(["true", "false"]).optional() }));
+    return c.json({ gates: await store.listGates({ runId: q.runId, pendingOnly: q.all !== "true" }) });
+  });
+
+  v1.get("/gates/:id", async (c) => c.json({ gate: await store.getGate(c.req.param("id")) }));
+
+  v1.post("/gates/:id/approve", async (c) => {
+    const { by } = await body(c, z.object({ by: z.string().min(1).default("api") }).strict());
+    return c.json({ gate: await approveGate(store, c.req.param("id"), by) });
+  });
+
+  v1.post("/gates/:id/reject", async (c) => {
+    const input = await body(
+      c,
+      z
+        .object({
+          reason: z.string({ error: NEEDS_REASON }).trim().min(1, NEEDS_REASON),
+          action: z.enum(["retry", "fail"]).default("fail"),
+          by: z.string().min(1).default("api"),
+        })
+        .strict(),
+    );
+    return c.json({ gate: await rejectGate(store, c.req.param("id"), input) });
+  });
+}

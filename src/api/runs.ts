@@ -1,0 +1,109 @@
+/** Routes for runs: create (goal text, goal file or workplan; idempotent), list, get, cancel, journal, event stream. */
+import type { Hono } from "hono";
+import { streamSSE } from "hono/streaming";
+import { isAbsolute, resolve } from "node:path";
+import { z } from "zod";
+import { TERMINAL_RUN_STATES } from "../core/states.ts";
+import { prepareGoal, prepareGoalText, prepareWorkplan, startGoalRun } from "../services/goals.ts";
+import type { ApiOptions } from "./app.ts";
+import { HttpError } from "./errors.ts";
+import { body, query } from "./validate.ts";
+
+const CreateRun = z
+  .object({
+    goal: z.string().optional().describe("the goal as text (Markdown; may carry a plan)"),
+    goalFile: z.string().optional().describe("path of a goal file on the server"),
+    workplan: z.unknown().optional().describe("a workplan object"),
+    review: z.boolean().default(false).describe("hold the plan at a gate until approved"),
+  })
+  .strict()
+  .refine((b) => [b.goal, b.goalFile, b.workplan].filter((v) => v !== undefined).length === 1, {
+    message: "give exactly one of goal, goalFile or workplan",
+  });
+
+const ListRuns = z.object({
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  unfinished: z.enum(["true", "false"]).optional(),
+});
+
+export function runRoutes(v1: Hono, options: ApiOptions): void {
+  const { store, registry } = options;
+  const cwd = options.cwd ?? process.cwd();
+
+  v1.post("/runs", async (c) => {
+    const input = await body(c, CreateRun);
+    const idempotencyKey = c.req.header("idempotency-key")?.trim() || undefined;
+    if (idempotencyKey && idempotencyKey.length > 200) throw new HttpError(400, "bad_request", "Idempotency-Key is longer than 200 characters");
+    if (idempotencyKey) {
+      const [existing] = (await store.listRuns({ limit: 500 })).filter((run) => run.idempotencyKey === idempotencyKey);
+      if (existing) return c.json({ run: existing, created: false }, 200);
+    }
+    const prepared =
+      input.goal !== undefined
+        ? prepareGoalText(input.goal, "goal", registry)
+        : input.goalFile !== undefined
+          ? prepareGoal(isAbsolute(input.goalFile) ? input.goalFile : resolve(cwd, input.goalFile), registry)
+          : prepareWorkplan(input.workplan, registry);
+    const source = input.goalFile !== undefined ? prepared.file.path : "api";
+    const { run } = await startGoalRun(store, prepared, { review: input.review, forceNew: true, source, cwd, actor: "api", idempotencyKey });
+    return c.json({ run, created: true }, 201);
+  });
+
+  v1.get("/runs", async (c) => {
+    const q = query(c, ListRuns);
+    return c.json({ runs: await store.listRuns({ limit: q.limit, unfinished: q.unfinished === "true" }) });
+  });
+
+  v1.get("/runs/:id", async (c) => {
+    const id = c.req.param("id");
+    const run = await store.getRun(id);
+    return c.json({ run, tasks: await store.listTasks(id) });
+  });
+
+  v1.post("/runs/:id/cancel", async (c) => {
+    const { reason, by } = await body(c, z.object({ reason: z.string().optional(), by: z.string().optional() }).strict());
+    return c.json({ run: await store.cancelRun(c.req.param("id"), { actor: by ?? "api", reason }) });
+  });
+
+  v1.get("/runs/:id/tasks/:key/journal", async (c) => {
+    const task = await store.findTask(c.req.param("id"), c.req.param("key"));
+    const [attempts, steps] = await Promise.all([store.listAttempts(task.id), store.listSteps(task.id)]);
+    return c.json({ task, attempts, steps });
+  });
+
+  /**
+   * The run's event log as Server-Sent Events, from the start or after
+   * Last-Event-ID (event ids only grow, so a reconnecting client misses
+   * nothing). The stream ends with an `end` event once the run has ended.
+   */
+  v1.get("/runs/:id/events", async (c) => {
+    const runId = c.req.param("id");
+    await store.getRun(runId); // 404 before the stream starts
+    const header = c.req.header("last-event-id") ?? c.req.query("after");
+    const after = header === undefined ? 0 : Number(header);
+    if (!Number.isInteger(after) || after < 0) throw new HttpError(400, "bad_request", `Last-Event-ID must be an event id (got "${header}")`);
+    const pollMs = options.streamPollMs ?? 250;
+    return streamSSE(c, async (stream) => {
+      let cursor = after;
+      let closed = false;
+      stream.onAbort(() => {
+        closed = true;
+      });
+      while (!closed) {
+        const events = await store.listEvents({ runId, afterId: cursor, limit: 500 });
+        for (const event of events) {
+          await stream.writeSSE({ id: String(event.id), event: event.type, data: JSON.stringify(event) });
+          cursor = event.id;
+        }
+        if (events.length === 0) {
+          const run = await store.getRun(runId);
+          if (TERMINAL_RUN_STATES.has(run.state)) {
+            await stream.writeSSE({ event: "end", data: JSON.stringify({ run }) });
+            break;
+          }
+          await stream.sleep(pollMs);
+        }
+      }
+    });
+  });
+}
