@@ -1,0 +1,98 @@
+/** `farcaster serve` as a real subprocess on loopback, driven over real HTTP. */
+import { afterEach, describe, expect, test } from "bun:test";
+import type { Subprocess } from "bun";
+import { join } from "node:path";
+import { ENTRY, farcaster } from "./cli-helpers.ts";
+import { freshDir } from "./helpers.ts";
+
+const running: Subprocess[] = [];
+afterEach(() => {
+  for (const proc of running.splice(0)) proc.kill("SIGKILL");
+});
+
+async function serve(args: string[], env: Record<string, string> = {}): Promise<{ url: string; proc: Subprocess<"ignore", "pipe", "pipe"> }> {
+  const dir = freshDir();
+  const proc = Bun.spawn([process.execPath, ENTRY, "serve", "--port", "0", "--db", join(dir, "f.db"), ...args], {
+    cwd: dir,
+    env: { ...(process.env as Record<string, string>), ...env },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  running.push(proc);
+  const reader = proc.stdout.getReader();
+  let seen = "";
+  while (!/listening on (http:\/\/\S+)/.test(seen)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`serve exited: ${seen} ${await new Response(proc.stderr).text()}`);
+    seen += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+  return { url: /listening on (http:\/\/\S+)/.exec(seen)![1]!, proc };
+}
+
+/** Reads an SSE response until `stop` says so; returns the events seen. */
+async function readEvents(response: Response, stop: (event: { id?: string; event: string; data: any }) => boolean) {
+  const events: { id?: string; event: string; data: any }[] = [];
+  const reader = response.body!.getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return events;
+    buffer += new TextDecoder().decode(value);
+    let end: number;
+    while ((end = buffer.indexOf("\n\n")) !== -1) {
+      const chunk = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const field = (name: string) => chunk.split("\n").find((line) => line.startsWith(`${name}:`))?.slice(name.length + 1).trim();
+      const event = { id: field("id"), event: field("event") ?? "message", data: JSON.parse(field("data") ?? "null") };
+      events.push(event);
+      if (stop(event)) {
+        await reader.cancel();
+        return events;
+      }
+    }
+  }
+}
+
+describe("farcaster serve", () => {
+  test("trigger a gated goal over HTTP, watch the SSE stream until the gate, approve it over HTTP, see the run succeed", async () => {
+    const token = "t0ken-for-test";
+    const { url } = await serve(["--workers", "2"], { FARCASTER_TOKEN: token });
+    const auth = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+    const goal = "# Release\n\n## build: Build\nrun: echo built\n\n## approve: Approve\nafter: build\ngate: Release the build?\n\n## release: Release\nafter: approve\nrun: echo released\n";
+
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${url}/v1/runs`)).status).toBe(401);
+    const trigger = () => fetch(`${url}/v1/runs`, { method: "POST", headers: { ...auth, "idempotency-key": "release-1" }, body: JSON.stringify({ goal }) });
+    const first = await trigger();
+    expect(first.status).toBe(201);
+    const { run } = (await first.json()) as { run: { id: string } };
+
+    const stream = await fetch(`${url}/v1/runs/${run.id}/events`, { headers: auth });
+    expect(stream.headers.get("content-type")).toContain("text/event-stream");
+    const seen = await readEvents(stream, (e) => e.event === "gate.opened");
+    const opened = seen.at(-1)!;
+    expect(seen.map((e) => e.event)).toContain("task.succeeded");
+    const gateId = opened.data.data.gate as string;
+
+    const approve = await fetch(`${url}/v1/gates/${gateId}/approve`, { method: "POST", headers: auth, body: JSON.stringify({ by: "release-manager" }) });
+    expect(approve.status).toBe(200);
+
+    // Resume the stream after the last event seen; it ends with the run.
+    const rest = await readEvents(await fetch(`${url}/v1/runs/${run.id}/events`, { headers: { ...auth, "last-event-id": opened.id! } }), (e) => e.event === "end");
+    expect(rest.map((e) => e.event)).toContain("gate.approved");
+    expect(rest.at(-1)!.data.run.state).toBe("succeeded");
+    expect(Number(rest[0]!.id)).toBeGreaterThan(Number(opened.id));
+
+    const again = await trigger();
+    expect(again.status).toBe(200);
+    expect(((await again.json()) as { run: { id: string } }).run.id).toBe(run.id);
+  });
+
+  test("refuses to listen beyond loopback without a token", async () => {
+    const result = await farcaster(["serve", "--host", "0.0.0.0", "--port", "0"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("refusing to listen on 0.0.0.0 without a token: set FARCASTER_TOKEN");
+  });
+});
