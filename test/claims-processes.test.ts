@@ -15,8 +15,9 @@ describe("claiming from several processes", () => {
     tasks.push({ id: "join", title: "join", workflow: "noop", after: Array.from({ length: 60 }, (_, b) => `b${b}s3`) });
     const run = await store.createRun({ goal: "swarm", tasks });
 
+    const startAt = String(Date.now() + 1_000);
     const procs = Array.from({ length: 4 }, (_, i) =>
-      Bun.spawn([process.execPath, CLAIMER, path, run.id, `proc-${i}`], { stdout: "pipe", stderr: "inherit" }),
+      Bun.spawn([process.execPath, CLAIMER, path, run.id, `proc-${i}`, startAt], { stdout: "pipe", stderr: "inherit" }),
     );
     const results = await Promise.all(procs.map(async (p) => JSON.parse(await new Response(p.stdout).text()) as number[]));
     expect(await Promise.all(procs.map((p) => p.exited))).toEqual([0, 0, 0, 0]);
