@@ -4,7 +4,7 @@
  */
 import { merge, percentile } from "./histogram.ts";
 import type { WorkerResult } from "./store-worker.ts";
-import type { Kind } from "./workloads.ts";
+import type { CheckpointPolicy, Kind } from "./workloads.ts";
 
 export interface Measurement {
   kind: Kind;
@@ -38,6 +38,8 @@ export interface Target {
 export interface Report {
   seconds: number;
   runSize: number;
+  /** How raw and minimal checkpointed (the store always uses its own). */
+  checkpoints: CheckpointPolicy;
   measurements: Measurement[];
   ratios: { name: string; procs: number; value: number }[];
   targets: Target[];
@@ -72,7 +74,7 @@ export function summarize(kind: Kind, supply: number, seconds: number, results: 
   };
 }
 
-export function buildReport(seconds: number, runSize: number, measurements: Measurement[]): Report {
+export function buildReport(seconds: number, runSize: number, checkpoints: CheckpointPolicy, measurements: Measurement[]): Report {
   const find = (kind: Kind, procs: number) => measurements.find((m) => m.kind === kind && m.procs === procs);
   const ratios: Report["ratios"] = [];
   const targets: Target[] = [];
@@ -105,13 +107,16 @@ export function buildReport(seconds: number, runSize: number, measurements: Meas
       targets.push({ name: `${LABELS[m.kind]}, ${plural(m.procs)}: valid measurement`, measured: why, pass: false });
     }
   }
-  return { seconds, runSize, measurements, ratios, targets };
+  return { seconds, runSize, checkpoints, measurements, ratios, targets };
 }
 
 export function formatReport(report: Report): string {
   const lines = [
     `Farcaster store benchmark: ${report.seconds} s per measurement, bun ${Bun.version}, ${navigator.hardwareConcurrency} CPUs, ${process.platform}-${process.arch}`,
     `Tasks: runs of ${report.runSize} no-op tasks in parallel chains; each completion makes one dependent ready.`,
+    report.checkpoints === "store"
+      ? "WAL checkpoints: raw and minimal checkpoint like the store (a worker thread; --sqlite-checkpoints for SQLite's automatic ones)."
+      : "WAL checkpoints: raw and minimal use SQLite's automatic checkpoint in COMMIT; the store uses its own (a worker thread).",
     "",
     table(
       ["workload", "procs", "per second", "claim µs", "complete µs", "shares of fair", "worst claim ms", "p99 claim ms", "peak WAL MB"],

@@ -4,7 +4,7 @@
  * loop until the end time, and prints a WorkerResult as JSON on stdout.
  * Only cycles that complete inside the window count.
  *
- * usage: bun bench/store-worker.ts KIND DB WORKER START END   (epoch ms)
+ * usage: bun bench/store-worker.ts KIND DB WORKER START END [store|sqlite]   (epoch ms; how raw and minimal checkpoint)
  */
 import { record, type Histogram } from "./histogram.ts";
 import { isKind, openCycle } from "./workloads.ts";
@@ -24,14 +24,14 @@ export interface WorkerResult {
   claims: Histogram;
 }
 
-const [kind, path, worker, start, end] = process.argv.slice(2);
-if (!isKind(kind) || !path || !worker || !start || !end) {
-  throw new Error("usage: bun bench/store-worker.ts raw|minimal|store DB WORKER START_MS END_MS");
+const [kind, path, worker, start, end, checkpoints = "store"] = process.argv.slice(2);
+if (!isKind(kind) || !path || !worker || !start || !end || (checkpoints !== "store" && checkpoints !== "sqlite")) {
+  throw new Error("usage: bun bench/store-worker.ts raw|minimal|store DB WORKER START_MS END_MS [store|sqlite]");
 }
 const startAt = Number(start);
 const endAt = Number(end);
 
-const cycle = openCycle(kind, path, worker);
+const cycle = openCycle(kind, path, worker, checkpoints);
 const result: WorkerResult = { worker, count: 0, exhausted: false, late: Date.now() > startAt, claimMs: 0, completeMs: 0, worstClaimMs: 0, claims: {} };
 await Bun.sleep(Math.max(0, startAt - Date.now()));
 

@@ -6,7 +6,12 @@
  * Prints a table (or --json) with PASS/FAIL for the targets, and exits 0
  * either way: it is a report.
  *
- * usage: bun run bench/store.ts [--seconds 3] [--tasks N] [--run-size 1000] [--json]
+ * raw and minimal checkpoint the WAL as the store does (a worker thread, see
+ * src/store/sqlite/checkpoints.ts); --sqlite-checkpoints gives them SQLite's
+ * automatic checkpoint instead, the policy the store had before.
+ *
+ * usage: bun run bench/store.ts [--seconds 3] [--tasks N] [--run-size 1000] [--only store,minimal]
+ *                               [--sqlite-checkpoints] [--json]
  */
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,18 +19,21 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { buildReport, formatReport, summarize, type Measurement } from "./report.ts";
 import type { WorkerResult } from "./store-worker.ts";
-import { openCycle, prepare, type Kind } from "./workloads.ts";
+import { openCycle, prepare, type CheckpointPolicy, type Kind } from "./workloads.ts";
 
 const { values } = parseArgs({
   options: {
     seconds: { type: "string", default: "3" },
     tasks: { type: "string" },
     "run-size": { type: "string", default: "1000" },
+    only: { type: "string" },
+    "sqlite-checkpoints": { type: "boolean", default: false },
     json: { type: "boolean", default: false },
   },
 });
 const seconds = positive("--seconds", values.seconds);
 const runSize = Math.round(positive("--run-size", values["run-size"]));
+const checkpoints: CheckpointPolicy = values["sqlite-checkpoints"] ? "sqlite" : "store";
 const fixedSupply = values.tasks === undefined ? undefined : wholeRuns(positive("--tasks", values.tasks));
 
 const WORKER = join(import.meta.dir, "store-worker.ts");
@@ -34,7 +42,10 @@ const START_DELAY_MS = 500;
 const CALIBRATION_MS = 300;
 /** Tasks created per measurement: this many times what one process did in calibration, for the whole window. */
 const SUPPLY_HEADROOM = 3;
-const PLAN: [Kind, number][] = [["raw", 1], ["raw", 4], ["minimal", 1], ["minimal", 4], ["store", 1], ["store", 4]];
+const ALL: [Kind, number][] = [["raw", 1], ["raw", 4], ["minimal", 1], ["minimal", 4], ["store", 1], ["store", 4]];
+/** --only narrows the plan to some workloads (quicker runs while tuning one of them). */
+const only = values.only?.split(",").map((kind) => kind.trim());
+const PLAN = only ? ALL.filter(([kind]) => only.includes(kind)) : ALL;
 
 const dir = mkdtempSync(join(tmpdir(), "farcaster-bench-"));
 try {
@@ -45,7 +56,7 @@ try {
     measurements.push(await measure(kind, procs, supply.get(kind)!));
     if (!values.json) process.stderr.write(`${kind} × ${procs}: ${Math.round(measurements.at(-1)!.perSecond)}/s\n`);
   }
-  const report = buildReport(seconds, runSize, measurements);
+  const report = buildReport(seconds, runSize, checkpoints, measurements);
   console.log(values.json ? JSON.stringify(report, null, 2) : formatReport(report));
 } finally {
   rmSync(dir, { recursive: true, force: true });
@@ -58,7 +69,10 @@ async function measure(kind: Kind, procs: number, tasks: number): Promise<Measur
   const startAt = Date.now() + START_DELAY_MS;
   const endAt = startAt + seconds * 1000;
   const children = Array.from({ length: procs }, (_, i) =>
-    Bun.spawn([process.execPath, WORKER, kind, path, `${kind}-${i}`, String(startAt), String(endAt)], { stdout: "pipe", stderr: "inherit" }),
+    Bun.spawn([process.execPath, WORKER, kind, path, `${kind}-${i}`, String(startAt), String(endAt), checkpoints], {
+      stdout: "pipe",
+      stderr: "inherit",
+    }),
   );
   const wal = peakSize(`${path}-wal`);
   const results = await Promise.all(
@@ -74,8 +88,9 @@ async function measure(kind: Kind, procs: number, tasks: number): Promise<Measur
 
 /**
  * Samples a file's size until stopped and returns the largest seen. The WAL's
- * size tells whether checkpoints keep up: it stays near 4 MB (1000 pages, the
- * auto-checkpoint threshold) when they do.
+ * size tells whether checkpoints keep up: with the store's checkpoints it
+ * stays within a few times WAL_RESTART_PAGES (16 MB); with SQLite's automatic
+ * checkpoint, near 4 MB (1000 pages) when they keep up.
  */
 function peakSize(path: string): { stop(): number } {
   let peak = 0;
@@ -103,7 +118,7 @@ function peakSize(path: string): { stop(): number } {
 async function calibrate(kind: Kind): Promise<number> {
   const path = join(dir, `${kind}-calibration.db`);
   await prepare(kind, path, runSize, runSize);
-  const cycle = openCycle(kind, path, "calibration");
+  const cycle = openCycle(kind, path, "calibration", checkpoints);
   const started = performance.now();
   let done = 0;
   while (performance.now() - started < CALIBRATION_MS) {

@@ -12,6 +12,7 @@
  */
 import { Database } from "bun:sqlite";
 import type { WorkplanInput } from "../src/core/workplan.ts";
+import { Checkpointer, disableAutoCheckpoint } from "../src/store/sqlite/checkpoints.ts";
 import { SqliteStore } from "../src/store/sqlite/store.ts";
 import { writeTransaction, type TransactionStatements } from "../src/store/sqlite/writeLock.ts";
 
@@ -81,10 +82,30 @@ function chainPlan(runSize: number): WorkplanInput {
   return { goal: "benchmark", tasks };
 }
 
-export function openCycle(kind: Kind, path: string, worker: string): Cycle {
+/**
+ * How raw and minimal connections checkpoint the WAL: "store" as SqliteStore
+ * does (checkpoints.ts: no automatic checkpoint, a worker thread), so that
+ * the comparison measures statements and pages, not checkpoint policies;
+ * "sqlite" with SQLite's automatic checkpoint in COMMIT, for reference.
+ */
+export type CheckpointPolicy = "store" | "sqlite";
+
+export function openCycle(kind: Kind, path: string, worker: string, checkpoints: CheckpointPolicy = "store"): Cycle {
   if (kind === "store") return storeCycle(path, worker);
   const db = openPlain(path);
-  return { claim: kind === "raw" ? rawClaim(db) : minimalClaim(db, worker), close: () => db.close() };
+  let checkpointer: Checkpointer | null = null;
+  if (checkpoints === "store") {
+    disableAutoCheckpoint(db);
+    checkpointer = new Checkpointer(db, path);
+  }
+  const tx = transactor(db, checkpointer);
+  return {
+    claim: kind === "raw" ? rawClaim(db, tx) : minimalClaim(db, tx, worker),
+    close: () => {
+      checkpointer?.close();
+      db.close();
+    },
+  };
 }
 
 function storeCycle(path: string, worker: string): Cycle {
@@ -103,8 +124,9 @@ function storeCycle(path: string, worker: string): Cycle {
 
 const nothing = async (): Promise<void> => {};
 
-function rawClaim(db: Database): Cycle["claim"] {
-  const tx = transactor(db);
+type Transactor = <T>(fn: () => T) => Promise<T>;
+
+function rawClaim(db: Database, tx: Transactor): Cycle["claim"] {
   const insert = db.prepare<void, [number]>("INSERT INTO writes (at) VALUES (?)");
   return async () => {
     await tx(() => insert.run(Date.now()));
@@ -112,8 +134,7 @@ function rawClaim(db: Database): Cycle["claim"] {
   };
 }
 
-function minimalClaim(db: Database, worker: string): Cycle["claim"] {
-  const tx = transactor(db);
+function minimalClaim(db: Database, tx: Transactor, worker: string): Cycle["claim"] {
   const claim = db.prepare<{ id: number }, [string, number]>(
     `UPDATE tasks SET state = 'running', owner = ?, expires = ?
      WHERE id = (SELECT id FROM tasks WHERE state = 'ready' ORDER BY id LIMIT 1) RETURNING id`,
@@ -148,10 +169,11 @@ function openPlain(path: string): Database {
 
 /**
  * BEGIN IMMEDIATE … COMMIT with prepared statements, taking the write lock
- * with the store's own retry loop (writeLock.ts): with several processes the
- * comparison then measures the statements, not two locking policies.
+ * with the store's own retry loop (writeLock.ts), and checkpointing like the
+ * store when given its Checkpointer: with several processes the comparison
+ * then measures the statements, not two locking or checkpoint policies.
  */
-function transactor(db: Database): <T>(fn: () => T) => Promise<T> {
+function transactor(db: Database, checkpointer: Checkpointer | null): Transactor {
   const begin = db.prepare("BEGIN IMMEDIATE");
   const commit = db.prepare("COMMIT");
   const rollback = db.prepare("ROLLBACK");
@@ -161,5 +183,11 @@ function transactor(db: Database): <T>(fn: () => T) => Promise<T> {
     rollback: () => rollback.run(),
     inTransaction: () => db.inTransaction,
   };
-  return (fn) => writeTransaction(statements, fn, LOCK_TIMEOUT_MS);
+  return async (fn) => {
+    const paused = checkpointer?.paused();
+    if (paused) await paused;
+    const result = await writeTransaction(statements, fn, LOCK_TIMEOUT_MS);
+    checkpointer?.committed();
+    return result;
+  };
 }

@@ -97,6 +97,7 @@ export class SqliteStore implements Store {
       rollback: () => rollback.run(),
       inTransaction: () => this.db.inTransaction,
     };
+    for (const p of (process.env.TMP_PRAGMAS ?? "").split(";").filter(Boolean)) this.db.run(`PRAGMA ${p}`); // TEMP
     // An in-memory database has no WAL: SQLite's defaults are fine there.
     if (path === ":memory:") {
       this.checkpointer = null;
