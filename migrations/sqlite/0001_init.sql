@@ -50,12 +50,13 @@ CREATE TABLE tasks (
   lease_expires_at INTEGER,
   output           TEXT,                       -- JSON, on success
   error            TEXT,                       -- JSON {message, code?}, last failure
-  fail_reason      TEXT CHECK (fail_reason IN ('error','non_retryable','timeout','recovery_limit')),
+  fail_reason      TEXT CHECK (fail_reason IN ('error','non_retryable','timeout','recovery_limit','exhausted')),
   created_at       INTEGER NOT NULL,
   updated_at       INTEGER NOT NULL,
   started_at       INTEGER,
   finished_at      INTEGER,
   feedback         TEXT,                       -- JSON array of gate rejections the next attempt must act on
+  waiting_for      TEXT,                       -- the signal a waiting task waits for (ctx.waitForEvent)
   UNIQUE (run_id, key),
   CHECK ((state = 'running') = (attempt_id IS NOT NULL))
 );
@@ -63,6 +64,7 @@ CREATE TABLE tasks (
 CREATE INDEX tasks_claimable ON tasks (priority DESC, available_at, id) WHERE state = 'ready';
 CREATE INDEX tasks_leased ON tasks (lease_expires_at) WHERE state = 'running';
 CREATE INDEX tasks_sleeping ON tasks (available_at) WHERE state = 'waiting';
+CREATE INDEX tasks_waiting_for ON tasks (waiting_for) WHERE state = 'waiting';
 
 CREATE TABLE task_deps (
   task_id    INTEGER NOT NULL REFERENCES tasks (id),  -- the dependent

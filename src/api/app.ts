@@ -50,7 +50,7 @@ export function createApp(options: ApiOptions): Hono {
     c.json({
       routes: [
         "POST /v1/runs", "GET /v1/runs", "GET /v1/runs/:id", "POST /v1/runs/:id/cancel", "GET /v1/runs/:id/events (SSE)",
-        "GET /v1/runs/:id/tasks/:key/journal", "GET /v1/gates", "POST /v1/gates/:id/approve", "POST /v1/gates/:id/reject",
+        "GET /v1/runs/:id/tasks/:key/journal", "GET /v1/gates", "POST /v1/gates/:id/approve", "POST /v1/gates/:id/reject", "POST /v1/events/:name",
       ],
     }),
   );

@@ -1,7 +1,8 @@
-/** Routes for gates: list pending, approve, reject with a reason. The CLI calls the same services. */
+/** Routes for people and systems deciding: gates (approve, reject with a reason) and events. The CLI calls the same services. */
 import type { Hono } from "hono";
 import { z } from "zod";
 import { approveGate, rejectGate } from "../services/gates.ts";
+import { emitSignal } from "../services/signals.ts";
 import type { ApiOptions } from "./app.ts";
 import { body, query } from "./validate.ts";
 
@@ -20,6 +21,13 @@ export function gateRoutes(v1: Hono, options: ApiOptions): void {
   v1.post("/gates/:id/approve", async (c) => {
     const { by } = await body(c, z.object({ by: z.string().min(1).default("api") }).strict());
     return c.json({ gate: await approveGate(store, c.req.param("id"), by) });
+  });
+
+  /** Emits a named event (first write wins): 201 when recorded, 200 when it already was. */
+  v1.post("/events/:name", async (c) => {
+    const input = await body(c, z.object({ data: z.unknown().optional(), by: z.string().min(1).default("api") }).strict());
+    const result = await emitSignal(store, c.req.param("name"), input.data, input.by);
+    return c.json(result, result.created ? 201 : 200);
   });
 
   v1.post("/gates/:id/reject", async (c) => {

@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { FarcasterError, UsageError } from "../core/errors.ts";
 import type { Command, OptionSpec } from "./command.ts";
 import { cancelCommand } from "./commands/cancel.ts";
+import { emitCommand } from "./commands/emit.ts";
 import { approveCommand, gatesCommand, rejectCommand } from "./commands/gates.ts";
 import { graphCommand } from "./commands/graph.ts";
 import { inspectCommand } from "./commands/inspect.ts";
@@ -31,6 +32,7 @@ export const COMMANDS: readonly Command[] = [
   gatesCommand,
   approveCommand,
   rejectCommand,
+  emitCommand,
   cancelCommand,
 ];
 

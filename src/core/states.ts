@@ -55,5 +55,5 @@ export const GATE_STATES = Object.freeze(["pending", "approved", "rejected", "ex
 export type GateState = (typeof GATE_STATES)[number];
 
 /** Why a task ended in `failed`, when it was not simply its workflow's error. */
-export const FAIL_REASONS = Object.freeze(["error", "non_retryable", "timeout", "recovery_limit"] as const);
+export const FAIL_REASONS = Object.freeze(["error", "non_retryable", "timeout", "recovery_limit", "exhausted"] as const);
 export type FailReason = (typeof FAIL_REASONS)[number];

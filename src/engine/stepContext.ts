@@ -12,7 +12,7 @@ import type { Clock } from "../core/clock.ts";
 import { GateRejectedError, NonDeterminismError, NonRetryableError, StepFailedError, StepOutputError } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import type { StepRecord, StepWrite, Store, TaskError } from "../store/types.ts";
-import type { ApprovalDecision, ApprovalOptions, TaskInfo, WorkflowCatalog, WorkflowContext } from "./workflow.ts";
+import type { ApprovalDecision, ApprovalOptions, EventWait, EventWaitOptions, TaskInfo, WorkflowCatalog, WorkflowContext } from "./workflow.ts";
 
 /** Thrown through the workflow when the task was suspended (sleep, gate): not a failure. */
 export class Suspended extends Error {
@@ -207,6 +207,33 @@ export class StepContext implements WorkflowContext {
       },
     });
     throw new Suspended(`waiting for a person at gate ${gateId}`);
+  }
+
+  async waitForEvent(name: string, options: EventWaitOptions): Promise<EventWait> {
+    this.throwIfAborted();
+    const { key, seq } = this.nextKey(name);
+    const record = this.recorded(key, "event");
+    if (record?.status === "completed") return record.output as EventWait;
+    const now = this.clock.now();
+    const timeoutAt = record ? (record.output as { timeoutAt: number | null }).timeoutAt : options.timeoutMs === undefined ? null : now + options.timeoutMs;
+    const step: StepWrite = record ?? { key, seq, kind: "event", status: "waiting", input: { event: options.event, timeoutMs: options.timeoutMs ?? null }, output: { timeoutAt }, error: null, startedAt: now, endedAt: null };
+    // Stored facts decide who wins: the signal if it was emitted before the deadline, else the timeout.
+    const signal = await this.store.getSignal(options.event);
+    let result: EventWait | null = null;
+    if (signal && (timeoutAt === null || signal.emittedAt < timeoutAt)) result = { received: true, data: signal.data, at: signal.emittedAt, by: signal.emittedBy };
+    else if (timeoutAt !== null && now >= timeoutAt) result = { received: false, timedOut: true };
+    if (result) {
+      await this.commit({ ...step, status: "completed", output: result, endedAt: now });
+      return result;
+    }
+    this.throwIfAborted();
+    await this.store.suspendTask(this.task.taskId, this.task.attemptId, {
+      until: timeoutAt ?? undefined,
+      waitingFor: options.event,
+      reason: `waiting for event "${options.event}"`,
+      step: record ? undefined : step,
+    });
+    throw new Suspended(`waiting for event "${options.event}"`);
   }
 
   /** now, random, uuid: a value produced once and journaled. */

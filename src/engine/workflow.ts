@@ -55,6 +55,15 @@ export interface ApprovalDecision {
   action?: "retry" | "fail";
 }
 
+export interface EventWaitOptions {
+  /** The signal's name (what `farcaster emit NAME` or POST /v1/events/NAME records). */
+  event: string;
+  /** Give up after this long; then the result says timedOut. */
+  timeoutMs?: number;
+}
+
+export type EventWait = { received: true; data: unknown; at: number; by: string } | { received: false; timedOut: true };
+
 export interface TaskInfo {
   runId: string;
   taskId: number;
@@ -91,6 +100,11 @@ export interface WorkflowContext {
    * rejects; replays return the decision.
    */
   approval(name: string, options: ApprovalOptions): Promise<ApprovalDecision>;
+  /**
+   * Waits (without a lease) for a named, persisted signal. A signal emitted
+   * before the wait began counts; a timeout and a late signal never both win.
+   */
+  waitForEvent(name: string, options: EventWaitOptions): Promise<EventWait>;
   /** Journaled clock, random number and UUID: replays see the same values. */
   now(): Promise<number>;
   random(): Promise<number>;

@@ -223,6 +223,24 @@ export interface SuspendOptions {
   step?: StepWrite;
   /** A human gate to open in the same transaction. */
   gate?: GateRequest;
+  /** Wake up when this signal is emitted (ctx.waitForEvent); if it already was, the task stays ready. */
+  waitingFor?: string;
+}
+
+/** A named, persisted fact a task can wait for; the first emit wins. */
+export interface SignalRecord {
+  name: string;
+  data: unknown;
+  emittedBy: string;
+  emittedAt: number;
+}
+
+export interface EmitResult {
+  signal: SignalRecord;
+  /** False when the signal had already been emitted: the first write stands. */
+  created: boolean;
+  /** Waiting tasks this emit made ready. */
+  woken: number;
 }
 
 export interface ClaimOptions {
@@ -266,6 +284,10 @@ export interface Store {
   listGates(options?: { runId?: string; pendingOnly?: boolean }): Promise<GateRecord[]>;
   /** Approve or reject (with a reason) a pending gate; the waiting task becomes ready. */
   decideGate(gateId: string, decision: GateDecision): Promise<GateRecord>;
+
+  /** Records a signal (first write wins) and wakes the tasks waiting for it, in one transaction. */
+  emitSignal(name: string, data: unknown, by: string): Promise<EmitResult>;
+  getSignal(name: string): Promise<SignalRecord | null>;
 
   close(): void;
 }

@@ -5,7 +5,7 @@
  * thread holds no connection between checkpoints, nor after its store closed.
  */
 import { Database } from "bun:sqlite";
-import { BUSY, checkpoint, DONE, IDLE, PAUSE, RESTART_WAIT_MS, STATE } from "./checkpoints.ts";
+import { BUSY, checkpoint, DONE, IDLE, LOG, PAUSE, RESTART_WAIT_MS, STATE } from "./checkpoints.ts";
 
 declare const self: Worker;
 
@@ -28,7 +28,12 @@ self.onmessage = (event: MessageEvent<{ path: string; shared: Int32Array } | "ch
     const db = new Database(path, { readwrite: true, create: false });
     try {
       db.run("PRAGMA busy_timeout = 0");
-      checkpoint(db, RESTART_WAIT_MS, (on) => pause(slots, on));
+      checkpoint(
+        db,
+        RESTART_WAIT_MS,
+        (on) => pause(slots, on),
+        (frames) => Atomics.store(slots, LOG, frames),
+      );
     } finally {
       db.close();
     }

@@ -26,23 +26,28 @@
  * the WAL over. Meanwhile this process's writes wait (the PAUSE slot), and
  * other processes' writes find the lock taken, for a few milliseconds.
  * journal_size_limit truncates a WAL file that grew past WAL_SIZE_LIMIT_BYTES.
- * Durability is SQLite's: every checkpoint fsyncs the WAL before it overwrites
- * database pages.
+ * Past WAL_THROTTLE_PAGES (a disk slower than the writes), writes wait 1 ms
+ * each while the worker checkpoints: the disk sets the pace, not the WAL.
+ * Durability is SQLite's: every checkpoint fsyncs the WAL before it
+ * overwrites database pages.
  *
- * Should the worker stall or fail to start, the store checkpoints inline
- * after WORKER_STALL_MS, so the WAL stays bounded either way.
+ * Should the worker fail to start or die, the store checkpoints inline once
+ * a request has waited WORKER_STALL_MS, so the WAL stays bounded either way.
  */
 import type { Database } from "bun:sqlite";
 
 export const CHECKPOINT_INTERVAL_MS = 250;
-export const CHECKPOINT_EVERY_COMMITS = 500;
+export const CHECKPOINT_EVERY_COMMITS = 250;
 export const WAL_RESTART_PAGES = 4096;
 /** A PASSIVE pass is repeated while more than this many frames were written during the last one. */
-const SMALL_TAIL_PAGES = 256;
+const SMALL_TAIL_PAGES = 128;
 const MAX_PASSIVE_PASSES = 4;
 /** How long RESTART keeps trying for the writer lock and an empty WAL read set. */
-export const RESTART_WAIT_MS = 50;
+export const RESTART_WAIT_MS = 20;
+/** Past this many frames in the WAL, writes wait for the checkpoint in flight: the disk sets the pace. */
+export const WAL_THROTTLE_PAGES = 4 * WAL_RESTART_PAGES;
 export const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
+/** A request the worker has not even started after this long means it is gone: checkpoint inline. */
 const WORKER_STALL_MS = 2_000;
 const CLOSE_WAIT_MS = 2_000;
 
@@ -50,6 +55,7 @@ const CLOSE_WAIT_MS = 2_000;
 export const STATE = 0; // IDLE, BUSY or CLOSED: the worker checkpoints only from IDLE
 export const DONE = 1; // checkpoints the worker finished
 export const PAUSE = 2; // 1 while the worker restarts the WAL: this process's writes wait
+export const LOG = 3; // frames in the WAL when the worker last looked
 export const IDLE = 0;
 export const BUSY = 1;
 export const CLOSED = 2;
@@ -72,17 +78,18 @@ export interface CheckpointResult {
  * that finds the writer lock taken does a PASSIVE pass and reports busy).
  * `pause` is set around the RESTART tries.
  */
-export function checkpoint(db: Database, restartWaitMs: number, pause?: (on: boolean) => void): CheckpointResult | null {
+export function checkpoint(db: Database, restartWaitMs: number, pause?: (on: boolean) => void, seen?: (frames: number) => void): CheckpointResult | null {
   const passive = db.query<CheckpointResult, []>("PRAGMA wal_checkpoint(PASSIVE)");
   let result = passive.get();
   for (let pass = 1; result && pass < MAX_PASSIVE_PASSES; pass++) {
+    seen?.(result.log);
     const next = passive.get();
     if (!next) break;
     const written = next.log - result.log;
     result = next;
     if (written >= 0 && written <= SMALL_TAIL_PAGES) break; // < 0: another writer restarted the WAL
   }
-  if (process.env.CKPT_DEBUG) console.error("passive", JSON.stringify(result));
+  if (result) seen?.(result.log);
   if (!result || result.log <= WAL_RESTART_PAGES) return result;
   const restart = db.query<CheckpointResult, []>("PRAGMA wal_checkpoint(RESTART)");
   const deadline = performance.now() + restartWaitMs;
@@ -90,7 +97,8 @@ export function checkpoint(db: Database, restartWaitMs: number, pause?: (on: boo
   try {
     for (;;) {
       result = restart.get();
-      if (!result || result.busy === 0 || performance.now() >= deadline) { if (process.env.CKPT_DEBUG) console.error("restart", JSON.stringify(result), (performance.now() - deadline + restartWaitMs).toFixed(1)); return result; }
+      if (result?.busy === 0) seen?.(0); // the next write starts the WAL over
+      if (!result || result.busy === 0 || performance.now() >= deadline) return result;
       Bun.sleepSync(0.2);
     }
   } finally {
@@ -99,7 +107,7 @@ export function checkpoint(db: Database, restartWaitMs: number, pause?: (on: boo
 }
 
 export class Checkpointer {
-  private readonly shared = new Int32Array(new SharedArrayBuffer(12));
+  private readonly shared = new Int32Array(new SharedArrayBuffer(16));
   private worker: Worker | null = null;
   /** When the last checkpoint was asked for (or run inline). */
   private lastAt: number;
@@ -116,10 +124,16 @@ export class Checkpointer {
     this.lastAt = performance.now();
   }
 
-  /** Resolves when the worker is not restarting the WAL; null (no await) when it is not. */
+  /**
+   * Null (go ahead) or a promise to await before the next write: while the
+   * worker restarts the WAL (a few ms), or while the WAL is past
+   * WAL_THROTTLE_PAGES and the worker is checkpointing (a disk slower than
+   * the writes must not let the WAL grow without bound).
+   */
   paused(): Promise<unknown> | null {
-    if (Atomics.load(this.shared, PAUSE) === 0) return null;
-    return Atomics.waitAsync(this.shared, PAUSE, 1, RESTART_WAIT_MS * 2).value as Promise<unknown>;
+    if (Atomics.load(this.shared, PAUSE) === 1) return Atomics.waitAsync(this.shared, PAUSE, 1, RESTART_WAIT_MS * 2).value as Promise<unknown>;
+    if (Atomics.load(this.shared, LOG) > WAL_THROTTLE_PAGES && Atomics.load(this.shared, STATE) === BUSY) return Bun.sleep(1);
+    return null;
   }
 
   /** Call after each commit: asks for a checkpoint when one is due. */
@@ -128,10 +142,11 @@ export class Checkpointer {
     const now = performance.now();
     if (this.closed || (now - this.lastAt < CHECKPOINT_INTERVAL_MS && this.commits < CHECKPOINT_EVERY_COMMITS)) return;
     const outstanding = Atomics.load(this.shared, DONE) < this.requested;
-    if (outstanding && now - this.requestedAt < WORKER_STALL_MS) return; // still checkpointing a large WAL
+    // A request in flight: the worker is checkpointing (however long a large WAL takes), or has yet to start.
+    if (outstanding && (Atomics.load(this.shared, STATE) === BUSY || now - this.requestedAt < WORKER_STALL_MS)) return;
     this.lastAt = now;
     this.commits = 0;
-    if (outstanding) return this.checkpointInline(); // the worker is stuck or gone
+    if (outstanding) return this.checkpointInline(); // never picked up: the worker is gone
     this.requested++;
     this.requestedAt = now;
     try {

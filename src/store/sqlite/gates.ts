@@ -23,11 +23,11 @@ export function selectGate(ctx: TxContext, gateId: string): GateRecord {
 }
 
 export function openGate(ctx: TxContext, task: FencedTask, gate: GateRequest): void {
-  sql(ctx.db, 
-      `INSERT INTO gates (id, run_id, task_id, step_key, question, evidence, subject_hash, asked_by, state, timeout_at, on_timeout, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
-    )
-    .run(gate.id, task.run_id, task.id, gate.stepKey, gate.question, toJson(gate.evidence), gate.subjectHash ?? null, gate.askedBy,
+  sql(
+    ctx.db,
+    `INSERT INTO gates (id, run_id, task_id, step_key, question, evidence, subject_hash, asked_by, state, timeout_at, on_timeout, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
+  ).run(gate.id, task.run_id, task.id, gate.stepKey, gate.question, toJson(gate.evidence), gate.subjectHash ?? null, gate.askedBy,
       gate.timeoutAt ?? null, gate.onTimeout ?? "fail", ctx.now);
   if (task.key === PLANNING_TASK_KEY) {
     sql(ctx.db, "UPDATE runs SET state = 'awaiting_approval', updated_at = ? WHERE id = ? AND state = 'planning'").run(ctx.now, task.run_id);
@@ -48,12 +48,12 @@ export function decideGateTx(ctx: TxContext, gateId: string, decision: GateDecis
     if (action === "retry") {
       // The task starts over with the reason as feedback: its journal is cleared so the work is redone.
       const feedback = { gateId, reason, by: decision.by, at: ctx.now };
-      sql(ctx.db, 
-          `UPDATE tasks SET state = 'ready', available_at = ?, updated_at = ?,
-             feedback = json_insert(coalesce(feedback, '[]'), '$[#]', json(?))
-           WHERE id = ? AND state = 'waiting'`,
-        )
-        .run(ctx.now, ctx.now, JSON.stringify(feedback), gate.taskId);
+      sql(
+        ctx.db,
+        `UPDATE tasks SET state = 'ready', available_at = ?, updated_at = ?,
+           feedback = json_insert(coalesce(feedback, '[]'), '$[#]', json(?))
+         WHERE id = ? AND state = 'waiting'`,
+      ).run(ctx.now, ctx.now, JSON.stringify(feedback), gate.taskId);
       sql(ctx.db, "DELETE FROM steps WHERE task_id = ?").run(gate.taskId);
     } else {
       // Approved, or rejected to fail: the workflow replays its approval step and receives the decision.
@@ -92,8 +92,10 @@ export function sweepGateTimeouts(ctx: TxContext, actor: string): number {
     sql(ctx.db, "UPDATE gates SET state = 'expired', decided_at = ? WHERE id = ?").run(ctx.now, gate.id);
     appendEvent(ctx, { type: "gate.expired", actor, runId: gate.runId, taskId: gate.taskId, data: { gate: gate.id, question: gate.question, waitedMs } });
     if (gate.taskId === null) continue;
-    const task = sql<FencedTask & { failures: number }, [number]>(ctx.db, "SELECT id, run_id, key, lease_owner, failures FROM tasks WHERE id = ? AND state = 'waiting'")
-      .get(gate.taskId);
+    const task = sql<FencedTask & { failures: number }, [number]>(
+      ctx.db,
+      "SELECT id, run_id, key, lease_owner, failures FROM tasks WHERE id = ? AND state = 'waiting'",
+    ).get(gate.taskId);
     if (!task) continue;
     const message = `gate ${gate.id} ("${gate.question}") was not decided in time; a gate never approves itself`;
     failForGood(ctx, task, JSON.stringify({ message, code: "gate_timeout" }), "timeout", task.failures, actor, null);

@@ -9,6 +9,7 @@ import { LeaseLostError } from "../../core/errors.ts";
 import type { ClaimedTask, ClaimOptions, StepWrite, SuspendOptions } from "../types.ts";
 import { appendEvent, type TxContext } from "./context.ts";
 import { openGate } from "./gates.ts";
+import { waitForSignal } from "./signals.ts";
 import { failForGood, type FencedTask } from "./outcomes.ts";
 import { fromJson, toJson } from "./rows.ts";
 import { sql } from "./statements.ts";
@@ -160,6 +161,7 @@ export function suspendTaskTx(ctx: TxContext, taskId: number, attemptId: number,
      WHERE id = ? AND attempt_id = ? AND state = 'running' RETURNING id, run_id, key, lease_owner`,
   ).get(options.until ?? WAIT_FOREVER, ctx.now, taskId, attemptId);
   if (!task) throw new LeaseLostError(taskId, attemptId, "suspending the task");
+  if (options.waitingFor !== undefined) waitForSignal(ctx, taskId, options.waitingFor);
   if (options.step) writeStep(ctx, taskId, attemptId, options.step);
   if (options.gate) openGate(ctx, task, options.gate);
   sql(ctx.db, "UPDATE attempts SET state = 'suspended', ended_at = ? WHERE id = ?").run(ctx.now, attemptId);

@@ -22,26 +22,27 @@ export interface FencedTask {
 }
 
 export function completeTaskTx(ctx: TxContext, taskId: number, attemptId: number, output: string): CompleteResult {
-  const task = sql<FencedTask, [string, number, number, number, number]>(ctx.db, 
-      `UPDATE tasks SET state = 'succeeded', output = ?, attempt_id = NULL, lease_expires_at = NULL, finished_at = ?, updated_at = ?
-       WHERE id = ? AND attempt_id = ? AND state = 'running'
-       RETURNING id, run_id, key, lease_owner`,
-    )
-    .get(output, ctx.now, ctx.now, taskId, attemptId);
+  const task = sql<FencedTask, [string, number, number, number, number]>(
+    ctx.db,
+    `UPDATE tasks SET state = 'succeeded', output = ?, attempt_id = NULL, lease_expires_at = NULL, finished_at = ?, updated_at = ?
+     WHERE id = ? AND attempt_id = ? AND state = 'running'
+     RETURNING id, run_id, key, lease_owner`,
+  ).get(output, ctx.now, ctx.now, taskId, attemptId);
   if (!task) throw new LeaseLostError(taskId, attemptId, "completing the task");
   sql(ctx.db, "UPDATE attempts SET state = 'succeeded', ended_at = ? WHERE id = ?").run(ctx.now, attemptId);
   // The planning task's output is the workplan: its tasks join the run in this same transaction.
   if (task.key === PLANNING_TASK_KEY) applyPlan(ctx, task.run_id, parseWorkplan(JSON.parse(output), "the planning task's output"), task.lease_owner);
   // A dependent becomes ready when its last pending dependency succeeds.
-  const unblocked = sql<{ key: string; state: string }, [number, number, number]>(ctx.db, 
-      `UPDATE tasks SET
-         pending_deps = pending_deps - 1,
-         state = CASE WHEN pending_deps = 1 THEN 'ready' ELSE state END,
-         available_at = CASE WHEN pending_deps = 1 THEN ? ELSE available_at END,
-         updated_at = ?
-       WHERE id IN (SELECT task_id FROM task_deps WHERE depends_on = ?) AND state = 'blocked'
-       RETURNING key, state`,
-    )
+  const unblocked = sql<{ key: string; state: string }, [number, number, number]>(
+    ctx.db,
+    `UPDATE tasks SET
+       pending_deps = pending_deps - 1,
+       state = CASE WHEN pending_deps = 1 THEN 'ready' ELSE state END,
+       available_at = CASE WHEN pending_deps = 1 THEN ? ELSE available_at END,
+       updated_at = ?
+     WHERE id IN (SELECT task_id FROM task_deps WHERE depends_on = ?) AND state = 'blocked'
+     RETURNING key, state`,
+  )
     .all(ctx.now, ctx.now, taskId)
     .filter((row) => row.state === "ready")
     .map((row) => row.key);
@@ -66,10 +67,10 @@ export function failTaskTx(
   backoff: BackoffPolicy,
   random: () => number,
 ): FailResult {
-  const task = sql<FencedTask & { failures: number; max_attempts: number }, [number, number]>(ctx.db, 
-      `SELECT id, run_id, key, lease_owner, failures, max_attempts FROM tasks WHERE id = ? AND attempt_id = ? AND state = 'running'`,
-    )
-    .get(taskId, attemptId);
+  const task = sql<FencedTask & { failures: number; max_attempts: number }, [number, number]>(
+    ctx.db,
+    `SELECT id, run_id, key, lease_owner, failures, max_attempts FROM tasks WHERE id = ? AND attempt_id = ? AND state = 'running'`,
+  ).get(taskId, attemptId);
   if (!task) throw new LeaseLostError(taskId, attemptId, "failing the task");
   const errorJson = JSON.stringify(error);
   sql(ctx.db, "UPDATE attempts SET state = 'failed', ended_at = ?, error = ? WHERE id = ?").run(ctx.now, errorJson, attemptId);
@@ -79,11 +80,11 @@ export function failTaskTx(
     const availableAt = ctx.now + retryDelayMs(failures, options.backoff ?? backoff, random);
     // The retry resumes after the last successful step: failed steps run again, completed ones replay.
     sql(ctx.db, "DELETE FROM steps WHERE task_id = ? AND status = 'failed'").run(taskId);
-    sql(ctx.db, 
-        `UPDATE tasks SET state = 'ready', failures = ?, error = ?, attempt_id = NULL, lease_expires_at = NULL, available_at = ?, updated_at = ?
-         WHERE id = ?`,
-      )
-      .run(failures, errorJson, availableAt, ctx.now, taskId);
+    sql(
+      ctx.db,
+      `UPDATE tasks SET state = 'ready', failures = ?, error = ?, attempt_id = NULL, lease_expires_at = NULL, available_at = ?, updated_at = ?
+       WHERE id = ?`,
+    ).run(failures, errorJson, availableAt, ctx.now, taskId);
     appendEvent(ctx, {
       type: "task.retry_scheduled",
       actor: task.lease_owner,
@@ -112,21 +113,22 @@ export function failForGood(
   actor: string,
   attemptId: number | null,
 ): { skipped: number; runState: RunState } {
-  sql(ctx.db, 
-      `UPDATE tasks SET state = 'failed', failures = ?, error = ?, fail_reason = ?, attempt_id = NULL, lease_expires_at = NULL,
-         finished_at = ?, updated_at = ? WHERE id = ?`,
-    )
-    .run(failures, errorJson, reason, ctx.now, ctx.now, task.id);
-  const skipped = sql<{ key: string }, [number, number, number]>(ctx.db, 
-      `WITH RECURSIVE downstream (id) AS (
-         SELECT task_id FROM task_deps WHERE depends_on = ?
-         UNION
-         SELECT e.task_id FROM task_deps e JOIN downstream ON e.depends_on = downstream.id
-       )
-       UPDATE tasks SET state = 'skipped', finished_at = ?, updated_at = ?
-       WHERE id IN (SELECT id FROM downstream) AND state IN ('blocked','ready','waiting')
-       RETURNING key`,
-    )
+  sql(
+    ctx.db,
+    `UPDATE tasks SET state = 'failed', failures = ?, error = ?, fail_reason = ?, attempt_id = NULL, lease_expires_at = NULL,
+       finished_at = ?, updated_at = ? WHERE id = ?`,
+  ).run(failures, errorJson, reason, ctx.now, ctx.now, task.id);
+  const skipped = sql<{ key: string }, [number, number, number]>(
+    ctx.db,
+    `WITH RECURSIVE downstream (id) AS (
+       SELECT task_id FROM task_deps WHERE depends_on = ?
+       UNION
+       SELECT e.task_id FROM task_deps e JOIN downstream ON e.depends_on = downstream.id
+     )
+     UPDATE tasks SET state = 'skipped', finished_at = ?, updated_at = ?
+     WHERE id IN (SELECT id FROM downstream) AND state IN ('blocked','ready','waiting')
+     RETURNING key`,
+  )
     .all(task.id, ctx.now, ctx.now)
     .map((row) => row.key);
   appendEvent(ctx, {

@@ -6,8 +6,8 @@
  * heartbeats, steps, reads, the claim's upkeep), so with `db.query()` its
  * statements would be evicted and prepared again and again. The store's SQL
  * texts are a small fixed set (plus a few claim variants: see claimReady), so
- * this cache keeps every one; the bound only guards against a caller that
- * would make unbounded variants.
+ * this cache keeps each one for the connection's life; past MAX_STATEMENTS
+ * (a caller making unbounded variants) new texts go to bun's own cache.
  */
 import type { Database, SQLQueryBindings, Statement } from "bun:sqlite";
 
@@ -23,10 +23,8 @@ export function sql<Row = unknown, Params extends SQLQueryBindings[] = SQLQueryB
   }
   let statement = cache.get(text);
   if (!statement) {
-    if (cache.size >= MAX_STATEMENTS) {
-      for (const old of cache.values()) old.finalize();
-      cache.clear();
-    }
+    // Never finalize a cached statement here: a caller may still be stepping it.
+    if (cache.size >= MAX_STATEMENTS) return db.query(text) as unknown as Statement<Row, Params>;
     statement = db.prepare(text);
     cache.set(text, statement);
   }

@@ -16,8 +16,10 @@ import type {
   CreateRunOptions,
   EventRecord,
   FailOptions,
+  EmitResult,
   GateDecision,
   GateRecord,
+  SignalRecord,
   FailResult,
   RunRecord,
   StepRecord,
@@ -50,6 +52,7 @@ import {
   type TaskRow,
 } from "./rows.ts";
 import { cancelRunTx, insertPlanningRun, insertRun, selectRun } from "./runs.ts";
+import { emitSignalTx, selectSignal } from "./signals.ts";
 import { decideGateTx, selectGate } from "./gates.ts";
 import { finalizeStatements, sql } from "./statements.ts";
 import { Upkeep } from "./upkeep.ts";
@@ -97,7 +100,6 @@ export class SqliteStore implements Store {
       rollback: () => rollback.run(),
       inTransaction: () => this.db.inTransaction,
     };
-    for (const p of (process.env.TMP_PRAGMAS ?? "").split(";").filter(Boolean)) this.db.run(`PRAGMA ${p}`); // TEMP
     // An in-memory database has no WAL: SQLite's defaults are fine there.
     if (path === ":memory:") {
       this.checkpointer = null;
@@ -182,10 +184,10 @@ export class SqliteStore implements Store {
 
   dependencyOutputs(taskId: number): Promise<Record<string, unknown>> {
     return this.read(({ db }) => {
-      const rows = sql<{ key: string; output: string | null }, [number]>(db, 
-          "SELECT d.key, d.output FROM task_deps e JOIN tasks d ON d.id = e.depends_on WHERE e.task_id = ? ORDER BY d.key",
-        )
-        .all(taskId);
+      const rows = sql<{ key: string; output: string | null }, [number]>(
+        db,
+        "SELECT d.key, d.output FROM task_deps e JOIN tasks d ON d.id = e.depends_on WHERE e.task_id = ? ORDER BY d.key",
+      ).all(taskId);
       return Object.fromEntries(rows.map((row) => [row.key, row.output === null ? null : JSON.parse(row.output)]));
     });
   }
@@ -262,6 +264,14 @@ export class SqliteStore implements Store {
 
   decideGate(gateId: string, decision: GateDecision): Promise<GateRecord> {
     return this.write((ctx) => decideGateTx(ctx, gateId, decision));
+  }
+
+  emitSignal(name: string, data: unknown, by: string): Promise<EmitResult> {
+    return this.write((ctx) => emitSignalTx(ctx, name, data, by));
+  }
+
+  getSignal(name: string): Promise<SignalRecord | null> {
+    return this.read((ctx) => selectSignal(ctx, name));
   }
 
   close(): void {

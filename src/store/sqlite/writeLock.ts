@@ -6,10 +6,19 @@
  * commit while the others sleep: we measured one of four processes getting a
  * third of its share and waiting 830 ms for the lock. Instead, with
  * busy_timeout=0, we retry BEGIN IMMEDIATE ourselves: first a few immediate
- * yields of the CPU (the lock is usually held for tens of microseconds), then
- * short jittered async sleeps that keep the event loop (and so heartbeats)
- * running. Measured with 4 processes: every process within 0.85–1.15x of its
- * fair share, worst wait about 40 ms (bench/store.ts reports it).
+ * retries (the lock is usually held for tens of microseconds; note that
+ * Bun.sleepSync(0) returns at once rather than yielding the CPU), then
+ * jittered async sleeps that keep the event loop (and so heartbeats) running
+ * (Bun.sleep truncates to whole milliseconds, so a sleep is either a bare
+ * event-loop turn or 1 ms).
+ *
+ * Measured with 4 processes on 2 cores (bench/store.ts reports it), every
+ * process got at least half of its fair share, but not the tight 0.85–1.15x
+ * band an earlier note claimed: the lowest share seen is 0.66x (usually
+ * 0.8–1.2x). Worst claim waits were 40–60 ms, and 165 ms in one run of five,
+ * before the checkpoint thread; with it they are 100–190 ms in most runs, as
+ * WAL restarts hold the writer lock for a few ms and pause the restarting
+ * process's own writes (see checkpoints.ts). The targets are ≥ 0.5x and < 250 ms.
  */
 import { FarcasterError } from "../../core/errors.ts";
 
