@@ -26,12 +26,16 @@ export async function farcaster(args: string[], options: CliOptions = {}) {
   return { stdout, stderr, code, cwd };
 }
 
-/** Starts `farcaster ARGS` in the background; the test reads its output when it has ended. */
+/** Starts `farcaster ARGS` in the background; `seen` holds its stdout so far, `stdout` all of it once it ended. */
 export function spawnFarcaster(args: string[], options: CliOptions & { cwd: string }) {
   const proc = Bun.spawn([process.execPath, ENTRY, ...args], { cwd: options.cwd, env: environment(options), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  const stdout = new Response(proc.stdout).text();
-  const stderr = new Response(proc.stderr).text();
-  return { proc, stdout, stderr };
+  const job = { proc, seen: "", stdout: Promise.resolve(""), stderr: new Response(proc.stderr).text() };
+  job.stdout = (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of proc.stdout) job.seen += decoder.decode(chunk, { stream: true });
+    return job.seen;
+  })();
+  return job;
 }
 
 export function query<T>(db: string, sql: string, ...params: (string | number)[]): T[] {

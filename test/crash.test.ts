@@ -48,6 +48,31 @@ async function registry(): Promise<WorkflowRegistry> {
   return r;
 }
 
+/**
+ * SIGSTOP, but never while the process holds SQLite's write lock (a heartbeat
+ * commit lasts microseconds, but a frozen writer would block every process:
+ * a property of SQLite, not what this test is about).
+ */
+async function freezeOutsideWriteLock(proc: Subprocess, dbPath: string): Promise<void> {
+  const { Database } = await import("bun:sqlite");
+  const probe = new Database(dbPath);
+  try {
+    for (;;) {
+      proc.kill("SIGSTOP");
+      try {
+        probe.run("BEGIN IMMEDIATE");
+        probe.run("ROLLBACK");
+        return;
+      } catch {
+        proc.kill("SIGCONT");
+        await Bun.sleep(5);
+      }
+    }
+  } finally {
+    probe.close();
+  }
+}
+
 function lines(path: string): string[] {
   return existsSync(path) ? readFileSync(path, "utf8").trim().split("\n").filter(Boolean) : [];
 }
@@ -150,7 +175,7 @@ describe("crash recovery with real drone processes", () => {
     const { runId, taskId } = await countedRun(store, effects, { slowStep: 3, slowMs: 1_500, reportWorker: true });
     const stale = drone(path, "stale");
     await until(() => lines(effects).includes("start s3 stale"), 15_000, "step s3 to start");
-    stale.kill("SIGSTOP");
+    await freezeOutsideWriteLock(stale, path);
     rmSync(`${effects}.slow`);
 
     const fresh = drone(path, "fresh");

@@ -26,7 +26,7 @@ describe("the main job", () => {
   test("the example goal runs end to end: parallel branches, a fan-in, a gate approved from another process", async () => {
     const { dir, db } = siteWorkspace();
     const job = spawnFarcaster(["examples/site/goal.md", "--workers", "3"], { cwd: dir });
-    await until(() => pendingGates(db).length > 0, 30_000, "the review gate");
+    await until(() => job.seen.includes("waiting for a person"), 30_000, "the review gate to be announced");
     const [gate] = pendingGates(db);
     expect(gate).toMatchObject({ task_key: "review", question: "The site built and passed its checks. Publish it?" });
     const approve = await farcaster(["approve", gate!.id, "--by", "reviewer"], { cwd: dir });
