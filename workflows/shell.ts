@@ -40,7 +40,10 @@ function tail(chunks: Buffer[]): string {
   return text.length > TAIL_BYTES ? "…" + text.slice(-TAIL_BYTES) : text;
 }
 
-export function runShell(command: string, options: { cwd: string; env?: Record<string, string>; signal: AbortSignal }): Promise<ShellResult> {
+export function runShell(
+  command: string,
+  options: { cwd: string; env?: Record<string, string>; signal: AbortSignal; onOutput?: (stream: "stdout" | "stderr", text: string) => void },
+): Promise<ShellResult> {
   return new Promise((resolve, reject) => {
     const child = spawn("sh", ["-c", command], {
       cwd: options.cwd,
@@ -59,6 +62,10 @@ export function runShell(command: string, options: { cwd: string; env?: Record<s
     };
     child.stdout!.on("data", keep(out));
     child.stderr!.on("data", keep(err));
+    if (options.onOutput) {
+      child.stdout!.on("data", (chunk: Buffer) => options.onOutput!("stdout", chunk.toString("utf8")));
+      child.stderr!.on("data", (chunk: Buffer) => options.onOutput!("stderr", chunk.toString("utf8")));
+    }
     const kill = () => {
       try {
         process.kill(-child.pid!, "SIGKILL");
@@ -90,7 +97,8 @@ export default defineWorkflow({
   async run(ctx, input) {
     return ctx.step("command", input, async (stepInput, signal) => {
       const cwd = new URL(stepInput.cwd ?? ".", `file://${ctx.task.cwd.replace(/\/?$/, "/")}`).pathname;
-      const result = await runShell(stepInput.command, { cwd, env: stepInput.env, signal });
+      ctx.log("info", `$ ${stepInput.command}\n`);
+      const result = await runShell(stepInput.command, { cwd, env: stepInput.env, signal, onOutput: (stream, text) => ctx.log(stream, text) });
       if (result.exitCode !== 0) {
         const detail = (result.stderr || result.stdout).trim();
         const separator = detail.includes("\n") ? ":\n" : ": ";

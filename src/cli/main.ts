@@ -15,6 +15,7 @@ import { planCommand } from "./commands/plan.ts";
 import { serveCommand } from "./commands/serve.ts";
 import { workerCommand } from "./commands/worker.ts";
 import { logCommand } from "./commands/log.ts";
+import { logsCommand } from "./commands/logs.ts";
 import { statusCommand } from "./commands/status.ts";
 import { resumeCommand, runCommand } from "./commands/runGoal.ts";
 import { consoleOutput, type Output } from "./output.ts";
@@ -28,6 +29,7 @@ export const COMMANDS: readonly Command[] = [
   statusCommand,
   inspectCommand,
   logCommand,
+  logsCommand,
   graphCommand,
   gatesCommand,
   approveCommand,

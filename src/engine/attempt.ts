@@ -15,6 +15,7 @@ import type { Clock } from "../core/clock.ts";
 import { FarcasterError, LeaseLostError, NonDeterminismError, NonRetryableError, StepOutputError, TaskTimeoutError } from "../core/errors.ts";
 import type { ClaimedTask, Store } from "../store/types.ts";
 import { startHeartbeat } from "./heartbeat.ts";
+import { LogBuffer } from "./logBuffer.ts";
 import { describeError, StepContext, Suspended, toJournalValue } from "./stepContext.ts";
 import { DEFAULT_LEASE_MS, type Workflow, type WorkflowCatalog } from "./workflow.ts";
 
@@ -64,6 +65,7 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
     renewNow: leaseMs !== options.claimLeaseMs,
     onLost: (error) => controller.abort(error),
   });
+  const logs = new LogBuffer(store, taskId, attemptId, () => clock.now());
   const timeoutMs = claimed.timeoutMs ?? workflow.limits?.timeoutMs;
   const timer = timeoutMs ? setTimeout(() => controller.abort(new TaskTimeoutError(label, timeoutMs)), timeoutMs) : undefined;
 
@@ -77,12 +79,15 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
         store, clock, deps, journal, leaseMs, signal: controller.signal,
         feedback: claimed.feedback.map((f) => f.reason),
         workflows: options.workflows,
+        logs,
         task: { runId: claimed.runId, taskId, key: claimed.key, attemptId, attempt: claimed.attempt, maxAttempts: claimed.maxAttempts, workflow: workflow.name, worker: options.worker, cwd: run.cwd ?? process.cwd() },
       });
       // A workflow that ignores its signal must not hold the attempt hostage.
       output = await Promise.race([workflow.run(ctx, parsed.data), abortPromise(controller.signal)]);
       output = toJournalValue(output, label, "(task output)");
+      await logs.flush(); // output lands before the completion that ends the lease
     } catch (error) {
+      await logs.flush();
       return await settleFailure(options, error, label);
     }
     try {

@@ -12,6 +12,7 @@ import type { Clock } from "../core/clock.ts";
 import { GateRejectedError, NonDeterminismError, NonRetryableError, StepFailedError, StepOutputError } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import type { StepRecord, StepWrite, Store, TaskError } from "../store/types.ts";
+import type { LogBuffer } from "./logBuffer.ts";
 import type { ApprovalDecision, ApprovalOptions, EventWait, EventWaitOptions, TaskInfo, WorkflowCatalog, WorkflowContext } from "./workflow.ts";
 
 /** Thrown through the workflow when the task was suspended (sleep, gate): not a failure. */
@@ -30,6 +31,8 @@ export interface StepContextOptions {
   feedback?: string[];
   journal: StepRecord[];
   signal: AbortSignal;
+  /** Where ctx.log goes; omitted: nowhere. */
+  logs?: LogBuffer;
   /** Each committed step renews the lease by this much. */
   leaseMs: number;
 }
@@ -68,6 +71,7 @@ export class StepContext implements WorkflowContext {
   private readonly store: Store;
   private readonly clock: Clock;
   private readonly leaseMs: number;
+  private readonly logs: LogBuffer | undefined;
   private readonly journal: Map<string, StepRecord>;
   private readonly occurrences = new Map<string, number>();
   private seq = 0;
@@ -81,6 +85,7 @@ export class StepContext implements WorkflowContext {
     this.workflows = options.workflows;
     this.signal = options.signal;
     this.leaseMs = options.leaseMs;
+    this.logs = options.logs;
     this.journal = new Map(options.journal.map((step) => [step.key, step]));
   }
 
@@ -258,6 +263,10 @@ export class StepContext implements WorkflowContext {
 
   uuid(): Promise<string> {
     return this.journaledValue("uuid", () => crypto.randomUUID());
+  }
+
+  log(stream: "stdout" | "stderr" | "info", text: string): void {
+    if (!this.signal.aborted) this.logs?.push(stream, text);
   }
 
   idempotencyKey(stepName: string): string {

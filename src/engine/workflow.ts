@@ -109,6 +109,8 @@ export interface WorkflowContext {
   now(): Promise<number>;
   random(): Promise<number>;
   uuid(): Promise<string>;
+  /** Output for people watching (farcaster logs, the progress view); not journaled. */
+  log(stream: "stdout" | "stderr" | "info", text: string): void;
   /** Stable across attempts: pass it to external systems to make side effects idempotent. */
   idempotencyKey(stepName: string): string;
 }

@@ -227,6 +227,19 @@ export interface SuspendOptions {
   waitingFor?: string;
 }
 
+export interface LogEntry {
+  stream: "stdout" | "stderr" | "info";
+  text: string;
+  at?: number;
+}
+
+export interface LogRecord extends LogEntry {
+  id: number;
+  taskId: number;
+  attemptId: number;
+  at: number;
+}
+
 /** A named, persisted fact a task can wait for; the first emit wins. */
 export interface SignalRecord {
   name: string;
@@ -284,6 +297,10 @@ export interface Store {
   listGates(options?: { runId?: string; pendingOnly?: boolean }): Promise<GateRecord[]>;
   /** Approve or reject (with a reason) a pending gate; the waiting task becomes ready. */
   decideGate(gateId: string, decision: GateDecision): Promise<GateRecord>;
+
+  /** Appends output of a running attempt; dropped (returns 0) when the attempt no longer holds the lease. */
+  appendLogs(taskId: number, attemptId: number, entries: readonly LogEntry[]): Promise<number>;
+  listLogs(taskId: number, options?: { afterId?: number; limit?: number }): Promise<LogRecord[]>;
 
   /** Records a signal (first write wins) and wakes the tasks waiting for it, in one transaction. */
   emitSignal(name: string, data: unknown, by: string): Promise<EmitResult>;

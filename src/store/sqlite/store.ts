@@ -19,6 +19,8 @@ import type {
   EmitResult,
   GateDecision,
   GateRecord,
+  LogEntry,
+  LogRecord,
   SignalRecord,
   FailResult,
   RunRecord,
@@ -53,6 +55,7 @@ import {
 } from "./rows.ts";
 import { cancelRunTx, insertPlanningRun, insertRun, selectRun } from "./runs.ts";
 import { emitSignalTx, selectSignal } from "./signals.ts";
+import { appendLogsTx, selectLogs } from "./logs.ts";
 import { decideGateTx, selectGate } from "./gates.ts";
 import { finalizeStatements, sql } from "./statements.ts";
 import { Upkeep } from "./upkeep.ts";
@@ -264,6 +267,15 @@ export class SqliteStore implements Store {
 
   decideGate(gateId: string, decision: GateDecision): Promise<GateRecord> {
     return this.write((ctx) => decideGateTx(ctx, gateId, decision));
+  }
+
+  appendLogs(taskId: number, attemptId: number, entries: readonly LogEntry[]): Promise<number> {
+    if (entries.length === 0) return Promise.resolve(0);
+    return this.write((ctx) => appendLogsTx(ctx, taskId, attemptId, entries));
+  }
+
+  listLogs(taskId: number, options: { afterId?: number; limit?: number } = {}): Promise<LogRecord[]> {
+    return this.read((ctx) => selectLogs(ctx, taskId, options.afterId ?? 0, options.limit ?? 1000));
   }
 
   emitSignal(name: string, data: unknown, by: string): Promise<EmitResult> {

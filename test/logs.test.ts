@@ -1,0 +1,43 @@
+import { describe, expect, test } from "bun:test";
+import { WorkflowRegistry } from "../src/engine/registry.ts";
+import { Drone } from "../src/engine/drone.ts";
+import { submitPlan } from "../src/engine/submit.ts";
+import shell from "../workflows/shell.ts";
+import { farcaster, until } from "./cli-helpers.ts";
+import { freshRealTimeStore, freshStore, plan } from "./helpers.ts";
+
+describe("task output", () => {
+  test("a shell command's output reaches the task's log while it is still running", async () => {
+    const { store, path } = freshRealTimeStore();
+    const registry = new WorkflowRegistry().register(shell);
+    const { run } = await submitPlan(store, registry, {
+      goal: "g",
+      tasks: [{ id: "talk", title: "t", workflow: "shell", input: { command: "echo first; echo oops >&2; sleep 1; echo last" } }],
+    });
+    const drone = new Drone({ store, registry, minIdleMs: 1 }).start();
+    const task = await store.findTask(run.id, "talk");
+    await until(async () => (await store.listLogs(task.id)).some((l) => l.text.includes("first")), 5_000, "the first line");
+    expect((await store.getTask(task.id)).state).toBe("running");
+    await until(async () => (await store.getRun(run.id)).state === "succeeded", 10_000, "the run");
+    await drone.stop();
+    const logs = await store.listLogs(task.id);
+    expect(logs.map((l) => [l.stream, l.text])).toEqual([
+      ["info", "$ echo first; echo oops >&2; sleep 1; echo last\n"],
+      ["stdout", "first\n"],
+      ["stderr", "oops\n"],
+      ["stdout", "last\n"],
+    ]);
+    const cli = await farcaster(["logs", `${run.id}/talk`, "--db", path]);
+    expect(cli.stdout).toBe("$ echo first; echo oops >&2; sleep 1; echo last\nfirst\noops\nlast\n");
+  });
+
+  test("output from an attempt that lost its lease is dropped", async () => {
+    const { store, clock } = freshStore();
+    await store.createRun(plan(["a"]));
+    const [stale] = await store.claimTasks("old", 1, 1_000);
+    clock.advance(5_000);
+    await store.claimTasks("new", 1, 1_000);
+    expect(await store.appendLogs(stale!.taskId, stale!.attemptId, [{ stream: "stdout", text: "late\n" }])).toBe(0);
+    expect(await store.listLogs(stale!.taskId)).toEqual([]);
+  });
+});
