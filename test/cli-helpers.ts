@@ -1,4 +1,5 @@
 import { Database } from "bun:sqlite";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { freshDir } from "./helpers.ts";
 
@@ -57,9 +58,11 @@ export async function until(check: () => boolean | Promise<boolean>, timeoutMs =
 
 /** The pending gates of a database, read without the store (as another process would). */
 export function pendingGates(db: string): { id: string; question: string; task_key: string }[] {
+  if (!existsSync(db)) return []; // not created yet
   try {
     return query(db, "SELECT g.id, g.question, t.key AS task_key FROM gates g JOIN tasks t ON t.id = g.task_id WHERE g.state = 'pending' ORDER BY g.created_at");
-  } catch {
-    return []; // the database may not exist yet
+  } catch (error) {
+    if (/no such table|database is locked|busy/i.test(String(error))) return []; // being created, or briefly locked
+    throw error;
   }
 }

@@ -65,7 +65,10 @@ describe("the main job", () => {
     const db = join(dir, ".farcaster", "farcaster.db");
     writeFileSync(join(dir, "goal.md"), "# Two steps\n\n## first: First\nrun: echo one > first.txt\n\n## check: A person checks\nafter: first\ngate: Is first.txt right?\n\n## second: Second\nafter: check\nrun: echo two > second.txt\n");
     const job = spawnFarcaster(["goal.md"], { cwd: dir });
-    await until(() => pendingGates(db).length > 0, 20_000, "the gate");
+    await until(() => pendingGates(db).length > 0, 20_000, "the gate").catch(async (error) => {
+      job.proc.kill("SIGKILL");
+      throw new Error(`${(error as Error).message}; the job printed:\n${job.seen}\n${await job.stderr}`);
+    });
     job.proc.kill("SIGINT");
     expect(await job.proc.exited).toBe(130);
     const runId = query<{ id: string }>(db, "SELECT id FROM runs")[0]!.id;

@@ -90,6 +90,32 @@ describe("farcaster serve", () => {
     expect(((await again.json()) as { run: { id: string } }).run.id).toBe(run.id);
   });
 
+  test("a seconds-level schedule fires once per slot against a real server, and can be paused over HTTP", async () => {
+    const { url } = await serve(["--workers", "1"]);
+    const json = { "content-type": "application/json" };
+    const goal = "# Tick\n\n## tick: Tick\nworkflow: noop\ninput: {\"n\": 1}\n";
+    const created = await fetch(`${url}/v1/schedules`, { method: "POST", headers: json, body: JSON.stringify({ name: "ticker", cron: "* * * * * *", goal, overlap: "allow" }) });
+    expect(created.status).toBe(201);
+    expect(((await created.json()) as { schedule: { nextFireAt: number } }).schedule.nextFireAt).toBeGreaterThan(Date.now() - 1_000);
+    const bad = await fetch(`${url}/v1/schedules`, { method: "POST", headers: json, body: JSON.stringify({ name: "bad", cron: "* * *", goal }) });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { message: string } }).error.message).toContain('cron expression "* * *" is invalid');
+
+    type Run = { source: string; state: string; idempotencyKey: string };
+    const scheduled = async () => ((await (await fetch(`${url}/v1/runs?limit=100`)).json()) as { runs: Run[] }).runs.filter((r) => r.source === "schedule:ticker");
+    const deadline = Date.now() + 15_000;
+    while ((await scheduled()).filter((r) => r.state === "succeeded").length < 2 && Date.now() < deadline) await Bun.sleep(100);
+    expect((await fetch(`${url}/v1/schedules/ticker/pause`, { method: "POST" })).status).toBe(200);
+    const runs = await scheduled();
+    expect(runs.filter((r) => r.state === "succeeded").length).toBeGreaterThanOrEqual(2);
+    const slots = runs.map((r) => Number(r.idempotencyKey.split(":").at(-1)));
+    expect(new Set(slots).size).toBe(slots.length); // one run per slot
+    expect(slots.every((slot) => slot % 1_000 === 0)).toBe(true); // on whole seconds
+    const count = runs.length;
+    await Bun.sleep(1_500);
+    expect((await scheduled()).length).toBe(count); // paused: no more fires
+  });
+
   test("refuses to listen beyond loopback without a token", async () => {
     const result = await farcaster(["serve", "--host", "0.0.0.0", "--port", "0"]);
     expect(result.code).toBe(2);

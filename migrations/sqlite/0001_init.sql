@@ -165,6 +165,7 @@ CREATE TABLE schedules (
   timezone    TEXT NOT NULL DEFAULT 'UTC',
   target_kind TEXT NOT NULL CHECK (target_kind IN ('goal_file','goal_text','workplan')),
   target      TEXT NOT NULL,
+  cwd         TEXT,              -- working directory of the runs it creates
   overlap     TEXT NOT NULL DEFAULT 'skip' CHECK (overlap IN ('skip','allow','cancel-previous')),
   catch_up    TEXT NOT NULL DEFAULT 'latest' CHECK (catch_up IN ('latest','all','none')),
   enabled     INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0,1)),
@@ -178,7 +179,8 @@ CREATE TABLE schedule_fires (
   schedule_id TEXT NOT NULL REFERENCES schedules (id),
   slot        INTEGER NOT NULL,
   run_id      TEXT REFERENCES runs (id),
-  outcome     TEXT NOT NULL CHECK (outcome IN ('fired','skipped','missed')),
+  outcome     TEXT NOT NULL CHECK (outcome IN ('fired','skipped','failed')),
+  detail      TEXT,              -- why it was skipped or failed
   at          INTEGER NOT NULL,
   PRIMARY KEY (schedule_id, slot)
 ) WITHOUT ROWID;

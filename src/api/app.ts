@@ -12,6 +12,7 @@ import { bearerAuth } from "./auth.ts";
 import { errorResponse, HttpError } from "./errors.ts";
 import { gateRoutes } from "./gates.ts";
 import { runRoutes } from "./runs.ts";
+import { scheduleRoutes } from "./schedules.ts";
 
 export const VERSION = "0.1.0";
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -26,6 +27,8 @@ export interface ApiOptions {
   cwd?: string;
   /** How often the event stream looks for new events. */
   streamPollMs?: number;
+  /** Called when a schedule was added or resumed here, so the scheduler looks at once. */
+  onSchedulesChanged?: () => void;
 }
 
 export function createApp(options: ApiOptions): Hono {
@@ -51,11 +54,14 @@ export function createApp(options: ApiOptions): Hono {
       routes: [
         "POST /v1/runs", "GET /v1/runs", "GET /v1/runs/:id", "POST /v1/runs/:id/cancel", "GET /v1/runs/:id/events (SSE)",
         "GET /v1/runs/:id/tasks/:key/journal", "GET /v1/gates", "POST /v1/gates/:id/approve", "POST /v1/gates/:id/reject", "POST /v1/events/:name",
+        "GET /v1/schedules", "POST /v1/schedules", "GET /v1/schedules/:name", "POST /v1/schedules/:name/pause",
+        "POST /v1/schedules/:name/resume", "POST /v1/schedules/:name/run", "DELETE /v1/schedules/:name",
       ],
     }),
   );
   runRoutes(v1, options);
   gateRoutes(v1, options);
+  scheduleRoutes(v1, options);
   app.route("/v1", v1);
   return app;
 }

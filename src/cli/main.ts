@@ -12,6 +12,7 @@ import { approveCommand, gatesCommand, rejectCommand } from "./commands/gates.ts
 import { graphCommand } from "./commands/graph.ts";
 import { inspectCommand } from "./commands/inspect.ts";
 import { planCommand } from "./commands/plan.ts";
+import { scheduleCommand } from "./commands/schedule.ts";
 import { serveCommand } from "./commands/serve.ts";
 import { workerCommand } from "./commands/worker.ts";
 import { logCommand } from "./commands/log.ts";
@@ -35,6 +36,7 @@ export const COMMANDS: readonly Command[] = [
   approveCommand,
   rejectCommand,
   emitCommand,
+  scheduleCommand,
   cancelCommand,
 ];
 

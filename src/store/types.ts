@@ -240,6 +240,46 @@ export interface LogRecord extends LogEntry {
   at: number;
 }
 
+export type Overlap = "skip" | "allow" | "cancel-previous";
+export type CatchUpPolicy = "latest" | "all" | "none";
+
+export interface ScheduleInput {
+  name: string;
+  cron: string;
+  timezone: string;
+  /** goal_file: an absolute path read at each fire; goal_text: the goal; workplan: a frozen plan (JSON). */
+  targetKind: "goal_file" | "goal_text" | "workplan";
+  target: string;
+  cwd?: string;
+  overlap: Overlap;
+  catchUp: CatchUpPolicy;
+}
+
+export interface ScheduleRecord extends Omit<ScheduleInput, "cwd"> {
+  id: string;
+  cwd: string | null;
+  enabled: boolean;
+  /** The latest slot fired, skipped or missed (null: none yet; slots count from createdAt). */
+  lastSlot: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface FireRequest {
+  scheduleId: string;
+  slot: number;
+  actor: string;
+  goal: string;
+  planningInput: unknown;
+  /** The goal could not be prepared (a broken goal file): record the fire as failed. */
+  error?: string;
+}
+
+export type FireResult =
+  | { outcome: "fired"; runId: string }
+  | { outcome: "skipped" | "failed"; detail: string }
+  | { outcome: "duplicate" };
+
 /** A named, persisted fact a task can wait for; the first emit wins. */
 export interface SignalRecord {
   name: string;
@@ -301,6 +341,16 @@ export interface Store {
   /** Appends output of a running attempt; dropped (returns 0) when the attempt no longer holds the lease. */
   appendLogs(taskId: number, attemptId: number, entries: readonly LogEntry[]): Promise<number>;
   listLogs(taskId: number, options?: { afterId?: number; limit?: number }): Promise<LogRecord[]>;
+
+  createSchedule(input: ScheduleInput, actor: string): Promise<ScheduleRecord>;
+  getSchedule(nameOrId: string): Promise<ScheduleRecord>;
+  listSchedules(options?: { enabledOnly?: boolean }): Promise<ScheduleRecord[]>;
+  setScheduleEnabled(name: string, enabled: boolean, actor: string): Promise<ScheduleRecord>;
+  deleteSchedule(name: string, actor: string): Promise<void>;
+  /** Fires one slot: exactly once per (schedule, slot) however many schedulers ask. */
+  fireSchedule(request: FireRequest): Promise<FireResult>;
+  /** Moves past slots that will not fire; true for the one scheduler that recorded it. */
+  recordScheduleMissed(scheduleId: string, throughSlot: number, missed: number, policy: string, actor: string): Promise<boolean>;
 
   /** Records a signal (first write wins) and wakes the tasks waiting for it, in one transaction. */
   emitSignal(name: string, data: unknown, by: string): Promise<EmitResult>;

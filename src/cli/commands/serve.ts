@@ -1,6 +1,6 @@
 /**
- * `farcaster serve`: the HTTP API on Bun.serve, optionally with in-process
- * drones. Refuses to listen beyond loopback without FARCASTER_TOKEN.
+ * `farcaster serve`: the HTTP API on Bun.serve, the cron scheduler, and
+ * optionally in-process drones. Refuses to listen beyond loopback without FARCASTER_TOKEN.
  */
 import { hostname } from "node:os";
 import { UsageError } from "../../core/errors.ts";
@@ -8,6 +8,8 @@ import { createApp } from "../../api/app.ts";
 import { isLoopback } from "../../api/auth.ts";
 import { Drone } from "../../engine/drone.ts";
 import { loadWorkflows } from "../../engine/registry.ts";
+import { Scheduler } from "../../engine/scheduler.ts";
+import { fireInput } from "../../services/schedules.ts";
 import { openStore } from "../../store/index.ts";
 import { COMMON_OPTIONS, stringOption, type Command } from "../command.ts";
 
@@ -34,11 +36,13 @@ export const serveCommand: Command = {
     }
     const registry = await loadWorkflows({ dirs: [stringOption(context, "workflows") ?? ""] });
     const store = openStore({ db: stringOption(context, "db") });
-    const app = createApp({ store, registry, token });
+    const scheduler = new Scheduler({ store, prepareFire: (schedule) => fireInput(schedule, registry) });
+    const app = createApp({ store, registry, token, onSchedulesChanged: () => scheduler.poke() });
     const server = Bun.serve({ hostname: host, port, fetch: app.fetch, idleTimeout: 0 });
     const drones = Array.from({ length: workers }, (_, i) =>
       new Drone({ store, registry, concurrency: 4, id: `${hostname()}:${process.pid}:s${i + 1}` }).start(),
     );
+    scheduler.start();
     context.output.out(`farcaster serve: listening on http://${server.hostname}:${server.port} (${token ? "token required" : "no token"}, ${workers} drone(s))`);
 
     await new Promise<void>((resolve) => {
@@ -48,6 +52,7 @@ export const serveCommand: Command = {
     });
     context.output.out("farcaster serve: stopping");
     server.stop();
+    await scheduler.stop();
     await Promise.all(drones.map((drone) => drone.stop(5_000)));
     store.close();
     return 0;

@@ -19,6 +19,10 @@ import type {
   EmitResult,
   GateDecision,
   GateRecord,
+  FireRequest,
+  FireResult,
+  ScheduleInput,
+  ScheduleRecord,
   LogEntry,
   LogRecord,
   SignalRecord,
@@ -55,6 +59,7 @@ import {
 } from "./rows.ts";
 import { cancelRunTx, insertPlanningRun, insertRun, selectRun } from "./runs.ts";
 import { emitSignalTx, selectSignal } from "./signals.ts";
+import { deleteScheduleTx, fireTx, insertSchedule, recordMissedTx, selectSchedule, selectSchedules, setEnabledTx } from "./schedules.ts";
 import { appendLogsTx, selectLogs } from "./logs.ts";
 import { decideGateTx, selectGate } from "./gates.ts";
 import { finalizeStatements, sql } from "./statements.ts";
@@ -276,6 +281,34 @@ export class SqliteStore implements Store {
 
   listLogs(taskId: number, options: { afterId?: number; limit?: number } = {}): Promise<LogRecord[]> {
     return this.read((ctx) => selectLogs(ctx, taskId, options.afterId ?? 0, options.limit ?? 1000));
+  }
+
+  createSchedule(input: ScheduleInput, actor: string): Promise<ScheduleRecord> {
+    return this.write((ctx) => insertSchedule(ctx, input, actor));
+  }
+
+  getSchedule(nameOrId: string): Promise<ScheduleRecord> {
+    return this.read((ctx) => selectSchedule(ctx, nameOrId));
+  }
+
+  listSchedules(options: { enabledOnly?: boolean } = {}): Promise<ScheduleRecord[]> {
+    return this.read((ctx) => selectSchedules(ctx, options.enabledOnly ?? false));
+  }
+
+  setScheduleEnabled(name: string, enabled: boolean, actor: string): Promise<ScheduleRecord> {
+    return this.write((ctx) => setEnabledTx(ctx, name, enabled, actor));
+  }
+
+  deleteSchedule(name: string, actor: string): Promise<void> {
+    return this.write((ctx) => deleteScheduleTx(ctx, name, actor));
+  }
+
+  fireSchedule(request: FireRequest): Promise<FireResult> {
+    return this.write((ctx) => fireTx(ctx, request));
+  }
+
+  recordScheduleMissed(scheduleId: string, throughSlot: number, missed: number, policy: string, actor: string): Promise<boolean> {
+    return this.write((ctx) => recordMissedTx(ctx, scheduleId, throughSlot, missed, policy, actor));
   }
 
   emitSignal(name: string, data: unknown, by: string): Promise<EmitResult> {

@@ -1,0 +1,113 @@
+/**
+ * `farcaster schedule add|list|pause|resume|rm|run`: recurring plans on cron.
+ * `farcaster serve` runs the scheduler; any number of them may share a database.
+ */
+import { UsageError } from "../../core/errors.ts";
+import { loadWorkflows } from "../../engine/registry.ts";
+import { defaultDecider } from "../../services/gates.ts";
+import { addSchedule, fireInput, withNextFire } from "../../services/schedules.ts";
+import { openStore } from "../../store/index.ts";
+import type { ScheduleRecord } from "../../store/types.ts";
+import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command } from "../command.ts";
+import { table } from "../output.ts";
+
+const SUBCOMMANDS = ["add", "list", "pause", "resume", "rm", "run"] as const;
+
+function describeTarget(schedule: ScheduleRecord): string {
+  if (schedule.targetKind === "goal_file") return schedule.target;
+  if (schedule.targetKind === "workplan") return `frozen plan (${(JSON.parse(schedule.target) as { tasks: unknown[] }).tasks.length} tasks)`;
+  return `goal: ${schedule.target.split("\n")[0]!.slice(0, 40)}`;
+}
+
+export const scheduleCommand: Command = {
+  name: "schedule",
+  summary: "recurring plans on cron: add, list, pause, resume, rm, run",
+  usage: "schedule add --name N --cron EXPR (GOAL.md | --plan PLAN.json | --freeze GOAL.md) | list | pause N | resume N | rm N | run N",
+  options: {
+    ...COMMON_OPTIONS,
+    ...JSON_OPTION,
+    name: { type: "string", valueName: "NAME", description: "the schedule's name (add)" },
+    cron: { type: "string", valueName: "EXPR", description: 'cron expression, e.g. "0 9 * * 1-5"; a sixth field first means seconds (add)' },
+    tz: { type: "string", valueName: "ZONE", description: "IANA timezone (default UTC) (add)" },
+    overlap: { type: "string", valueName: "skip|allow|cancel-previous", description: "when the previous run is unfinished (default skip) (add)" },
+    "catch-up": { type: "string", valueName: "latest|all|none", description: "missed slots after downtime (default latest) (add)" },
+    plan: { type: "string", valueName: "PLAN.json", description: "run this workplan each time (add)" },
+    freeze: { type: "string", valueName: "GOAL.md", description: "plan GOAL.md now and reuse that plan each time (add)" },
+    workflows: { type: "string", valueName: "DIR", description: "also load workflows from DIR" },
+  },
+  async run(context) {
+    const [sub, arg] = context.positionals;
+    if (!sub || !(SUBCOMMANDS as readonly string[]).includes(sub)) {
+      throw new UsageError(`schedule needs a subcommand: ${SUBCOMMANDS.join(", ")} (see \`farcaster schedule --help\`)`);
+    }
+    const actor = defaultDecider();
+    const registry = await loadWorkflows({ dirs: [stringOption(context, "workflows") ?? ""] });
+    if (sub !== "add" && sub !== "list" && !arg) throw new UsageError(`schedule ${sub} needs a schedule name: farcaster schedule ${sub} NAME`);
+    if (sub === "add") {
+      const name = stringOption(context, "name");
+      const cron = stringOption(context, "cron");
+      if (!name || !cron) throw new UsageError('schedule add needs --name NAME and --cron EXPR, e.g. --name nightly --cron "0 3 * * *" goal.md');
+    }
+    const store = openStore({ db: stringOption(context, "db") });
+    try {
+      const out = context.output;
+      switch (sub) {
+        case "add": {
+          const schedule = await addSchedule(store, registry, {
+            name: stringOption(context, "name")!,
+            cron: stringOption(context, "cron")!,
+            timezone: stringOption(context, "tz"),
+            overlap: stringOption(context, "overlap"),
+            catchUp: stringOption(context, "catch-up"),
+            goalFile: arg,
+            planFile: stringOption(context, "plan"),
+            freezeFile: stringOption(context, "freeze"),
+            actor,
+          });
+          const shown = withNextFire(schedule, Date.now());
+          if (context.values.json) out.json({ schedule: shown });
+          else out.out(`added schedule ${schedule.name}: ${schedule.cron} (${schedule.timezone}), next ${shown.nextFireAt ? new Date(shown.nextFireAt).toISOString() : "never"}; \`farcaster serve\` fires it`);
+          return 0;
+        }
+        case "list": {
+          const now = Date.now();
+          const schedules = (await store.listSchedules()).map((s) => withNextFire(s, now));
+          if (context.values.json) out.json({ schedules });
+          else if (schedules.length === 0) out.out("no schedules; add one with `farcaster schedule add --name N --cron EXPR goal.md`");
+          else {
+            const rows = [["NAME", "CRON", "TZ", "NEXT", "OVERLAP", "CATCH-UP", "STATE", "RUNS"]];
+            for (const s of schedules) {
+              rows.push([s.name, s.cron, s.timezone, s.nextFireAt ? new Date(s.nextFireAt).toISOString() : "-", s.overlap, s.catchUp, s.enabled ? "active" : "paused", describeTarget(s)]);
+            }
+            for (const line of table(rows)) out.out(line);
+          }
+          return 0;
+        }
+        case "pause":
+        case "resume": {
+          const schedule = await store.setScheduleEnabled(arg!, sub === "resume", actor);
+          if (context.values.json) out.json({ schedule });
+          else out.out(`schedule ${schedule.name} is ${schedule.enabled ? "active" : "paused"}`);
+          return 0;
+        }
+        case "rm":
+          await store.deleteSchedule(arg!, actor);
+          if (context.values.json) out.json({ removed: arg });
+          else out.out(`removed schedule ${arg}`);
+          return 0;
+        case "run": {
+          const schedule = await store.getSchedule(arg!);
+          const input = fireInput(schedule, registry);
+          const result = await store.fireSchedule({ scheduleId: schedule.id, slot: Date.now(), actor, ...("error" in input ? { goal: schedule.name, planningInput: null, error: input.error } : input) });
+          if (context.values.json) out.json(result);
+          else if (result.outcome === "fired") out.out(`fired ${schedule.name}: run ${result.runId} (drones started with \`farcaster worker\` or \`serve --workers\` do the work)`);
+          else out.out(`${schedule.name} did not fire: ${"detail" in result ? result.detail : result.outcome}`);
+          return result.outcome === "fired" ? 0 : 1;
+        }
+      }
+      return 0;
+    } finally {
+      store.close();
+    }
+  },
+};

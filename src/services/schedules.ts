@@ -1,0 +1,100 @@
+/**
+ * Schedules as people define them: what a schedule runs is checked when it is
+ * added (nothing is written for a bad cron, timezone or goal file), and
+ * turned into a planning run's input at each fire.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { InputError } from "../core/errors.ts";
+import { resolveModelConfig } from "../architect/model.ts";
+import { formatIssues, planGoal } from "../architect/planGoal.ts";
+import { nextSlot, validateCron } from "../engine/cron.ts";
+import type { WorkflowRegistry } from "../engine/registry.ts";
+import type { CatchUpPolicy, Overlap, ScheduleInput, ScheduleRecord, Store } from "../store/types.ts";
+import { prepareGoal, prepareGoalText, prepareWorkplan } from "./goals.ts";
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const OVERLAPS: readonly Overlap[] = ["skip", "allow", "cancel-previous"];
+const CATCH_UPS: readonly CatchUpPolicy[] = ["latest", "all", "none"];
+
+export interface AddScheduleOptions {
+  name: string;
+  cron: string;
+  timezone?: string;
+  overlap?: string;
+  catchUp?: string;
+  /** Exactly one of: a goal file read at each fire, a workplan file, a goal file frozen into a plan now. */
+  goalFile?: string;
+  planFile?: string;
+  freezeFile?: string;
+  goalText?: string;
+  cwd?: string;
+  actor: string;
+}
+
+export async function addSchedule(store: Store, registry: WorkflowRegistry, options: AddScheduleOptions): Promise<ScheduleRecord> {
+  if (!NAME.test(options.name)) throw new InputError(`schedule name "${options.name}" is not valid: 1-64 letters, digits, _ . -`);
+  const timezone = options.timezone ?? "UTC";
+  validateCron({ cron: options.cron, timezone });
+  const overlap = (options.overlap ?? "skip") as Overlap;
+  if (!OVERLAPS.includes(overlap)) throw new InputError(`overlap must be one of ${OVERLAPS.join(", ")} (got "${options.overlap}")`);
+  const catchUp = (options.catchUp ?? "latest") as CatchUpPolicy;
+  if (!CATCH_UPS.includes(catchUp)) throw new InputError(`catch-up must be one of ${CATCH_UPS.join(", ")} (got "${options.catchUp}")`);
+  const targets = [options.goalFile, options.planFile, options.freezeFile, options.goalText].filter((t) => t !== undefined);
+  if (targets.length !== 1) throw new InputError("a schedule runs exactly one of: a goal file, --plan PLAN.json, --freeze GOAL.md (or a goal text)");
+  const cwd = options.cwd ?? process.cwd();
+  let target: Pick<ScheduleInput, "targetKind" | "target">;
+  if (options.goalFile !== undefined) {
+    const path = resolve(cwd, options.goalFile);
+    prepareGoal(path, registry); // refuses a missing, empty or broken file now
+    target = { targetKind: "goal_file", target: path };
+  } else if (options.planFile !== undefined) {
+    const path = resolve(cwd, options.planFile);
+    if (!existsSync(path)) throw new InputError(`plan file ${options.planFile} does not exist`);
+    let data: unknown;
+    try {
+      data = JSON.parse(readFileSync(path, "utf8"));
+    } catch (error) {
+      throw new InputError(`plan file ${options.planFile} is not valid JSON: ${(error as Error).message}`);
+    }
+    target = { targetKind: "workplan", target: JSON.stringify(prepareWorkplan(data, registry, options.planFile).plan!.plan) };
+  } else if (options.freezeFile !== undefined) {
+    target = { targetKind: "workplan", target: JSON.stringify(await freeze(resolve(cwd, options.freezeFile), registry)) };
+  } else {
+    prepareGoalText(options.goalText!, "goal", registry);
+    target = { targetKind: "goal_text", target: options.goalText! };
+  }
+  return store.createSchedule({ name: options.name, cron: options.cron, timezone, overlap, catchUp, cwd, ...target }, options.actor);
+}
+
+/** A goal file's plan, planned now (by the model if the file has none) and reused at every fire. */
+async function freeze(path: string, registry: WorkflowRegistry): Promise<unknown> {
+  const prepared = prepareGoal(path, registry);
+  if (prepared.plan) return prepared.plan.plan;
+  const config = resolveModelConfig()!;
+  const result = await planGoal({ goal: prepared.file.goal, workflows: registry, config, maxRepairs: 2, step: (_n, input, call) => call(input, new AbortController().signal) });
+  if (!result.ok) throw new InputError(`the model's plan was still invalid after ${result.calls} attempts:\n${formatIssues(result.issues)}`);
+  return result.plan.plan;
+}
+
+/** What a fire creates: the planning run's goal and input, or why it cannot fire. */
+export function fireInput(schedule: ScheduleRecord, registry: WorkflowRegistry): { goal: string; planningInput: unknown } | { error: string } {
+  try {
+    const prepared =
+      schedule.targetKind === "goal_file"
+        ? prepareGoal(schedule.target, registry)
+        : schedule.targetKind === "goal_text"
+          ? prepareGoalText(schedule.target, "goal", registry)
+          : prepareWorkplan(JSON.parse(schedule.target), registry, `schedule ${schedule.name}`);
+    const goal = prepared.plan?.plan.goal || prepared.file.goal || schedule.name;
+    const source = schedule.targetKind === "goal_file" ? schedule.target : `schedule:${schedule.name}`;
+    return { goal, planningInput: { goal, source, ...(prepared.plan ? { plan: prepared.plan.plan } : {}), review: "none" } };
+  } catch (error) {
+    return { error: (error as Error).message };
+  }
+}
+
+/** A schedule with the instant it fires next (null when paused or never again). */
+export function withNextFire(schedule: ScheduleRecord, now: number): ScheduleRecord & { nextFireAt: number | null } {
+  return { ...schedule, nextFireAt: schedule.enabled ? nextSlot({ cron: schedule.cron, timezone: schedule.timezone }, now) : null };
+}

@@ -1,0 +1,124 @@
+/**
+ * Schedules and their fires. A fire is keyed by (schedule, slot) under a
+ * primary key, so any number of schedulers on one database fire each slot
+ * exactly once: the first INSERT wins, the others change nothing. Creating
+ * the run, applying the overlap policy and moving `last_slot` happen in the
+ * same transaction as that INSERT.
+ */
+import { InputError, NotFoundError } from "../../core/errors.ts";
+import { newId } from "../../core/ids.ts";
+import type { FireRequest, FireResult, ScheduleInput, ScheduleRecord } from "../types.ts";
+import { appendEvent, type TxContext } from "./context.ts";
+import { cancelRunTx, insertPlanningRun } from "./runs.ts";
+import { sql } from "./statements.ts";
+
+interface ScheduleRow {
+  id: string;
+  name: string;
+  cron: string;
+  timezone: string;
+  target_kind: ScheduleRecord["targetKind"];
+  target: string;
+  cwd: string | null;
+  overlap: ScheduleRecord["overlap"];
+  catch_up: ScheduleRecord["catchUp"];
+  enabled: number;
+  last_slot: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+function toSchedule(row: ScheduleRow): ScheduleRecord {
+  return {
+    id: row.id, name: row.name, cron: row.cron, timezone: row.timezone, targetKind: row.target_kind, target: row.target, cwd: row.cwd,
+    overlap: row.overlap, catchUp: row.catch_up, enabled: row.enabled === 1, lastSlot: row.last_slot, createdAt: row.created_at, updatedAt: row.updated_at,
+  };
+}
+
+export function selectSchedule(ctx: TxContext, name: string): ScheduleRecord {
+  const row = sql<ScheduleRow, [string, string]>(ctx.db, "SELECT * FROM schedules WHERE name = ? OR id = ?").get(name, name);
+  if (!row) throw new NotFoundError("schedule", name, "list schedules with `farcaster schedule list`");
+  return toSchedule(row);
+}
+
+export function selectSchedules(ctx: TxContext, enabledOnly: boolean): ScheduleRecord[] {
+  return sql<ScheduleRow, []>(ctx.db, `SELECT * FROM schedules ${enabledOnly ? "WHERE enabled = 1" : ""} ORDER BY name`).all().map(toSchedule);
+}
+
+export function insertSchedule(ctx: TxContext, input: ScheduleInput, actor: string): ScheduleRecord {
+  if (sql(ctx.db, "SELECT 1 FROM schedules WHERE name = ?").get(input.name)) {
+    throw new InputError(`a schedule named "${input.name}" already exists; remove it first (farcaster schedule rm ${input.name}) or pick another name`);
+  }
+  const id = newId("s", ctx.now);
+  sql(
+    ctx.db,
+    `INSERT INTO schedules (id, name, cron, timezone, target_kind, target, cwd, overlap, catch_up, enabled, last_slot, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, NULL, ?, ?)`,
+  ).run(id, input.name, input.cron, input.timezone, input.targetKind, input.target, input.cwd ?? null, input.overlap, input.catchUp, ctx.now, ctx.now);
+  appendEvent(ctx, { type: "schedule.created", actor, data: { schedule: input.name, cron: input.cron, timezone: input.timezone } });
+  return selectSchedule(ctx, id);
+}
+
+export function setEnabledTx(ctx: TxContext, name: string, enabled: boolean, actor: string): ScheduleRecord {
+  const schedule = selectSchedule(ctx, name);
+  // Resuming starts afresh from now: slots that passed while paused are not "missed".
+  sql(ctx.db, `UPDATE schedules SET enabled = ?, last_slot = CASE WHEN ? THEN ? ELSE last_slot END, updated_at = ? WHERE id = ?`)
+    .run(enabled ? 1 : 0, enabled && !schedule.enabled ? 1 : 0, ctx.now, ctx.now, schedule.id);
+  appendEvent(ctx, { type: enabled ? "schedule.resumed" : "schedule.paused", actor, data: { schedule: schedule.name } });
+  return selectSchedule(ctx, schedule.id);
+}
+
+export function deleteScheduleTx(ctx: TxContext, name: string, actor: string): void {
+  const schedule = selectSchedule(ctx, name);
+  sql(ctx.db, "DELETE FROM schedule_fires WHERE schedule_id = ?").run(schedule.id);
+  sql(ctx.db, "DELETE FROM schedules WHERE id = ?").run(schedule.id);
+  appendEvent(ctx, { type: "schedule.removed", actor, data: { schedule: schedule.name } });
+}
+
+/** Slots that came due but will not fire (catch-up policy): recorded once, by whichever scheduler gets there first. */
+export function recordMissedTx(ctx: TxContext, scheduleId: string, throughSlot: number, missed: number, policy: string, actor: string): boolean {
+  const moved = sql(ctx.db, "UPDATE schedules SET last_slot = ?, updated_at = ? WHERE id = ? AND (last_slot IS NULL OR last_slot < ?)")
+    .run(throughSlot, ctx.now, scheduleId, throughSlot).changes;
+  if (moved > 0 && missed > 0) {
+    const schedule = selectSchedule(ctx, scheduleId);
+    appendEvent(ctx, { type: "schedule.missed", actor, data: { schedule: schedule.name, missed, through: throughSlot, policy } });
+  }
+  return moved > 0;
+}
+
+export function fireTx(ctx: TxContext, request: FireRequest): FireResult {
+  const schedule = selectSchedule(ctx, request.scheduleId);
+  const inserted = sql(ctx.db, "INSERT INTO schedule_fires (schedule_id, slot, outcome, at) VALUES (?, ?, 'fired', ?) ON CONFLICT DO NOTHING")
+    .run(schedule.id, request.slot, ctx.now).changes;
+  if (inserted === 0) return { outcome: "duplicate" };
+  sql(ctx.db, "UPDATE schedules SET last_slot = max(coalesce(last_slot, 0), ?), updated_at = ? WHERE id = ?").run(request.slot, ctx.now, schedule.id);
+  const base = { schedule: schedule.name, slot: request.slot };
+  if (request.error) {
+    sql(ctx.db, "UPDATE schedule_fires SET outcome = 'failed', detail = ? WHERE schedule_id = ? AND slot = ?").run(request.error, schedule.id, request.slot);
+    appendEvent(ctx, { type: "schedule.failed", actor: request.actor, data: { ...base, error: request.error } });
+    return { outcome: "failed", detail: request.error };
+  }
+  const unfinished = sql<{ id: string }, [string]>(
+    ctx.db,
+    `SELECT r.id FROM schedule_fires f JOIN runs r ON r.id = f.run_id
+     WHERE f.schedule_id = ? AND r.state IN ('planning','awaiting_approval','running')`,
+  ).all(schedule.id).map((row) => row.id);
+  if (unfinished.length > 0 && schedule.overlap === "skip") {
+    const detail = `the previous run ${unfinished.join(", ")} is unfinished (overlap: skip)`;
+    sql(ctx.db, "UPDATE schedule_fires SET outcome = 'skipped', detail = ? WHERE schedule_id = ? AND slot = ?").run(detail, schedule.id, request.slot);
+    appendEvent(ctx, { type: "schedule.skipped", actor: request.actor, data: { ...base, running: unfinished } });
+    return { outcome: "skipped", detail };
+  }
+  if (schedule.overlap === "cancel-previous") {
+    for (const runId of unfinished) cancelRunTx(ctx, runId, request.actor, `schedule ${schedule.name} fired again (overlap: cancel-previous)`);
+  }
+  const run = insertPlanningRun(ctx, request.goal, request.planningInput, {
+    source: `schedule:${schedule.name}`,
+    cwd: schedule.cwd ?? undefined,
+    idempotencyKey: `schedule:${schedule.id}:${request.slot}`,
+    actor: request.actor,
+  });
+  sql(ctx.db, "UPDATE schedule_fires SET run_id = ? WHERE schedule_id = ? AND slot = ?").run(run.id, schedule.id, request.slot);
+  appendEvent(ctx, { type: "schedule.fired", actor: request.actor, runId: run.id, data: { ...base, cancelled: schedule.overlap === "cancel-previous" ? unfinished : [] } });
+  return { outcome: "fired", runId: run.id };
+}

@@ -1,0 +1,180 @@
+import { beforeAll, describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { ManualClock } from "../src/core/clock.ts";
+import { loadWorkflows, type WorkflowRegistry } from "../src/engine/registry.ts";
+import { Scheduler } from "../src/engine/scheduler.ts";
+import { addSchedule, fireInput } from "../src/services/schedules.ts";
+import { SqliteStore } from "../src/store/sqlite/store.ts";
+import { farcaster, query } from "./cli-helpers.ts";
+import { freshDir, freshStore } from "./helpers.ts";
+
+let registry: WorkflowRegistry;
+beforeAll(async () => {
+  registry = await loadWorkflows({ cwd: "/" });
+});
+
+const at = (iso: string) => Date.parse(iso);
+const PLAN = JSON.stringify({ goal: "nightly check", tasks: [{ id: "check", title: "Check", workflow: "noop", input: {} }] });
+
+function planFile(): string {
+  const path = join(freshDir(), "plan.json");
+  writeFileSync(path, PLAN);
+  return path;
+}
+
+function scheduler(store: SqliteStore, clock: ManualClock, id = "sched-1") {
+  return new Scheduler({ store, clock, id, prepareFire: (s) => fireInput(s, registry) });
+}
+
+async function runsOf(store: SqliteStore) {
+  return (await store.listRuns({ limit: 1000 })).filter((r) => r.source?.startsWith("schedule:"));
+}
+
+describe("the scheduler", () => {
+  test("fires each slot at its instant in a named timezone, across a DST change", async () => {
+    const clock = new ManualClock(at("2026-03-07T12:00:00Z"));
+    const { store } = freshStore({ clock });
+    await addSchedule(store, registry, { name: "standup", cron: "0 9 * * *", timezone: "America/New_York", planFile: planFile(), overlap: "allow", actor: "t" });
+    const s = scheduler(store, clock);
+    const fired: string[] = [];
+    // 09:00 New York is 14:00Z before the 8 March change and 13:00Z after it.
+    for (const instant of ["2026-03-07T13:59:59Z", "2026-03-07T14:00:00Z", "2026-03-08T12:59:59Z", "2026-03-08T13:00:00Z", "2026-03-09T13:00:05Z"]) {
+      clock.set(at(instant));
+      await s.tick();
+      fired.push(`${instant}:${(await runsOf(store)).length}`);
+    }
+    expect(fired).toEqual(["2026-03-07T13:59:59Z:0", "2026-03-07T14:00:00Z:1", "2026-03-08T12:59:59Z:1", "2026-03-08T13:00:00Z:2", "2026-03-09T13:00:05Z:3"]);
+    const slots = query<{ slot: number }>(store.path, "SELECT slot FROM schedule_fires ORDER BY slot").map((r) => new Date(r.slot).toISOString());
+    expect(slots).toEqual(["2026-03-07T14:00:00.000Z", "2026-03-08T13:00:00.000Z", "2026-03-09T13:00:00.000Z"]);
+  });
+
+  test("three schedulers on one database create exactly one run per slot over many slots", async () => {
+    const clock = new ManualClock(at("2026-01-01T00:00:30Z"));
+    const { store, path } = freshStore({ clock });
+    const others = [new SqliteStore(path, { clock }), new SqliteStore(path, { clock })];
+    await addSchedule(store, registry, { name: "minutely", cron: "* * * * *", planFile: planFile(), overlap: "allow", actor: "t" });
+    const schedulers = [scheduler(store, clock, "a"), scheduler(others[0]!, clock, "b"), scheduler(others[1]!, clock, "c")];
+    for (let minute = 1; minute <= 30; minute++) {
+      clock.set(at("2026-01-01T00:00:00Z") + minute * 60_000 + (minute % 7) * 1_000);
+      if (minute % 2 === 0) await Promise.all(schedulers.map((s) => s.tick()));
+      else for (const s of [...schedulers].reverse()) await s.tick();
+    }
+    const runs = await runsOf(store);
+    expect(runs).toHaveLength(30);
+    const fires = query<{ n: number; runs: number }>(path, "SELECT count(*) AS n, count(DISTINCT run_id) AS runs FROM schedule_fires")[0]!;
+    expect(fires).toEqual({ n: 30, runs: 30 });
+    const fired = (await store.listEvents({ limit: 10_000 })).filter((e) => e.type === "schedule.fired");
+    expect(fired).toHaveLength(30);
+    for (const other of others) other.close();
+  });
+
+  describe("catch-up after downtime of five hourly slots", () => {
+    for (const [policy, runs, missed] of [["latest", 1, 4], ["all", 5, 0], ["none", 0, 5]] as const) {
+      test(`${policy}: ${runs} run(s), ${missed} missed`, async () => {
+        const clock = new ManualClock(at("2026-01-01T00:30:00Z"));
+        const { store } = freshStore({ clock });
+        await addSchedule(store, registry, { name: "hourly", cron: "0 * * * *", planFile: planFile(), overlap: "allow", catchUp: policy, actor: "t" });
+        clock.set(at("2026-01-01T05:40:00Z"));
+        await scheduler(store, clock).tick();
+        await scheduler(store, clock, "second").tick(); // a second look changes nothing
+        expect(await runsOf(store)).toHaveLength(runs);
+        const missedEvents = (await store.listEvents()).filter((e) => e.type === "schedule.missed");
+        if (missed === 0) expect(missedEvents).toEqual([]);
+        else expect(missedEvents.map((e) => e.data)).toEqual([{ schedule: "hourly", missed, through: expect.any(Number), policy }]);
+        if (policy === "latest") expect((await runsOf(store))[0]!.idempotencyKey).toEndWith(String(at("2026-01-01T05:00:00Z")));
+      });
+    }
+  });
+
+  test("overlap skip: no new run while the previous one is unfinished, and the skip is recorded", async () => {
+    const clock = new ManualClock(at("2026-01-01T00:00:30Z"));
+    const { store } = freshStore({ clock });
+    await addSchedule(store, registry, { name: "slow", cron: "* * * * *", planFile: planFile(), actor: "t" });
+    const s = scheduler(store, clock);
+    clock.set(at("2026-01-01T00:01:00Z"));
+    await s.tick();
+    clock.set(at("2026-01-01T00:02:00Z"));
+    await s.tick();
+    const runs = await runsOf(store);
+    expect(runs).toHaveLength(1);
+    const skipped = (await store.listEvents()).filter((e) => e.type === "schedule.skipped");
+    expect(skipped.map((e) => e.data)).toEqual([{ schedule: "slow", slot: at("2026-01-01T00:02:00Z"), running: [runs[0]!.id] }]);
+    expect(query<{ outcome: string }>(store.path, "SELECT outcome FROM schedule_fires ORDER BY slot").map((r) => r.outcome)).toEqual(["fired", "skipped"]);
+  });
+
+  test("overlap cancel-previous: the unfinished run is cancelled and a new one starts", async () => {
+    const clock = new ManualClock(at("2026-01-01T00:00:30Z"));
+    const { store } = freshStore({ clock });
+    await addSchedule(store, registry, { name: "replace", cron: "* * * * *", planFile: planFile(), overlap: "cancel-previous", actor: "t" });
+    const s = scheduler(store, clock);
+    clock.set(at("2026-01-01T00:01:00Z"));
+    await s.tick();
+    clock.set(at("2026-01-01T00:02:00Z"));
+    await s.tick();
+    const runs = (await runsOf(store)).sort((a, b) => a.createdAt - b.createdAt);
+    expect(runs.map((r) => r.state)).toEqual(["cancelled", "planning"]);
+  });
+
+  test("a paused schedule does not fire; resuming starts from now rather than catching up", async () => {
+    const clock = new ManualClock(at("2026-01-01T00:00:30Z"));
+    const { store } = freshStore({ clock });
+    await addSchedule(store, registry, { name: "p", cron: "* * * * *", planFile: planFile(), overlap: "allow", catchUp: "all", actor: "t" });
+    await store.setScheduleEnabled("p", false, "t");
+    clock.set(at("2026-01-01T00:10:00Z"));
+    await scheduler(store, clock).tick();
+    expect(await runsOf(store)).toHaveLength(0);
+    await store.setScheduleEnabled("p", true, "t");
+    clock.set(at("2026-01-01T00:11:00Z"));
+    await scheduler(store, clock).tick();
+    expect(await runsOf(store)).toHaveLength(1);
+  });
+
+  test("a goal file that broke after the schedule was added records a failed fire, not a crash", async () => {
+    const clock = new ManualClock(at("2026-01-01T00:00:30Z"));
+    const { store } = freshStore({ clock });
+    const goal = join(freshDir(), "goal.md");
+    writeFileSync(goal, "# g\n\n## a: A\nrun: echo hi\n");
+    await addSchedule(store, registry, { name: "brittle", cron: "* * * * *", goalFile: goal, actor: "t" });
+    writeFileSync(goal, "# g\n\n## a: A\nafter: nowhere\nrun: echo hi\n");
+    clock.set(at("2026-01-01T00:01:00Z"));
+    await scheduler(store, clock).tick();
+    const failed = (await store.listEvents()).filter((e) => e.type === "schedule.failed");
+    expect(failed).toHaveLength(1);
+    expect((failed[0]!.data as { error: string }).error).toContain('unknown task "nowhere"');
+  });
+});
+
+describe("schedule input", () => {
+  test("an invalid cron, an unknown timezone, a missing goal file: a clear error and nothing written", async () => {
+    const { store } = freshStore();
+    const plan = planFile();
+    await expect(addSchedule(store, registry, { name: "x", cron: "61 * * * *", planFile: plan, actor: "t" })).rejects.toThrow('cron expression "61 * * * *" is invalid');
+    await expect(addSchedule(store, registry, { name: "x", cron: "0 9 * * *", timezone: "Mars/Olympus", planFile: plan, actor: "t" })).rejects.toThrow('timezone "Mars/Olympus" is not an IANA timezone');
+    await expect(addSchedule(store, registry, { name: "x", cron: "0 9 * * *", goalFile: "/nope/goal.md", actor: "t" })).rejects.toThrow("goal file /nope/goal.md does not exist");
+    await expect(addSchedule(store, registry, { name: "x", cron: "0 9 * * *", overlap: "sometimes", planFile: plan, actor: "t" })).rejects.toThrow("overlap must be one of skip, allow, cancel-previous");
+    await expect(addSchedule(store, registry, { name: "x", cron: "0 9 * * *", actor: "t" })).rejects.toThrow("a schedule runs exactly one of");
+    expect(await store.listSchedules()).toEqual([]);
+    await addSchedule(store, registry, { name: "x", cron: "0 9 * * *", planFile: plan, actor: "t" });
+    await expect(addSchedule(store, registry, { name: "x", cron: "0 9 * * *", planFile: plan, actor: "t" })).rejects.toThrow('a schedule named "x" already exists');
+  });
+
+  test("the CLI adds, lists with the next fire time, runs now, pauses and removes", async () => {
+    const dir = freshDir();
+    writeFileSync(join(dir, "plan.json"), PLAN);
+    const db = join(dir, "f.db");
+    const add = await farcaster(["schedule", "add", "--name", "nightly", "--cron", "0 3 * * *", "--tz", "Europe/Berlin", "--plan", "plan.json", "--db", db], { cwd: dir });
+    expect(add.code).toBe(0);
+    expect(add.stdout).toMatch(/added schedule nightly: 0 3 \* \* \* \(Europe\/Berlin\), next 20\d\d-/);
+    const list = JSON.parse((await farcaster(["schedule", "list", "--json", "--db", db], { cwd: dir })).stdout);
+    expect(list.schedules[0]).toMatchObject({ name: "nightly", overlap: "skip", catchUp: "latest", enabled: true, targetKind: "workplan" });
+    expect(list.schedules[0].nextFireAt).toBeGreaterThan(Date.now());
+    const run = await farcaster(["schedule", "run", "nightly", "--db", db], { cwd: dir });
+    expect(run.stdout).toMatch(/fired nightly: run r\w+/);
+    expect((await farcaster(["schedule", "pause", "nightly", "--db", db], { cwd: dir })).stdout).toContain("schedule nightly is paused");
+    expect((await farcaster(["schedule", "rm", "nightly", "--db", db], { cwd: dir })).code).toBe(0);
+    const bad = await farcaster(["schedule", "add", "--name", "bad", "--cron", "* * *", "--plan", "plan.json", "--db", db], { cwd: dir });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('cron expression "* * *" is invalid');
+  });
+});
