@@ -80,7 +80,8 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
         feedback: claimed.feedback.map((f) => f.reason),
         workflows: options.workflows,
         logs,
-        task: { runId: claimed.runId, taskId, key: claimed.key, attemptId, attempt: claimed.attempt, maxAttempts: claimed.maxAttempts, workflow: workflow.name, worker: options.worker, cwd: run.cwd ?? process.cwd() },
+        task: { runId: claimed.runId, taskId, key: claimed.key, attemptId, attempt: claimed.attempt, maxAttempts: claimed.maxAttempts, workflow: workflow.name, worker: options.worker, cwd: run.cwd ?? process.cwd(),
+          title: claimed.title, description: claimed.description, scope: claimed.scope ? { writes: claimed.scope.writes ?? [], commands: claimed.scope.commands ?? [] } : null },
       });
       // A workflow that ignores its signal must not hold the attempt hostage.
       output = await Promise.race([workflow.run(ctx, parsed.data), abortPromise(controller.signal)]);
@@ -117,7 +118,7 @@ async function settleFailure(options: AttemptOptions, error: unknown, label: str
     const final = error instanceof NonRetryableError || error instanceof NonDeterminismError || error instanceof StepOutputError;
     const result = await store.failTask(taskId, attemptId, describeError(error), {
       retryable: !final,
-      reason: error instanceof TaskTimeoutError ? "timeout" : undefined,
+      reason: error instanceof TaskTimeoutError ? "timeout" : (error as { code?: string })?.code === "budget_exhausted" ? "exhausted" : undefined,
       backoff: workflow.limits?.backoff,
     });
     return { outcome: result.state === "ready" ? "retrying" : "failed", unblocked: 0, error: describeError(error).message };

@@ -78,6 +78,10 @@ export interface TaskInfo {
   worker: string;
   /** The run's working directory (where the plan was submitted from). */
   cwd: string;
+  title: string;
+  description: string | null;
+  /** What the task may write and run; enforced by the agent's tools. */
+  scope: { writes: string[]; commands: string[] } | null;
 }
 
 export interface WorkflowContext {

@@ -87,6 +87,10 @@ export interface ClaimedTask {
   leaseExpiresAt: number;
   /** Gate rejections with action "retry" that this attempt must act on. */
   feedback: Feedback[];
+  /** What the task may write and run (agent tasks). */
+  scope: TaskSpec["scope"] | null;
+  title: string;
+  description: string | null;
 }
 
 export interface AttemptRecord {
