@@ -44,6 +44,8 @@ export interface AttemptOptions {
   workflows: WorkflowCatalog;
   /** The lease the claim was made with. */
   claimLeaseMs: number;
+  /** The operator's lease (worker --lease): wins over the workflow's own. */
+  forceLeaseMs?: number;
   /** Lets the drone abort the attempt (shutdown). */
   controller: AbortController;
 }
@@ -59,7 +61,7 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
   const { store, clock, claimed, workflow, controller } = options;
   const { taskId, attemptId } = claimed;
   const label = `${claimed.runId}/${claimed.key}`;
-  const leaseMs = workflow.limits?.leaseMs ?? options.claimLeaseMs ?? DEFAULT_LEASE_MS;
+  const leaseMs = options.forceLeaseMs ?? workflow.limits?.leaseMs ?? options.claimLeaseMs ?? DEFAULT_LEASE_MS;
   const heartbeat = startHeartbeat({
     store, clock, taskId, attemptId, leaseMs,
     renewNow: leaseMs !== options.claimLeaseMs,

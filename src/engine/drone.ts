@@ -22,8 +22,10 @@ export interface DroneOptions {
   registry: WorkflowRegistry;
   id?: string;
   concurrency?: number;
-  /** Lease taken at claim; a workflow's own `limits.leaseMs` replaces it at once. */
+  /** Lease taken at claim; a workflow's own `limits.leaseMs` replaces it at once, unless `forceLease`. */
   leaseMs?: number;
+  /** The operator chose the lease (worker --lease): it applies to every workflow. */
+  forceLease?: boolean;
   clock?: Clock;
   minIdleMs?: number;
   maxIdleMs?: number;
@@ -48,6 +50,7 @@ export class Drone {
   private readonly registry: WorkflowRegistry;
   private readonly concurrency: number;
   private readonly leaseMs: number;
+  private readonly forceLease: boolean;
   private readonly clock: Clock;
   private readonly minIdleMs: number;
   private readonly maxIdleMs: number;
@@ -65,6 +68,7 @@ export class Drone {
     this.id = options.id ?? defaultDroneId();
     this.concurrency = Math.max(1, options.concurrency ?? 4);
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+    this.forceLease = options.forceLease ?? false;
     this.clock = options.clock ?? systemClock;
     this.minIdleMs = options.minIdleMs ?? 10;
     this.maxIdleMs = options.maxIdleMs ?? 1_000;
@@ -176,7 +180,7 @@ export class Drone {
     const controller = new AbortController();
     const started = performance.now();
     this.onEvent({ type: "claimed", task });
-    const done = runAttempt({ store: this.store, clock: this.clock, worker: this.id, claimed: task, workflow, workflows: this.registry, claimLeaseMs: this.leaseMs, controller })
+    const done = runAttempt({ store: this.store, clock: this.clock, worker: this.id, claimed: task, workflow, workflows: this.registry, claimLeaseMs: this.leaseMs, forceLeaseMs: this.forceLease ? this.leaseMs : undefined, controller })
       .catch((error): AttemptResult => {
         this.onEvent({ type: "error", message: (error as Error).message });
         return { outcome: "lost", unblocked: 0, error: (error as Error).message };

@@ -49,7 +49,7 @@ export const workerCommand: Command = {
     ...COMMON_OPTIONS,
     concurrency: { type: "string", short: "c", valueName: "N", description: "tasks run at once (default 4)" },
     workflows: { type: "string", valueName: "DIR", description: "also load workflows from DIR (or $FARCASTER_WORKFLOWS)" },
-    lease: { type: "string", valueName: "DURATION", description: "lease taken at claim, renewed every third of it (default 30s)" },
+    lease: { type: "string", valueName: "DURATION", description: "lease for every task, renewed every third of it (default: each workflow's own, else 30s)" },
     grace: { type: "string", valueName: "DURATION", description: "on Ctrl-C, how long running tasks may finish before release (default 10s)" },
     id: { type: "string", valueName: "NAME", description: "drone id shown in events (default host:pid)" },
     quiet: { type: "boolean", short: "q", description: "print nothing but errors" },
@@ -63,6 +63,7 @@ export const workerCommand: Command = {
     const output = context.output;
     const drone = new Drone({
       store, registry, concurrency, leaseMs,
+      forceLease: stringOption(context, "lease") !== undefined,
       id: stringOption(context, "id"),
       onEvent: (event) => {
         if (!context.values.quiet || event.type === "error") printEvent(output, event);
