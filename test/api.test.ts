@@ -119,6 +119,22 @@ describe("reading runs", () => {
     expect((await s.call("GET", "/v1/runs?limit=ten")).status).toBe(400);
   });
 
+  test("resume reopens a cancelled run; resuming a succeeded run is 409; unknown runs 404", async () => {
+    const s = setup();
+    const created = await json(await s.call("POST", "/v1/runs", { body: { goal: GATED_GOAL } }));
+    await s.call("POST", `/v1/runs/${created.body.run.id}/cancel`, { body: {} });
+    const resumed = await json(await s.call("POST", `/v1/runs/${created.body.run.id}/resume`, { body: { by: "ops" } }));
+    expect(resumed.status).toBe(200);
+    expect(resumed.body).toMatchObject({ reopened: 1, run: { state: "planning" } });
+    await drain(s);
+    const [gate] = (await json(await s.call("GET", "/v1/gates"))).body.gates;
+    await s.call("POST", `/v1/gates/${gate.id}/approve`, { body: {} });
+    await drain(s);
+    const again = await json(await s.call("POST", `/v1/runs/${created.body.run.id}/resume`, {}));
+    expect(again.status).toBe(409);
+    expect((await s.call("POST", "/v1/runs/rnope/resume", {})).status).toBe(404);
+  });
+
   test("cancel a run; cancelling a finished run is 409", async () => {
     const s = setup();
     const created = await json(await s.call("POST", "/v1/runs", { body: { goal: GATED_GOAL } }));

@@ -52,7 +52,7 @@ export function createApp(options: ApiOptions): Hono {
   v1.get("/", (c) =>
     c.json({
       routes: [
-        "POST /v1/runs", "GET /v1/runs", "GET /v1/runs/:id", "POST /v1/runs/:id/cancel", "GET /v1/runs/:id/events (SSE)",
+        "POST /v1/runs", "GET /v1/runs", "GET /v1/runs/:id", "POST /v1/runs/:id/cancel", "POST /v1/runs/:id/resume", "GET /v1/runs/:id/events (SSE)",
         "GET /v1/runs/:id/tasks/:key/journal", "GET /v1/gates", "POST /v1/gates/:id/approve", "POST /v1/gates/:id/reject", "POST /v1/events/:name",
         "GET /v1/schedules", "POST /v1/schedules", "GET /v1/schedules/:name", "POST /v1/schedules/:name/pause",
         "POST /v1/schedules/:name/resume", "POST /v1/schedules/:name/run", "DELETE /v1/schedules/:name",

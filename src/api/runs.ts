@@ -65,6 +65,12 @@ export function runRoutes(v1: Hono, options: ApiOptions): void {
     return c.json({ run: await store.cancelRun(c.req.param("id"), { actor: by ?? "api", reason }) });
   });
 
+  /** Reopens a failed or cancelled run (drones carry on after the last successful steps); an unfinished one is returned as it is. */
+  v1.post("/runs/:id/resume", async (c) => {
+    const { by } = await body(c, z.object({ by: z.string().optional() }).strict());
+    return c.json(await store.resumeRun(c.req.param("id"), { actor: by ?? "api" }));
+  });
+
   v1.get("/runs/:id/tasks/:key/journal", async (c) => {
     const task = await store.findTask(c.req.param("id"), c.req.param("key"));
     const [attempts, steps] = await Promise.all([store.listAttempts(task.id), store.listSteps(task.id)]);

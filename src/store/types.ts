@@ -336,6 +336,8 @@ export interface Store {
   /** Gives the task back (graceful shutdown): ready at once, not counted as a failure or crash. */
   releaseTask(taskId: number, attemptId: number): Promise<void>;
   cancelRun(runId: string, options?: { actor?: string; reason?: string }): Promise<RunRecord>;
+  /** Reopens a failed or cancelled run's unfinished tasks; an unfinished run is returned as it is. */
+  resumeRun(runId: string, options?: { actor?: string }): Promise<{ run: RunRecord; reopened: number }>;
 
   getGate(gateId: string): Promise<GateRecord>;
   listGates(options?: { runId?: string; pendingOnly?: boolean }): Promise<GateRecord[]>;

@@ -93,7 +93,7 @@ export const runCommand: Command = {
 
 export const resumeCommand: Command = {
   name: "resume",
-  summary: "continue an unfinished run with a local swarm",
+  summary: "continue a run with a local swarm (a failed or cancelled one is reopened after its last successful steps)",
   usage: "resume RUN",
   options: { ...COMMON_OPTIONS, ...JSON_OPTION, ...SWARM_OPTIONS, yes: { type: "boolean", short: "y", description: "approve the plan on your behalf" } },
   async run(context) {
@@ -101,11 +101,11 @@ export const resumeCommand: Command = {
     if (!runId) throw new UsageError("resume needs a run id: farcaster resume RUN (list runs with `farcaster status`)");
     const store = openStore({ db: stringOption(context, "db") });
     try {
-      const run = await store.getRun(runId);
-      if (["succeeded", "failed", "cancelled"].includes(run.state)) {
-        throw new UsageError(`run ${runId} has already ${run.state === "cancelled" ? "been cancelled" : run.state}; nothing to resume`);
+      const before = await store.getRun(runId);
+      const { run, reopened } = await store.resumeRun(runId, { actor: "cli" });
+      if (!context.values.json) {
+        context.output.out(reopened > 0 ? `reopened ${reopened} unfinished task(s) of ${before.state} run ${runId}; resuming` : `resuming run ${runId} (${run.state})`);
       }
-      if (!context.values.json) context.output.out(`resuming run ${runId} (${run.state})`);
       return await driveRun(context, store, runId, { approvePlan: Boolean(context.values.yes) });
     } finally {
       store.close();

@@ -123,3 +123,29 @@ export function cancelRunTx(ctx: TxContext, runId: string, actor: string, reason
   appendEvent(ctx, { type: "run.cancelled", actor, runId, data: { cancelledTasks: cancelled, reason: reason ?? null } });
   return selectRun(ctx, runId);
 }
+
+/**
+ * Reopens a failed or cancelled run: every task that did not succeed goes
+ * back to ready (or blocked behind its reopened dependencies), its failures
+ * forgotten and its failed steps removed, so it continues after its last
+ * successful step. Succeeded tasks and their journals stay as they are.
+ * An unfinished run is left alone (its drones carry on); a succeeded one cannot be reopened.
+ */
+export function reopenRunTx(ctx: TxContext, runId: string, actor: string): { run: RunRecord; reopened: number } {
+  const run = selectRun(ctx, runId);
+  if (!TERMINAL_RUN_STATES.has(run.state)) return { run, reopened: 0 };
+  if (run.state === "succeeded") throw new InvalidTransitionError("run", runId, run.state, "running", "it succeeded; start a new run to do the work again");
+  sql(ctx.db, `DELETE FROM steps WHERE status = 'failed' AND task_id IN (SELECT id FROM tasks WHERE run_id = ? AND state IN ('failed','cancelled','skipped'))`).run(runId);
+  const reopened = sql(
+    ctx.db,
+    `UPDATE tasks SET state = 'blocked', failures = 0, crashes = 0, fail_reason = NULL, finished_at = NULL, attempt_id = NULL,
+       lease_expires_at = NULL, available_at = ?1, updated_at = ?1,
+       pending_deps = (SELECT count(*) FROM task_deps e JOIN tasks d ON d.id = e.depends_on WHERE e.task_id = tasks.id AND d.state <> 'succeeded')
+     WHERE run_id = ?2 AND state IN ('failed','cancelled','skipped')`,
+  ).run(ctx.now, runId).changes;
+  sql(ctx.db, `UPDATE tasks SET state = 'ready' WHERE run_id = ? AND state = 'blocked' AND pending_deps = 0`).run(runId);
+  const planning = sql<{ n: number }, [string, string]>(ctx.db, "SELECT count(*) AS n FROM tasks WHERE run_id = ? AND key = ? AND state <> 'succeeded'").get(runId, PLANNING_TASK_KEY)!.n > 0;
+  sql(ctx.db, `UPDATE runs SET state = ?, tasks_open = ?, tasks_failed = 0, finished_at = NULL, updated_at = ? WHERE id = ?`).run(planning ? "planning" : "running", reopened, ctx.now, runId);
+  appendEvent(ctx, { type: "run.resumed", actor, runId, data: { reopened, from: run.state } });
+  return { run: selectRun(ctx, runId), reopened };
+}

@@ -57,7 +57,7 @@ import {
   type StepRow,
   type TaskRow,
 } from "./rows.ts";
-import { cancelRunTx, insertPlanningRun, insertRun, selectRun } from "./runs.ts";
+import { cancelRunTx, insertPlanningRun, insertRun, reopenRunTx, selectRun } from "./runs.ts";
 import { emitSignalTx, selectSignal } from "./signals.ts";
 import { deleteScheduleTx, fireTx, insertSchedule, recordMissedTx, selectSchedule, selectSchedules, setEnabledTx } from "./schedules.ts";
 import { appendLogsTx, selectLogs } from "./logs.ts";
@@ -246,6 +246,10 @@ export class SqliteStore implements Store {
 
   releaseTask(taskId: number, attemptId: number): Promise<void> {
     return this.write((ctx) => releaseTaskTx(ctx, taskId, attemptId));
+  }
+
+  resumeRun(runId: string, options: { actor?: string } = {}): Promise<{ run: RunRecord; reopened: number }> {
+    return this.write((ctx) => reopenRunTx(ctx, runId, options.actor ?? "user"));
   }
 
   cancelRun(runId: string, options: { actor?: string; reason?: string } = {}): Promise<RunRecord> {
