@@ -86,6 +86,26 @@ describe("the drone", () => {
     expect(order).toEqual(chain.map((t) => t.id));
   });
 
+  test("a saturated drone still lets timers run: heartbeats keep short leases, nothing is reclaimed from under it", async () => {
+    const { store } = freshRealTimeStore();
+    const wf = workflow("fast", async (ctx) => ctx.step("one", async () => 1));
+    const registry = new WorkflowRegistry().register(wf);
+    const tasks = Array.from({ length: 1_500 }, (_, i) => ({ id: `t${i}`, title: "t", workflow: "fast", input: {}, after: i >= 8 ? [`t${i - 8}`] : [] }));
+    const { run } = await submitPlan(store, registry, { goal: "g", tasks });
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 10);
+    const drone = new Drone({ store, registry, concurrency: 8, leaseMs: 300, forceLease: true, minIdleMs: 1 }).start();
+    const started = Date.now();
+    await until(async () => (await runState(store, run.id)) !== "running", 60_000);
+    const elapsed = Date.now() - started;
+    clearInterval(timer);
+    await drone.stop();
+    expect((await store.getRun(run.id)).state).toBe("succeeded");
+    expect(ticks).toBeGreaterThan(elapsed / 10 / 4); // the 10 ms timer ran at least a quarter of the time
+    const crashed = store.db.query<{ n: number }, []>("SELECT count(*) AS n FROM attempts WHERE state = 'crashed'").get()!.n;
+    expect(crashed).toBe(0);
+  });
+
   test("retries a failing task with its workflow's backoff until it succeeds", async () => {
     const { store } = freshRealTimeStore();
     let calls = 0;

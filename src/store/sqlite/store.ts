@@ -78,6 +78,8 @@ export interface SqliteStoreOptions {
 }
 
 export const DEFAULT_RECOVERY_LIMIT = 5;
+/** Longest stretch of writes before the event loop gets a turn (timers, I/O). */
+const YIELD_EVERY_MS = 10;
 
 export class SqliteStore implements Store {
   readonly dialect = "sqlite" as const;
@@ -119,12 +121,21 @@ export class SqliteStore implements Store {
 
   /** One IMMEDIATE transaction with one "now" for everything it writes; checkpoints, when due, come after the commit. */
   private async write<T>(fn: (ctx: TxContext) => T): Promise<T> {
+    // bun:sqlite is synchronous: a busy drone's writes resolve as one unbroken chain of
+    // microtasks, and timers (heartbeats, task timeouts) would never run. Yield to the
+    // event loop when it has not had a turn for a while.
+    if (performance.now() - this.lastYield > YIELD_EVERY_MS) {
+      await new Promise((resolve) => setImmediate(resolve));
+      this.lastYield = performance.now();
+    }
     const paused = this.checkpointer?.paused();
     if (paused) await paused; // the checkpoint thread is restarting the WAL: a few ms
     const result = await writeTransaction(this.tx, () => fn({ db: this.db, now: this.clock.now() }), this.busyTimeoutMs);
     this.checkpointer?.committed();
     return result;
   }
+
+  private lastYield = performance.now();
 
   private read<T>(fn: (ctx: TxContext) => T): Promise<T> {
     return Promise.resolve().then(() => fn({ db: this.db, now: this.clock.now() }));
