@@ -140,6 +140,36 @@ describe("the agent workflow", () => {
     expect((await a.store.getTask(a.taskId)).error!.message).toContain("budget exhausted: input tokens (limit 4000");
   });
 
+  test("a run budget is shared by the run's agents and ends the task that would exceed it as exhausted", async () => {
+    model(call("list_files", {}), call("list_files", {}), call("finish", { summary: "x" }));
+    const s = freshStore();
+    const workspace = freshDir();
+    const { run } = await submitPlan(s.store, registry, {
+      goal: "g",
+      budget: { inputTokens: 150 },
+      tasks: [{ id: "look", title: "Look", workflow: "agent", input: { instructions: "look" } }],
+    }, { cwd: workspace });
+    expect(await s.store.runBudget(run.id)).toEqual({ inputTokens: 150 });
+    expect((await attemptWith(s.store, s.clock, registry))!.outcome).toBe("failed");
+    const task = await s.store.findTask(run.id, "look");
+    expect(task.failReason).toBe("exhausted");
+    expect(task.error!.message).toContain("budget exhausted: run input tokens (limit 150");
+    expect(await s.store.runModelUsage(run.id)).toEqual({ turns: 2, inputTokens: 200, outputTokens: 40 });
+  });
+
+  test("the plan review shows the budget envelope", async () => {
+    const s = freshStore();
+    const workspace = freshDir();
+    await s.store.createPlanningRun("g", {
+      goal: "g",
+      review: "gate",
+      plan: { goal: "g", budget: { costUsd: 2 }, tasks: [{ id: "fix", title: "Fix", workflow: "agent", input: { instructions: "fix it", budget: { turns: 10 } } }] },
+    }, { cwd: workspace });
+    expect((await attemptWith(s.store, s.clock, registry))!.outcome).toBe("suspended");
+    const [gate] = await s.store.listGates();
+    expect((gate!.evidence as { budget: unknown }).budget).toEqual({ run: { costUsd: 2 }, tasks: { fix: { turns: 10 } } });
+  });
+
   test("a 429 with Retry-After is honoured and the turn goes through", async () => {
     const server = model({ status: 429, headers: { "retry-after": "1" }, body: { error: { message: "slow down" } } }, call("finish", { summary: "ok" }));
     const a = await agentRun();

@@ -12,7 +12,7 @@ import { z } from "zod";
 import { parseDuration } from "../src/core/duration.ts";
 import { NonRetryableError } from "../src/core/errors.ts";
 import { resolveModelConfig } from "../src/architect/model.ts";
-import { addUsage, checkBudget, NO_USAGE, priceOf, type Budget, type Usage } from "../src/agent/budget.ts";
+import { addUsage, checkBudget, checkRunBudget, NO_USAGE, priceOf, type Budget, type Usage } from "../src/agent/budget.ts";
 import { modelTurn, type TurnResult } from "../src/agent/modelTurn.ts";
 import { agentSystemPrompt, agentTaskPrompt } from "../src/agent/prompt.ts";
 import { DEFAULT_COMMAND_TIMEOUT_MS, executeCommand, runTool, Workspace, type ToolResult } from "../src/agent/tools.ts";
@@ -58,8 +58,10 @@ export default defineWorkflow({
     let usage: Usage = NO_USAGE;
     let sent = 0;
 
+    const runBudget = await ctx.run.budget();
     for (;;) {
       checkBudget(budget, usage, Date.now() - startedAt);
+      if (runBudget) checkRunBudget(runBudget, await ctx.run.modelUsage(), price);
       const fresh = messages.slice(sent);
       sent = messages.length;
       const turn: TurnResult = await ctx.step("turn", { messages: fresh }, (_input, signal) => modelTurn({ model: config.model, system, messages, signal }));

@@ -18,6 +18,16 @@ import { noModelMessage } from "../src/architect/noModel.ts";
 import { checkCandidate, formatIssues, planGoal } from "../src/architect/planGoal.ts";
 import { defineWorkflow } from "../src/engine/workflow.ts";
 
+/** What the plan may spend on models: the run's budget and each agent task's own. */
+function budgetEnvelope(plan: ValidWorkplan["plan"]): unknown {
+  const agents = plan.tasks.filter((task) => task.workflow === "agent");
+  if (agents.length === 0 && !plan.budget) return undefined;
+  return {
+    run: plan.budget ?? null,
+    tasks: Object.fromEntries(agents.map((task) => [task.id, (task.input as { budget?: unknown })?.budget ?? { turns: 30 }])),
+  };
+}
+
 export default defineWorkflow({
   name: "architect",
   description: "plans a goal into a workplan (the first task of a goal run)",
@@ -56,6 +66,7 @@ export default defineWorkflow({
           goal: valid.plan.goal,
           writtenBy: byModel ? "model" : "goal file",
           waves: valid.waves,
+          budget: budgetEnvelope(valid.plan),
           tasks: valid.plan.tasks.map((task) => ({ id: task.id, title: task.title, workflow: task.workflow, input: task.input, after: task.after })),
         },
       });

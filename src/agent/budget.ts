@@ -52,3 +52,16 @@ export function checkBudget(budget: Budget, usage: Usage, elapsedMs: number): vo
   if (budget.costUsd !== undefined && usage.costUsd >= budget.costUsd) throw new BudgetExhaustedError("cost (USD)", budget.costUsd, usage);
   if (budget.wallTimeMs !== undefined && elapsedMs >= budget.wallTimeMs) throw new BudgetExhaustedError("wall time (ms)", budget.wallTimeMs, elapsedMs);
 }
+
+/** Throws BudgetExhaustedError when the run's agents together have spent a run budget. */
+export function checkRunBudget(
+  budget: { turns?: number; inputTokens?: number; outputTokens?: number; costUsd?: number },
+  used: { turns: number; inputTokens: number; outputTokens: number },
+  price: { input: number; output: number } | null,
+): void {
+  const usage: Usage = { ...used, costUsd: price ? (used.inputTokens * price.input + used.outputTokens * price.output) / 1_000_000 : 0 };
+  if (budget.turns !== undefined && used.turns >= budget.turns) throw new BudgetExhaustedError("run turns", budget.turns, usage);
+  if (budget.inputTokens !== undefined && used.inputTokens >= budget.inputTokens) throw new BudgetExhaustedError("run input tokens", budget.inputTokens, usage);
+  if (budget.outputTokens !== undefined && used.outputTokens >= budget.outputTokens) throw new BudgetExhaustedError("run output tokens", budget.outputTokens, usage);
+  if (budget.costUsd !== undefined && usage.costUsd >= budget.costUsd) throw new BudgetExhaustedError("run cost (USD)", budget.costUsd, usage);
+}

@@ -48,10 +48,23 @@ export const TaskSpecSchema = z
   })
   .strict();
 
+/** What the run's agents may spend together (each agent task may also have its own budget). */
+export const RunBudgetSchema = z
+  .object({
+    turns: z.number().int().min(1).optional(),
+    inputTokens: z.number().int().min(1).optional(),
+    outputTokens: z.number().int().min(1).optional(),
+    costUsd: z.number().positive().optional(),
+  })
+  .strict();
+
+export type RunBudget = z.output<typeof RunBudgetSchema>;
+
 export const WorkplanSchema = z
   .object({
     version: z.literal(WORKPLAN_VERSION).default(WORKPLAN_VERSION),
     goal: z.string().min(1, "state the goal the plan achieves"),
+    budget: RunBudgetSchema.optional().describe("model usage the run's agent tasks may spend together"),
     tasks: z.array(TaskSpecSchema).min(1, "a workplan needs at least one task"),
   })
   .strict();

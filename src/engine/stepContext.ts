@@ -13,7 +13,7 @@ import { GateRejectedError, NonDeterminismError, NonRetryableError, StepFailedEr
 import { newId } from "../core/ids.ts";
 import type { StepRecord, StepWrite, Store, TaskError } from "../store/types.ts";
 import type { LogBuffer } from "./logBuffer.ts";
-import type { ApprovalDecision, ApprovalOptions, EventWait, EventWaitOptions, TaskInfo, WorkflowCatalog, WorkflowContext } from "./workflow.ts";
+import type { ApprovalDecision, ApprovalOptions, EventWait, EventWaitOptions, RunView, TaskInfo, WorkflowCatalog, WorkflowContext } from "./workflow.ts";
 
 /** Thrown through the workflow when the task was suspended (sleep, gate): not a failure. */
 export class Suspended extends Error {
@@ -67,6 +67,7 @@ export class StepContext implements WorkflowContext {
   readonly deps: Readonly<Record<string, unknown>>;
   readonly feedback: readonly string[];
   readonly workflows: WorkflowCatalog;
+  readonly run: RunView;
   readonly signal: AbortSignal;
   private readonly store: Store;
   private readonly clock: Clock;
@@ -83,6 +84,8 @@ export class StepContext implements WorkflowContext {
     this.deps = Object.freeze({ ...options.deps });
     this.feedback = Object.freeze([...(options.feedback ?? [])]);
     this.workflows = options.workflows;
+    const { store, task } = options;
+    this.run = { budget: () => store.runBudget(task.runId), modelUsage: () => store.runModelUsage(task.runId) };
     this.signal = options.signal;
     this.leaseMs = options.leaseMs;
     this.logs = options.logs;

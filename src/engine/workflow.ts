@@ -6,7 +6,7 @@
  */
 import type { z } from "zod";
 import type { BackoffPolicy } from "../core/backoff.ts";
-import type { ValidWorkplan } from "../core/workplan.ts";
+import type { RunBudget, ValidWorkplan } from "../core/workplan.ts";
 
 /** What a workflow may know of the others (the Architect plans with them). */
 export interface WorkflowCatalog {
@@ -64,6 +64,11 @@ export interface EventWaitOptions {
 
 export type EventWait = { received: true; data: unknown; at: number; by: string } | { received: false; timedOut: true };
 
+export interface RunView {
+  budget(): Promise<RunBudget | null>;
+  modelUsage(): Promise<{ turns: number; inputTokens: number; outputTokens: number }>;
+}
+
 export interface TaskInfo {
   runId: string;
   taskId: number;
@@ -90,6 +95,8 @@ export interface WorkflowContext {
   readonly deps: Readonly<Record<string, unknown>>;
   /** The workflows this drone knows. */
   readonly workflows: WorkflowCatalog;
+  /** The run as a whole: its budget and the model usage of its agent tasks so far (live, not journaled). */
+  readonly run: RunView;
   /** Reasons people gave when they rejected this task's gates with "retry": act on them. */
   readonly feedback: readonly string[];
   /** Fires when the lease is lost, the task is cancelled or its timeout passes. */

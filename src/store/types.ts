@@ -15,7 +15,7 @@
  */
 import type { BackoffPolicy } from "../core/backoff.ts";
 import type { AttemptState, FailReason, GateState, RunState, TaskState } from "../core/states.ts";
-import type { TaskSpec } from "../core/workplan.ts";
+import type { RunBudget, TaskSpec } from "../core/workplan.ts";
 
 export interface RunRecord {
   id: string;
@@ -336,6 +336,10 @@ export interface Store {
   /** Gives the task back (graceful shutdown): ready at once, not counted as a failure or crash. */
   releaseTask(taskId: number, attemptId: number): Promise<void>;
   cancelRun(runId: string, options?: { actor?: string; reason?: string }): Promise<RunRecord>;
+  /** The run's budget from its workplan (null when it has none, or is still planning). */
+  runBudget(runId: string): Promise<RunBudget | null>;
+  /** Model usage journaled so far by the run's agent tasks (completed turns). */
+  runModelUsage(runId: string): Promise<{ turns: number; inputTokens: number; outputTokens: number }>;
   /** Reopens a failed or cancelled run's unfinished tasks; an unfinished run is returned as it is. */
   resumeRun(runId: string, options?: { actor?: string }): Promise<{ run: RunRecord; reopened: number }>;
 

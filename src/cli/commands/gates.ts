@@ -28,6 +28,8 @@ export function printGate(output: Output, gate: GateRecord, now: number): void {
       output.out(`    ${paint(output, "bold", task.id)}: ${task.title}  [${task.workflow}] ${oneLine(task.input, 100)}${after}`);
     }
     plan.waves.forEach((wave, i) => output.out(`    wave ${i + 1}: ${wave.join(", ")}`));
+    const budget = (gate.evidence as { budget?: unknown }).budget;
+    if (budget) output.out(`    model budget: ${oneLine(budget, 300)}`);
   } else if (gate.evidence !== null && gate.evidence !== undefined) {
     for (const line of brief(gate.evidence).split("\n")) output.out(`    ${line}`);
   }

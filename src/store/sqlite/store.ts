@@ -7,7 +7,7 @@ import type { Database } from "bun:sqlite";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "../../core/backoff.ts";
 import { systemClock, type Clock } from "../../core/clock.ts";
 import { NotFoundError } from "../../core/errors.ts";
-import { parseWorkplan } from "../../core/workplan.ts";
+import { parseWorkplan, type RunBudget } from "../../core/workplan.ts";
 import type {
   AttemptRecord,
   ClaimedTask,
@@ -257,6 +257,25 @@ export class SqliteStore implements Store {
 
   releaseTask(taskId: number, attemptId: number): Promise<void> {
     return this.write((ctx) => releaseTaskTx(ctx, taskId, attemptId));
+  }
+
+  runBudget(runId: string): Promise<RunBudget | null> {
+    return this.read(({ db }) => {
+      const row = sql<{ budget: string | null }, [string]>(db, "SELECT json_extract(workplan, '$.budget') AS budget FROM run_plans WHERE run_id = ?").get(runId);
+      return row?.budget ? (JSON.parse(row.budget) as RunBudget) : null;
+    });
+  }
+
+  runModelUsage(runId: string): Promise<{ turns: number; inputTokens: number; outputTokens: number }> {
+    return this.read(({ db }) => {
+      const row = sql<{ turns: number; input: number | null; output: number | null }, [string]>(
+        db,
+        `SELECT count(*) AS turns, sum(json_extract(s.output, '$.usage.inputTokens')) AS input, sum(json_extract(s.output, '$.usage.outputTokens')) AS output
+         FROM steps s JOIN tasks t ON t.id = s.task_id
+         WHERE t.run_id = ? AND t.workflow = 'agent' AND s.status = 'completed' AND (s.key = 'turn' OR s.key GLOB 'turn#*')`,
+      ).get(runId)!;
+      return { turns: row.turns, inputTokens: row.input ?? 0, outputTokens: row.output ?? 0 };
+    });
   }
 
   resumeRun(runId: string, options: { actor?: string } = {}): Promise<{ run: RunRecord; reopened: number }> {
