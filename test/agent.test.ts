@@ -1,30 +1,14 @@
-import { afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
+import { useFakeModel } from "./fixtures/fakeModelEnv.ts";
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { loadWorkflows, type WorkflowRegistry } from "../src/engine/registry.ts";
 import { submitPlan } from "../src/engine/submit.ts";
-import { startFakeOpenAI, type FakeOpenAI, type FakeReply } from "./fixtures/fakeOpenAI.ts";
+import type { FakeOpenAI, FakeReply } from "./fixtures/fakeOpenAI.ts";
 import { attemptWith } from "./engine-helpers.ts";
 import { freshDir, freshStore } from "./helpers.ts";
 
-let registry: WorkflowRegistry;
-let fake: FakeOpenAI | undefined;
-beforeAll(async () => {
-  registry = await loadWorkflows({ cwd: "/" });
-});
-afterEach(async () => {
-  await fake?.stop();
-  fake = undefined;
-  delete process.env.OPENAI_BASE_URL;
-  delete process.env.FARCASTER_MODEL;
-});
-
-function model(...script: FakeReply[]): FakeOpenAI {
-  fake = startFakeOpenAI(script);
-  process.env.OPENAI_BASE_URL = fake.url;
-  process.env.FARCASTER_MODEL = "fake-agent";
-  return fake;
-}
+const fakeModel = useFakeModel("fake-agent");
+const model = fakeModel.model;
 
 const call = (name: string, args: unknown): FakeReply => ({ toolCalls: [{ name, arguments: args }], usage: { inputTokens: 100, outputTokens: 20 } });
 
@@ -32,12 +16,12 @@ async function agentRun(task: Record<string, unknown> = {}) {
   const s = freshStore();
   const workspace = freshDir();
   writeFileSync(join(workspace, "notes.txt"), "three short notes\n");
-  const { run } = await submitPlan(s.store, registry, {
+  const { run } = await submitPlan(s.store, fakeModel.registry(), {
     goal: "g",
     tasks: [{ id: "summarize", title: "Summarize the notes", workflow: "agent", input: { instructions: "Summarize notes.txt into out/summary.txt" }, scope: { writes: ["out/**"], commands: ["cat *"] }, ...task }],
   }, { cwd: workspace });
   const taskId = (await s.store.findTask(run.id, "summarize")).id;
-  return { ...s, workspace, runId: run.id, taskId, step: () => attemptWith(s.store, s.clock, registry) };
+  return { ...s, workspace, runId: run.id, taskId, step: () => attemptWith(s.store, s.clock, fakeModel.registry()) };
 }
 
 /** Tool results the model was sent in the last request, by tool name. */
@@ -144,13 +128,13 @@ describe("the agent workflow", () => {
     model(call("list_files", {}), call("list_files", {}), call("finish", { summary: "x" }));
     const s = freshStore();
     const workspace = freshDir();
-    const { run } = await submitPlan(s.store, registry, {
+    const { run } = await submitPlan(s.store, fakeModel.registry(), {
       goal: "g",
       budget: { inputTokens: 150 },
       tasks: [{ id: "look", title: "Look", workflow: "agent", input: { instructions: "look" } }],
     }, { cwd: workspace });
     expect(await s.store.runBudget(run.id)).toEqual({ inputTokens: 150 });
-    expect((await attemptWith(s.store, s.clock, registry))!.outcome).toBe("failed");
+    expect((await attemptWith(s.store, s.clock, fakeModel.registry()))!.outcome).toBe("failed");
     const task = await s.store.findTask(run.id, "look");
     expect(task.failReason).toBe("exhausted");
     expect(task.error!.message).toContain("budget exhausted: run input tokens (limit 150");
@@ -165,7 +149,7 @@ describe("the agent workflow", () => {
       review: "gate",
       plan: { goal: "g", budget: { costUsd: 2 }, tasks: [{ id: "fix", title: "Fix", workflow: "agent", input: { instructions: "fix it", budget: { turns: 10 } } }] },
     }, { cwd: workspace });
-    expect((await attemptWith(s.store, s.clock, registry))!.outcome).toBe("suspended");
+    expect((await attemptWith(s.store, s.clock, fakeModel.registry()))!.outcome).toBe("suspended");
     const [gate] = await s.store.listGates();
     expect((gate!.evidence as { budget: unknown }).budget).toEqual({ run: { costUsd: 2 }, tasks: { fix: { turns: 10 } } });
   });

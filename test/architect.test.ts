@@ -1,6 +1,6 @@
-import { afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { loadWorkflows, type WorkflowRegistry } from "../src/engine/registry.ts";
-import { startFakeOpenAI, type FakeOpenAI, type FakeReply } from "./fixtures/fakeOpenAI.ts";
+import { describe, expect, test } from "bun:test";
+import { useFakeModel } from "./fixtures/fakeModelEnv.ts";
+
 import { attemptWith } from "./engine-helpers.ts";
 import { freshStore } from "./helpers.ts";
 
@@ -13,24 +13,8 @@ const PLAN = {
   ],
 };
 
-let registry: WorkflowRegistry;
-let fake: FakeOpenAI | undefined;
-beforeAll(async () => {
-  registry = await loadWorkflows({ cwd: "/" });
-});
-afterEach(async () => {
-  await fake?.stop();
-  fake = undefined;
-  delete process.env.OPENAI_BASE_URL;
-  delete process.env.FARCASTER_MODEL;
-});
-
-function model(...script: FakeReply[]): FakeOpenAI {
-  fake = startFakeOpenAI(script);
-  process.env.OPENAI_BASE_URL = fake.url;
-  process.env.FARCASTER_MODEL = "fake-planner";
-  return fake;
-}
+const fakeModel = useFakeModel("fake-planner");
+const model = fakeModel.model;
 
 async function planningRun(store: ReturnType<typeof freshStore>["store"], input: Record<string, unknown>) {
   return store.createPlanningRun("count the words", { goal: "count the words", source: "goal.md", ...input });
@@ -43,7 +27,7 @@ describe("the Architect", () => {
     const run = await planningRun(store, { review: "none" }); // model-written shell commands are gated anyway
     expect((await store.listTasks(run.id)).map((t) => [t.key, t.workflow, t.state])).toEqual([["@plan", "architect", "ready"]]);
 
-    expect((await attemptWith(store, clock, registry))!.outcome).toBe("suspended");
+    expect((await attemptWith(store, clock, fakeModel.registry()))!.outcome).toBe("suspended");
     expect((await store.getRun(run.id)).state).toBe("awaiting_approval");
     const [gate] = await store.listGates({ runId: run.id });
     expect(gate!.question).toBe("Approve the plan: 2 tasks in 2 waves, including 1 shell command(s) written by a model?");
@@ -51,7 +35,7 @@ describe("the Architect", () => {
 
     await store.decideGate(gate!.id, { approved: true, by: "alice" });
     expect((await store.getRun(run.id)).state).toBe("planning");
-    expect((await attemptWith(store, clock, registry))!.outcome).toBe("succeeded");
+    expect((await attemptWith(store, clock, fakeModel.registry()))!.outcome).toBe("succeeded");
     expect(server.requests).toHaveLength(1); // the replay did not call the model again
 
     const after = await store.getRun(run.id);
@@ -67,7 +51,7 @@ describe("the Architect", () => {
     const server = model({ content: JSON.stringify(broken) }, { content: "```json\n" + JSON.stringify(PLAN) + "\n```" });
     const { store, clock } = freshStore();
     const run = await planningRun(store, { review: "none" });
-    await attemptWith(store, clock, registry);
+    await attemptWith(store, clock, fakeModel.registry());
     expect(server.requests).toHaveLength(2);
     const repair = server.requests[1]!.body.messages;
     expect(repair.map((m: { role: string }) => m.role)).toEqual(["system", "user", "assistant", "user"]);
@@ -81,7 +65,7 @@ describe("the Architect", () => {
     const server = model({ content: "I think you should count the words." }, { content: JSON.stringify(cyclic) }, { content: JSON.stringify(cyclic) });
     const { store, clock } = freshStore();
     const run = await planningRun(store, { review: "none", maxRepairs: 2 });
-    expect((await attemptWith(store, clock, registry))!.outcome).toBe("failed");
+    expect((await attemptWith(store, clock, fakeModel.registry()))!.outcome).toBe("failed");
     expect(server.requests).toHaveLength(3);
     const task = await store.findTask(run.id, "@plan");
     expect(task.error!.message).toContain("the model's plan was still invalid after 3 attempts");
@@ -94,18 +78,18 @@ describe("the Architect", () => {
     const server = model({ content: JSON.stringify(wrong) }, { content: JSON.stringify(PLAN) });
     const { store, clock } = freshStore();
     await planningRun(store, { review: "none" });
-    await attemptWith(store, clock, registry);
+    await attemptWith(store, clock, fakeModel.registry());
     expect(server.requests[1]!.body.messages[3].content).toContain("tasks[0].input");
   });
 
   test("a plan carried by the goal file needs no model, and is only gated when review is asked for", async () => {
     const { store, clock } = freshStore();
     const run = await planningRun(store, { plan: PLAN, review: "none" });
-    expect((await attemptWith(store, clock, registry))!.outcome).toBe("succeeded");
+    expect((await attemptWith(store, clock, fakeModel.registry()))!.outcome).toBe("succeeded");
     expect((await store.getRun(run.id)).state).toBe("running");
     const second = freshStore();
     const gated = await planningRun(second.store, { plan: PLAN, review: "gate" });
-    expect((await attemptWith(second.store, second.clock, registry))!.outcome).toBe("suspended");
+    expect((await attemptWith(second.store, second.clock, fakeModel.registry()))!.outcome).toBe("suspended");
     const [gate] = await second.store.listGates({ runId: gated.id });
     expect(gate!.question).toBe("Approve the plan: 2 tasks in 2 waves?");
   });
@@ -113,7 +97,7 @@ describe("the Architect", () => {
   test("with no model and no plan the planning task fails with both ways forward", async () => {
     const { store, clock } = freshStore();
     const run = await planningRun(store, { review: "none" });
-    expect((await attemptWith(store, clock, registry))!.outcome).toBe("failed");
+    expect((await attemptWith(store, clock, fakeModel.registry()))!.outcome).toBe("failed");
     const task = await store.findTask(run.id, "@plan");
     expect(task.error!.code).toBe("no_model");
     expect(task.error!.message).toContain("set OPENAI_API_KEY");
@@ -123,10 +107,10 @@ describe("the Architect", () => {
   test("rejecting the plan fails the run", async () => {
     const { store, clock } = freshStore();
     const run = await planningRun(store, { plan: PLAN, review: "gate" });
-    await attemptWith(store, clock, registry);
+    await attemptWith(store, clock, fakeModel.registry());
     const [gate] = await store.listGates({ runId: run.id });
     await store.decideGate(gate!.id, { approved: false, by: "bob", reason: "too few checks" });
-    expect((await attemptWith(store, clock, registry))!.outcome).toBe("failed");
+    expect((await attemptWith(store, clock, fakeModel.registry()))!.outcome).toBe("failed");
     expect(await store.getRun(run.id)).toMatchObject({ state: "failed", tasksTotal: 1 });
   });
 });
