@@ -101,6 +101,18 @@ describe("the agent workflow", () => {
     expect(toolResults(server)[0]!.content).toMatchObject({ ok: false, refused: true, error: "a person (bob) refused to run `rm -rf build`: never delete build/ here" });
   });
 
+  test("a rejection with action retry starts the agent over with the reason as feedback in its prompt", async () => {
+    const server = model(call("run_command", { command: "make release" }), call("finish", { summary: "redone" }));
+    const a = await agentRun();
+    await a.step();
+    const [gate] = await a.store.listGates({ pendingOnly: true });
+    await a.store.decideGate(gate!.id, { approved: false, by: "carol", reason: "do not release from here; write notes instead", action: "retry" });
+    expect((await a.step())!.outcome).toBe("succeeded");
+    const retryPrompt = server.requests[1]!.body.messages[1].content as string;
+    expect(retryPrompt).toContain("A person rejected an earlier attempt of this task. Act on this feedback:\n- do not release from here; write notes instead");
+    expect(server.requests[0]!.body.messages[1].content).not.toContain("feedback");
+  });
+
   test("an allowed command runs without a gate", async () => {
     model(call("run_command", { command: "cat notes.txt" }), call("finish", { summary: "read" }));
     const a = await agentRun();
