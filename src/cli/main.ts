@@ -52,7 +52,7 @@ function formatOptions(options: Record<string, OptionSpec>): string[] {
 }
 
 export function mainHelp(): string {
-  const width = Math.max(...COMMANDS.map((command) => command.usage.length));
+  const width = Math.max(...COMMANDS.map((command) => command.name.length));
   return [
     "farcaster — turn a workplan into finished work by a swarm of workers, without losing control of them",
     "",
@@ -60,10 +60,11 @@ export function mainHelp(): string {
     "       farcaster GOAL.md              (same as `farcaster run GOAL.md`)",
     "",
     "commands:",
-    ...COMMANDS.map((command) => `  ${command.usage.padEnd(width)}  ${command.summary}`),
+    ...COMMANDS.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`),
     "",
     "run `farcaster <command> --help` for a command's options.",
-    "environment: FARCASTER_DB (database file), FARCASTER_SYNC (normal|full), NO_COLOR",
+    "environment: FARCASTER_DB (database file), FARCASTER_SYNC (normal|full), FARCASTER_TOKEN (serve),",
+    "             OPENAI_API_KEY / OPENAI_BASE_URL / FARCASTER_MODEL (the Architect and agents), NO_COLOR",
   ].join("\n");
 }
 
