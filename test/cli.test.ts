@@ -120,9 +120,24 @@ describe("the command line", () => {
   });
 
   test("status of an unknown run exits 1 and says how to list runs", async () => {
-    const result = await farcaster(["status", "rmissing"]);
+    const created = await farcaster(["run", INVENTORY, "--detach"]);
+    const result = await farcaster(["status", "rmissing"], { cwd: created.cwd });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('run "rmissing" not found; list runs with `farcaster status`');
+  });
+
+  test("read commands never create a database: status says there are no runs, the others say where they looked", async () => {
+    const dir = freshDir();
+    const status = await farcaster(["status"], { cwd: dir });
+    expect(status.code).toBe(0);
+    expect(status.stdout).toContain("no runs yet; start one with `farcaster GOAL.md`");
+    expect(JSON.parse((await farcaster(["status", "--json"], { cwd: dir })).stdout)).toEqual({ runs: [] });
+    for (const args of [["gates"], ["log", "r1"], ["inspect", "r1/a"], ["approve", "g1"], ["resume", "r1"]]) {
+      const result = await farcaster(args, { cwd: dir });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`database "${join(dir, ".farcaster", "farcaster.db")}" not found; start a run first`);
+    }
+    expect(existsSync(join(dir, ".farcaster"))).toBe(false);
   });
 
   test("cancel stops a run, and log shows the events", async () => {

@@ -32,7 +32,7 @@ export class PlanInvalidError extends FarcasterError {
 }
 
 export class NotFoundError extends FarcasterError {
-  constructor(entity: "run" | "task" | "attempt" | "gate" | "schedule" | "file", id: string, hint?: string) {
+  constructor(entity: "run" | "task" | "attempt" | "gate" | "schedule" | "file" | "database", id: string, hint?: string) {
     super(`${entity}_not_found`, `${entity} "${id}" not found${hint ? `; ${hint}` : ""}`);
   }
 }

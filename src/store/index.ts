@@ -1,5 +1,7 @@
 /** Opening the store named by --db / FARCASTER_DB, or the default file under the current directory. */
+import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { NotFoundError } from "../core/errors.ts";
 import type { Clock } from "../core/clock.ts";
 import { parseSyncMode } from "./sqlite/database.ts";
 import { SqliteStore } from "./sqlite/store.ts";
@@ -20,6 +22,15 @@ export interface OpenStoreOptions {
 export function openStore(options: OpenStoreOptions = {}): Store {
   const path = resolveDbPath(options.db);
   return new SqliteStore(path, { sync: parseSyncMode(options.sync ?? process.env.FARCASTER_SYNC), clock: options.clock });
+}
+
+/** For commands that only read or decide: a missing database is an error, not a new empty file. */
+export function openExistingStore(options: OpenStoreOptions = {}): Store {
+  const path = resolveDbPath(options.db);
+  if (!existsSync(path)) {
+    throw new NotFoundError("database", path, "start a run first (farcaster GOAL.md), or point --db / FARCASTER_DB at an existing database");
+  }
+  return openStore(options);
 }
 
 export type * from "./types.ts";

@@ -2,7 +2,7 @@
 import { formatDuration } from "../../core/duration.ts";
 import { UsageError } from "../../core/errors.ts";
 import { approveGate, defaultDecider, rejectGate } from "../../services/gates.ts";
-import { openStore } from "../../store/index.ts";
+import { openExistingStore } from "../../store/index.ts";
 import type { GateRecord } from "../../store/types.ts";
 import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command } from "../command.ts";
 import { paint, type Output } from "../output.ts";
@@ -42,7 +42,7 @@ export const gatesCommand: Command = {
   usage: "gates [RUN]",
   options: { ...COMMON_OPTIONS, ...JSON_OPTION, all: { type: "boolean", description: "include decided and expired gates" } },
   async run(context) {
-    const store = openStore({ db: stringOption(context, "db") });
+    const store = openExistingStore({ db: stringOption(context, "db") });
     try {
       const gates = await store.listGates({ runId: context.positionals[0], pendingOnly: !context.values.all });
       if (context.values.json) context.output.json({ gates });
@@ -63,7 +63,7 @@ export const approveCommand: Command = {
   async run(context) {
     const gateId = context.positionals[0];
     if (!gateId) throw new UsageError("approve needs a gate id: farcaster approve GATE (list them with `farcaster gates`)");
-    const store = openStore({ db: stringOption(context, "db") });
+    const store = openExistingStore({ db: stringOption(context, "db") });
     try {
       const gate = await approveGate(store, gateId, stringOption(context, "by") ?? defaultDecider());
       if (context.values.json) context.output.json({ gate });
@@ -91,7 +91,7 @@ export const rejectCommand: Command = {
     const reason = stringOption(context, "reason");
     if (!gateId) throw new UsageError("reject needs a gate id: farcaster reject GATE --reason TEXT");
     if (!reason?.trim()) throw new UsageError(`reject needs a reason: farcaster reject ${gateId} --reason "what must change"`);
-    const store = openStore({ db: stringOption(context, "db") });
+    const store = openExistingStore({ db: stringOption(context, "db") });
     try {
       const gate = await rejectGate(store, gateId, { by: stringOption(context, "by") ?? defaultDecider(), reason, action: stringOption(context, "action") });
       if (context.values.json) context.output.json({ gate });

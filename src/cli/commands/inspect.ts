@@ -1,7 +1,7 @@
 /** `farcaster inspect RUN/TASK`: a task's attempts and journal, each step's input and output. */
 import { formatDuration } from "../../core/duration.ts";
 import { UsageError } from "../../core/errors.ts";
-import { openStore } from "../../store/index.ts";
+import { openExistingStore } from "../../store/index.ts";
 import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command } from "../command.ts";
 import { paintState } from "../output.ts";
 import { resolveTask } from "../taskRef.ts";
@@ -19,7 +19,7 @@ export const inspectCommand: Command = {
   async run(context) {
     const ref = context.positionals[0];
     if (!ref) throw new UsageError("inspect needs a task: farcaster inspect RUN/TASK");
-    const store = openStore({ db: stringOption(context, "db") });
+    const store = openExistingStore({ db: stringOption(context, "db") });
     try {
       const task = await resolveTask(store, ref);
       const [attempts, steps] = await Promise.all([store.listAttempts(task.id), store.listSteps(task.id)]);

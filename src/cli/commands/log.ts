@@ -1,6 +1,6 @@
 /** `farcaster log RUN`: the run's events, oldest first. */
 import { UsageError } from "../../core/errors.ts";
-import { openStore } from "../../store/index.ts";
+import { openExistingStore } from "../../store/index.ts";
 import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command } from "../command.ts";
 
 export const logCommand: Command = {
@@ -11,7 +11,7 @@ export const logCommand: Command = {
   async run(context) {
     const runId = context.positionals[0];
     if (!runId) throw new UsageError("log needs a run id: farcaster log RUN (list runs with `farcaster status`)");
-    const store = openStore({ db: stringOption(context, "db") });
+    const store = openExistingStore({ db: stringOption(context, "db") });
     try {
       await store.getRun(runId);
       const events = await store.listEvents({ runId, limit: 100_000 });

@@ -1,7 +1,7 @@
 /** `farcaster logs RUN/TASK [--follow]`: a task's output (stdout, stderr), as it happened. */
 import { UsageError } from "../../core/errors.ts";
 import { TERMINAL_TASK_STATES } from "../../core/states.ts";
-import { openStore } from "../../store/index.ts";
+import { openExistingStore } from "../../store/index.ts";
 import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command } from "../command.ts";
 import { paint } from "../output.ts";
 import { resolveTask } from "../taskRef.ts";
@@ -14,7 +14,7 @@ export const logsCommand: Command = {
   async run(context) {
     const ref = context.positionals[0];
     if (!ref) throw new UsageError("logs needs a task: farcaster logs RUN/TASK");
-    const store = openStore({ db: stringOption(context, "db") });
+    const store = openExistingStore({ db: stringOption(context, "db") });
     try {
       const task = await resolveTask(store, ref);
       let after = 0;

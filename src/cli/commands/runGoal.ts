@@ -7,7 +7,7 @@
 import { UsageError } from "../../core/errors.ts";
 import { loadWorkflows } from "../../engine/registry.ts";
 import { prepareGoal, startGoalRun } from "../../services/goals.ts";
-import { openStore } from "../../store/index.ts";
+import { openExistingStore, openStore } from "../../store/index.ts";
 import type { Store } from "../../store/types.ts";
 import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command, type CommandContext, type OptionSpec } from "../command.ts";
 import { printSummary } from "../progress.ts";
@@ -99,7 +99,7 @@ export const resumeCommand: Command = {
   async run(context) {
     const runId = context.positionals[0];
     if (!runId) throw new UsageError("resume needs a run id: farcaster resume RUN (list runs with `farcaster status`)");
-    const store = openStore({ db: stringOption(context, "db") });
+    const store = openExistingStore({ db: stringOption(context, "db") });
     try {
       const before = await store.getRun(runId);
       const { run, reopened } = await store.resumeRun(runId, { actor: "cli" });

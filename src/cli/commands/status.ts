@@ -1,6 +1,7 @@
 /** `farcaster status [RUN]`: the recent runs, or one run with its tasks. */
 import { formatDuration } from "../../core/duration.ts";
-import { openStore } from "../../store/index.ts";
+import { existsSync } from "node:fs";
+import { openExistingStore, resolveDbPath } from "../../store/index.ts";
 import type { RunRecord, TaskRecord } from "../../store/types.ts";
 import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command } from "../command.ts";
 import { paintState, table, type Output } from "../output.ts";
@@ -17,7 +18,7 @@ export function printRun(output: Output, run: RunRecord, tasks: TaskRecord[]): v
 
 function printRuns(output: Output, runs: RunRecord[], now: number): void {
   if (runs.length === 0) {
-    output.out("no runs yet; create one with `farcaster run PLAN.json`");
+    output.out("no runs yet; start one with `farcaster GOAL.md`");
     return;
   }
   const plain = [["RUN", "STATE", "TASKS", "AGE", "GOAL"]];
@@ -35,7 +36,12 @@ export const statusCommand: Command = {
   usage: "status [RUN]",
   options: { ...COMMON_OPTIONS, ...JSON_OPTION, limit: { type: "string", valueName: "N", description: "how many runs to list (default 20)" } },
   async run(context) {
-    const store = openStore({ db: stringOption(context, "db") });
+    if (!context.positionals[0] && !existsSync(resolveDbPath(stringOption(context, "db")))) {
+      if (context.values.json) context.output.json({ runs: [] });
+      else printRuns(context.output, [], Date.now());
+      return 0;
+    }
+    const store = openExistingStore({ db: stringOption(context, "db") });
     try {
       const runId = context.positionals[0];
       if (runId) {
