@@ -1,7 +1,7 @@
 /** Routes for runs: create (goal text, goal file or workplan; idempotent), list, get, cancel, journal, event stream. */
 import type { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
-import { isAbsolute, resolve } from "node:path";
+import { resolve } from "node:path";
 import { z } from "zod";
 import { TERMINAL_RUN_STATES } from "../core/states.ts";
 import { prepareGoal, prepareGoalText, prepareWorkplan, startGoalRun } from "../services/goals.ts";
@@ -35,14 +35,14 @@ export function runRoutes(v1: Hono, options: ApiOptions): void {
     const idempotencyKey = c.req.header("idempotency-key")?.trim() || undefined;
     if (idempotencyKey && idempotencyKey.length > 200) throw new HttpError(400, "bad_request", "Idempotency-Key is longer than 200 characters");
     if (idempotencyKey) {
-      const [existing] = (await store.listRuns({ limit: 500 })).filter((run) => run.idempotencyKey === idempotencyKey);
+      const [existing] = await store.listRuns({ idempotencyKey, limit: 1 });
       if (existing) return c.json({ run: existing, created: false }, 200);
     }
     const prepared =
       input.goal !== undefined
         ? prepareGoalText(input.goal, "goal", registry)
         : input.goalFile !== undefined
-          ? prepareGoal(isAbsolute(input.goalFile) ? input.goalFile : resolve(cwd, input.goalFile), registry)
+          ? prepareGoal(resolve(cwd, input.goalFile), registry)
           : prepareWorkplan(input.workplan, registry);
     const source = input.goalFile !== undefined ? prepared.file.path : "api";
     const { run } = await startGoalRun(store, prepared, { review: input.review, forceNew: true, source, cwd, actor: "api", idempotencyKey });

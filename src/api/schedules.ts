@@ -1,7 +1,7 @@
 /** Routes for schedules: the same operations as `farcaster schedule`, validated with zod. */
 import type { Hono } from "hono";
 import { z } from "zod";
-import { addSchedule, fireInput, withNextFire } from "../services/schedules.ts";
+import { addSchedule, fireNow, withNextFire } from "../services/schedules.ts";
 import type { ApiOptions } from "./app.ts";
 import { body } from "./validate.ts";
 
@@ -49,9 +49,7 @@ export function scheduleRoutes(v1: Hono, options: ApiOptions): void {
   });
 
   v1.post("/schedules/:name/run", async (c) => {
-    const schedule = await store.getSchedule(c.req.param("name"));
-    const input = fireInput(schedule, registry);
-    const result = await store.fireSchedule({ scheduleId: schedule.id, slot: Date.now(), actor: "api", ...("error" in input ? { goal: schedule.name, planningInput: null, error: input.error } : input) });
+    const { result } = await fireNow(store, registry, c.req.param("name"), "api");
     return c.json(result, result.outcome === "fired" ? 201 : 200);
   });
 

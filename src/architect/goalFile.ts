@@ -27,6 +27,19 @@ const FIELD = /^([a-z]+):\s*(.*)$/;
 const FIELDS = new Set(["after", "run", "gate", "agent", "workflow", "input", "retries", "timeout", "writes", "priority", "commands"]);
 const HEADING = /^##\s+(.*)$/;
 
+/** A workplan JSON file's data, unvalidated (checkPlan validates it with the workflows in view). */
+export function readPlanFile(path: string): unknown {
+  if (!existsSync(path)) throw new InputError(`plan file ${path} does not exist; pass the path of a workplan JSON file`);
+  if (statSync(path).isDirectory()) throw new InputError(`${path} is a directory; pass the path of a workplan JSON file`);
+  const text = readFileSync(path, "utf8");
+  if (text.trim() === "") throw new InputError(`plan file ${path} is empty; it should hold a workplan: {"goal": "...", "tasks": [...]}`);
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new InputError(`plan file ${path} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
 export function readGoalFile(path: string): GoalFile {
   if (!existsSync(path)) throw new InputError(`goal file ${path} does not exist; pass a Markdown goal (goal.md) or a workplan JSON file`);
   if (statSync(path).isDirectory()) throw new InputError(`${path} is a directory; pass a goal file`);
@@ -106,6 +119,9 @@ function list(value: string): string[] {
   return value.split(",").map((item) => item.trim()).filter(Boolean);
 }
 
+/** `run:`, `gate:` and `agent:` lines: the workflow they stand for and the input field their text fills. */
+const SHORTHANDS = { run: ["shell", "command"], gate: ["review", "question"], agent: ["agent", "instructions"] } as const;
+
 /** Sets one field; returns a problem to report, if any. */
 function applyField(task: Record<string, unknown>, name: string, value: string, kinds: string[]): string | undefined {
   const scope = () => (task.scope ??= {}) as { writes?: string[]; commands?: string[] };
@@ -114,20 +130,14 @@ function applyField(task: Record<string, unknown>, name: string, value: string, 
       task.after = list(value);
       return;
     case "run":
-      kinds.push("run:");
-      task.workflow = "shell";
-      task.input = { command: value };
-      return;
     case "gate":
-      kinds.push("gate:");
-      task.workflow = "review";
-      task.input = { question: value };
+    case "agent": {
+      const [workflow, field] = SHORTHANDS[name];
+      kinds.push(`${name}:`);
+      task.workflow = workflow;
+      task.input = { [field]: value };
       return;
-    case "agent":
-      kinds.push("agent:");
-      task.workflow = "agent";
-      task.input = { instructions: value };
-      return;
+    }
     case "workflow":
       kinds.push("workflow:");
       task.workflow = value;

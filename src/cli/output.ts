@@ -43,6 +43,12 @@ export function paintState(output: Pick<Output, "color">, state: string): string
   return style ? paint(output, style, state) : state;
 }
 
+/** A value as one line of JSON, cut to `max` characters. */
+export function preview(value: unknown, max: number): string {
+  const text = JSON.stringify(value) ?? "null";
+  return text.length > max ? text.slice(0, max - 1) + "…" : text;
+}
+
 /** Left-aligned columns; widths from the plain text so colour codes do not skew them. */
 export function table(rows: string[][], plainRows: string[][] = rows): string[] {
   const widths: number[] = [];

@@ -13,6 +13,9 @@ import { promptGate } from "./gatePrompt.ts";
 import { paint, type Output } from "./output.ts";
 import { describeEvent, LiveBlock, liveView } from "./progress.ts";
 
+/** Last events kept for the live view. */
+const RECENT_LINES = 20;
+
 export function defaultWorkers(): number {
   return Math.max(4, availableParallelism());
 }
@@ -59,22 +62,29 @@ export async function runSwarm(options: SwarmOptions): Promise<SwarmEnd> {
   let run = await store.getRun(runId);
   let tasks: TaskRecord[] = [];
   try {
-    for (;;) {
+    for (let first = true; ; first = false) {
       run = await store.getRun(runId);
-      tasks = await store.listTasks(runId);
-      for (const task of tasks) keys.set(task.id, task.key);
-      for (const event of await store.listEvents({ runId, afterId: lastEvent })) {
+      // Every change of a task is an event: tasks and gates are read again only when events came.
+      const events = await store.listEvents({ runId, afterId: lastEvent });
+      if (first || events.length > 0) {
+        tasks = await store.listTasks(runId);
+        for (const task of tasks) keys.set(task.id, task.key);
+      }
+      for (const event of events) {
         lastEvent = event.id;
         if (event.type === "task.started" && event.taskId !== null) startedAt.set(event.taskId, event.at);
         const line = describeEvent(event, keys);
         recent.push(line);
         if (!live && !options.quiet) output.out(`${new Date(event.at).toISOString().slice(11, 23)} ${line}`);
       }
+      recent.splice(0, Math.max(0, recent.length - RECENT_LINES));
       if (TERMINAL_RUN_STATES.has(run.state) || interrupted) break;
-      for (const gate of await store.listGates({ runId, pendingOnly: true })) {
-        if (announced.has(gate.id)) continue;
-        announced.add(gate.id);
-        await bringGate(options, gate, live);
+      if (first || events.some((event) => event.type === "gate.opened")) {
+        for (const gate of await store.listGates({ runId, pendingOnly: true })) {
+          if (announced.has(gate.id)) continue;
+          announced.add(gate.id);
+          await bringGate(options, gate, live);
+        }
       }
       live?.draw(liveView(output, run, tasks, recent, Date.now(), startedAt));
       await new Promise<void>((resolve) => {

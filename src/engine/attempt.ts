@@ -74,7 +74,8 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
   try {
     let output: unknown;
     try {
-      const [journal, deps, run] = await Promise.all([store.listSteps(taskId), store.dependencyOutputs(taskId), store.getRun(claimed.runId)]);
+      // A first attempt has nothing journaled yet: skip the read.
+      const [journal, deps] = await Promise.all([claimed.attempt === 1 ? [] : store.listSteps(taskId), store.dependencyOutputs(taskId)]);
       const parsed = workflow.input.safeParse(claimed.input);
       if (!parsed.success) throw new NonRetryableError(`task ${label}: input does not match workflow ${workflow.name}: ${parsed.error.message}`);
       const ctx = new StepContext({
@@ -82,8 +83,8 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
         feedback: claimed.feedback.map((f) => f.reason),
         workflows: options.workflows,
         logs,
-        task: { runId: claimed.runId, taskId, key: claimed.key, attemptId, attempt: claimed.attempt, maxAttempts: claimed.maxAttempts, workflow: workflow.name, worker: options.worker, cwd: run.cwd ?? process.cwd(),
-          title: claimed.title, description: claimed.description, scope: claimed.scope ? { writes: claimed.scope.writes ?? [], commands: claimed.scope.commands ?? [] } : null },
+        task: { runId: claimed.runId, taskId, key: claimed.key, attemptId, attempt: claimed.attempt, maxAttempts: claimed.maxAttempts, workflow: workflow.name, worker: options.worker, cwd: claimed.cwd ?? process.cwd(),
+          title: claimed.title, description: claimed.description, scope: claimed.scope ?? null },
       });
       // A workflow that ignores its signal must not hold the attempt hostage.
       output = await Promise.race([workflow.run(ctx, parsed.data), abortPromise(controller.signal)]);

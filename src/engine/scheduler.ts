@@ -7,15 +7,16 @@
  */
 import { hostname } from "node:os";
 import { systemClock, type Clock } from "../core/clock.ts";
-import type { FireResult, ScheduleRecord, Store } from "../store/types.ts";
+import type { FireRequest, FireResult, ScheduleRecord, Store } from "../store/types.ts";
 import { dueSlots, nextSlot, slotsBetween } from "./cron.ts";
 
 export const MAX_SLEEP_MS = 30_000;
 /** Schedules added or resumed by another process are seen within this long. */
 export const RESCAN_MS = 5_000;
 
-/** What a fire of this schedule creates (a planning run's goal and input), or why it cannot. */
-export type PrepareFire = (schedule: ScheduleRecord) => { goal: string; planningInput: unknown } | { error: string };
+/** What a fire of a schedule creates (a planning run's goal and input), or with `error` why it cannot. */
+export type FireInput = Pick<FireRequest, "goal" | "planningInput" | "error">;
+export type PrepareFire = (schedule: ScheduleRecord) => FireInput;
 
 export interface SchedulerOptions {
   store: Store;
@@ -51,13 +52,7 @@ export class Scheduler {
         await store.recordScheduleMissed(schedule.id, through, due.missed, schedule.catchUp, this.id);
       }
       for (const slot of due.fire) {
-        const input = prepareFire(schedule);
-        const result = await store.fireSchedule({
-          scheduleId: schedule.id,
-          slot,
-          actor: this.id,
-          ...("error" in input ? { goal: schedule.name, planningInput: null, error: input.error } : input),
-        });
+        const result = await store.fireSchedule({ scheduleId: schedule.id, slot, actor: this.id, ...prepareFire(schedule) });
         this.options.onFire?.(schedule, slot, result);
       }
       const next = nextSlot(spec, now);

@@ -3,14 +3,15 @@
  * added (nothing is written for a bad cron, timezone or goal file), and
  * turned into a planning run's input at each fire.
  */
-import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { InputError } from "../core/errors.ts";
+import { readPlanFile } from "../architect/goalFile.ts";
 import { resolveModelConfig } from "../architect/model.ts";
 import { formatIssues, planGoal } from "../architect/planGoal.ts";
 import { nextSlot, validateCron } from "../engine/cron.ts";
 import type { WorkflowRegistry } from "../engine/registry.ts";
-import type { CatchUpPolicy, Overlap, ScheduleInput, ScheduleRecord, Store } from "../store/types.ts";
+import type { CatchUpPolicy, FireResult, Overlap, ScheduleInput, ScheduleRecord, Store } from "../store/types.ts";
+import type { FireInput } from "../engine/scheduler.ts";
 import { prepareGoal, prepareGoalText, prepareWorkplan } from "./goals.ts";
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -49,14 +50,7 @@ export async function addSchedule(store: Store, registry: WorkflowRegistry, opti
     prepareGoal(path, registry); // refuses a missing, empty or broken file now
     target = { targetKind: "goal_file", target: path };
   } else if (options.planFile !== undefined) {
-    const path = resolve(cwd, options.planFile);
-    if (!existsSync(path)) throw new InputError(`plan file ${options.planFile} does not exist`);
-    let data: unknown;
-    try {
-      data = JSON.parse(readFileSync(path, "utf8"));
-    } catch (error) {
-      throw new InputError(`plan file ${options.planFile} is not valid JSON: ${(error as Error).message}`);
-    }
+    const data = readPlanFile(resolve(cwd, options.planFile));
     target = { targetKind: "workplan", target: JSON.stringify(prepareWorkplan(data, registry, options.planFile).plan!.plan) };
   } else if (options.freezeFile !== undefined) {
     target = { targetKind: "workplan", target: JSON.stringify(await freeze(resolve(cwd, options.freezeFile), registry)) };
@@ -77,8 +71,8 @@ async function freeze(path: string, registry: WorkflowRegistry): Promise<unknown
   return result.plan.plan;
 }
 
-/** What a fire creates: the planning run's goal and input, or why it cannot fire. */
-export function fireInput(schedule: ScheduleRecord, registry: WorkflowRegistry): { goal: string; planningInput: unknown } | { error: string } {
+/** What a fire creates: the planning run's goal and input, or (with `error`) why it cannot fire. */
+export function fireInput(schedule: ScheduleRecord, registry: WorkflowRegistry): FireInput {
   try {
     const prepared =
       schedule.targetKind === "goal_file"
@@ -90,8 +84,15 @@ export function fireInput(schedule: ScheduleRecord, registry: WorkflowRegistry):
     const source = schedule.targetKind === "goal_file" ? schedule.target : `schedule:${schedule.name}`;
     return { goal, planningInput: { goal, source, ...(prepared.plan ? { plan: prepared.plan.plan } : {}), review: "none" } };
   } catch (error) {
-    return { error: (error as Error).message };
+    return { goal: schedule.name, planningInput: null, error: (error as Error).message };
   }
+}
+
+/** Fires a schedule now, outside its cron (`schedule run`, POST /v1/schedules/:name/run). */
+export async function fireNow(store: Store, registry: WorkflowRegistry, name: string, actor: string): Promise<{ schedule: ScheduleRecord; result: FireResult }> {
+  const schedule = await store.getSchedule(name);
+  const result = await store.fireSchedule({ scheduleId: schedule.id, slot: Date.now(), actor, ...fireInput(schedule, registry) });
+  return { schedule, result };
 }
 
 /** A schedule with the instant it fires next (null when paused or never again). */

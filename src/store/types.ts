@@ -91,6 +91,8 @@ export interface ClaimedTask {
   scope: TaskSpec["scope"] | null;
   title: string;
   description: string | null;
+  /** The run's working directory. */
+  cwd: string | null;
 }
 
 export interface AttemptRecord {
@@ -315,7 +317,7 @@ export interface Store {
   /** A run whose first task plans it (workflow `architect`, key "@plan"); its output becomes the run's tasks. */
   createPlanningRun(goal: string, planningInput: unknown, options?: CreateRunOptions): Promise<RunRecord>;
   getRun(runId: string): Promise<RunRecord>;
-  listRuns(options?: { limit?: number; source?: string; unfinished?: boolean }): Promise<RunRecord[]>;
+  listRuns(options?: { limit?: number; source?: string; unfinished?: boolean; idempotencyKey?: string }): Promise<RunRecord[]>;
   listTasks(runId: string): Promise<TaskRecord[]>;
   getTask(taskId: number): Promise<TaskRecord>;
   findTask(runId: string, key: string): Promise<TaskRecord>;

@@ -5,15 +5,12 @@ import { approveGate, defaultDecider, rejectGate } from "../../services/gates.ts
 import { openExistingStore } from "../../store/index.ts";
 import type { GateRecord } from "../../store/types.ts";
 import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command } from "../command.ts";
-import { paint, type Output } from "../output.ts";
+import { paint, preview, type Output } from "../output.ts";
+import { printTasksAndWaves } from "./plan.ts";
 
-function brief(value: unknown, max = 300): string {
+/** Evidence as an indented block: text as it is, anything else as pretty JSON, cut to `max` characters. */
+function block(value: unknown, max = 300): string {
   const text = typeof value === "string" ? value : JSON.stringify(value, null, 2);
-  return text.length > max ? text.slice(0, max - 1) + "…" : text;
-}
-
-function oneLine(value: unknown, max: number): string {
-  const text = JSON.stringify(value) ?? "";
   return text.length > max ? text.slice(0, max - 1) + "…" : text;
 }
 
@@ -23,15 +20,11 @@ export function printGate(output: Output, gate: GateRecord, now: number): void {
   output.out(`  ${gate.question}`);
   const plan = gate.evidence as { waves?: string[][]; tasks?: { id: string; title: string; workflow: string; input: unknown; after: string[] }[] } | null;
   if (plan && Array.isArray(plan.waves) && Array.isArray(plan.tasks)) {
-    for (const task of plan.tasks) {
-      const after = task.after.length > 0 ? `  after ${task.after.join(", ")}` : "";
-      output.out(`    ${paint(output, "bold", task.id)}: ${task.title}  [${task.workflow}] ${oneLine(task.input, 100)}${after}`);
-    }
-    plan.waves.forEach((wave, i) => output.out(`    wave ${i + 1}: ${wave.join(", ")}`));
+    printTasksAndWaves(output, plan.tasks, plan.waves, "    ", 100);
     const budget = (gate.evidence as { budget?: unknown }).budget;
-    if (budget) output.out(`    model budget: ${oneLine(budget, 300)}`);
+    if (budget) output.out(`    model budget: ${preview(budget, 300)}`);
   } else if (gate.evidence !== null && gate.evidence !== undefined) {
-    for (const line of brief(gate.evidence).split("\n")) output.out(`    ${line}`);
+    for (const line of block(gate.evidence).split("\n")) output.out(`    ${line}`);
   }
   output.out(`  approve: farcaster approve ${gate.id}    reject: farcaster reject ${gate.id} --reason "..."`);
 }

@@ -3,13 +3,8 @@ import { formatDuration } from "../../core/duration.ts";
 import { UsageError } from "../../core/errors.ts";
 import { openExistingStore } from "../../store/index.ts";
 import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command } from "../command.ts";
-import { paintState } from "../output.ts";
+import { paintState, preview } from "../output.ts";
 import { resolveTask } from "../taskRef.ts";
-
-function brief(value: unknown, max = 120): string {
-  const text = JSON.stringify(value) ?? "null";
-  return text.length > max ? text.slice(0, max - 1) + "…" : text;
-}
 
 export const inspectCommand: Command = {
   name: "inspect",
@@ -31,8 +26,8 @@ export const inspectCommand: Command = {
       out.out(`task ${task.runId}/${task.key} (#${task.id})  ${paintState(out, task.state)}  workflow ${task.workflow}`);
       out.out(`title: ${task.title}`);
       if (task.after.length > 0) out.out(`after: ${task.after.join(", ")}`);
-      out.out(`input: ${brief(task.input, 400)}`);
-      if (task.state === "succeeded") out.out(`output: ${brief(task.output, 400)}`);
+      out.out(`input: ${preview(task.input, 400)}`);
+      if (task.state === "succeeded") out.out(`output: ${preview(task.output, 400)}`);
       if (task.error) out.out(`error: ${task.error.message}${task.failReason ? ` (${task.failReason})` : ""}`);
       out.out("");
       out.out(`attempts (${attempts.length}):`);
@@ -44,8 +39,8 @@ export const inspectCommand: Command = {
       out.out(`journal (${steps.length} steps):`);
       for (const s of steps) {
         const took = s.endedAt === null ? "" : ` ${formatDuration(s.endedAt - s.startedAt)}`;
-        const result = s.status === "failed" ? `error ${s.error?.message}` : s.status === "waiting" ? "waiting" : `-> ${brief(s.output)}`;
-        out.out(`  ${String(s.seq).padStart(3)} ${s.key} [${s.kind}] attempt ${s.attemptId}${took}  in ${brief(s.input, 60)} ${result}`);
+        const result = s.status === "failed" ? `error ${s.error?.message}` : s.status === "waiting" ? "waiting" : `-> ${preview(s.output, 120)}`;
+        out.out(`  ${String(s.seq).padStart(3)} ${s.key} [${s.kind}] attempt ${s.attemptId}${took}  in ${preview(s.input, 60)} ${result}`);
       }
       return 0;
     } finally {

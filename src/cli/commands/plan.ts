@@ -8,19 +8,26 @@ import { InputError, UsageError } from "../../core/errors.ts";
 import type { ValidWorkplan } from "../../core/workplan.ts";
 import { resolveModelConfig } from "../../architect/model.ts";
 import { formatIssues, planGoal } from "../../architect/planGoal.ts";
-import { loadWorkflows } from "../../engine/registry.ts";
 import { prepareGoal } from "../../services/goals.ts";
+import { commandWorkflows } from "../args.ts";
 import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command } from "../command.ts";
-import { paint, type Output } from "../output.ts";
+import { paint, preview, type Output } from "../output.ts";
+
+type PlanTask = { id: string; title: string; workflow: string; input: unknown; after: readonly string[] };
+
+/** One line per task (id, title, workflow, input, dependencies), then the waves. */
+export function printTasksAndWaves(output: Output, tasks: readonly PlanTask[], waves: readonly string[][], indent: string, inputMax = Infinity): void {
+  for (const task of tasks) {
+    const after = task.after.length > 0 ? `  after ${task.after.join(", ")}` : "";
+    output.out(`${indent}${paint(output, "bold", task.id)}: ${task.title}  [${task.workflow}] ${preview(task.input, inputMax)}${after}`);
+  }
+  waves.forEach((wave, i) => output.out(`${indent}wave ${i + 1}: ${wave.join(", ")}`));
+}
 
 export function printPlan(output: Output, valid: ValidWorkplan): void {
   output.out(`goal: ${valid.plan.goal}`);
   output.out(`${valid.plan.tasks.length} tasks in ${valid.waves.length} waves`);
-  for (const task of valid.plan.tasks) {
-    const after = task.after.length > 0 ? `  after ${task.after.join(", ")}` : "";
-    output.out(`  ${paint(output, "bold", task.id)}: ${task.title}  [${task.workflow}] ${JSON.stringify(task.input)}${after}`);
-  }
-  valid.waves.forEach((wave, i) => output.out(`  wave ${i + 1}: ${wave.join(", ")}`));
+  printTasksAndWaves(output, valid.plan.tasks, valid.waves, "  ");
 }
 
 export const planCommand: Command = {
@@ -36,7 +43,7 @@ export const planCommand: Command = {
   async run(context) {
     const file = context.positionals[0];
     if (!file) throw new UsageError("plan needs a goal file: farcaster plan GOAL.md");
-    const registry = await loadWorkflows({ dirs: [stringOption(context, "workflows") ?? ""] });
+    const registry = await commandWorkflows(context);
     const prepared = prepareGoal(file, registry);
     let valid = prepared.plan;
     let calls = 0;

@@ -5,10 +5,11 @@
  * and exits 0 only if every task succeeded.
  */
 import { UsageError } from "../../core/errors.ts";
-import { loadWorkflows } from "../../engine/registry.ts";
+import type { WorkflowRegistry } from "../../engine/registry.ts";
 import { prepareGoal, startGoalRun } from "../../services/goals.ts";
 import { openExistingStore, openStore } from "../../store/index.ts";
 import type { Store } from "../../store/types.ts";
+import { commandWorkflows, intOption } from "../args.ts";
 import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command, type CommandContext, type OptionSpec } from "../command.ts";
 import { printSummary } from "../progress.ts";
 import { defaultWorkers, runSwarm } from "../swarm.ts";
@@ -18,21 +19,16 @@ export const SWARM_OPTIONS: Record<string, OptionSpec> = {
   workflows: { type: "string", valueName: "DIR", description: "also load workflows from DIR (or $FARCASTER_WORKFLOWS)" },
 };
 
-export function workerCount(context: CommandContext): number {
-  const raw = stringOption(context, "workers");
-  if (raw === undefined) return defaultWorkers();
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 256) throw new UsageError(`--workers must be a whole number from 1 to 256 (got "${raw}")`);
-  return n;
+function workerCount(context: CommandContext): number {
+  return intOption(context, "workers", { min: 1, max: 256, fallback: defaultWorkers() });
 }
 
 /** Runs the swarm on a run until it ends (or Ctrl-C) and reports; returns the exit code. */
-export async function driveRun(context: CommandContext, store: Store, runId: string, options: { approvePlan: boolean }): Promise<number> {
-  const registry = await loadWorkflows({ dirs: [stringOption(context, "workflows") ?? ""] });
+async function driveRun(context: CommandContext, store: Store, registry: WorkflowRegistry, runId: string, options: { approvePlan: boolean; workers: number }): Promise<number> {
   const json = Boolean(context.values.json);
   const end = await runSwarm({
     store, registry, runId, output: context.output,
-    workers: workerCount(context),
+    workers: options.workers,
     interactive: Boolean(process.stdout.isTTY && process.stdin.isTTY) && !json,
     quiet: json,
     approvePlan: options.approvePlan,
@@ -60,7 +56,8 @@ export const runCommand: Command = {
   async run(context) {
     const file = context.positionals[0];
     if (!file) throw new UsageError("run needs a goal file: farcaster run GOAL.md (or a workplan .json)");
-    const registry = await loadWorkflows({ dirs: [stringOption(context, "workflows") ?? ""] });
+    const registry = await commandWorkflows(context);
+    const workers = workerCount(context); // a bad value is refused before anything is written
     const interactive = Boolean(process.stdout.isTTY && process.stdin.isTTY) && !context.values.json;
     const yes = Boolean(context.values.yes);
     // Everything wrong with the goal file is found before the database is even opened.
@@ -84,7 +81,7 @@ export const runCommand: Command = {
         else context.output.out(`created; start drones with \`farcaster worker\`, watch with \`farcaster status ${run.id}\``);
         return 0;
       }
-      return await driveRun(context, store, run.id, { approvePlan: yes });
+      return await driveRun(context, store, registry, run.id, { approvePlan: yes, workers });
     } finally {
       store.close();
     }
@@ -106,7 +103,7 @@ export const resumeCommand: Command = {
       if (!context.values.json) {
         context.output.out(reopened > 0 ? `reopened ${reopened} unfinished task(s) of ${before.state} run ${runId}; resuming` : `resuming run ${runId} (${run.state})`);
       }
-      return await driveRun(context, store, runId, { approvePlan: Boolean(context.values.yes) });
+      return await driveRun(context, store, await commandWorkflows(context), runId, { approvePlan: Boolean(context.values.yes), workers: workerCount(context) });
     } finally {
       store.close();
     }

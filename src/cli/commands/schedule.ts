@@ -3,11 +3,11 @@
  * `farcaster serve` runs the scheduler; any number of them may share a database.
  */
 import { UsageError } from "../../core/errors.ts";
-import { loadWorkflows } from "../../engine/registry.ts";
 import { defaultDecider } from "../../services/gates.ts";
-import { addSchedule, fireInput, withNextFire } from "../../services/schedules.ts";
+import { addSchedule, fireNow, withNextFire } from "../../services/schedules.ts";
 import { openStore } from "../../store/index.ts";
 import type { ScheduleRecord } from "../../store/types.ts";
+import { commandWorkflows } from "../args.ts";
 import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command } from "../command.ts";
 import { table } from "../output.ts";
 
@@ -41,7 +41,7 @@ export const scheduleCommand: Command = {
       throw new UsageError(`schedule needs a subcommand: ${SUBCOMMANDS.join(", ")} (see \`farcaster schedule --help\`)`);
     }
     const actor = defaultDecider();
-    const registry = await loadWorkflows({ dirs: [stringOption(context, "workflows") ?? ""] });
+    const registry = await commandWorkflows(context);
     if (sub !== "add" && sub !== "list" && !arg) throw new UsageError(`schedule ${sub} needs a schedule name: farcaster schedule ${sub} NAME`);
     if (sub === "add") {
       const name = stringOption(context, "name");
@@ -96,9 +96,7 @@ export const scheduleCommand: Command = {
           else out.out(`removed schedule ${arg}`);
           return 0;
         case "run": {
-          const schedule = await store.getSchedule(arg!);
-          const input = fireInput(schedule, registry);
-          const result = await store.fireSchedule({ scheduleId: schedule.id, slot: Date.now(), actor, ...("error" in input ? { goal: schedule.name, planningInput: null, error: input.error } : input) });
+          const { schedule, result } = await fireNow(store, registry, arg!, actor);
           if (context.values.json) out.json(result);
           else if (result.outcome === "fired") out.out(`fired ${schedule.name}: run ${result.runId} (drones started with \`farcaster worker\` or \`serve --workers\` do the work)`);
           else out.out(`${schedule.name} did not fire: ${"detail" in result ? result.detail : result.outcome}`);

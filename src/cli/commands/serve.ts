@@ -7,10 +7,10 @@ import { UsageError } from "../../core/errors.ts";
 import { createApp } from "../../api/app.ts";
 import { isLoopback } from "../../api/auth.ts";
 import { Drone } from "../../engine/drone.ts";
-import { loadWorkflows } from "../../engine/registry.ts";
 import { Scheduler } from "../../engine/scheduler.ts";
 import { fireInput } from "../../services/schedules.ts";
 import { openStore } from "../../store/index.ts";
+import { commandWorkflows, intOption } from "../args.ts";
 import { COMMON_OPTIONS, stringOption, type Command } from "../command.ts";
 
 export const serveCommand: Command = {
@@ -26,15 +26,13 @@ export const serveCommand: Command = {
   },
   async run(context) {
     const host = stringOption(context, "host") ?? "127.0.0.1";
-    const port = Number(stringOption(context, "port") ?? 8787);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535 (got "${stringOption(context, "port")}")`);
-    const workers = Number(stringOption(context, "workers") ?? 0);
-    if (!Number.isInteger(workers) || workers < 0 || workers > 256) throw new UsageError(`--workers must be 0-256 (got "${stringOption(context, "workers")}")`);
+    const port = intOption(context, "port", { min: 0, max: 65535, fallback: 8787 });
+    const workers = intOption(context, "workers", { min: 0, max: 256, fallback: 0 });
     const token = process.env.FARCASTER_TOKEN || undefined;
     if (!isLoopback(host) && !token) {
       throw new UsageError(`refusing to listen on ${host} without a token: set FARCASTER_TOKEN (clients then send "Authorization: Bearer <token>"), or listen on 127.0.0.1`);
     }
-    const registry = await loadWorkflows({ dirs: [stringOption(context, "workflows") ?? ""] });
+    const registry = await commandWorkflows(context);
     const store = openStore({ db: stringOption(context, "db") });
     const scheduler = new Scheduler({ store, prepareFire: (schedule) => fireInput(schedule, registry) });
     const app = createApp({ store, registry, token, onSchedulesChanged: () => scheduler.poke() });

@@ -6,7 +6,7 @@ import type { RunRecord, TaskRecord } from "../../store/types.ts";
 import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command } from "../command.ts";
 import { paintState, table, type Output } from "../output.ts";
 
-export function printRun(output: Output, run: RunRecord, tasks: TaskRecord[]): void {
+function printRun(output: Output, run: RunRecord, tasks: TaskRecord[]): void {
   const done = tasks.filter((task) => task.state === "succeeded").length;
   output.out(`run ${run.id}  ${paintState(output, run.state)}  ${done}/${tasks.length} tasks succeeded`);
   output.out(`goal: ${run.goal}`);

@@ -3,27 +3,11 @@
  * lets running tasks finish for the grace period and releases the rest; a
  * second signal exits at once (leases then expire and are reclaimed).
  */
-import { parseDuration } from "../../core/duration.ts";
-import { UsageError } from "../../core/errors.ts";
 import { Drone, type DroneEvent } from "../../engine/drone.ts";
-import { loadWorkflows } from "../../engine/registry.ts";
 import { openStore } from "../../store/index.ts";
+import { commandWorkflows, durationOption, intOption } from "../args.ts";
 import { COMMON_OPTIONS, stringOption, type Command } from "../command.ts";
 import { paint, type Output } from "../output.ts";
-
-function durationOption(value: string | undefined, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const ms = parseDuration(value);
-  if (ms === undefined || ms <= 0) throw new UsageError(`--${name} must be a duration such as 500ms, 30s or 2m (got "${value}")`);
-  return ms;
-}
-
-function positiveInt(value: string | undefined, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a whole number of at least 1 (got "${value}")`);
-  return n;
-}
 
 function printEvent(output: Output, event: DroneEvent): void {
   if (event.type === "error") {
@@ -55,10 +39,10 @@ export const workerCommand: Command = {
     quiet: { type: "boolean", short: "q", description: "print nothing but errors" },
   },
   async run(context) {
-    const concurrency = positiveInt(stringOption(context, "concurrency"), "concurrency", 4);
-    const leaseMs = durationOption(stringOption(context, "lease"), "lease", 30_000);
-    const graceMs = durationOption(stringOption(context, "grace"), "grace", 10_000);
-    const registry = await loadWorkflows({ dirs: [stringOption(context, "workflows") ?? ""] });
+    const concurrency = intOption(context, "concurrency", { min: 1, max: 1024, fallback: 4 });
+    const leaseMs = durationOption(context, "lease", 30_000);
+    const graceMs = durationOption(context, "grace", 10_000);
+    const registry = await commandWorkflows(context);
     const store = openStore({ db: stringOption(context, "db") });
     const output = context.output;
     const drone = new Drone({

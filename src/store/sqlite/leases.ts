@@ -65,7 +65,7 @@ export function wakeSleepers(ctx: TxContext): number {
   return sql(ctx.db, `UPDATE tasks SET state = 'ready', updated_at = ?1 WHERE state = 'waiting' AND available_at <= ?1`).run(ctx.now).changes;
 }
 
-type ClaimedRow = { run_id: string; key: string; workflow: string; input: string; max_attempts: number; timeout_ms: number | null; feedback: string | null; scope: string | null; title: string; description: string | null };
+type ClaimedRow = { run_id: string; key: string; workflow: string; input: string; max_attempts: number; timeout_ms: number | null; feedback: string | null; scope: string | null; title: string; description: string | null; cwd: string | null };
 
 /**
  * Leases up to `limit` ready tasks, best first. One INSERT … SELECT picks the
@@ -95,7 +95,8 @@ export function claimReady(ctx: TxContext, worker: string, limit: number, leaseM
     ctx.db,
     `UPDATE tasks SET state = 'running', attempt_id = ?1, lease_owner = ?2, lease_expires_at = ?3, attempts = attempts + 1,
        started_at = coalesce(started_at, ?4), updated_at = ?4
-     WHERE id = ?5 RETURNING run_id, key, workflow, input, max_attempts, timeout_ms, feedback, scope, title, description`,
+     WHERE id = ?5 RETURNING run_id, key, workflow, input, max_attempts, timeout_ms, feedback, scope, title, description,
+       (SELECT cwd FROM runs WHERE runs.id = tasks.run_id) AS cwd`,
   );
   return attempts.map((attempt) => {
     const task = markRunning.get(attempt.id, worker, expiresAt, ctx.now, attempt.task_id)!;
@@ -115,6 +116,7 @@ export function claimReady(ctx: TxContext, worker: string, limit: number, leaseM
       scope: fromJson(task.scope),
       title: task.title,
       description: task.description,
+      cwd: task.cwd,
     };
   });
 }

@@ -154,13 +154,17 @@ export class SqliteStore implements Store {
     return this.read((ctx) => selectRun(ctx, runId));
   }
 
-  listRuns(options: { limit?: number; source?: string; unfinished?: boolean } = {}): Promise<RunRecord[]> {
+  listRuns(options: { limit?: number; source?: string; unfinished?: boolean; idempotencyKey?: string } = {}): Promise<RunRecord[]> {
     return this.read(({ db }) => {
       const where: string[] = [];
       const params: (string | number)[] = [];
       if (options.source !== undefined) {
         where.push("r.source = ?");
         params.push(options.source);
+      }
+      if (options.idempotencyKey !== undefined) {
+        where.push("r.idempotency_key = ?");
+        params.push(options.idempotencyKey);
       }
       if (options.unfinished) where.push("r.state IN ('planning','awaiting_approval','running')");
       const filter = where.length > 0 ? `WHERE ${where.join(" AND ")}` : "";
