@@ -2,6 +2,7 @@
 import { parseDuration } from "../core/duration.ts";
 import { UsageError } from "../core/errors.ts";
 import { loadWorkflows, type WorkflowRegistry } from "../engine/registry.ts";
+import { openExistingStore, openStore, type Store } from "../store/index.ts";
 import { stringOption, type CommandContext } from "./command.ts";
 
 /** A whole number within [min, max]; `fallback` when the option is absent. */
@@ -27,4 +28,18 @@ export function durationOption(context: CommandContext, name: string, fallback: 
 /** The built-in workflows, ./workflows, $FARCASTER_WORKFLOWS and --workflows DIR. */
 export function commandWorkflows(context: CommandContext): Promise<WorkflowRegistry> {
   return loadWorkflows({ dirs: [stringOption(context, "workflows") ?? ""] });
+}
+
+/**
+ * Runs `fn` with the store named by --db / FARCASTER_DB, and closes it. Commands
+ * that only read or decide pass `existing`: a missing database is then an error, not a new file.
+ */
+export async function withStore<T>(context: CommandContext, fn: (store: Store) => Promise<T>, options: { existing?: boolean } = {}): Promise<T> {
+  const open = options.existing ? openExistingStore : openStore;
+  const store = open({ db: stringOption(context, "db") });
+  try {
+    return await fn(store);
+  } finally {
+    store.close();
+  }
 }

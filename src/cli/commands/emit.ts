@@ -2,7 +2,7 @@
 import { InputError, UsageError } from "../../core/errors.ts";
 import { defaultDecider } from "../../services/gates.ts";
 import { emitSignal } from "../../services/signals.ts";
-import { openStore } from "../../store/index.ts";
+import { withStore } from "../args.ts";
 import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command } from "../command.ts";
 
 export const emitCommand: Command = {
@@ -27,15 +27,12 @@ export const emitCommand: Command = {
         throw new InputError(`--data is not valid JSON: ${(error as Error).message}; e.g. --data '{"version": "1.2"}'`);
       }
     }
-    const store = openStore({ db: stringOption(context, "db") });
-    try {
+    return withStore(context, async (store) => {
       const result = await emitSignal(store, name, data, stringOption(context, "by") ?? defaultDecider());
       if (context.values.json) context.output.json(result);
       else if (result.created) context.output.out(`emitted ${name}; ${result.woken} waiting task(s) go on`);
       else context.output.out(`${name} was already emitted by ${result.signal.emittedBy} at ${new Date(result.signal.emittedAt).toISOString()}; the first emit stands`);
       return 0;
-    } finally {
-      store.close();
-    }
+    });
   },
 };

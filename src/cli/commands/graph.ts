@@ -1,7 +1,7 @@
 /** `farcaster graph RUN`: the run's DAG as Mermaid (default) or DOT, with each task's state. */
 import { UsageError } from "../../core/errors.ts";
 import { renderGraph } from "../../core/graph.ts";
-import { openExistingStore } from "../../store/index.ts";
+import { withStore } from "../args.ts";
 import { COMMON_OPTIONS, stringOption, type Command } from "../command.ts";
 
 export const graphCommand: Command = {
@@ -14,13 +14,10 @@ export const graphCommand: Command = {
     if (!runId) throw new UsageError("graph needs a run id: farcaster graph RUN");
     const format = stringOption(context, "format") ?? "mermaid";
     if (format !== "mermaid" && format !== "dot") throw new UsageError(`--format is mermaid or dot (got "${format}")`);
-    const store = openExistingStore({ db: stringOption(context, "db") });
-    try {
+    return withStore(context, async (store) => {
       const tasks = (await store.listTasks(runId)).filter((task) => task.key !== "@plan");
       context.output.out(renderGraph(tasks.map((t) => ({ id: t.key, title: t.title, after: t.after, state: t.state })), format));
       return 0;
-    } finally {
-      store.close();
-    }
+    }, { existing: true });
   },
 };

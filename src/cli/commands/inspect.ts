@@ -1,7 +1,7 @@
 /** `farcaster inspect RUN/TASK`: a task's attempts and journal, each step's input and output. */
 import { formatDuration } from "../../core/duration.ts";
 import { UsageError } from "../../core/errors.ts";
-import { openExistingStore } from "../../store/index.ts";
+import { withStore } from "../args.ts";
 import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command } from "../command.ts";
 import { paintState, preview } from "../output.ts";
 import { resolveTask } from "../taskRef.ts";
@@ -14,8 +14,7 @@ export const inspectCommand: Command = {
   async run(context) {
     const ref = context.positionals[0];
     if (!ref) throw new UsageError("inspect needs a task: farcaster inspect RUN/TASK");
-    const store = openExistingStore({ db: stringOption(context, "db") });
-    try {
+    return withStore(context, async (store) => {
       const task = await resolveTask(store, ref);
       const [attempts, steps] = await Promise.all([store.listAttempts(task.id), store.listSteps(task.id)]);
       if (context.values.json) {
@@ -43,8 +42,6 @@ export const inspectCommand: Command = {
         out.out(`  ${String(s.seq).padStart(3)} ${s.key} [${s.kind}] attempt ${s.attemptId}${took}  in ${preview(s.input, 60)} ${result}`);
       }
       return 0;
-    } finally {
-      store.close();
-    }
+    }, { existing: true });
   },
 };

@@ -1,6 +1,6 @@
 /** `farcaster log RUN`: the run's events, oldest first. */
 import { UsageError } from "../../core/errors.ts";
-import { openExistingStore } from "../../store/index.ts";
+import { withStore } from "../args.ts";
 import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command } from "../command.ts";
 
 export const logCommand: Command = {
@@ -11,8 +11,7 @@ export const logCommand: Command = {
   async run(context) {
     const runId = context.positionals[0];
     if (!runId) throw new UsageError("log needs a run id: farcaster log RUN (list runs with `farcaster status`)");
-    const store = openExistingStore({ db: stringOption(context, "db") });
-    try {
+    return withStore(context, async (store) => {
       await store.getRun(runId);
       const events = await store.listEvents({ runId, limit: 100_000 });
       if (context.values.json) {
@@ -26,8 +25,6 @@ export const logCommand: Command = {
         context.output.out(`${new Date(event.at).toISOString()} ${event.type}${task} by ${event.actor}${data}`);
       }
       return 0;
-    } finally {
-      store.close();
-    }
+    }, { existing: true });
   },
 };

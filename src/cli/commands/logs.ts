@@ -1,7 +1,7 @@
 /** `farcaster logs RUN/TASK [--follow]`: a task's output (stdout, stderr), as it happened. */
 import { UsageError } from "../../core/errors.ts";
 import { TERMINAL_TASK_STATES } from "../../core/states.ts";
-import { openExistingStore } from "../../store/index.ts";
+import { withStore } from "../args.ts";
 import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command } from "../command.ts";
 import { paint } from "../output.ts";
 import { resolveTask } from "../taskRef.ts";
@@ -14,8 +14,7 @@ export const logsCommand: Command = {
   async run(context) {
     const ref = context.positionals[0];
     if (!ref) throw new UsageError("logs needs a task: farcaster logs RUN/TASK");
-    const store = openExistingStore({ db: stringOption(context, "db") });
-    try {
+    return withStore(context, async (store) => {
       const task = await resolveTask(store, ref);
       let after = 0;
       for (;;) {
@@ -34,8 +33,6 @@ export const logsCommand: Command = {
         await Bun.sleep(250);
       }
       return 0;
-    } finally {
-      store.close();
-    }
+    }, { existing: true });
   },
 };

@@ -5,9 +5,8 @@
 import { UsageError } from "../../core/errors.ts";
 import { defaultDecider } from "../../services/gates.ts";
 import { addSchedule, fireNow, withNextFire } from "../../services/schedules.ts";
-import { openStore } from "../../store/index.ts";
 import type { ScheduleRecord } from "../../store/types.ts";
-import { commandWorkflows } from "../args.ts";
+import { commandWorkflows, withStore } from "../args.ts";
 import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command } from "../command.ts";
 import { table } from "../output.ts";
 
@@ -48,8 +47,7 @@ export const scheduleCommand: Command = {
       const cron = stringOption(context, "cron");
       if (!name || !cron) throw new UsageError('schedule add needs --name NAME and --cron EXPR, e.g. --name nightly --cron "0 3 * * *" goal.md');
     }
-    const store = openStore({ db: stringOption(context, "db") });
-    try {
+    return withStore(context, async (store) => {
       const out = context.output;
       switch (sub) {
         case "add": {
@@ -104,8 +102,6 @@ export const scheduleCommand: Command = {
         }
       }
       return 0;
-    } finally {
-      store.close();
-    }
+    });
   },
 };

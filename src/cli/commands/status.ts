@@ -1,8 +1,9 @@
 /** `farcaster status [RUN]`: the recent runs, or one run with its tasks. */
 import { formatDuration } from "../../core/duration.ts";
 import { existsSync } from "node:fs";
-import { openExistingStore, resolveDbPath } from "../../store/index.ts";
+import { resolveDbPath } from "../../store/index.ts";
 import type { RunRecord, TaskRecord } from "../../store/types.ts";
+import { withStore } from "../args.ts";
 import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command } from "../command.ts";
 import { paintState, table, type Output } from "../output.ts";
 
@@ -41,8 +42,7 @@ export const statusCommand: Command = {
       else printRuns(context.output, [], Date.now());
       return 0;
     }
-    const store = openExistingStore({ db: stringOption(context, "db") });
-    try {
+    return withStore(context, async (store) => {
       const runId = context.positionals[0];
       if (runId) {
         const run = await store.getRun(runId);
@@ -56,8 +56,6 @@ export const statusCommand: Command = {
         else printRuns(context.output, runs, Date.now());
       }
       return 0;
-    } finally {
-      store.close();
-    }
+    }, { existing: true });
   },
 };
