@@ -1,5 +1,6 @@
 /** `farcaster cancel RUN`: cancels the run's open tasks; running ones stop at their next write. */
 import { UsageError } from "../../core/errors.ts";
+import { defaultDecider } from "../../services/gates.ts";
 import { withStore } from "../args.ts";
 import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command } from "../command.ts";
 
@@ -12,7 +13,7 @@ export const cancelCommand: Command = {
     const runId = context.positionals[0];
     if (!runId) throw new UsageError("cancel needs a run id: farcaster cancel RUN (list runs with `farcaster status`)");
     return withStore(context, async (store) => {
-      const run = await store.cancelRun(runId, { actor: process.env.USER ?? "cli", reason: stringOption(context, "reason") });
+      const run = await store.cancelRun(runId, { actor: defaultDecider(), reason: stringOption(context, "reason") });
       if (context.values.json) context.output.json({ run });
       else context.output.out(`run ${run.id} is ${run.state}`);
       return 0;
