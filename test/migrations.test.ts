@@ -3,17 +3,9 @@ import { describe, expect, test } from "bun:test";
 import { cpSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseTooNewError, MigrationError } from "../src/core/errors.ts";
-import { ATTEMPT_STATES, FAIL_REASONS, GATE_STATES, RUN_STATES, TASK_STATES } from "../src/core/states.ts";
 import { loadMigrations, MIGRATIONS_DIR, openDatabase, schemaVersion } from "../src/store/sqlite/database.ts";
 import { SqliteStore } from "../src/store/sqlite/store.ts";
 import { freshDir, freshStore, plan } from "./helpers.ts";
-
-function checkedValues(db: Database, table: string, column: string): string[] {
-  const sql = db.query<{ sql: string }, [string]>("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?").get(table)!.sql;
-  const match = new RegExp(`${column}\\s+TEXT[^,]*CHECK \\(${column} IN \\(([^)]*)\\)\\)`).exec(sql);
-  if (!match) throw new Error(`no CHECK on ${table}.${column}`);
-  return match[1]!.split(",").map((value) => value.trim().replace(/^'|'$/g, ""));
-}
 
 describe("migrations", () => {
   test("opening a new file applies every migration, each with its bookkeeping row", () => {
@@ -78,16 +70,6 @@ describe("migrations", () => {
 });
 
 describe("closed state sets", () => {
-  test("every CHECK constraint lists exactly the states of its TypeScript constant", () => {
-    const db = openDatabase(join(freshDir(), "c.db"));
-    expect(checkedValues(db, "tasks", "state")).toEqual([...TASK_STATES]);
-    expect(checkedValues(db, "runs", "state")).toEqual([...RUN_STATES]);
-    expect(checkedValues(db, "attempts", "state")).toEqual([...ATTEMPT_STATES]);
-    expect(checkedValues(db, "gates", "state")).toEqual([...GATE_STATES]);
-    expect(checkedValues(db, "tasks", "fail_reason")).toEqual([...FAIL_REASONS]);
-    db.close();
-  });
-
   test("the database refuses a state outside the set, and a task pointing at no run", async () => {
     const { store } = freshStore();
     const run = await store.createRun(plan(["a"]));

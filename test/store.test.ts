@@ -341,7 +341,7 @@ describe("the journal", () => {
     clock.advance(900);
     await store.recordStep(a!.taskId, a!.attemptId, step, 1_000);
     expect((await store.getTask(a!.taskId)).leaseExpiresAt).toBe(clock.now() + 1_000);
-    expect(await store.listSteps(a!.taskId)).toEqual([{ taskId: a!.taskId, attemptId: a!.attemptId, ...step }]);
+    expect(await store.listSteps(a!.taskId)).toEqual([{ taskId: a!.taskId, attemptId: a!.attemptId, ...step, usage: null }]);
     await expect(store.recordStep(a!.taskId, a!.attemptId, { ...step, output: { bytes: 4 } })).rejects.toThrow('step "fetch" of task 1 is already recorded');
     expect((await store.listSteps(a!.taskId))[0]!.output).toEqual({ bytes: 3 });
   });

@@ -64,7 +64,9 @@ export default defineWorkflow({
       if (runBudget) checkRunBudget(runBudget, await ctx.run.modelUsage(), price);
       const fresh = messages.slice(sent);
       sent = messages.length;
-      const turn: TurnResult = await ctx.step("turn", { messages: fresh }, (_input, signal) => modelTurn({ model: config.model, system, messages, signal }));
+      const turn: TurnResult = await ctx.step("turn", { messages: fresh }, (_input, signal) => modelTurn({ model: config.model, system, messages, signal }), {
+        usage: (result) => result.usage,
+      });
       usage = addUsage(usage, turn.usage, price);
       messages.push(...turn.messages);
       if (turn.toolCalls.length === 0) {

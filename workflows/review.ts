@@ -5,6 +5,7 @@
  * skipped) unless the person chose `--action retry`.
  */
 import { z } from "zod";
+import { GATE_TIMEOUT_ACTIONS } from "../src/core/states.ts";
 import { parseDuration } from "../src/core/duration.ts";
 import { defineWorkflow } from "../src/engine/workflow.ts";
 
@@ -20,7 +21,7 @@ export default defineWorkflow({
         .refine((value) => parseDuration(value) !== undefined, "expected a duration such as 30m or 2h")
         .optional()
         .describe("how long the gate may wait, e.g. 1h; then the task fails (or escalates)"),
-      onTimeout: z.enum(["fail", "escalate"]).optional(),
+      onTimeout: z.enum(GATE_TIMEOUT_ACTIONS).optional(),
     })
     .strict(),
   async run(ctx, input) {

@@ -24,7 +24,7 @@ export const NO_USAGE: Usage = Object.freeze({ turns: 0, inputTokens: 0, outputT
 
 export class BudgetExhaustedError extends NonRetryableError {
   constructor(readonly budget: string, readonly limit: number, readonly used: Usage | number) {
-    super(`budget exhausted: ${budget} (limit ${limit}, used ${typeof used === "number" ? used : JSON.stringify(used)})`, { code: "budget_exhausted" });
+    super(`budget exhausted: ${budget} (limit ${limit}, used ${typeof used === "number" ? used : JSON.stringify(used)})`, { code: "budget_exhausted", reason: "exhausted" });
   }
 }
 

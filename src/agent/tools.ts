@@ -5,7 +5,7 @@
  * validation for calls that come straight from a model.
  */
 import { z } from "zod";
-import { runShell } from "../../workflows/shell.ts";
+import { runShell } from "../exec/runShell.ts";
 import { editFile, listFiles, readFile, searchFiles, writeFile } from "./fileTools.ts";
 import { guarded, type Json, type Tool, type ToolResult } from "./result.ts";
 import { TOOL_DESCRIPTIONS, TOOL_NAMES, TOOL_SCHEMAS, type ToolArgs, type ToolName } from "./schemas.ts";

@@ -6,30 +6,16 @@
  */
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import type { WorkflowRegistry } from "../engine/registry.ts";
-import type { Store } from "../store/types.ts";
 import { bearerAuth } from "./auth.ts";
 import { errorResponse, HttpError } from "./errors.ts";
 import { gateRoutes } from "./gates.ts";
+import type { ApiOptions } from "./options.ts";
 import { runRoutes } from "./runs.ts";
 import { scheduleRoutes } from "./schedules.ts";
 
-export const VERSION = "0.1.0";
-export const DEFAULT_BODY_LIMIT = 1024 * 1024;
-
-export interface ApiOptions {
-  store: Store;
-  registry: WorkflowRegistry;
-  /** When set, every route but /healthz needs `Authorization: Bearer <token>`. */
-  token?: string;
-  bodyLimitBytes?: number;
-  /** Working directory for runs created here (goal file paths resolve against it). */
-  cwd?: string;
-  /** How often the event stream looks for new events. */
-  streamPollMs?: number;
-  /** Called when a schedule was added or resumed here, so the scheduler looks at once. */
-  onSchedulesChanged?: () => void;
-}
+export type { ApiOptions } from "./options.ts";
+export { DEFAULT_BODY_LIMIT, VERSION } from "./options.ts";
+import { DEFAULT_BODY_LIMIT, VERSION } from "./options.ts";
 
 export function createApp(options: ApiOptions): Hono {
   const app = new Hono();

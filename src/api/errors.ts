@@ -4,15 +4,15 @@
  */
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { FarcasterError } from "../core/errors.ts";
+import { FarcasterError, type ErrorCode } from "../core/errors.ts";
 
 export class HttpError extends FarcasterError {
-  constructor(readonly status: ContentfulStatusCode, code: string, message: string, details?: unknown) {
+  constructor(readonly status: ContentfulStatusCode, code: ErrorCode, message: string, details?: unknown) {
     super(code, message, { details });
   }
 }
 
-const STATUS_BY_CODE: Record<string, ContentfulStatusCode> = {
+const STATUS_BY_CODE: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   plan_invalid: 422,
   bad_input: 400,
   usage: 400,

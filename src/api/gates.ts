@@ -1,9 +1,10 @@
 /** Routes for people and systems deciding: gates (approve, reject with a reason) and events. The CLI calls the same services. */
 import type { Hono } from "hono";
 import { z } from "zod";
+import { REJECT_ACTIONS } from "../core/states.ts";
 import { approveGate, rejectGate } from "../services/gates.ts";
 import { emitSignal } from "../services/signals.ts";
-import type { ApiOptions } from "./app.ts";
+import type { ApiOptions } from "./options.ts";
 import { body, query } from "./validate.ts";
 
 const NEEDS_REASON = "a rejection needs a reason: the task and the people after you act on it";
@@ -36,7 +37,7 @@ export function gateRoutes(v1: Hono, options: ApiOptions): void {
       z
         .object({
           reason: z.string({ error: NEEDS_REASON }).trim().min(1, NEEDS_REASON),
-          action: z.enum(["retry", "fail"]).default("fail"),
+          action: z.enum(REJECT_ACTIONS).default("fail"),
           by: z.string().min(1).default("api"),
         })
         .strict(),

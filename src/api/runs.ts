@@ -5,7 +5,7 @@ import { resolve } from "node:path";
 import { z } from "zod";
 import { TERMINAL_RUN_STATES } from "../core/states.ts";
 import { prepareGoal, prepareGoalText, prepareWorkplan, startGoalRun } from "../services/goals.ts";
-import type { ApiOptions } from "./app.ts";
+import type { ApiOptions } from "./options.ts";
 import { HttpError } from "./errors.ts";
 import { body, query } from "./validate.ts";
 

@@ -1,8 +1,9 @@
 /** Routes for schedules: the same operations as `farcaster schedule`, validated with zod. */
 import type { Hono } from "hono";
 import { z } from "zod";
+import { CATCH_UP_POLICIES, SCHEDULE_OVERLAPS } from "../core/states.ts";
 import { addSchedule, fireNow, withNextFire } from "../services/schedules.ts";
-import type { ApiOptions } from "./app.ts";
+import type { ApiOptions } from "./options.ts";
 import { body } from "./validate.ts";
 
 const AddSchedule = z
@@ -10,8 +11,8 @@ const AddSchedule = z
     name: z.string().min(1),
     cron: z.string().min(1),
     timezone: z.string().optional(),
-    overlap: z.enum(["skip", "allow", "cancel-previous"]).optional(),
-    catchUp: z.enum(["latest", "all", "none"]).optional(),
+    overlap: z.enum(SCHEDULE_OVERLAPS).optional(),
+    catchUp: z.enum(CATCH_UP_POLICIES).optional(),
     goalFile: z.string().optional(),
     goal: z.string().optional(),
     workplanFile: z.string().optional(),

@@ -4,7 +4,7 @@
  * returns when the run has ended or the person pressed Ctrl-C.
  */
 import { availableParallelism, hostname } from "node:os";
-import { TERMINAL_RUN_STATES } from "../core/states.ts";
+import { PLANNING_TASK_KEY, TERMINAL_RUN_STATES } from "../core/states.ts";
 import { Drone } from "../engine/drone.ts";
 import type { WorkflowRegistry } from "../engine/registry.ts";
 import { approveGate, defaultDecider } from "../services/gates.ts";
@@ -105,7 +105,7 @@ export async function runSwarm(options: SwarmOptions): Promise<SwarmEnd> {
 
 async function bringGate(options: SwarmOptions, gate: GateRecord, live: LiveBlock | null): Promise<void> {
   const { store, output } = options;
-  if (gate.taskKey === "@plan" && options.approvePlan) {
+  if (gate.taskKey === PLANNING_TASK_KEY && options.approvePlan) {
     await approveGate(store, gate.id, `${defaultDecider()} (--yes)`);
     if (!options.quiet) output.out(`plan approved on your behalf (--yes): ${gate.question}`);
     return;

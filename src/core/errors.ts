@@ -1,11 +1,66 @@
 /**
  * Typed errors with stable codes. The code is the contract (CLI exit paths,
- * HTTP mapping, tests); the message names the entity and the fix.
+ * HTTP mapping, tests); the message names the entity and the fix. Every code
+ * Farcaster raises is in ERROR_CODES: a new one is added there first.
  */
+import type { FailReason } from "./states.ts";
+
+export const NOT_FOUND_ENTITIES = Object.freeze(["run", "task", "attempt", "gate", "schedule", "file", "database"] as const);
+export type NotFoundEntity = (typeof NOT_FOUND_ENTITIES)[number];
+
+export const ERROR_CODES = Object.freeze([
+  // the command line and its input
+  "usage",
+  "bad_input",
+  "plan_invalid",
+  ...NOT_FOUND_ENTITIES.map((entity) => `${entity}_not_found` as const),
+  // the store
+  "lease_lost",
+  "invalid_transition",
+  "gate_not_pending",
+  "store_busy",
+  "store_read_only",
+  "database_too_new",
+  "database_too_old",
+  "migration_failed",
+  // running tasks
+  "non_retryable",
+  "non_determinism",
+  "step_output_not_json",
+  "step_failed",
+  "timeout",
+  "shutdown",
+  "lease_expired",
+  "recovery_limit",
+  "gate_rejected",
+  "gate_timeout",
+  "budget_exhausted",
+  "workflow_load_failed",
+  // models
+  "no_model",
+  "model_misconfigured",
+  "model_call_failed",
+  // agent scope
+  "bad_workspace",
+  "outside_workspace",
+  "symlink_escape",
+  "not_in_write_scope",
+  "no_write_scope",
+  "protected_path",
+  // HTTP
+  "unauthorized",
+  "route_not_found",
+  "body_too_large",
+  "bad_request",
+  "bad_json",
+  "internal",
+] as const);
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
 export class FarcasterError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly details?: unknown;
-  constructor(code: string, message: string, options: { cause?: unknown; details?: unknown } = {}) {
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
@@ -32,7 +87,7 @@ export class PlanInvalidError extends FarcasterError {
 }
 
 export class NotFoundError extends FarcasterError {
-  constructor(entity: "run" | "task" | "attempt" | "gate" | "schedule" | "file" | "database", id: string, hint?: string) {
+  constructor(entity: NotFoundEntity, id: string, hint?: string) {
     super(`${entity}_not_found`, `${entity} "${id}" not found${hint ? `; ${hint}` : ""}`);
   }
 }
@@ -84,10 +139,16 @@ export class InputError extends FarcasterError {
   }
 }
 
-/** Thrown by workflow code to fail its task at once, whatever retries are left. */
+/**
+ * Thrown by workflow code to fail its task at once, whatever retries are left.
+ * `reason` is the fail reason recorded on the task (default "non_retryable"):
+ * a workflow says why it gave up, and the engine needs to know no workflow.
+ */
 export class NonRetryableError extends FarcasterError {
-  constructor(message: string, options: { cause?: unknown; code?: string } = {}) {
+  readonly reason: FailReason;
+  constructor(message: string, options: { cause?: unknown; code?: ErrorCode; reason?: FailReason } = {}) {
     super(options.code ?? "non_retryable", message, { cause: options.cause });
+    this.reason = options.reason ?? "non_retryable";
   }
 }
 
@@ -120,13 +181,19 @@ export class TaskTimeoutError extends FarcasterError {
   }
 }
 
-/** A step that failed in an earlier attempt of this task, replayed as the same failure. */
+/**
+ * A step that failed in an earlier attempt of this task, replayed as the same
+ * failure. `recordedCode` is the code the original error had (any string: it
+ * may have come from a library), and what the task's error records.
+ */
 export class StepFailedError extends FarcasterError {
-  constructor(key: string, message: string, code?: string) {
-    super(code ?? "step_failed", message);
-    this.stepKey = key;
-  }
   readonly stepKey: string;
+  readonly recordedCode: string | undefined;
+  constructor(key: string, message: string, recordedCode?: string) {
+    super("step_failed", message);
+    this.stepKey = key;
+    this.recordedCode = recordedCode;
+  }
 }
 
 export class WorkflowLoadError extends FarcasterError {
@@ -145,5 +212,29 @@ export class GateNotPendingError extends FarcasterError {
 export class GateRejectedError extends NonRetryableError {
   constructor(gateId: string, by: string, reason: string) {
     super(`rejected by ${by} at gate ${gateId}: ${reason}`, { code: "gate_rejected" });
+  }
+}
+
+/** The database stayed write-locked by another process past the store's patience. */
+export class StoreBusyError extends FarcasterError {
+  constructor(waitedMs: number) {
+    super("store_busy", `the database stayed locked by another process for ${Math.round(waitedMs)} ms; is a process stuck holding a write transaction?`);
+  }
+}
+
+/** A write asked of a store opened read-only (a viewer: status, the dashboard). */
+export class ReadOnlyStoreError extends FarcasterError {
+  constructor(operation: string) {
+    super("store_read_only", `${operation} needs to write, but this store was opened read-only`);
+  }
+}
+
+/** A read-only opener found a database its migrations have not reached yet: it may not migrate it. */
+export class DatabaseTooOldError extends FarcasterError {
+  constructor(path: string, dbVersion: number, codeVersion: number) {
+    super(
+      "database_too_old",
+      `database ${path} is at schema version ${dbVersion}, and this farcaster needs ${codeVersion}; a read-only command does not upgrade it: run one that writes first (farcaster worker, farcaster run, farcaster serve)`,
+    );
   }
 }

@@ -121,7 +121,7 @@ async function settleFailure(options: AttemptOptions, error: unknown, label: str
     const final = error instanceof NonRetryableError || error instanceof NonDeterminismError || error instanceof StepOutputError;
     const result = await store.failTask(taskId, attemptId, describeError(error), {
       retryable: !final,
-      reason: error instanceof TaskTimeoutError ? "timeout" : (error as { code?: string })?.code === "budget_exhausted" ? "exhausted" : undefined,
+      reason: error instanceof TaskTimeoutError ? "timeout" : error instanceof NonRetryableError ? error.reason : undefined,
       backoff: workflow.limits?.backoff,
     });
     return { outcome: result.state === "ready" ? "retrying" : "failed", unblocked: 0, error: describeError(error).message };

@@ -9,9 +9,7 @@
  */
 import { Cron } from "croner";
 import { InputError } from "../core/errors.ts";
-
-export type CatchUp = "latest" | "all" | "none";
-export const CATCH_UP_POLICIES: readonly CatchUp[] = Object.freeze(["latest", "all", "none"]);
+import type { CatchUpPolicy } from "../core/states.ts";
 
 /** A slot found within this long after its time counts as "on time", not missed (the scheduler re-checks every ≤ 30 s). */
 export const ON_TIME_MS = 60_000;
@@ -72,7 +70,7 @@ export interface DueSlots {
 }
 
 /** What to fire at `now`, given the last slot handled (or when the schedule was created). */
-export function dueSlots(spec: CronSpec, lastHandledMs: number, now: number, catchUp: CatchUp): DueSlots {
+export function dueSlots(spec: CronSpec, lastHandledMs: number, now: number, catchUp: CatchUpPolicy): DueSlots {
   const since = catchUp === "all" ? Math.max(lastHandledMs, now - CATCH_UP_WINDOW_MS) : lastHandledMs;
   const { slots, total } = slotsBetween(spec, since, now);
   const beforeWindow = catchUp === "all" ? slotsBetween(spec, lastHandledMs, since, 1).total : 0;

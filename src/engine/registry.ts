@@ -6,10 +6,9 @@
  */
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { delimiter, join, resolve } from "node:path";
-import { WorkflowLoadError, type PlanIssue } from "../core/errors.ts";
-import { formatPath, type Workplan } from "../core/workplan.ts";
-import { checkPlan } from "./submit.ts";
+import { WorkflowLoadError } from "../core/errors.ts";
 import type { ValidWorkplan } from "../core/workplan.ts";
+import { checkPlan } from "./planCheck.ts";
 import type { Workflow, WorkflowCatalog } from "./workflow.ts";
 
 /** Workflows that cannot be tasks of a plan: the Architect plans runs, it is not planned. */
@@ -44,28 +43,6 @@ export class WorkflowRegistry implements WorkflowCatalog {
 
   checkPlan(plan: unknown, source?: string): ValidWorkplan {
     return checkPlan(plan, this, source);
-  }
-
-  /**
-   * Problems of a plan that only the workflows can see: unknown workflow names
-   * and inputs that fail a workflow's schema, each with its path.
-   */
-  planIssues(plan: Workplan): PlanIssue[] {
-    const issues: PlanIssue[] = [];
-    plan.tasks.forEach((task, index) => {
-      const workflow = NOT_PLANNABLE.has(task.workflow) ? undefined : this.get(task.workflow);
-      if (!workflow) {
-        issues.push({ path: `tasks[${index}].workflow`, message: `task "${task.id}" names unknown workflow "${task.workflow}"; known workflows: ${this.plannable().join(", ") || "(none)"}` });
-        return;
-      }
-      const parsed = workflow.input.safeParse(task.input);
-      if (!parsed.success) {
-        for (const issue of parsed.error.issues) {
-          issues.push({ path: formatPath([`tasks[${index}].input`, ...issue.path]), message: `task "${task.id}" (workflow ${task.workflow}): ${issue.message}` });
-        }
-      }
-    });
-    return issues;
   }
 }
 

@@ -13,7 +13,7 @@ import { GateRejectedError, NonDeterminismError, NonRetryableError, StepFailedEr
 import { newId } from "../core/ids.ts";
 import type { StepRecord, StepWrite, Store, TaskError } from "../store/types.ts";
 import type { LogBuffer } from "./logBuffer.ts";
-import type { ApprovalDecision, ApprovalOptions, EventWait, EventWaitOptions, RunView, TaskInfo, WorkflowCatalog, WorkflowContext } from "./workflow.ts";
+import type { ApprovalDecision, ApprovalOptions, EventWait, EventWaitOptions, RunView, StepOptions, TaskInfo, WorkflowCatalog, WorkflowContext } from "./workflow.ts";
 
 /** Thrown through the workflow when the task was suspended (sleep, gate): not a failure. */
 export class Suspended extends Error {
@@ -57,7 +57,9 @@ export function toJournalValue(value: unknown, label: string, key: string): unkn
 export function describeError(error: unknown): TaskError {
   const err = error as { message?: unknown; code?: unknown; name?: unknown };
   const out: TaskError = { message: typeof err?.message === "string" ? err.message : String(error) };
-  if (typeof err?.code === "string") out.code = err.code;
+  // A replayed step failure keeps the code its first failure had.
+  const code = error instanceof StepFailedError ? (error.recordedCode ?? error.code) : err?.code;
+  if (typeof code === "string") out.code = code;
   if (typeof err?.name === "string" && err.name !== "Error") out.name = err.name;
   return out;
 }
@@ -119,8 +121,8 @@ export class StepContext implements WorkflowContext {
   }
 
   step<T>(name: string, fn: (signal: AbortSignal) => T | Promise<T>): Promise<T>;
-  step<T, I>(name: string, input: I, fn: (input: I, signal: AbortSignal) => T | Promise<T>): Promise<T>;
-  async step<T>(name: string, a: unknown, b?: unknown): Promise<T> {
+  step<T, I>(name: string, input: I, fn: (input: I, signal: AbortSignal) => T | Promise<T>, options?: StepOptions<T>): Promise<T>;
+  async step<T>(name: string, a: unknown, b?: unknown, options?: StepOptions<T>): Promise<T> {
     const hasInput = b !== undefined;
     const fn = (hasInput ? b : a) as (...args: unknown[]) => T | Promise<T>;
     if (typeof fn !== "function") throw new TypeError(`ctx.step("${name}", …) needs a function to run`);
@@ -140,9 +142,10 @@ export class StepContext implements WorkflowContext {
       await this.commit({ key, seq, kind: "step", status: "failed", input, output: null, error: describeError(error), startedAt, endedAt: this.clock.now() });
       throw error;
     }
-    const value = toJournalValue(output, this.label, key);
-    await this.commit({ key, seq, kind: "step", status: "completed", input, output: value, error: null, startedAt, endedAt: this.clock.now() });
-    return value as T;
+    const value = toJournalValue(output, this.label, key) as T;
+    const usage = options?.usage?.(value) ?? null;
+    await this.commit({ key, seq, kind: "step", status: "completed", input, output: value, error: null, startedAt, endedAt: this.clock.now(), usage });
+    return value;
   }
 
   async sleep(name: string, durationMs: number): Promise<void> {

@@ -7,6 +7,7 @@
 import type { z } from "zod";
 import type { BackoffPolicy } from "../core/backoff.ts";
 import type { RunBudget, ValidWorkplan } from "../core/workplan.ts";
+import type { ModelUsage } from "../store/types.ts";
 
 /** What a workflow may know of the others (the Architect plans with them). */
 export interface WorkflowCatalog {
@@ -30,9 +31,12 @@ export interface WorkflowLimits {
   concurrency?: number;
 }
 
-export interface StepOptions {
-  /** Recorded with the step so `farcaster inspect` shows what it was given. */
-  input?: unknown;
+export interface StepOptions<T> {
+  /**
+   * The model usage this step's output stands for (a model turn), recorded
+   * with the step: the run's budget is the sum of these, whatever workflow spent them.
+   */
+  usage?: (output: T) => ModelUsage | null | undefined;
 }
 
 export interface ApprovalOptions {
@@ -95,7 +99,7 @@ export interface WorkflowContext {
   readonly deps: Readonly<Record<string, unknown>>;
   /** The workflows this drone knows. */
   readonly workflows: WorkflowCatalog;
-  /** The run as a whole: its budget and the model usage of its agent tasks so far (live, not journaled). */
+  /** The run as a whole: its budget and the model usage its steps recorded so far (live, not journaled). */
   readonly run: RunView;
   /** Reasons people gave when they rejected this task's gates with "retry": act on them. */
   readonly feedback: readonly string[];
@@ -103,7 +107,7 @@ export interface WorkflowContext {
   readonly signal: AbortSignal;
   /** Runs `fn` once per task; later attempts get the journaled result back. */
   step<T>(name: string, fn: (signal: AbortSignal) => T | Promise<T>): Promise<T>;
-  step<T, I>(name: string, input: I, fn: (input: I, signal: AbortSignal) => T | Promise<T>): Promise<T>;
+  step<T, I>(name: string, input: I, fn: (input: I, signal: AbortSignal) => T | Promise<T>, options?: StepOptions<T>): Promise<T>;
   /** A durable sleep: the task waits without a lease and is woken when the time has come. */
   sleep(name: string, durationMs: number): Promise<void>;
   /**

@@ -3,6 +3,7 @@
  * so a decision means the same thing wherever it is made.
  */
 import { UsageError } from "../core/errors.ts";
+import { REJECT_ACTIONS } from "../core/states.ts";
 import type { GateRecord, RejectAction, Store } from "../store/types.ts";
 
 export function approveGate(store: Store, gateId: string, by: string): Promise<GateRecord> {
@@ -10,9 +11,9 @@ export function approveGate(store: Store, gateId: string, by: string): Promise<G
 }
 
 export function rejectGate(store: Store, gateId: string, options: { by: string; reason: string; action?: string }): Promise<GateRecord> {
-  const action = options.action ?? "fail";
-  if (action !== "retry" && action !== "fail") throw new UsageError(`the action after a rejection is "retry" or "fail" (got "${action}")`);
-  return store.decideGate(gateId, { approved: false, by: options.by, reason: options.reason, action: action as RejectAction });
+  const action = (options.action ?? "fail") as RejectAction;
+  if (!REJECT_ACTIONS.includes(action)) throw new UsageError(`the action after a rejection is one of ${REJECT_ACTIONS.join(", ")} (got "${action}")`);
+  return store.decideGate(gateId, { approved: false, by: options.by, reason: options.reason, action });
 }
 
 /** Who is deciding, when nobody said: the local user. */

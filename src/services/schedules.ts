@@ -5,6 +5,7 @@
  */
 import { resolve } from "node:path";
 import { InputError } from "../core/errors.ts";
+import { CATCH_UP_POLICIES, SCHEDULE_OVERLAPS } from "../core/states.ts";
 import { readPlanFile } from "../architect/goalFile.ts";
 import { resolveModelConfig } from "../architect/model.ts";
 import { formatIssues, planGoal } from "../architect/planGoal.ts";
@@ -15,8 +16,7 @@ import type { FireInput } from "../engine/scheduler.ts";
 import { prepareGoal, prepareGoalText, prepareWorkplan } from "./goals.ts";
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-const OVERLAPS: readonly Overlap[] = ["skip", "allow", "cancel-previous"];
-const CATCH_UPS: readonly CatchUpPolicy[] = ["latest", "all", "none"];
+
 
 export interface AddScheduleOptions {
   name: string;
@@ -38,9 +38,9 @@ export async function addSchedule(store: Store, registry: WorkflowRegistry, opti
   const timezone = options.timezone ?? "UTC";
   validateCron({ cron: options.cron, timezone });
   const overlap = (options.overlap ?? "skip") as Overlap;
-  if (!OVERLAPS.includes(overlap)) throw new InputError(`overlap must be one of ${OVERLAPS.join(", ")} (got "${options.overlap}")`);
+  if (!SCHEDULE_OVERLAPS.includes(overlap)) throw new InputError(`overlap must be one of ${SCHEDULE_OVERLAPS.join(", ")} (got "${options.overlap}")`);
   const catchUp = (options.catchUp ?? "latest") as CatchUpPolicy;
-  if (!CATCH_UPS.includes(catchUp)) throw new InputError(`catch-up must be one of ${CATCH_UPS.join(", ")} (got "${options.catchUp}")`);
+  if (!CATCH_UP_POLICIES.includes(catchUp)) throw new InputError(`catch-up must be one of ${CATCH_UP_POLICIES.join(", ")} (got "${options.catchUp}")`);
   const targets = [options.goalFile, options.planFile, options.freezeFile, options.goalText].filter((t) => t !== undefined);
   if (targets.length !== 1) throw new InputError("a schedule runs exactly one of: a goal file, --plan PLAN.json, --freeze GOAL.md (or a goal text)");
   const cwd = options.cwd ?? process.cwd();

@@ -14,7 +14,25 @@
  * SKIP LOCKED) can stand in without changing callers.
  */
 import type { BackoffPolicy } from "../core/backoff.ts";
-import type { AttemptState, FailReason, GateState, RunState, TaskState } from "../core/states.ts";
+import type { EventRecord } from "../core/events.ts";
+import type {
+  AttemptState,
+  CatchUpPolicy,
+  FailReason,
+  FireOutcome,
+  GateState,
+  GateTimeoutAction,
+  LogStream,
+  Overlap,
+  RejectAction,
+  RunState,
+  ScheduleTargetKind,
+  StepStatus,
+  TaskState,
+} from "../core/states.ts";
+
+export type { EventRecord, EventType, EventPayloads } from "../core/events.ts";
+export type { CatchUpPolicy, Overlap, RejectAction, StepStatus } from "../core/states.ts";
 import type { RunBudget, TaskSpec } from "../core/workplan.ts";
 
 export interface RunRecord {
@@ -107,18 +125,12 @@ export interface AttemptRecord {
   error: TaskError | null;
 }
 
-export interface EventRecord {
-  id: number;
-  at: number;
-  type: string;
-  actor: string;
-  runId: string | null;
-  taskId: number | null;
-  attemptId: number | null;
-  data: unknown;
-}
 
-export type StepStatus = "completed" | "failed" | "waiting";
+/** What a step spent on a model, recorded with it (a model turn); the run's budget sums these. */
+export interface ModelUsage {
+  inputTokens: number;
+  outputTokens: number;
+}
 
 export interface StepRecord {
   taskId: number;
@@ -132,9 +144,11 @@ export interface StepRecord {
   error: TaskError | null;
   startedAt: number;
   endedAt: number | null;
+  /** Set when the step reported model usage (see ctx.step's `usage` option). */
+  usage: ModelUsage | null;
 }
 
-export type StepWrite = Omit<StepRecord, "taskId" | "attemptId">;
+export type StepWrite = Omit<StepRecord, "taskId" | "attemptId" | "usage"> & { usage?: ModelUsage | null };
 
 export interface CreateRunOptions {
   source?: string;
@@ -185,12 +199,11 @@ export interface GateRecord {
   reason: string | null;
   action: RejectAction | null;
   timeoutAt: number | null;
-  onTimeout: "fail" | "escalate";
+  onTimeout: GateTimeoutAction;
   overdueAt: number | null;
   createdAt: number;
 }
 
-export type RejectAction = "retry" | "fail";
 
 /** A gate to open as a task suspends on it. */
 export interface GateRequest {
@@ -201,7 +214,7 @@ export interface GateRequest {
   subjectHash?: string;
   askedBy: string;
   timeoutAt?: number;
-  onTimeout?: "fail" | "escalate";
+  onTimeout?: GateTimeoutAction;
 }
 
 export interface GateDecision {
@@ -234,7 +247,7 @@ export interface SuspendOptions {
 }
 
 export interface LogEntry {
-  stream: "stdout" | "stderr" | "info";
+  stream: LogStream;
   text: string;
   at?: number;
 }
@@ -246,15 +259,13 @@ export interface LogRecord extends LogEntry {
   at: number;
 }
 
-export type Overlap = "skip" | "allow" | "cancel-previous";
-export type CatchUpPolicy = "latest" | "all" | "none";
 
 export interface ScheduleInput {
   name: string;
   cron: string;
   timezone: string;
   /** goal_file: an absolute path read at each fire; goal_text: the goal; workplan: a frozen plan (JSON). */
-  targetKind: "goal_file" | "goal_text" | "workplan";
+  targetKind: ScheduleTargetKind;
   target: string;
   cwd?: string;
   overlap: Overlap;
@@ -283,7 +294,7 @@ export interface FireRequest {
 
 export type FireResult =
   | { outcome: "fired"; runId: string }
-  | { outcome: "skipped" | "failed"; detail: string }
+  | { outcome: Exclude<FireOutcome, "fired">; detail: string }
   | { outcome: "duplicate" };
 
 /** A named, persisted fact a task can wait for; the first emit wins. */
@@ -340,7 +351,7 @@ export interface Store {
   cancelRun(runId: string, options?: { actor?: string; reason?: string }): Promise<RunRecord>;
   /** The run's budget from its workplan (null when it has none, or is still planning). */
   runBudget(runId: string): Promise<RunBudget | null>;
-  /** Model usage journaled so far by the run's agent tasks (completed turns). */
+  /** Model usage recorded so far by the run's completed steps: `turns` counts the steps that reported usage. */
   runModelUsage(runId: string): Promise<{ turns: number; inputTokens: number; outputTokens: number }>;
   /** Reopens a failed or cancelled run's unfinished tasks; an unfinished run is returned as it is. */
   resumeRun(runId: string, options?: { actor?: string }): Promise<{ run: RunRecord; reopened: number }>;

@@ -1,6 +1,7 @@
 /** `farcaster graph RUN`: the run's DAG as Mermaid (default) or DOT, with each task's state. */
 import { UsageError } from "../../core/errors.ts";
 import { renderGraph } from "../../core/graph.ts";
+import { PLANNING_TASK_KEY } from "../../core/states.ts";
 import { withStore } from "../args.ts";
 import { COMMON_OPTIONS, stringOption, type Command } from "../command.ts";
 
@@ -15,7 +16,7 @@ export const graphCommand: Command = {
     const format = stringOption(context, "format") ?? "mermaid";
     if (format !== "mermaid" && format !== "dot") throw new UsageError(`--format is mermaid or dot (got "${format}")`);
     return withStore(context, async (store) => {
-      const tasks = (await store.listTasks(runId)).filter((task) => task.key !== "@plan");
+      const tasks = (await store.listTasks(runId)).filter((task) => task.key !== PLANNING_TASK_KEY);
       context.output.out(renderGraph(tasks.map((t) => ({ id: t.key, title: t.title, after: t.after, state: t.state })), format));
       return 0;
     }, { existing: true });

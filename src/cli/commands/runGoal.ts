@@ -5,6 +5,7 @@
  * and exits 0 only if every task succeeded.
  */
 import { UsageError } from "../../core/errors.ts";
+import { PLANNING_TASK_KEY } from "../../core/states.ts";
 import type { WorkflowRegistry } from "../../engine/registry.ts";
 import { prepareGoal, startGoalRun } from "../../services/goals.ts";
 import { openExistingStore, openStore } from "../../store/index.ts";
@@ -36,7 +37,7 @@ async function driveRun(context: CommandContext, store: Store, registry: Workflo
   if (json) context.output.json({ run: end.run, tasks: end.tasks, interrupted: end.interrupted });
   else if (end.interrupted) {
     context.output.out(`run ${runId} paused; its leases were released. Continue with: farcaster resume ${runId}`);
-  } else printSummary(context.output, end.run, end.tasks.filter((task) => task.key !== "@plan" || task.state !== "succeeded"));
+  } else printSummary(context.output, end.run, end.tasks.filter((task) => task.key !== PLANNING_TASK_KEY || task.state !== "succeeded"));
   if (end.interrupted) return 130;
   return end.run.state === "succeeded" ? 0 : 1;
 }

@@ -1,21 +1,13 @@
 /** What every SQL function of the SQLite store receives: the connection, "now", and who acts. */
 import type { Database } from "bun:sqlite";
-import type { RunState } from "../../core/states.ts";
+import type { EventWrite } from "../../core/events.ts";
+import { UNFINISHED_RUN_STATES, type RunState } from "../../core/states.ts";
 import { toJson } from "./rows.ts";
-import { sql } from "./statements.ts";
+import { inList, sql } from "./statements.ts";
 
 export interface TxContext {
   db: Database;
   now: number;
-}
-
-export interface EventWrite {
-  type: string;
-  actor: string;
-  runId?: string | null;
-  taskId?: number | null;
-  attemptId?: number | null;
-  data?: unknown;
 }
 
 export function appendEvent(ctx: TxContext, event: EventWrite): void {
@@ -28,6 +20,8 @@ export function appendEvent(ctx: TxContext, event: EventWrite): void {
  * When the last open task closes, the run ends: succeeded if none failed.
  * Returns the run's state afterwards.
  */
+const UNFINISHED = inList(UNFINISHED_RUN_STATES);
+
 export function closeTasks(ctx: TxContext, runId: string, closed: number, failed: number, actor: string): RunState {
   // In an UPDATE every SET expression reads the row's old values.
   const row = sql<{ state: RunState; tasks_open: number; tasks_failed: number }, [number, number, number, string]>(
@@ -35,17 +29,17 @@ export function closeTasks(ctx: TxContext, runId: string, closed: number, failed
     `UPDATE runs SET
          tasks_open = tasks_open - ?1,
          tasks_failed = tasks_failed + ?2,
-         state = CASE WHEN state IN ('planning','awaiting_approval','running') AND tasks_open - ?1 <= 0
+         state = CASE WHEN state IN (${UNFINISHED}) AND tasks_open - ?1 <= 0
                       THEN (CASE WHEN tasks_failed + ?2 > 0 THEN 'failed' ELSE 'succeeded' END)
                       ELSE state END,
-         finished_at = CASE WHEN state IN ('planning','awaiting_approval','running') AND tasks_open - ?1 <= 0 THEN ?3 ELSE finished_at END,
+         finished_at = CASE WHEN state IN (${UNFINISHED}) AND tasks_open - ?1 <= 0 THEN ?3 ELSE finished_at END,
          updated_at = ?3
        WHERE id = ?4
        RETURNING state, tasks_open, tasks_failed`,
   ).get(closed, failed, ctx.now, runId);
   if (!row) throw new Error(`run ${runId} vanished while closing its tasks`);
   if (closed > 0 && row.tasks_open === 0 && (row.state === "succeeded" || row.state === "failed")) {
-    appendEvent(ctx, { type: `run.${row.state}`, actor, runId, data: { failedTasks: row.tasks_failed } });
+    appendEvent(ctx, { type: row.state === "succeeded" ? "run.succeeded" : "run.failed", actor, runId, data: { failedTasks: row.tasks_failed } });
   }
   return row.state;
 }

@@ -5,13 +5,11 @@
  */
 import { GateNotPendingError, InputError, NotFoundError } from "../../core/errors.ts";
 import type { GateDecision, GateRecord, GateRequest } from "../types.ts";
+import { PLANNING_TASK_KEY } from "../../core/states.ts";
 import { sql } from "./statements.ts";
 import { appendEvent, type TxContext } from "./context.ts";
 import { failForGood, type FencedTask } from "./outcomes.ts";
 import { GATE_SELECT, toGate, toJson, type GateRow } from "./rows.ts";
-
-/** The reserved key of a run's planning task (workplan ids cannot contain "@"). */
-export const PLANNING_TASK_KEY = "@plan";
 
 /** Gates whose timeout is handled per upkeep pass, at most; a literal in the SQL like RECLAIM_BATCH. */
 export const GATE_SWEEP_BATCH = 16;

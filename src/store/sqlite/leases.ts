@@ -148,14 +148,15 @@ function writeStep(ctx: TxContext, taskId: number, attemptId: number, step: Step
   // a completed or failed step is a fact and is never overwritten.
   const changed = sql(
     ctx.db,
-    `INSERT INTO steps (task_id, key, seq, kind, attempt_id, status, input, output, error, started_at, ended_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    `INSERT INTO steps (task_id, key, seq, kind, attempt_id, status, input, output, error, started_at, ended_at, usage_input_tokens, usage_output_tokens)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (task_id, key) DO UPDATE SET
        attempt_id = excluded.attempt_id, status = excluded.status, output = excluded.output,
-       error = excluded.error, ended_at = excluded.ended_at
+       error = excluded.error, ended_at = excluded.ended_at,
+       usage_input_tokens = excluded.usage_input_tokens, usage_output_tokens = excluded.usage_output_tokens
      WHERE steps.status = 'waiting'`,
   ).run(taskId, step.key, step.seq, step.kind, attemptId, step.status, toJson(step.input), toJson(step.output), toJson(step.error),
-      step.startedAt, step.endedAt).changes;
+      step.startedAt, step.endedAt, step.usage?.inputTokens ?? null, step.usage?.outputTokens ?? null).changes;
   if (changed === 0) throw new Error(`step "${step.key}" of task ${taskId} is already recorded; replay must return it instead of running it again`);
 }
 

@@ -6,12 +6,11 @@
  */
 import { retryDelayMs, type BackoffPolicy } from "../../core/backoff.ts";
 import { LeaseLostError } from "../../core/errors.ts";
-import type { FailReason, RunState } from "../../core/states.ts";
+import { PLANNING_TASK_KEY, SKIPPABLE_TASK_STATES, type FailReason, type RunState } from "../../core/states.ts";
 import type { CompleteResult, FailOptions, FailResult, TaskError } from "../types.ts";
 import { parseWorkplan } from "../../core/workplan.ts";
-import { sql } from "./statements.ts";
+import { inList, sql } from "./statements.ts";
 import { appendEvent, closeTasks, type TxContext } from "./context.ts";
-import { PLANNING_TASK_KEY } from "./gates.ts";
 import { applyPlan } from "./runs.ts";
 
 export interface FencedTask {
@@ -52,7 +51,7 @@ export function completeTaskTx(ctx: TxContext, taskId: number, attemptId: number
     runId: task.run_id,
     taskId,
     attemptId,
-    data: unblocked.length > 0 ? { unblocked } : undefined,
+    data: { unblocked },
   });
   const runState = closeTasks(ctx, task.run_id, 1, 0, task.lease_owner);
   return { unblocked: unblocked.length, runState };
@@ -126,7 +125,7 @@ export function failForGood(
        SELECT e.task_id FROM task_deps e JOIN downstream ON e.depends_on = downstream.id
      )
      UPDATE tasks SET state = 'skipped', finished_at = ?, updated_at = ?
-     WHERE id IN (SELECT id FROM downstream) AND state IN ('blocked','ready','waiting')
+     WHERE id IN (SELECT id FROM downstream) AND state IN (${inList(SKIPPABLE_TASK_STATES)})
      RETURNING key`,
   )
     .all(task.id, ctx.now, ctx.now)

@@ -152,17 +152,18 @@ export interface EventRow {
   data: string | null;
 }
 
+/** The row's type and data were written together by appendEvent, from the catalog. */
 export function toEvent(row: EventRow): EventRecord {
   return {
     id: row.id,
     at: row.at,
-    type: row.type,
+    type: row.type as EventRecord["type"],
     actor: row.actor,
     runId: row.run_id,
     taskId: row.task_id,
     attemptId: row.attempt_id,
     data: fromJson(row.data),
-  };
+  } as EventRecord;
 }
 
 export interface StepRow {
@@ -177,6 +178,8 @@ export interface StepRow {
   error: string | null;
   started_at: number;
   ended_at: number | null;
+  usage_input_tokens: number | null;
+  usage_output_tokens: number | null;
 }
 
 export function toStep(row: StepRow): StepRecord {
@@ -192,6 +195,7 @@ export function toStep(row: StepRow): StepRecord {
     error: fromJson(row.error),
     startedAt: row.started_at,
     endedAt: row.ended_at,
+    usage: row.usage_input_tokens === null ? null : { inputTokens: row.usage_input_tokens, outputTokens: row.usage_output_tokens ?? 0 },
   };
 }
 

@@ -2,13 +2,16 @@
 import type { SQLQueryBindings } from "bun:sqlite";
 import { InvalidTransitionError, NotFoundError } from "../../core/errors.ts";
 import { newId } from "../../core/ids.ts";
-import { TERMINAL_RUN_STATES } from "../../core/states.ts";
+import { OPEN_TASK_STATES, PLANNING_TASK_KEY, REOPENABLE_TASK_STATES, TERMINAL_RUN_STATES, UNFINISHED_RUN_STATES } from "../../core/states.ts";
 import type { ValidWorkplan } from "../../core/workplan.ts";
 import type { CreateRunOptions, RunRecord } from "../types.ts";
 import { appendEvent, type TxContext } from "./context.ts";
-import { PLANNING_TASK_KEY } from "./gates.ts";
 import { RUN_SELECT, toJson, toRun, type RunRow } from "./rows.ts";
-import { sql } from "./statements.ts";
+import { inList, sql } from "./statements.ts";
+
+/** Runs still before their plan's tasks run: applying the plan starts them. */
+const PLANNING_RUN_STATES = UNFINISHED_RUN_STATES.filter((state) => state !== "running");
+const REOPENABLE = inList(REOPENABLE_TASK_STATES);
 
 export function selectRun(ctx: TxContext, runId: string): RunRecord {
   const row = sql<RunRow, [string]>(ctx.db, `${RUN_SELECT} WHERE r.id = ?`).get(runId);
@@ -93,7 +96,7 @@ export function applyPlan(ctx: TxContext, runId: string, valid: ValidWorkplan, a
   sql(ctx.db, "UPDATE run_plans SET workplan = ?, goal = ? WHERE run_id = ?").run(JSON.stringify(valid.plan), valid.plan.goal, runId);
   sql(
     ctx.db,
-    `UPDATE runs SET state = CASE WHEN state IN ('planning','awaiting_approval') THEN 'running' ELSE state END,
+    `UPDATE runs SET state = CASE WHEN state IN (${inList(PLANNING_RUN_STATES)}) THEN 'running' ELSE state END,
        tasks_total = tasks_total + ?, tasks_open = tasks_open + ?, updated_at = ? WHERE id = ?`,
   ).run(n, n, ctx.now, runId);
   appendEvent(ctx, { type: "run.planned", actor, runId, data: { tasks: n, waves: valid.waves } });
@@ -117,7 +120,7 @@ export function cancelRunTx(ctx: TxContext, runId: string, actor: string, reason
   const cancelled = sql(
     ctx.db,
     `UPDATE tasks SET state = 'cancelled', attempt_id = NULL, lease_expires_at = NULL, finished_at = ?, updated_at = ?
-     WHERE run_id = ? AND state IN ('blocked','ready','running','waiting')`,
+     WHERE run_id = ? AND state IN (${inList(OPEN_TASK_STATES)})`,
   ).run(ctx.now, ctx.now, runId).changes;
   sql(ctx.db, `UPDATE runs SET state = 'cancelled', tasks_open = 0, finished_at = ?, updated_at = ? WHERE id = ?`).run(ctx.now, ctx.now, runId);
   appendEvent(ctx, { type: "run.cancelled", actor, runId, data: { cancelledTasks: cancelled, reason: reason ?? null } });
@@ -135,13 +138,13 @@ export function reopenRunTx(ctx: TxContext, runId: string, actor: string): { run
   const run = selectRun(ctx, runId);
   if (!TERMINAL_RUN_STATES.has(run.state)) return { run, reopened: 0 };
   if (run.state === "succeeded") throw new InvalidTransitionError("run", runId, run.state, "running", "it succeeded; start a new run to do the work again");
-  sql(ctx.db, `DELETE FROM steps WHERE status = 'failed' AND task_id IN (SELECT id FROM tasks WHERE run_id = ? AND state IN ('failed','cancelled','skipped'))`).run(runId);
+  sql(ctx.db, `DELETE FROM steps WHERE status = 'failed' AND task_id IN (SELECT id FROM tasks WHERE run_id = ? AND state IN (${REOPENABLE}))`).run(runId);
   const reopened = sql(
     ctx.db,
     `UPDATE tasks SET state = 'blocked', failures = 0, crashes = 0, fail_reason = NULL, finished_at = NULL, attempt_id = NULL,
        lease_expires_at = NULL, available_at = ?1, updated_at = ?1,
        pending_deps = (SELECT count(*) FROM task_deps e JOIN tasks d ON d.id = e.depends_on WHERE e.task_id = tasks.id AND d.state <> 'succeeded')
-     WHERE run_id = ?2 AND state IN ('failed','cancelled','skipped')`,
+     WHERE run_id = ?2 AND state IN (${REOPENABLE})`,
   ).run(ctx.now, runId).changes;
   sql(ctx.db, `UPDATE tasks SET state = 'ready' WHERE run_id = ? AND state = 'blocked' AND pending_deps = 0`).run(runId);
   const planning = sql<{ n: number }, [string, string]>(ctx.db, "SELECT count(*) AS n FROM tasks WHERE run_id = ? AND key = ? AND state <> 'succeeded'").get(runId, PLANNING_TASK_KEY)!.n > 0;

@@ -10,7 +10,8 @@ import { newId } from "../../core/ids.ts";
 import type { FireRequest, FireResult, ScheduleInput, ScheduleRecord } from "../types.ts";
 import { appendEvent, type TxContext } from "./context.ts";
 import { cancelRunTx, insertPlanningRun } from "./runs.ts";
-import { sql } from "./statements.ts";
+import { UNFINISHED_RUN_STATES } from "../../core/states.ts";
+import { inList, sql } from "./statements.ts";
 
 interface ScheduleRow {
   id: string;
@@ -101,7 +102,7 @@ export function fireTx(ctx: TxContext, request: FireRequest): FireResult {
   const unfinished = sql<{ id: string }, [string]>(
     ctx.db,
     `SELECT r.id FROM schedule_fires f JOIN runs r ON r.id = f.run_id
-     WHERE f.schedule_id = ? AND r.state IN ('planning','awaiting_approval','running')`,
+     WHERE f.schedule_id = ? AND r.state IN (${inList(UNFINISHED_RUN_STATES)})`,
   ).all(schedule.id).map((row) => row.id);
   if (unfinished.length > 0 && schedule.overlap === "skip") {
     const detail = `the previous run ${unfinished.join(", ")} is unfinished (overlap: skip)`;

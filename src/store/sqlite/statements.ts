@@ -11,6 +11,14 @@
  */
 import type { Database, SQLQueryBindings, Statement } from "bun:sqlite";
 
+/**
+ * A closed set as an SQL list of literals (`'a','b'`), for `state IN (…)`.
+ * The values come from the constants in src/core/states.ts, never from input.
+ */
+export function inList(values: readonly string[]): string {
+  return values.map((value) => `'${value.replace(/'/g, "''")}'`).join(",");
+}
+
 const MAX_STATEMENTS = 256;
 
 const caches = new WeakMap<Database, Map<string, Statement>>();

@@ -62,7 +62,8 @@ import { emitSignalTx, selectSignal } from "./signals.ts";
 import { deleteScheduleTx, fireTx, insertSchedule, recordMissedTx, selectSchedule, selectSchedules, setEnabledTx } from "./schedules.ts";
 import { appendLogsTx, selectLogs } from "./logs.ts";
 import { decideGateTx, selectGate } from "./gates.ts";
-import { finalizeStatements, sql } from "./statements.ts";
+import { finalizeStatements, inList, sql } from "./statements.ts";
+import { UNFINISHED_RUN_STATES } from "../../core/states.ts";
 import { Upkeep } from "./upkeep.ts";
 import { writeTransaction, type TransactionStatements } from "./writeLock.ts";
 
@@ -166,7 +167,7 @@ export class SqliteStore implements Store {
         where.push("r.idempotency_key = ?");
         params.push(options.idempotencyKey);
       }
-      if (options.unfinished) where.push("r.state IN ('planning','awaiting_approval','running')");
+      if (options.unfinished) where.push(`r.state IN (${inList(UNFINISHED_RUN_STATES)})`);
       const filter = where.length > 0 ? `WHERE ${where.join(" AND ")}` : "";
       return sql<RunRow, (string | number)[]>(db, `${RUN_SELECT} ${filter} ORDER BY r.created_at DESC, r.id DESC LIMIT ?`)
         .all(...params, options.limit ?? 50)
@@ -274,9 +275,9 @@ export class SqliteStore implements Store {
     return this.read(({ db }) => {
       const row = sql<{ turns: number; input: number | null; output: number | null }, [string]>(
         db,
-        `SELECT count(*) AS turns, sum(json_extract(s.output, '$.usage.inputTokens')) AS input, sum(json_extract(s.output, '$.usage.outputTokens')) AS output
+        `SELECT count(*) AS turns, sum(s.usage_input_tokens) AS input, sum(s.usage_output_tokens) AS output
          FROM steps s JOIN tasks t ON t.id = s.task_id
-         WHERE t.run_id = ? AND t.workflow = 'agent' AND s.status = 'completed' AND (s.key = 'turn' OR s.key GLOB 'turn#*')`,
+         WHERE t.run_id = ? AND s.status = 'completed' AND s.usage_input_tokens IS NOT NULL`,
       ).get(runId)!;
       return { turns: row.turns, inputTokens: row.input ?? 0, outputTokens: row.output ?? 0 };
     });

@@ -20,16 +20,10 @@
  * WAL restarts hold the writer lock for a few ms and pause the restarting
  * process's own writes (see checkpoints.ts). The targets are ≥ 0.5x and < 250 ms.
  */
-import { FarcasterError } from "../../core/errors.ts";
+import { StoreBusyError } from "../../core/errors.ts";
 
 const YIELDS_BEFORE_SLEEPING = 10;
 const MAX_SLEEP_MS = 2;
-
-export class StoreBusyError extends FarcasterError {
-  constructor(waitedMs: number) {
-    super("store_busy", `the database stayed locked by another process for ${Math.round(waitedMs)} ms; is a process stuck holding a write transaction?`);
-  }
-}
 
 export function isBusyError(error: unknown): boolean {
   const code = (error as { code?: unknown })?.code;

@@ -1,0 +1,20 @@
+/** What the HTTP API is built from: the store, the workflows, and the server's settings. */
+import type { WorkflowRegistry } from "../engine/registry.ts";
+import type { Store } from "../store/types.ts";
+
+export const VERSION = "0.1.0";
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+export interface ApiOptions {
+  store: Store;
+  registry: WorkflowRegistry;
+  /** When set, every route but /healthz needs `Authorization: Bearer <token>`. */
+  token?: string;
+  bodyLimitBytes?: number;
+  /** Working directory for runs created here (goal file paths resolve against it). */
+  cwd?: string;
+  /** How often the event stream looks for new events. */
+  streamPollMs?: number;
+  /** Called when a schedule was added or resumed here, so the scheduler looks at once. */
+  onSchedulesChanged?: () => void;
+}
