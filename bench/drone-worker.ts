@@ -228,7 +228,7 @@ async function drone(job: Extract<WorkerJob, { mode: "drone" }>): Promise<DroneR
   tick(); // the sleep is a timer too: if it fired late, the gap up to the window's end counts
   clearInterval(ticker);
   await drone.stop(5_000);
-  sqlite.close();
+  await sqlite.close();
   return result;
 }
 
@@ -271,7 +271,7 @@ async function steps(job: Extract<WorkerJob, { mode: "steps" }>): Promise<StepsR
   drone.start();
   await allDone.promise;
   await drone.stop();
-  sqlite.close();
+  await sqlite.close();
   result.loopMs = probe.loops.filter((l) => measured.has(l.taskId) && l.steps === job.steps).map((l) => l.ms);
   result.recordStepUs = records === 0 ? 0 : (recordMs / records) * 1000;
 
@@ -352,7 +352,7 @@ async function handoff(job: Extract<WorkerJob, { mode: "handoff" }>): Promise<Ha
     result.runs.push(measured);
   }
   await drone.stop();
-  sqlite.close();
+  await sqlite.close();
   return result;
 }
 

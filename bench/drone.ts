@@ -267,7 +267,7 @@ async function drones(procs: number, supply: number): Promise<ThroughputRow> {
   }));
   const plan = registry.checkPlan({ goal: "drone throughput", tasks }).plan;
   for (let created = 0; created < supply; created += RUN_SIZE) await store.createRun(plan);
-  store.close();
+  await store.close();
 
   await quiet();
   const droneStartAt = wallNow() + START_DELAY_MS;
@@ -462,7 +462,7 @@ async function crashRecovery(): Promise<Report["crash"]> {
       spawned.delete(d.proc);
       meter.exited(d.proc);
     }
-    store.close();
+    await store.close();
   }
   return { repeats: results, medianMs: median(results.map((r) => r.recoveryMs)), leaseMs: crashLeaseMs, concurrency, cpu: cpu() };
 }

@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
+import { until } from "./helpers.ts";
 import {
   editFile,
   finish,
@@ -263,7 +264,7 @@ describe("run_command", () => {
       const result = failure(await runCommand(ws, { command }, signal));
       expect(result).toMatchObject({ needsApproval: true, command });
       expect(result.reason).toContain("allowed patterns: echo *");
-      await Bun.sleep(20);
+      await Bun.sleep(20); // an absence to check: give a wrongly started command time to leave its marker
       expect(existsSync(join(root, "marker.txt"))).toBe(false);
     }
     expect(success(await runCommand(ws, { command: "echo hi" }, signal)).stdout).toBe("hi\n");
@@ -278,8 +279,7 @@ describe("run_command", () => {
     expect(result).toMatchObject({ timedOut: true });
     expect(result.error).toContain("did not finish within 500 ms");
     const pid = Number(readFileSync(join(root, "grandchild.pid"), "utf8"));
-    for (let i = 0; i < 50 && !gone(pid); i++) await Bun.sleep(20);
-    expect(gone(pid)).toBe(true);
+    await until(() => gone(pid), 1_000, `grandchild ${pid} to be killed`);
   });
 
   test("an abort from the caller kills the group and rethrows", async () => {
@@ -287,12 +287,11 @@ describe("run_command", () => {
     writeFileSync(join(root, "spawn.sh"), "sleep 30 &\necho $! > grandchild.pid\nwait\n");
     const controller = new AbortController();
     const running = runCommand(ws, { command: "sh ./spawn.sh" }, controller.signal);
-    for (let i = 0; i < 100 && !existsSync(join(root, "grandchild.pid")); i++) await Bun.sleep(20);
+    await until(() => existsSync(join(root, "grandchild.pid")), 2_000, "the grandchild to start");
     controller.abort(new Error("cancelled"));
     await expect(running).rejects.toThrow("cancelled");
     const pid = Number(readFileSync(join(root, "grandchild.pid"), "utf8"));
-    for (let i = 0; i < 50 && !gone(pid); i++) await Bun.sleep(20);
-    expect(gone(pid)).toBe(true);
+    await until(() => gone(pid), 1_000, `grandchild ${pid} to be killed`);
   });
 
   test("provider keys and the API token are not passed to commands", async () => {

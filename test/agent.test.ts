@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { submitPlan } from "../src/engine/submit.ts";
 import type { FakeOpenAI, FakeReply } from "./fixtures/fakeOpenAI.ts";
 import { attemptWith } from "./engine-helpers.ts";
-import { freshDir, freshStore } from "./helpers.ts";
+import { freshDir, freshStore, openTestStore } from "./helpers.ts";
 
 const fakeModel = useFakeModel("fake-agent");
 const model = fakeModel.model;
@@ -200,7 +200,7 @@ describe("an agent task across a drone crash", () => {
     await first.exited;
     const second = drone("second");
     const { SqliteStore } = await import("../src/store/sqlite/store.ts");
-    const store = new SqliteStore(a.path);
+    const store = openTestStore(a.path);
     try {
       await until(async () => (await store.getTask(a.taskId)).state === "succeeded", 20_000, "the second drone to finish");
     } finally {

@@ -17,7 +17,7 @@ const GATED_GOAL = "# Ship it\n\n## build: Build\nrun: echo built\n\n## review: 
 function setup(options: { token?: string; bodyLimitBytes?: number } = {}) {
   const { store, clock } = freshStore();
   const cwd = freshDir();
-  const app = createApp({ store, registry, cwd, streamPollMs: 5, ...options });
+  const app = createApp({ store, registry, cwd, ...options });
   const call = (method: string, path: string, init: { body?: unknown; headers?: Record<string, string>; raw?: string } = {}) =>
     app.request(path, {
       method,

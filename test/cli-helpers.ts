@@ -48,13 +48,7 @@ export function query<T>(db: string, sql: string, ...params: (string | number)[]
   }
 }
 
-export async function until(check: () => boolean | Promise<boolean>, timeoutMs = 20_000, what = "condition"): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
-    await Bun.sleep(20);
-  }
-}
+export { until } from "./helpers.ts";
 
 /** The pending gates of a database, read without the store (as another process would). */
 export function pendingGates(db: string): { id: string; question: string; task_key: string }[] {

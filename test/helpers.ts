@@ -2,7 +2,10 @@ import { mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { ManualClock } from "../src/core/clock.ts";
 import type { WorkplanInput } from "../src/core/workplan.ts";
-import { SqliteStore, type SqliteStoreOptions } from "../src/store/sqlite/store.ts";
+import type { SqliteStore, SqliteStoreOptions } from "../src/store/sqlite/store.ts";
+import { openTestStore } from "./fixtures/stores.ts";
+
+export { openTestStore } from "./fixtures/stores.ts";
 
 /** A fresh directory under the test run's temp root. */
 export function freshDir(): string {
@@ -12,14 +15,14 @@ export function freshDir(): string {
 /** A fresh database file with the real migrations and the system clock, for tests with real processes. */
 export function freshRealTimeStore(): { store: SqliteStore; path: string } {
   const path = join(freshDir(), "farcaster.db");
-  return { store: new SqliteStore(path), path };
+  return { store: openTestStore(path), path };
 }
 
 /** A fresh database file with the real migrations, and a clock the test moves. */
 export function freshStore(options: SqliteStoreOptions = {}): { store: SqliteStore; clock: ManualClock; path: string } {
   const clock = options.clock instanceof ManualClock ? options.clock : new ManualClock();
   const path = join(freshDir(), "farcaster.db");
-  const store = new SqliteStore(path, { random: () => 0.5, ...options, clock });
+  const store = openTestStore(path, { random: () => 0.5, ...options, clock });
   return { store, clock, path };
 }
 
@@ -29,4 +32,13 @@ export function plan(...tasks: [string, ...string[]][]): WorkplanInput {
     goal: "test goal",
     tasks: tasks.map(([id, ...after]) => ({ id, title: `task ${id}`, workflow: "noop", input: {}, after })),
   };
+}
+
+/** Waits until `check` holds, polling every 10 ms; fails naming `what` after `timeoutMs`. */
+export async function until(check: () => boolean | Promise<boolean>, timeoutMs = 20_000, what = "condition"): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
+    await Bun.sleep(10);
+  }
 }

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { DatabaseTooNewError, MigrationError } from "../src/core/errors.ts";
 import { loadMigrations, MIGRATIONS_DIR, openDatabase, schemaVersion } from "../src/store/sqlite/database.ts";
 import { SqliteStore } from "../src/store/sqlite/store.ts";
-import { freshDir, freshStore, plan } from "./helpers.ts";
+import { freshDir, freshStore, plan, openTestStore } from "./helpers.ts";
 
 describe("migrations", () => {
   test("opening a new file applies every migration, each with its bookkeeping row", () => {
@@ -20,7 +20,7 @@ describe("migrations", () => {
     const { store, path } = freshStore();
     const run = await store.createRun(plan(["a"]));
     store.close();
-    const reopened = new SqliteStore(path);
+    const reopened = openTestStore(path);
     expect((await reopened.getRun(run.id)).id).toBe(run.id);
     expect(reopened.db.query<{ n: number }, []>("SELECT count(*) AS n FROM schema_migrations").get()!.n).toBe(loadMigrations().length);
     reopened.close();

@@ -4,10 +4,10 @@ import { join } from "node:path";
 import { ManualClock } from "../src/core/clock.ts";
 import { loadWorkflows, type WorkflowRegistry } from "../src/engine/registry.ts";
 import { Scheduler } from "../src/engine/scheduler.ts";
-import { addSchedule, fireInput } from "../src/services/schedules.ts";
+import { addSchedule, fireInput, fireNow } from "../src/services/schedules.ts";
 import { SqliteStore } from "../src/store/sqlite/store.ts";
 import { farcaster, query } from "./cli-helpers.ts";
-import { freshDir, freshStore } from "./helpers.ts";
+import { freshDir, freshStore, openTestStore } from "./helpers.ts";
 
 let registry: WorkflowRegistry;
 beforeAll(async () => {
@@ -52,7 +52,7 @@ describe("the scheduler", () => {
   test("three schedulers on one database create exactly one run per slot over many slots", async () => {
     const clock = new ManualClock(at("2026-01-01T00:00:30Z"));
     const { store, path } = freshStore({ clock });
-    const others = [new SqliteStore(path, { clock }), new SqliteStore(path, { clock })];
+    const others = [openTestStore(path, { clock }), openTestStore(path, { clock })];
     await addSchedule(store, registry, { name: "minutely", cron: "* * * * *", planFile: planFile(), overlap: "allow", actor: "t" });
     const schedulers = [scheduler(store, clock, "a"), scheduler(others[0]!, clock, "b"), scheduler(others[1]!, clock, "c")];
     for (let minute = 1; minute <= 30; minute++) {
@@ -128,6 +128,32 @@ describe("the scheduler", () => {
     clock.set(at("2026-01-01T00:11:00Z"));
     await scheduler(store, clock).tick();
     expect(await runsOf(store)).toHaveLength(1);
+  });
+
+  test("a schedule paused after the scheduler read it does not fire: the fire re-checks inside its transaction", async () => {
+    const clock = new ManualClock(at("2026-01-01T00:00:30Z"));
+    const { store, path } = freshStore({ clock });
+    const other = openTestStore(path, { clock }); // the person pausing it, in another process
+    await addSchedule(store, registry, { name: "racy", cron: "* * * * *", planFile: planFile(), overlap: "allow", actor: "t" });
+    const results: string[] = [];
+    // The pause lands between the scheduler's read of the schedules and its fire.
+    const racing = new Scheduler({
+      store, clock, id: "sched-1",
+      prepareFire: (schedule) => {
+        results.push("read");
+        void other.setScheduleEnabled("racy", false, "person");
+        return fireInput(schedule, registry);
+      },
+      onFire: (_schedule, _slot, result) => results.push(result.outcome),
+    });
+    clock.set(at("2026-01-01T00:01:00Z"));
+    await racing.tick();
+    expect(results).toEqual(["read", "paused"]);
+    expect(await runsOf(store)).toHaveLength(0);
+    expect((await store.getSchedule("racy")).enabled).toBe(false);
+    // `schedule run` is a person asking: it fires a paused schedule all the same.
+    const { result } = await fireNow(store, registry, "racy", "person");
+    expect(result.outcome).toBe("fired");
   });
 
   test("a goal file that broke after the schedule was added records a failed fire, not a crash", async () => {

@@ -1,12 +1,14 @@
 /**
- * Preloaded before every test file (bunfig.toml): tests are hermetic.
+ * Preloaded before every test file (bunfig.toml): tests are hermetic and release what they open.
  * - databases go to a private temp directory, never to ./.farcaster
  * - provider API keys and endpoints are removed, so no test can reach a real model
+ * - every store a test opened is closed when the test ends (test/fixtures/stores.ts)
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll } from "bun:test";
+import { afterAll, afterEach, beforeEach } from "bun:test";
+import { leakedStores, testEnded, testStarted } from "./fixtures/stores.ts";
 
 const root = mkdtempSync(join(tmpdir(), "farcaster-test-"));
 process.env.FARCASTER_TEST_DIR = root;
@@ -17,6 +19,11 @@ for (const name of Object.keys(process.env)) {
   }
 }
 
-afterAll(() => {
+beforeEach(testStarted);
+afterEach(testEnded);
+
+afterAll(async () => {
+  const leaked = await leakedStores();
   rmSync(root, { recursive: true, force: true });
+  if (leaked.length > 0) throw new Error(`stores opened outside a test were never closed (close them in afterAll): ${leaked.join(", ")}`);
 });

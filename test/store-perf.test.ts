@@ -10,7 +10,7 @@ import { WAL_RESTART_PAGES, WAL_SIZE_LIMIT_BYTES } from "../src/store/sqlite/che
 import { RECLAIM_BATCH } from "../src/store/sqlite/leases.ts";
 import { SqliteStore } from "../src/store/sqlite/store.ts";
 import { UPKEEP_INTERVAL_MS } from "../src/store/sqlite/upkeep.ts";
-import { freshRealTimeStore, freshStore, plan } from "./helpers.ts";
+import { freshRealTimeStore, freshStore, plan, openTestStore } from "./helpers.ts";
 
 function crashedAttempts(store: SqliteStore): number {
   return store.db.query<{ n: number }, []>("SELECT count(*) AS n FROM attempts WHERE state = 'crashed'").get()!.n;
@@ -133,7 +133,7 @@ describe("checkpoints", () => {
     await store.completeTask(a!.taskId, a!.attemptId, null);
     store.close();
     expect(existsSync(`${path}-wal`)).toBe(false);
-    const reopened = new SqliteStore(path);
+    const reopened = openTestStore(path);
     expect((await reopened.listRuns())[0]!.state).toBe("succeeded");
     reopened.close();
   });

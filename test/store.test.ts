@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { InvalidTransitionError, LeaseLostError, NotFoundError, PlanInvalidError } from "../src/core/errors.ts";
 import { SqliteStore } from "../src/store/sqlite/store.ts";
-import { freshStore, plan } from "./helpers.ts";
+import { freshStore, plan, openTestStore } from "./helpers.ts";
 
 function count(store: SqliteStore, table: string): number {
   return store.db.query<{ n: number }, []>(`SELECT count(*) AS n FROM ${table}`).get()!.n;
@@ -82,7 +82,7 @@ describe("claiming", () => {
 
   test("two stores on one file never claim the same task", async () => {
     const { store, clock, path } = freshStore();
-    const other = new SqliteStore(path, { clock });
+    const other = openTestStore(path, { clock });
     await store.createRun(plan(...Array.from({ length: 50 }, (_, i) => [`t${i}`] as [string])));
     const seen = new Set<number>();
     for (let round = 0; round < 30; round++) {
@@ -112,7 +112,7 @@ describe("claiming", () => {
     const other = new Database(path);
     other.run("BEGIN IMMEDIATE"); // another process holds the write lock
     const claims = Promise.all(Array.from({ length: 30 }, (_, i) => store.claimTasks(`w${i}`, 1, 10_000)));
-    await Bun.sleep(30);
+    await Bun.sleep(30); // the other process holds the lock a while (simulated work)
     other.run("COMMIT");
     other.close();
     const claimed = (await claims).flat();

@@ -13,8 +13,6 @@ export interface ApiOptions {
   bodyLimitBytes?: number;
   /** Working directory for runs created here (goal file paths resolve against it). */
   cwd?: string;
-  /** How often the event stream looks for new events. */
-  streamPollMs?: number;
   /** Called when a schedule was added or resumed here, so the scheduler looks at once. */
   onSchedulesChanged?: () => void;
 }

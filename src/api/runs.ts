@@ -88,28 +88,15 @@ export function runRoutes(v1: Hono, options: ApiOptions): void {
     const header = c.req.header("last-event-id") ?? c.req.query("after");
     const after = header === undefined ? 0 : Number(header);
     if (!Number.isInteger(after) || after < 0) throw new HttpError(400, "bad_request", `Last-Event-ID must be an event id (got "${header}")`);
-    const pollMs = options.streamPollMs ?? 250;
     return streamSSE(c, async (stream) => {
-      let cursor = after;
-      let closed = false;
-      stream.onAbort(() => {
-        closed = true;
-      });
-      while (!closed) {
-        const events = await store.listEvents({ runId, afterId: cursor, limit: 500 });
-        for (const event of events) {
-          await stream.writeSSE({ id: String(event.id), event: event.type, data: JSON.stringify(event) });
-          cursor = event.id;
-        }
-        if (events.length === 0) {
-          const run = await store.getRun(runId);
-          if (TERMINAL_RUN_STATES.has(run.state)) {
-            await stream.writeSSE({ event: "end", data: JSON.stringify({ run }) });
-            break;
-          }
-          await stream.sleep(pollMs);
-        }
+      const aborted = new AbortController();
+      stream.onAbort(() => aborted.abort());
+      let ended = false;
+      const until = async () => (ended = TERMINAL_RUN_STATES.has((await store.getRun(runId)).state));
+      for await (const event of store.followEvents({ runId, after, signal: aborted.signal, until })) {
+        await stream.writeSSE({ id: String(event.id), event: event.type, data: JSON.stringify(event) });
       }
+      if (ended) await stream.writeSSE({ event: "end", data: JSON.stringify({ run: await store.getRun(runId) }) });
     });
   });
 }

@@ -2,7 +2,7 @@
 import { parseDuration } from "../core/duration.ts";
 import { UsageError } from "../core/errors.ts";
 import { loadWorkflows, type WorkflowRegistry } from "../engine/registry.ts";
-import { openExistingStore, openStore, type Store } from "../store/index.ts";
+import { openStore, type Store, type StoreAccess } from "../store/index.ts";
 import { stringOption, type CommandContext } from "./command.ts";
 
 /** A whole number within [min, max]; `fallback` when the option is absent. */
@@ -31,15 +31,16 @@ export function commandWorkflows(context: CommandContext): Promise<WorkflowRegis
 }
 
 /**
- * Runs `fn` with the store named by --db / FARCASTER_DB, and closes it. Commands
- * that only read or decide pass `existing`: a missing database is then an error, not a new file.
+ * Runs `fn` with the store named by --db / FARCASTER_DB, and closes it.
+ * `access` says what the command does with it (see src/store/index.ts): a
+ * reader never writes or migrates, and neither a reader nor a decider
+ * creates a database that is not there.
  */
-export async function withStore<T>(context: CommandContext, fn: (store: Store) => Promise<T>, options: { existing?: boolean } = {}): Promise<T> {
-  const open = options.existing ? openExistingStore : openStore;
-  const store = open({ db: stringOption(context, "db") });
+export async function withStore<T>(context: CommandContext, access: StoreAccess, fn: (store: Store) => Promise<T>): Promise<T> {
+  const store = openStore({ db: stringOption(context, "db"), access });
   try {
     return await fn(store);
   } finally {
-    store.close();
+    await store.close();
   }
 }

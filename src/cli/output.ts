@@ -28,7 +28,7 @@ export function paint(output: Pick<Output, "color">, style: Style, text: string)
   return `\x1b[${open}m${text}\x1b[${close}m`;
 }
 
-const STATE_STYLE: Record<string, Style> = {
+export const STATE_STYLE: Partial<Record<string, Style>> = {
   succeeded: "green",
   failed: "red",
   skipped: "dim",

@@ -8,10 +8,11 @@ import { PLANNING_TASK_KEY, TERMINAL_RUN_STATES } from "../core/states.ts";
 import { Drone } from "../engine/drone.ts";
 import type { WorkflowRegistry } from "../engine/registry.ts";
 import { approveGate, defaultDecider } from "../services/gates.ts";
-import type { GateRecord, RunRecord, Store, TaskRecord } from "../store/types.ts";
+import type { EventRecord, GateRecord, RunRecord, Store, TaskRecord } from "../store/types.ts";
+import { describeEvent, runProgress } from "../view/run.ts";
 import { promptGate } from "./gatePrompt.ts";
+import { LiveBlock, progressLines, terminalSize } from "./live.ts";
 import { paint, type Output } from "./output.ts";
-import { describeEvent, LiveBlock, liveView } from "./progress.ts";
 
 /** Last events kept for the live view. */
 const RECENT_LINES = 20;
@@ -53,46 +54,51 @@ export async function runSwarm(options: SwarmOptions): Promise<SwarmEnd> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
 
-  const live = options.interactive && !options.quiet ? new LiveBlock((text) => process.stdout.write(text)) : null;
+  const live = options.interactive && !options.quiet ? new LiveBlock((text) => process.stdout.write(text), () => terminalSize(), output.color) : null;
   const keys = new Map<number, string>();
   const startedAt = new Map<number, number>();
   const recent: string[] = [];
   const announced = new Set<string>();
-  let lastEvent = 0;
-  let run = await store.getRun(runId);
-  let tasks: TaskRecord[] = [];
+  // The run's events arrive through one follower; the loop below re-reads the run when some came.
+  const following = new AbortController();
+  const arrived: EventRecord[] = [];
+  const follower = (async () => {
+    for await (const event of store.followEvents({ runId, signal: following.signal })) {
+      arrived.push(event);
+      wake();
+    }
+  })();
+  let snapshot = await store.readRun(runId);
   try {
     for (let first = true; ; first = false) {
-      run = await store.getRun(runId);
-      // Every change of a task is an event: tasks and gates are read again only when events came.
-      const events = await store.listEvents({ runId, afterId: lastEvent });
-      if (first || events.length > 0) {
-        tasks = await store.listTasks(runId);
-        for (const task of tasks) keys.set(task.id, task.key);
-      }
+      const events = arrived.splice(0);
+      if (events.length > 0) snapshot = await store.readRun(runId);
+      for (const task of snapshot.tasks) keys.set(task.id, task.key);
       for (const event of events) {
-        lastEvent = event.id;
         if (event.type === "task.started" && event.taskId !== null) startedAt.set(event.taskId, event.at);
         const line = describeEvent(event, keys);
         recent.push(line);
         if (!live && !options.quiet) output.out(`${new Date(event.at).toISOString().slice(11, 23)} ${line}`);
       }
       recent.splice(0, Math.max(0, recent.length - RECENT_LINES));
-      if (TERMINAL_RUN_STATES.has(run.state) || interrupted) break;
+      if (TERMINAL_RUN_STATES.has(snapshot.run.state) || interrupted) break;
       if (first || events.some((event) => event.type === "gate.opened")) {
-        for (const gate of await store.listGates({ runId, pendingOnly: true })) {
-          if (announced.has(gate.id)) continue;
+        for (const gate of snapshot.gates) {
+          if (gate.state !== "pending" || announced.has(gate.id)) continue;
           announced.add(gate.id);
           await bringGate(options, gate, live);
         }
       }
-      live?.draw(liveView(output, run, tasks, recent, Date.now(), startedAt));
+      live?.draw(progressLines(runProgress(snapshot.run, snapshot.tasks, recent, Date.now(), startedAt)));
+      // Woken by new events; otherwise redrawn now and then for the elapsed times.
       await new Promise<void>((resolve) => {
         wake = resolve;
         setTimeout(resolve, options.pollMs ?? 200);
       });
     }
   } finally {
+    following.abort();
+    await follower;
     live?.clear();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);

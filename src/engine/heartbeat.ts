@@ -5,7 +5,7 @@
  * (database unreachable, process starved) are treated the same way, since by
  * then another drone may rightfully hold the task.
  */
-import type { Clock } from "../core/clock.ts";
+import { realTicker, type Clock, type Ticker } from "../core/clock.ts";
 import { LeaseLostError } from "../core/errors.ts";
 import type { Store } from "../store/types.ts";
 
@@ -23,6 +23,8 @@ export interface HeartbeatOptions {
   onLost(error: Error): void;
   /** Renew right away (the workflow's lease differs from the claim's). */
   renewNow?: boolean;
+  /** Fires the beats (tests drive it by hand). */
+  ticker?: Ticker;
 }
 
 export function startHeartbeat(options: HeartbeatOptions): Heartbeat {
@@ -31,7 +33,7 @@ export function startHeartbeat(options: HeartbeatOptions): Heartbeat {
   let inFlight = false;
   let stopped = false;
 
-  const beat = async () => {
+  const beat = async (): Promise<void> => {
     if (stopped || inFlight) return;
     inFlight = true;
     try {
@@ -52,10 +54,10 @@ export function startHeartbeat(options: HeartbeatOptions): Heartbeat {
     stop();
     options.onLost(error);
   };
-  const timer = setInterval(beat, Math.max(10, Math.floor(leaseMs / 3)));
+  const cancel = (options.ticker ?? realTicker).every(Math.max(10, Math.floor(leaseMs / 3)), beat);
   const stop = () => {
     stopped = true;
-    clearInterval(timer);
+    cancel();
   };
   if (options.renewNow) void beat();
   return { stop };

@@ -91,7 +91,7 @@ export function fireInput(schedule: ScheduleRecord, registry: WorkflowRegistry):
 /** Fires a schedule now, outside its cron (`schedule run`, POST /v1/schedules/:name/run). */
 export async function fireNow(store: Store, registry: WorkflowRegistry, name: string, actor: string): Promise<{ schedule: ScheduleRecord; result: FireResult }> {
   const schedule = await store.getSchedule(name);
-  const result = await store.fireSchedule({ scheduleId: schedule.id, slot: Date.now(), actor, ...fireInput(schedule, registry) });
+  const result = await store.fireSchedule({ scheduleId: schedule.id, slot: Date.now(), actor, manual: true, ...fireInput(schedule, registry) });
   return { schedule, result };
 }
 

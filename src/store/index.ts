@@ -1,4 +1,10 @@
-/** Opening the store named by --db / FARCASTER_DB, or the default file under the current directory. */
+/**
+ * Opening the store named by --db / FARCASTER_DB, or the default file under
+ * the current directory. Three ways to open it, by what the caller will do:
+ *   create   write, creating and migrating the database if needed (run, worker, serve)
+ *   existing write to a database that must exist already (approve, cancel, emit)
+ *   read     never write, never migrate (status, inspect, the dashboard)
+ */
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { NotFoundError } from "../core/errors.ts";
@@ -13,24 +19,28 @@ export function resolveDbPath(flag?: string, env: Record<string, string | undefi
   return resolve(flag ?? env.FARCASTER_DB ?? DEFAULT_DB_PATH);
 }
 
+export type StoreAccess = "create" | "existing" | "read";
+
 export interface OpenStoreOptions {
   db?: string;
   sync?: string;
   clock?: Clock;
+  /** Default "create". */
+  access?: StoreAccess;
 }
 
 export function openStore(options: OpenStoreOptions = {}): Store {
   const path = resolveDbPath(options.db);
-  return new SqliteStore(path, { sync: parseSyncMode(options.sync ?? process.env.FARCASTER_SYNC), clock: options.clock });
-}
-
-/** For commands that only read or decide: a missing database is an error, not a new empty file. */
-export function openExistingStore(options: OpenStoreOptions = {}): Store {
-  const path = resolveDbPath(options.db);
-  if (!existsSync(path)) {
+  const access = options.access ?? "create";
+  if (access !== "create" && !existsSync(path)) {
     throw new NotFoundError("database", path, "start a run first (farcaster GOAL.md), or point --db / FARCASTER_DB at an existing database");
   }
-  return openStore(options);
+  return new SqliteStore(path, { sync: parseSyncMode(options.sync ?? process.env.FARCASTER_SYNC), clock: options.clock, readOnly: access === "read" });
+}
+
+/** For commands that decide (approve, cancel…): a missing database is an error, not a new empty file. */
+export function openExistingStore(options: Omit<OpenStoreOptions, "access"> = {}): Store {
+  return openStore({ ...options, access: "existing" });
 }
 
 export type * from "./types.ts";

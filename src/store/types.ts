@@ -34,6 +34,9 @@ import type {
 export type { EventRecord, EventType, EventPayloads } from "../core/events.ts";
 export type { CatchUpPolicy, Overlap, RejectAction, StepStatus } from "../core/states.ts";
 import type { RunBudget, TaskSpec } from "../core/workplan.ts";
+import type { FollowOptions } from "./follow.ts";
+
+export type { FollowOptions } from "./follow.ts";
 
 export interface RunRecord {
   id: string;
@@ -290,12 +293,16 @@ export interface FireRequest {
   planningInput: unknown;
   /** The goal could not be prepared (a broken goal file): record the fire as failed. */
   error?: string;
+  /** A person fired it now (`schedule run`): it fires even while the schedule is paused. */
+  manual?: boolean;
 }
 
 export type FireResult =
   | { outcome: "fired"; runId: string }
   | { outcome: Exclude<FireOutcome, "fired">; detail: string }
-  | { outcome: "duplicate" };
+  | { outcome: "duplicate" }
+  /** A scheduled fire found the schedule paused (it was paused after the scheduler read it): nothing was written. */
+  | { outcome: "paused" };
 
 /** A named, persisted fact a task can wait for; the first emit wins. */
 export interface SignalRecord {
@@ -320,8 +327,18 @@ export interface ClaimOptions {
   runId?: string;
 }
 
+/** A run as one snapshot: the run, all its tasks and gates, and its events after a cursor. */
+export interface RunSnapshot {
+  run: RunRecord;
+  tasks: TaskRecord[];
+  gates: GateRecord[];
+  events: EventRecord[];
+}
+
 export interface Store {
   readonly dialect: "sqlite" | "postgres";
+  /** Opened to read only (a viewer): every write method throws ReadOnlyStoreError. */
+  readonly readOnly: boolean;
 
   /** Inserts the run, its tasks and edges in one transaction; the plan is validated first. */
   createRun(plan: unknown, options?: CreateRunOptions): Promise<RunRecord>;
@@ -336,7 +353,15 @@ export interface Store {
   listSteps(taskId: number): Promise<StepRecord[]>;
   /** Outputs of the tasks `taskId` depends on, by their workplan ids. */
   dependencyOutputs(taskId: number): Promise<Record<string, unknown>>;
-  listEvents(options?: { runId?: string; afterId?: number; limit?: number }): Promise<EventRecord[]>;
+  listEvents(options?: { runId?: string; taskId?: number; afterId?: number; limit?: number }): Promise<EventRecord[]>;
+  /** The run, its tasks and gates (and, given `eventsAfter`, its events after that id), read in one snapshot. */
+  readRun(runId: string, options?: { eventsAfter?: number; eventLimit?: number }): Promise<RunSnapshot>;
+  /**
+   * Events as they are appended: those after `after`, then each new one, woken
+   * by commits (of any process) with polling as the fallback. Ends when
+   * `signal` aborts, or once `until()` holds and what came before is read.
+   */
+  followEvents(options?: FollowOptions & { runId?: string; taskId?: number }): AsyncIterable<EventRecord>;
 
   /** Reclaims a bounded number of expired leases, then leases up to `limit` ready tasks. */
   claimTasks(worker: string, limit: number, leaseMs: number, options?: ClaimOptions): Promise<ClaimedTask[]>;
@@ -364,6 +389,8 @@ export interface Store {
   /** Appends output of a running attempt; dropped (returns 0) when the attempt no longer holds the lease. */
   appendLogs(taskId: number, attemptId: number, entries: readonly LogEntry[]): Promise<number>;
   listLogs(taskId: number, options?: { afterId?: number; limit?: number }): Promise<LogRecord[]>;
+  /** A task's output as it is appended (see followEvents). */
+  followLogs(taskId: number, options?: FollowOptions): AsyncIterable<LogRecord>;
 
   createSchedule(input: ScheduleInput, actor: string): Promise<ScheduleRecord>;
   getSchedule(nameOrId: string): Promise<ScheduleRecord>;
@@ -379,5 +406,6 @@ export interface Store {
   emitSignal(name: string, data: unknown, by: string): Promise<EmitResult>;
   getSignal(name: string): Promise<SignalRecord | null>;
 
-  close(): void;
+  /** Releases the connection; closing twice is harmless. */
+  close(): Promise<void>;
 }

@@ -12,11 +12,11 @@ export const cancelCommand: Command = {
   async run(context) {
     const runId = context.positionals[0];
     if (!runId) throw new UsageError("cancel needs a run id: farcaster cancel RUN (list runs with `farcaster status`)");
-    return withStore(context, async (store) => {
+    return withStore(context, "existing", async (store) => {
       const run = await store.cancelRun(runId, { actor: defaultDecider(), reason: stringOption(context, "reason") });
       if (context.values.json) context.output.json({ run });
       else context.output.out(`run ${run.id} is ${run.state}`);
       return 0;
-    }, { existing: true });
+    });
   },
 };

@@ -27,7 +27,7 @@ export const emitCommand: Command = {
         throw new InputError(`--data is not valid JSON: ${(error as Error).message}; e.g. --data '{"version": "1.2"}'`);
       }
     }
-    return withStore(context, async (store) => {
+    return withStore(context, "create", async (store) => {
       const result = await emitSignal(store, name, data, stringOption(context, "by") ?? defaultDecider());
       if (context.values.json) context.output.json(result);
       else if (result.created) context.output.out(`emitted ${name}; ${result.woken} waiting task(s) go on`);

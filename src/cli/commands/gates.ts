@@ -35,13 +35,13 @@ export const gatesCommand: Command = {
   usage: "gates [RUN]",
   options: { ...COMMON_OPTIONS, ...JSON_OPTION, all: { type: "boolean", description: "include decided and expired gates" } },
   async run(context) {
-    return withStore(context, async (store) => {
+    return withStore(context, "read", async (store) => {
       const gates = await store.listGates({ runId: context.positionals[0], pendingOnly: !context.values.all });
       if (context.values.json) context.output.json({ gates });
       else if (gates.length === 0) context.output.out(context.values.all ? "no gates" : "no pending gates");
       else for (const gate of gates) printGate(context.output, gate, Date.now());
       return 0;
-    }, { existing: true });
+    });
   },
 };
 
@@ -53,12 +53,12 @@ export const approveCommand: Command = {
   async run(context) {
     const gateId = context.positionals[0];
     if (!gateId) throw new UsageError("approve needs a gate id: farcaster approve GATE (list them with `farcaster gates`)");
-    return withStore(context, async (store) => {
+    return withStore(context, "existing", async (store) => {
       const gate = await approveGate(store, gateId, stringOption(context, "by") ?? defaultDecider());
       if (context.values.json) context.output.json({ gate });
       else context.output.out(`approved ${gate.id} (${gate.runId}/${gate.taskKey}) as ${gate.decidedBy}`);
       return 0;
-    }, { existing: true });
+    });
   },
 };
 
@@ -78,11 +78,11 @@ export const rejectCommand: Command = {
     const reason = stringOption(context, "reason");
     if (!gateId) throw new UsageError("reject needs a gate id: farcaster reject GATE --reason TEXT");
     if (!reason?.trim()) throw new UsageError(`reject needs a reason: farcaster reject ${gateId} --reason "what must change"`);
-    return withStore(context, async (store) => {
+    return withStore(context, "existing", async (store) => {
       const gate = await rejectGate(store, gateId, { by: stringOption(context, "by") ?? defaultDecider(), reason, action: stringOption(context, "action") });
       if (context.values.json) context.output.json({ gate });
       else context.output.out(`rejected ${gate.id} (${gate.runId}/${gate.taskKey}) as ${gate.decidedBy}: the task will ${gate.action === "retry" ? "retry with your feedback" : "fail"}`);
       return 0;
-    }, { existing: true });
+    });
   },
 };

@@ -15,10 +15,10 @@ export const graphCommand: Command = {
     if (!runId) throw new UsageError("graph needs a run id: farcaster graph RUN");
     const format = stringOption(context, "format") ?? "mermaid";
     if (format !== "mermaid" && format !== "dot") throw new UsageError(`--format is mermaid or dot (got "${format}")`);
-    return withStore(context, async (store) => {
+    return withStore(context, "read", async (store) => {
       const tasks = (await store.listTasks(runId)).filter((task) => task.key !== PLANNING_TASK_KEY);
       context.output.out(renderGraph(tasks.map((t) => ({ id: t.key, title: t.title, after: t.after, state: t.state })), format));
       return 0;
-    }, { existing: true });
+    });
   },
 };

@@ -14,7 +14,7 @@ export const inspectCommand: Command = {
   async run(context) {
     const ref = context.positionals[0];
     if (!ref) throw new UsageError("inspect needs a task: farcaster inspect RUN/TASK");
-    return withStore(context, async (store) => {
+    return withStore(context, "read", async (store) => {
       const task = await resolveTask(store, ref);
       const [attempts, steps] = await Promise.all([store.listAttempts(task.id), store.listSteps(task.id)]);
       if (context.values.json) {
@@ -42,6 +42,6 @@ export const inspectCommand: Command = {
         out.out(`  ${String(s.seq).padStart(3)} ${s.key} [${s.kind}] attempt ${s.attemptId}${took}  in ${preview(s.input, 60)} ${result}`);
       }
       return 0;
-    }, { existing: true });
+    });
   },
 };

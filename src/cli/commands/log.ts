@@ -11,7 +11,7 @@ export const logCommand: Command = {
   async run(context) {
     const runId = context.positionals[0];
     if (!runId) throw new UsageError("log needs a run id: farcaster log RUN (list runs with `farcaster status`)");
-    return withStore(context, async (store) => {
+    return withStore(context, "read", async (store) => {
       await store.getRun(runId);
       const events = await store.listEvents({ runId, limit: 100_000 });
       if (context.values.json) {
@@ -25,6 +25,6 @@ export const logCommand: Command = {
         context.output.out(`${new Date(event.at).toISOString()} ${event.type}${task} by ${event.actor}${data}`);
       }
       return 0;
-    }, { existing: true });
+    });
   },
 };

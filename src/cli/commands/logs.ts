@@ -14,25 +14,19 @@ export const logsCommand: Command = {
   async run(context) {
     const ref = context.positionals[0];
     if (!ref) throw new UsageError("logs needs a task: farcaster logs RUN/TASK");
-    return withStore(context, async (store) => {
+    return withStore(context, "read", async (store) => {
       const task = await resolveTask(store, ref);
-      let after = 0;
-      for (;;) {
-        const entries = await store.listLogs(task.id, { afterId: after, limit: 1000 });
-        for (const entry of entries) {
-          after = entry.id;
-          if (context.values.json) context.output.out(JSON.stringify(entry));
-          else {
-            const text = entry.text.endsWith("\n") ? entry.text.slice(0, -1) : entry.text;
-            const styled = entry.stream === "stderr" ? paint(context.output, "red", text) : entry.stream === "info" ? paint(context.output, "dim", text) : text;
-            process.stdout.write(styled + "\n");
-          }
+      // Without --follow: what is there now. With it: until the task has ended (and its last output is read).
+      const until = context.values.follow ? async () => TERMINAL_TASK_STATES.has((await store.getTask(task.id)).state) : () => true;
+      for await (const entry of store.followLogs(task.id, { until })) {
+        if (context.values.json) context.output.out(JSON.stringify(entry));
+        else {
+          const text = entry.text.endsWith("\n") ? entry.text.slice(0, -1) : entry.text;
+          const styled = entry.stream === "stderr" ? paint(context.output, "red", text) : entry.stream === "info" ? paint(context.output, "dim", text) : text;
+          context.output.out(styled);
         }
-        if (entries.length > 0) continue;
-        if (!context.values.follow || TERMINAL_TASK_STATES.has((await store.getTask(task.id)).state)) break;
-        await Bun.sleep(250);
       }
       return 0;
-    }, { existing: true });
+    });
   },
 };

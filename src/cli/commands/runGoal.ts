@@ -84,7 +84,7 @@ export const runCommand: Command = {
       }
       return await driveRun(context, store, registry, run.id, { approvePlan: yes, workers });
     } finally {
-      store.close();
+      await store.close();
     }
   },
 };
@@ -106,7 +106,7 @@ export const resumeCommand: Command = {
       }
       return await driveRun(context, store, await commandWorkflows(context), runId, { approvePlan: Boolean(context.values.yes), workers: workerCount(context) });
     } finally {
-      store.close();
+      await store.close();
     }
   },
 };

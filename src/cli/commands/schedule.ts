@@ -47,7 +47,7 @@ export const scheduleCommand: Command = {
       const cron = stringOption(context, "cron");
       if (!name || !cron) throw new UsageError('schedule add needs --name NAME and --cron EXPR, e.g. --name nightly --cron "0 3 * * *" goal.md');
     }
-    return withStore(context, async (store) => {
+    return withStore(context, "create", async (store) => {
       const out = context.output;
       switch (sub) {
         case "add": {

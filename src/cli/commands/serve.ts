@@ -52,7 +52,7 @@ export const serveCommand: Command = {
     server.stop();
     await scheduler.stop();
     await Promise.all(drones.map((drone) => drone.stop(5_000)));
-    store.close();
+    await store.close();
     return 0;
   },
 };

@@ -42,7 +42,7 @@ export const statusCommand: Command = {
       else printRuns(context.output, [], Date.now());
       return 0;
     }
-    return withStore(context, async (store) => {
+    return withStore(context, "read", async (store) => {
       const runId = context.positionals[0];
       if (runId) {
         const run = await store.getRun(runId);
@@ -56,6 +56,6 @@ export const statusCommand: Command = {
         else printRuns(context.output, runs, Date.now());
       }
       return 0;
-    }, { existing: true });
+    });
   },
 };

@@ -71,7 +71,7 @@ export const workerCommand: Command = {
       process.on("SIGTERM", () => onSignal("SIGTERM"));
     });
     await stopped;
-    store.close();
+    await store.close();
     if (!context.values.quiet) output.out(`drone ${drone.id}: stopped`);
     return 0;
   },

@@ -17,9 +17,9 @@
  *   in the rare case they see SQLITE_BUSY (WAL recovery).
  */
 import { Database } from "bun:sqlite";
-import { mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { DatabaseTooNewError, MigrationError, UsageError } from "../../core/errors.ts";
+import { DatabaseTooNewError, DatabaseTooOldError, MigrationError, NotFoundError, UsageError } from "../../core/errors.ts";
 
 export type SyncMode = "normal" | "full";
 
@@ -65,6 +65,33 @@ export function openDatabase(path: string, options: OpenOptions = {}): Database 
     db.run("PRAGMA busy_timeout = 5000");
     migrate(db, path, loadMigrations(options.migrationsDir), options.now ?? Date.now);
     db.run("PRAGMA busy_timeout = 0");
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  return db;
+}
+
+/**
+ * A connection for a reader (status, the dashboard): it never migrates and
+ * never writes, so it can watch a database other processes are working on.
+ * It refuses a database at another schema version than the code's, since its
+ * reads would not mean what the code thinks. WAL readers never block the
+ * writer; a reader only meets SQLITE_BUSY while a crashed writer's WAL is
+ * recovered, so a plain busy timeout is right here.
+ */
+export function openReadOnlyDatabase(path: string, options: Pick<OpenOptions, "migrationsDir"> = {}): Database {
+  if (path === ":memory:" || !existsSync(path)) {
+    throw new NotFoundError("database", path, "start a run first (farcaster GOAL.md), or point --db / FARCASTER_DB at an existing database");
+  }
+  const db = new Database(path, { readonly: true, strict: true });
+  try {
+    db.run("PRAGMA busy_timeout = 5000");
+    const latest = loadMigrations(options.migrationsDir).length;
+    const hasTable = db.query("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'").get() !== null;
+    const current = hasTable ? schemaVersion(db) : 0;
+    if (current > latest) throw new DatabaseTooNewError(path, current, latest);
+    if (current < latest) throw new DatabaseTooOldError(path, current, latest);
   } catch (error) {
     db.close();
     throw error;

@@ -88,7 +88,10 @@ export function recordMissedTx(ctx: TxContext, scheduleId: string, throughSlot: 
 }
 
 export function fireTx(ctx: TxContext, request: FireRequest): FireResult {
+  // Read again inside the transaction: a schedule paused (or removed: NotFoundError)
+  // after the scheduler read it must not fire.
   const schedule = selectSchedule(ctx, request.scheduleId);
+  if (!schedule.enabled && !request.manual) return { outcome: "paused" };
   const inserted = sql(ctx.db, "INSERT INTO schedule_fires (schedule_id, slot, outcome, at) VALUES (?, ?, 'fired', ?) ON CONFLICT DO NOTHING")
     .run(schedule.id, request.slot, ctx.now).changes;
   if (inserted === 0) return { outcome: "duplicate" };

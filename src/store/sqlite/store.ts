@@ -1,12 +1,15 @@
 /**
  * The Store on bun:sqlite. Every state change is one BEGIN IMMEDIATE
  * transaction (taken fairly, see writeLock.ts) around a function of
- * runs.ts, leases.ts or outcomes.ts; reads need no transaction in WAL mode.
+ * runs.ts, leases.ts or outcomes.ts. A read of one statement needs no
+ * transaction in WAL mode; a read of several runs in one read transaction,
+ * so it sees one snapshot. Opened with `readOnly`, the store never migrates
+ * and never writes (a viewer beside working drones).
  */
 import type { Database } from "bun:sqlite";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "../../core/backoff.ts";
 import { systemClock, type Clock } from "../../core/clock.ts";
-import { NotFoundError } from "../../core/errors.ts";
+import { NotFoundError, ReadOnlyStoreError } from "../../core/errors.ts";
 import { parseWorkplan, type RunBudget } from "../../core/workplan.ts";
 import type {
   AttemptRecord,
@@ -28,6 +31,7 @@ import type {
   SignalRecord,
   FailResult,
   RunRecord,
+  RunSnapshot,
   StepRecord,
   StepWrite,
   Store,
@@ -36,7 +40,9 @@ import type {
   TaskRecord,
 } from "../types.ts";
 import type { TxContext } from "./context.ts";
-import { openDatabase, type SyncMode } from "./database.ts";
+import { openDatabase, openReadOnlyDatabase, type SyncMode } from "./database.ts";
+import { ChangeFeed } from "./changes.ts";
+import { follow, type FollowOptions } from "../follow.ts";
 import { Checkpointer, disableAutoCheckpoint } from "./checkpoints.ts";
 import { claimReady, extendLeaseTx, recordStepTx, releaseTaskTx, suspendTaskTx } from "./leases.ts";
 import { completeTaskTx, failTaskTx } from "./outcomes.ts";
@@ -76,6 +82,8 @@ export interface SqliteStoreOptions {
   recoveryLimit?: number;
   /** How long a write waits for another process's transaction before StoreBusyError. */
   busyTimeoutMs?: number;
+  /** Never migrate, never write: a viewer. The database must exist at the code's schema version. */
+  readOnly?: boolean;
 }
 
 export const DEFAULT_RECOVERY_LIMIT = 5;
@@ -86,6 +94,7 @@ export class SqliteStore implements Store {
   readonly dialect = "sqlite" as const;
   readonly db: Database;
   readonly path: string;
+  readonly readOnly: boolean;
   private readonly clock: Clock;
   private readonly backoff: BackoffPolicy;
   private readonly random: () => number;
@@ -93,11 +102,14 @@ export class SqliteStore implements Store {
   private readonly busyTimeoutMs: number;
   private readonly tx: TransactionStatements;
   private readonly checkpointer: Checkpointer | null;
+  private readonly changes: ChangeFeed;
+  private closed = false;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.path = path;
     this.clock = options.clock ?? systemClock;
-    this.db = openDatabase(path, { sync: options.sync, now: () => this.clock.now() });
+    this.readOnly = options.readOnly ?? false;
+    this.db = this.readOnly ? openReadOnlyDatabase(path) : openDatabase(path, { sync: options.sync, now: () => this.clock.now() });
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.random = options.random ?? Math.random;
     this.upkeep = new Upkeep({ recoveryLimit: options.recoveryLimit ?? DEFAULT_RECOVERY_LIMIT });
@@ -111,8 +123,9 @@ export class SqliteStore implements Store {
       rollback: () => rollback.run(),
       inTransaction: () => this.db.inTransaction,
     };
-    // An in-memory database has no WAL: SQLite's defaults are fine there.
-    if (path === ":memory:") {
+    this.changes = new ChangeFeed(this.db);
+    // An in-memory database has no WAL: SQLite's defaults are fine there. A reader never checkpoints.
+    if (path === ":memory:" || this.readOnly) {
       this.checkpointer = null;
     } else {
       disableAutoCheckpoint(this.db);
@@ -121,7 +134,8 @@ export class SqliteStore implements Store {
   }
 
   /** One IMMEDIATE transaction with one "now" for everything it writes; checkpoints, when due, come after the commit. */
-  private async write<T>(fn: (ctx: TxContext) => T): Promise<T> {
+  private async write<T>(operation: string, fn: (ctx: TxContext) => T): Promise<T> {
+    if (this.readOnly) throw new ReadOnlyStoreError(operation);
     // bun:sqlite is synchronous: a busy drone's writes resolve as one unbroken chain of
     // microtasks, and timers (heartbeats, task timeouts) would never run. Yield to the
     // event loop when it has not had a turn for a while.
@@ -133,22 +147,40 @@ export class SqliteStore implements Store {
     if (paused) await paused; // the checkpoint thread is restarting the WAL: a few ms
     const result = await writeTransaction(this.tx, () => fn({ db: this.db, now: this.clock.now() }), this.busyTimeoutMs);
     this.checkpointer?.committed();
+    this.changes.committed();
     return result;
   }
 
   private lastYield = performance.now();
 
+  /** A read of one statement. */
   private read<T>(fn: (ctx: TxContext) => T): Promise<T> {
     return Promise.resolve().then(() => fn({ db: this.db, now: this.clock.now() }));
   }
 
+  /**
+   * A read of several statements, in one read transaction: one snapshot.
+   * Synchronous from BEGIN to COMMIT, so no write of this process can run
+   * on the connection in between (see writeTransaction).
+   */
+  private snapshot<T>(fn: (ctx: TxContext) => T): Promise<T> {
+    return Promise.resolve().then(() => {
+      this.db.run("BEGIN");
+      try {
+        return fn({ db: this.db, now: this.clock.now() });
+      } finally {
+        this.db.run("COMMIT");
+      }
+    });
+  }
+
   async createRun(plan: unknown, options: CreateRunOptions = {}): Promise<RunRecord> {
     const valid = parseWorkplan(plan, options.source); // validated before anything is written
-    return this.write((ctx) => insertRun(ctx, valid, options));
+    return this.write("creating a run", (ctx) => insertRun(ctx, valid, options));
   }
 
   createPlanningRun(goal: string, planningInput: unknown, options: CreateRunOptions = {}): Promise<RunRecord> {
-    return this.write((ctx) => insertPlanningRun(ctx, goal, planningInput, options));
+    return this.write("creating a run", (ctx) => insertPlanningRun(ctx, goal, planningInput, options));
   }
 
   getRun(runId: string): Promise<RunRecord> {
@@ -176,10 +208,19 @@ export class SqliteStore implements Store {
   }
 
   listTasks(runId: string): Promise<TaskRecord[]> {
-    return this.read((ctx) => {
+    return this.snapshot((ctx) => {
       selectRun(ctx, runId);
-      return sql<TaskRow, [string]>(ctx.db, `${TASK_SELECT} WHERE t.run_id = ? ORDER BY t.id`).all(runId).map(toTask);
+      return selectTasks(ctx, runId);
     });
+  }
+
+  readRun(runId: string, options: { eventsAfter?: number; eventLimit?: number } = {}): Promise<RunSnapshot> {
+    return this.snapshot((ctx) => ({
+      run: selectRun(ctx, runId),
+      tasks: selectTasks(ctx, runId),
+      gates: selectGates(ctx, { runId }),
+      events: options.eventsAfter === undefined ? [] : selectEvents(ctx, { runId, afterId: options.eventsAfter, limit: options.eventLimit ?? 1000 }),
+    }));
   }
 
   getTask(taskId: number): Promise<TaskRecord> {
@@ -216,21 +257,24 @@ export class SqliteStore implements Store {
     });
   }
 
-  listEvents(options: { runId?: string; afterId?: number; limit?: number } = {}): Promise<EventRecord[]> {
-    return this.read(({ db }) => {
-      const limit = options.limit ?? 1000;
-      const afterId = options.afterId ?? 0;
-      const rows = options.runId
-        ? sql<EventRow, [string, number, number]>(db, "SELECT * FROM events WHERE run_id = ? AND id > ? ORDER BY id LIMIT ?").all(options.runId, afterId, limit)
-        : sql<EventRow, [number, number]>(db, "SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?").all(afterId, limit);
-      return rows.map(toEvent);
-    });
+  listEvents(options: { runId?: string; taskId?: number; afterId?: number; limit?: number } = {}): Promise<EventRecord[]> {
+    return this.read((ctx) => selectEvents(ctx, { ...options, afterId: options.afterId ?? 0, limit: options.limit ?? 1000 }));
   }
+
+  followEvents(options: FollowOptions & { runId?: string; taskId?: number } = {}): AsyncIterable<EventRecord> {
+    return follow((afterId, limit) => this.listEvents({ runId: options.runId, taskId: options.taskId, afterId, limit }), this.waitForChange, options);
+  }
+
+  followLogs(taskId: number, options: FollowOptions = {}): AsyncIterable<LogRecord> {
+    return follow((afterId, limit) => this.listLogs(taskId, { afterId, limit }), this.waitForChange, options);
+  }
+
+  private readonly waitForChange = (signal: AbortSignal | undefined, maxWaitMs: number) => this.changes.wait(signal, maxWaitMs);
 
   /** The upkeep (reclaim, gate sweep, wake-ups) runs when due; see upkeep.ts. */
   async claimTasks(worker: string, limit: number, leaseMs: number, options: ClaimOptions = {}): Promise<ClaimedTask[]> {
     if (!Number.isSafeInteger(limit) || limit < 0) throw new RangeError(`a claim's limit must be a whole number ≥ 0 (got ${limit})`);
-    return this.write((ctx) => {
+    return this.write("claiming tasks", (ctx) => {
       const due = limit === 0 || this.upkeep.due(ctx.now);
       if (due) this.upkeep.run(ctx, worker);
       const claimed = claimReady(ctx, worker, limit, leaseMs, options);
@@ -240,28 +284,28 @@ export class SqliteStore implements Store {
   }
 
   extendLease(taskId: number, attemptId: number, leaseMs: number): Promise<number> {
-    return this.write((ctx) => extendLeaseTx(ctx, taskId, attemptId, leaseMs));
+    return this.write("extending a lease", (ctx) => extendLeaseTx(ctx, taskId, attemptId, leaseMs));
   }
 
   recordStep(taskId: number, attemptId: number, step: StepWrite, leaseMs?: number): Promise<void> {
-    return this.write((ctx) => recordStepTx(ctx, taskId, attemptId, step, leaseMs));
+    return this.write("recording a step", (ctx) => recordStepTx(ctx, taskId, attemptId, step, leaseMs));
   }
 
   completeTask(taskId: number, attemptId: number, output: unknown): Promise<CompleteResult> {
     const json = JSON.stringify(output ?? null);
-    return this.write((ctx) => completeTaskTx(ctx, taskId, attemptId, json));
+    return this.write("completing a task", (ctx) => completeTaskTx(ctx, taskId, attemptId, json));
   }
 
   failTask(taskId: number, attemptId: number, error: TaskError, options: FailOptions = {}): Promise<FailResult> {
-    return this.write((ctx) => failTaskTx(ctx, taskId, attemptId, error, options, this.backoff, this.random));
+    return this.write("failing a task", (ctx) => failTaskTx(ctx, taskId, attemptId, error, options, this.backoff, this.random));
   }
 
   suspendTask(taskId: number, attemptId: number, options: SuspendOptions): Promise<void> {
-    return this.write((ctx) => suspendTaskTx(ctx, taskId, attemptId, options));
+    return this.write("suspending a task", (ctx) => suspendTaskTx(ctx, taskId, attemptId, options));
   }
 
   releaseTask(taskId: number, attemptId: number): Promise<void> {
-    return this.write((ctx) => releaseTaskTx(ctx, taskId, attemptId));
+    return this.write("releasing a task", (ctx) => releaseTaskTx(ctx, taskId, attemptId));
   }
 
   runBudget(runId: string): Promise<RunBudget | null> {
@@ -284,11 +328,11 @@ export class SqliteStore implements Store {
   }
 
   resumeRun(runId: string, options: { actor?: string } = {}): Promise<{ run: RunRecord; reopened: number }> {
-    return this.write((ctx) => reopenRunTx(ctx, runId, options.actor ?? "user"));
+    return this.write("resuming a run", (ctx) => reopenRunTx(ctx, runId, options.actor ?? "user"));
   }
 
   cancelRun(runId: string, options: { actor?: string; reason?: string } = {}): Promise<RunRecord> {
-    return this.write((ctx) => cancelRunTx(ctx, runId, options.actor ?? "user", options.reason));
+    return this.write("cancelling a run", (ctx) => cancelRunTx(ctx, runId, options.actor ?? "user", options.reason));
   }
 
   getGate(gateId: string): Promise<GateRecord> {
@@ -296,26 +340,16 @@ export class SqliteStore implements Store {
   }
 
   listGates(options: { runId?: string; pendingOnly?: boolean } = {}): Promise<GateRecord[]> {
-    return this.read(({ db }) => {
-      const where: string[] = [];
-      const params: string[] = [];
-      if (options.runId) {
-        where.push("g.run_id = ?");
-        params.push(options.runId);
-      }
-      if (options.pendingOnly) where.push("g.state = 'pending'");
-      const text = `${GATE_SELECT}${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY g.created_at, g.id`;
-      return sql<GateRow, string[]>(db, text).all(...params).map(toGate);
-    });
+    return this.read((ctx) => selectGates(ctx, options));
   }
 
   decideGate(gateId: string, decision: GateDecision): Promise<GateRecord> {
-    return this.write((ctx) => decideGateTx(ctx, gateId, decision));
+    return this.write("deciding a gate", (ctx) => decideGateTx(ctx, gateId, decision));
   }
 
   appendLogs(taskId: number, attemptId: number, entries: readonly LogEntry[]): Promise<number> {
     if (entries.length === 0) return Promise.resolve(0);
-    return this.write((ctx) => appendLogsTx(ctx, taskId, attemptId, entries));
+    return this.write("appending logs", (ctx) => appendLogsTx(ctx, taskId, attemptId, entries));
   }
 
   listLogs(taskId: number, options: { afterId?: number; limit?: number } = {}): Promise<LogRecord[]> {
@@ -323,7 +357,7 @@ export class SqliteStore implements Store {
   }
 
   createSchedule(input: ScheduleInput, actor: string): Promise<ScheduleRecord> {
-    return this.write((ctx) => insertSchedule(ctx, input, actor));
+    return this.write("creating a schedule", (ctx) => insertSchedule(ctx, input, actor));
   }
 
   getSchedule(nameOrId: string): Promise<ScheduleRecord> {
@@ -335,32 +369,72 @@ export class SqliteStore implements Store {
   }
 
   setScheduleEnabled(name: string, enabled: boolean, actor: string): Promise<ScheduleRecord> {
-    return this.write((ctx) => setEnabledTx(ctx, name, enabled, actor));
+    return this.write(enabled ? "resuming a schedule" : "pausing a schedule", (ctx) => setEnabledTx(ctx, name, enabled, actor));
   }
 
   deleteSchedule(name: string, actor: string): Promise<void> {
-    return this.write((ctx) => deleteScheduleTx(ctx, name, actor));
+    return this.write("removing a schedule", (ctx) => deleteScheduleTx(ctx, name, actor));
   }
 
   fireSchedule(request: FireRequest): Promise<FireResult> {
-    return this.write((ctx) => fireTx(ctx, request));
+    return this.write("firing a schedule", (ctx) => fireTx(ctx, request));
   }
 
   recordScheduleMissed(scheduleId: string, throughSlot: number, missed: number, policy: string, actor: string): Promise<boolean> {
-    return this.write((ctx) => recordMissedTx(ctx, scheduleId, throughSlot, missed, policy, actor));
+    return this.write("recording missed slots", (ctx) => recordMissedTx(ctx, scheduleId, throughSlot, missed, policy, actor));
   }
 
   emitSignal(name: string, data: unknown, by: string): Promise<EmitResult> {
-    return this.write((ctx) => emitSignalTx(ctx, name, data, by));
+    return this.write("emitting a signal", (ctx) => emitSignalTx(ctx, name, data, by));
   }
 
   getSignal(name: string): Promise<SignalRecord | null> {
     return this.read((ctx) => selectSignal(ctx, name));
   }
 
-  close(): void {
+  /** Closing twice is harmless. Followers waiting for a change wake up and end on their next read. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.changes.close();
     this.checkpointer?.close();
     finalizeStatements(this.db);
     this.db.close();
   }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+}
+
+function selectTasks(ctx: TxContext, runId: string): TaskRecord[] {
+  return sql<TaskRow, [string]>(ctx.db, `${TASK_SELECT} WHERE t.run_id = ? ORDER BY t.id`).all(runId).map(toTask);
+}
+
+function selectGates(ctx: TxContext, options: { runId?: string; pendingOnly?: boolean }): GateRecord[] {
+  const where: string[] = [];
+  const params: string[] = [];
+  if (options.runId) {
+    where.push("g.run_id = ?");
+    params.push(options.runId);
+  }
+  if (options.pendingOnly) where.push("g.state = 'pending'");
+  const text = `${GATE_SELECT}${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY g.created_at, g.id`;
+  return sql<GateRow, string[]>(ctx.db, text).all(...params).map(toGate);
+}
+
+function selectEvents(ctx: TxContext, options: { runId?: string; taskId?: number; afterId: number; limit: number }): EventRecord[] {
+  const where = ["id > ?"];
+  const params: (string | number)[] = [options.afterId];
+  if (options.runId !== undefined) {
+    where.push("run_id = ?");
+    params.push(options.runId);
+  }
+  if (options.taskId !== undefined) {
+    where.push("task_id = ?");
+    params.push(options.taskId);
+  }
+  return sql<EventRow, (string | number)[]>(ctx.db, `SELECT * FROM events WHERE ${where.join(" AND ")} ORDER BY id LIMIT ?`)
+    .all(...params, options.limit)
+    .map(toEvent);
 }

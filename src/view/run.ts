@@ -1,0 +1,90 @@
+/**
+ * The view model of a run at work: store records in, rows of plain data out.
+ * No colour, no widths, no terminal: the main job's live view and plain
+ * lines (src/cli/live.ts), the dashboard and JSON output draw these rows.
+ */
+import type { EventRecord } from "../core/events.ts";
+import { PLANNING_TASK_KEY, type RunState, type TaskState } from "../core/states.ts";
+import type { RunRecord, TaskRecord } from "../store/types.ts";
+
+/** The order task states are counted in, for people. */
+export const STATE_ORDER: readonly TaskState[] = ["succeeded", "running", "waiting", "ready", "blocked", "failed", "skipped", "cancelled"];
+
+export interface StateCount {
+  state: TaskState;
+  count: number;
+}
+
+export interface RunningRow {
+  key: string;
+  drone: string;
+  elapsedMs: number;
+}
+
+export interface RunProgress {
+  runId: string;
+  state: RunState;
+  elapsedMs: number;
+  /** Non-zero counts only, in STATE_ORDER; the planning task is not counted. */
+  counts: StateCount[];
+  running: RunningRow[];
+  waiting: string[];
+  /** The last events, described (oldest first). */
+  recent: string[];
+}
+
+export function countByState(tasks: readonly TaskRecord[]): StateCount[] {
+  const counts = new Map<TaskState, number>();
+  for (const task of tasks) if (task.key !== PLANNING_TASK_KEY) counts.set(task.state, (counts.get(task.state) ?? 0) + 1);
+  return STATE_ORDER.filter((state) => counts.has(state)).map((state) => ({ state, count: counts.get(state)! }));
+}
+
+/**
+ * `startedAt`: when each running task's current attempt started (from its
+ * task.started event); a task not in it counts from now.
+ */
+export function runProgress(run: RunRecord, tasks: readonly TaskRecord[], recent: readonly string[], now: number, startedAt: ReadonlyMap<number, number>): RunProgress {
+  return {
+    runId: run.id,
+    state: run.state,
+    elapsedMs: now - run.createdAt,
+    counts: countByState(tasks),
+    running: tasks.filter((t) => t.state === "running").map((t) => ({ key: t.key, drone: t.leaseOwner ?? "", elapsedMs: now - (startedAt.get(t.id) ?? now) })),
+    waiting: tasks.filter((t) => t.state === "waiting").map((t) => t.key),
+    recent: [...recent],
+  };
+}
+
+/** One line, in words, for an event; `keys` maps task ids to their workplan ids. */
+export function describeEvent(event: EventRecord, keys: ReadonlyMap<number, string>): string {
+  const task = event.taskId === null ? "" : (keys.get(event.taskId) ?? `#${event.taskId}`);
+  const firstLine = (text: string) => text.split("\n")[0];
+  switch (event.type) {
+    case "run.created":
+      return "run created";
+    case "run.planned":
+      return `planned ${event.data.tasks} tasks`;
+    case "task.started":
+      return `started ${task} (${event.actor}${event.data.attempt > 1 ? `, attempt ${event.data.attempt}` : ""})`;
+    case "task.succeeded":
+      return `succeeded ${task}`;
+    case "task.retry_scheduled":
+      return `failed ${task}, will retry: ${firstLine(event.data.error)}`;
+    case "task.failed":
+      return `FAILED ${task} (${event.data.reason}): ${firstLine(event.data.error)}${event.data.skipped.length ? `; skipped ${event.data.skipped.join(", ")}` : ""}`;
+    case "task.waiting":
+      return `${task} waits: ${event.data.reason}`;
+    case "task.lease_expired":
+      return `${task}: drone ${event.data.owner} stopped heartbeating; task reclaimed`;
+    case "task.released":
+      return `released ${task}`;
+    case "gate.opened":
+      return `gate ${event.data.gate} (${task}): ${event.data.question}`;
+    case "gate.approved":
+      return `gate ${event.data.gate} approved by ${event.actor}`;
+    case "gate.rejected":
+      return `gate ${event.data.gate} rejected by ${event.actor}: ${event.data.reason}`;
+    default:
+      return `${event.type}${task ? ` ${task}` : ""}`;
+  }
+}
