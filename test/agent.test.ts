@@ -187,7 +187,7 @@ describe("an agent task across a drone crash", () => {
       call("finish", { summary: "finished on the second drone" }),
     );
     const a = await agentRun();
-    a.store.close();
+    await a.store.close();
     const env = { ...(process.env as Record<string, string>), OPENAI_BASE_URL: server.url, FARCASTER_MODEL: "fake-agent" };
     const drone = (id: string) =>
       Bun.spawn([process.execPath, ENTRY, "worker", "--db", a.path, "--lease", "1s", "--id", id, "--quiet"], { env, stdin: "ignore", stdout: "ignore", stderr: "ignore" });
@@ -213,6 +213,6 @@ describe("an agent task across a drone crash", () => {
     expect(toolMessages).toEqual([0, 1, 2, 2, 3]);
     expect((await store.listAttempts(a.taskId)).map((x) => [x.worker, x.state])).toEqual([["first", "crashed"], ["second", "succeeded"]]);
     expect((await store.getTask(a.taskId)).output).toMatchObject({ summary: "finished on the second drone", usage: { turns: 4 } });
-    store.close();
+    await store.close();
   });
 });

@@ -70,7 +70,7 @@ describe("the drone", () => {
     const chain = Array.from({ length: 8 }, (_, i) => ({ id: `c${i}`, title: "c", workflow: "record", input: {}, after: i === 0 ? [] : [`c${i - 1}`] }));
     const { run } = await submitPlan(store, registry, { goal: "chain", tasks: chain });
     // Polls every 5 s: eight dependent tasks would need 35 s if each waited for a poll.
-    const drone = new Drone({ store, registry, concurrency: 2, minIdleMs: 5_000, maxIdleMs: 5_000 }).start();
+    const drone = new Drone({ store, registry, concurrency: 2, maxIdleMs: 5_000 }).start();
     const started = Date.now();
     await until(async () => (await runState(store, run.id)) === "succeeded", 4_000);
     expect(Date.now() - started).toBeLessThan(4_000);
@@ -86,7 +86,7 @@ describe("the drone", () => {
     const { run } = await submitPlan(store, registry, { goal: "g", tasks });
     let ticks = 0;
     const timer = setInterval(() => ticks++, 10);
-    const drone = new Drone({ store, registry, concurrency: 8, leaseMs: 300, forceLease: true, minIdleMs: 1 }).start();
+    const drone = new Drone({ store, registry, concurrency: 8, leaseMs: 300, forceLease: true }).start();
     const started = Date.now();
     await until(async () => (await runState(store, run.id)) !== "running", 60_000);
     const elapsed = Date.now() - started;
@@ -106,7 +106,7 @@ describe("the drone", () => {
     }, { backoff: { baseMs: 5, maxMs: 20 } });
     const registry = new WorkflowRegistry().register(wf);
     const { run } = await submitPlan(store, registry, { goal: "g", tasks: [{ id: "f", title: "f", workflow: "flaky", input: {}, retries: 2 }] });
-    const drone = new Drone({ store, registry, minIdleMs: 2, maxIdleMs: 10 }).start();
+    const drone = new Drone({ store, registry, maxIdleMs: 10 }).start();
     await until(async () => (await runState(store, run.id)) !== "running");
     await drone.stop();
     const task = await store.findTask(run.id, "f");
@@ -127,7 +127,7 @@ describe("the drone", () => {
     const registry = new WorkflowRegistry().register(wf);
     const tasks = Array.from({ length: 8 }, (_, i) => ({ id: `t${i}`, title: "t", workflow: "limited", input: {} }));
     const { run } = await submitPlan(store, registry, { goal: "g", tasks });
-    const drone = new Drone({ store, registry, concurrency: 8, minIdleMs: 1, maxIdleMs: 5 }).start();
+    const drone = new Drone({ store, registry, concurrency: 8, maxIdleMs: 5 }).start();
     await until(async () => (await runState(store, run.id)) === "succeeded");
     await drone.stop();
     expect(peak).toBe(2);
@@ -149,7 +149,7 @@ describe("the drone", () => {
       goal: "g",
       tasks: [{ id: "q", title: "q", workflow: "quick", input: {} }, { id: "e", title: "e", workflow: "endless", input: {} }],
     });
-    const drone = new Drone({ store, registry, concurrency: 2, minIdleMs: 1 }).start();
+    const drone = new Drone({ store, registry, concurrency: 2 }).start();
     await until(async () => (await store.listTasks(run.id)).every((t) => t.state === "running"));
     await until(async () => (await store.listSteps((await store.findTask(run.id, "e")).id)).length === 1);
     await drone.stop(300);
@@ -172,7 +172,7 @@ describe("the drone", () => {
     }, { leaseMs: 60 });
     const registry = new WorkflowRegistry().register(wf);
     const { run } = await submitPlan(store, registry, { goal: "g", tasks: [{ id: "c", title: "c", workflow: "cancellable", input: {} }] });
-    const drone = new Drone({ store, registry, minIdleMs: 1, leaseMs: 60 }).start();
+    const drone = new Drone({ store, registry, leaseMs: 60 }).start();
     await until(async () => (await store.findTask(run.id, "c")).state === "running");
     await store.cancelRun(run.id);
     await until(() => sawAbort, 2_000);

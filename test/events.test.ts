@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { emitSignal } from "../src/services/signals.ts";
 import { attemptOnce, submitOne, workflow } from "./engine-helpers.ts";
-import { freshStore } from "./helpers.ts";
+import { freshStore, rejected } from "./helpers.ts";
 
 const waiter = (timeoutMs?: number) =>
   workflow("waiter", async (ctx) => {
@@ -41,7 +41,7 @@ describe("waiting for events", () => {
     await emitSignal(store, "release", { n: 1 }, "a");
     const again = await emitSignal(store, "release", { n: 2 }, "b");
     expect(again).toMatchObject({ created: false, woken: 0, signal: { data: { n: 1 }, emittedBy: "a" } });
-    await expect(emitSignal(store, "bad name!", null, "a")).rejects.toThrow('event name "bad name!" is not valid');
+    expect((await rejected(emitSignal(store, "bad name!", null, "a"))).message).toContain('event name "bad name!" is not valid');
   });
 
   test("a timeout and a late event never both win", async () => {

@@ -4,7 +4,7 @@ import { WorkflowRegistry } from "../src/engine/registry.ts";
 import { submitPlan } from "../src/engine/submit.ts";
 import review from "../workflows/review.ts";
 import { attemptOnce, submitOne, workflow } from "./engine-helpers.ts";
-import { freshStore } from "./helpers.ts";
+import { freshStore, rejected } from "./helpers.ts";
 
 describe("human gates", () => {
   test("an approval suspends the task with a pending gate; approving makes it ready and the replay returns the decision", async () => {
@@ -40,8 +40,8 @@ describe("human gates", () => {
     await attemptOnce(store, clock, review);
     const [gate] = await store.listGates();
     await store.decideGate(gate!.id, { approved: true, by: "alice" });
-    await expect(store.decideGate(gate!.id, { approved: true, by: "alice" })).rejects.toBeInstanceOf(GateNotPendingError);
-    await expect(store.decideGate(gate!.id, { approved: false, by: "bob", reason: "no" })).rejects.toThrow(`gate ${gate!.id} is no longer pending: it was approved by alice`);
+    expect(await rejected(store.decideGate(gate!.id, { approved: true, by: "alice" }))).toBeInstanceOf(GateNotPendingError);
+    expect((await rejected(store.decideGate(gate!.id, { approved: false, by: "bob", reason: "no" }))).message).toContain(`gate ${gate!.id} is no longer pending: it was approved by alice`);
     expect(await store.getGate(gate!.id)).toMatchObject({ state: "approved", decidedBy: "alice", reason: null });
   });
 
@@ -57,7 +57,7 @@ describe("human gates", () => {
     });
     await attemptOnce(store, clock, review);
     const [gate] = await store.listGates({ runId: run.id });
-    await expect(store.decideGate(gate!.id, { approved: false, by: "bob", reason: "  " })).rejects.toBeInstanceOf(InputError);
+    expect(await rejected(store.decideGate(gate!.id, { approved: false, by: "bob", reason: "  " }))).toBeInstanceOf(InputError);
     expect((await store.getGate(gate!.id)).state).toBe("pending");
     await store.decideGate(gate!.id, { approved: false, by: "bob", reason: "the changelog is missing" });
     expect((await attemptOnce(store, clock, review))!.outcome).toBe("failed");
@@ -110,7 +110,7 @@ describe("human gates", () => {
     expect(gate!.state).toBe("expired");
     expect(await store.findTask(run.id, "approve")).toMatchObject({ state: "failed", failReason: "timeout", error: { code: "gate_timeout" } });
     expect((await store.findTask(run.id, "after")).state).toBe("skipped");
-    await expect(store.decideGate(gate!.id, { approved: true, by: "late" })).rejects.toBeInstanceOf(GateNotPendingError);
+    expect(await rejected(store.decideGate(gate!.id, { approved: true, by: "late" }))).toBeInstanceOf(GateNotPendingError);
   });
 
   test("an escalating gate is marked overdue with an event, and stays pending", async () => {

@@ -42,3 +42,19 @@ export async function until(check: () => boolean | Promise<boolean>, timeoutMs =
     await Bun.sleep(10);
   }
 }
+
+/**
+ * The error a promise rejects with (fails if it resolves). Use this instead
+ * of `expect(promise).rejects`: bun:test waits for a pending promise there
+ * with a synchronous wait that returns late (100 ms to 1 s) when, as with the
+ * store's group commit, a setImmediate callback settles it
+ * (oven-sh/bun#39268). `await` has no such problem.
+ */
+export async function rejected(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error("expected the promise to reject, but it resolved");
+}

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { checkImports, importsOf } from "../.ci/check-imports.ts";
 import { freshDir } from "./helpers.ts";
@@ -45,5 +45,19 @@ describe("the import rules CI checks", () => {
 
   test("imports in comments are not imports; re-exports and dynamic imports are", () => {
     expect(importsOf('// import "./a.ts"\n/* import x from "./b.ts" */\nexport { c } from "./c.ts";\nawait import("./d.ts");')).toEqual(["./c.ts", "./d.ts"]);
+  });
+});
+
+describe("the suite's own rules", () => {
+  const files = readdirSync(import.meta.dir).filter((name) => name.endsWith(".ts")).map((name) => ({ name, text: readFileSync(join(import.meta.dir, name), "utf8") }));
+
+  test("no test waits on a store promise with expect().rejects/.resolves (it returns late under group commit: use rejected())", () => {
+    const pattern = new RegExp(["\\.rej", "ects\\.|\\.res", "olves\\."].join(""));
+    expect(files.filter((file) => pattern.test(file.text)).map((file) => file.name)).toEqual([]);
+  });
+
+  test("tests open stores through openTestStore, so each one is closed after its test", () => {
+    const pattern = new RegExp(["new Sqlite", "Store\\("].join(""));
+    expect(files.filter((file) => pattern.test(file.text)).map((file) => file.name)).toEqual([]);
   });
 });

@@ -14,7 +14,7 @@ describe("task output", () => {
       goal: "g",
       tasks: [{ id: "talk", title: "t", workflow: "shell", input: { command: "echo first; echo oops >&2; sleep 1; echo last" } }],
     });
-    const drone = new Drone({ store, registry, minIdleMs: 1 }).start();
+    const drone = new Drone({ store, registry }).start();
     const task = await store.findTask(run.id, "talk");
     await until(async () => (await store.listLogs(task.id)).some((l) => l.text.includes("first")), 5_000, "the first line");
     expect((await store.getTask(task.id)).state).toBe("running");

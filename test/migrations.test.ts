@@ -19,11 +19,11 @@ describe("migrations", () => {
   test("reopening an up-to-date database applies nothing and keeps the data", async () => {
     const { store, path } = freshStore();
     const run = await store.createRun(plan(["a"]));
-    store.close();
+    await store.close();
     const reopened = openTestStore(path);
     expect((await reopened.getRun(run.id)).id).toBe(run.id);
     expect(reopened.db.query<{ n: number }, []>("SELECT count(*) AS n FROM schema_migrations").get()!.n).toBe(loadMigrations().length);
-    reopened.close();
+    await reopened.close();
   });
 
   test("a database newer than the code is refused with a message that says so", () => {

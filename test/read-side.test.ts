@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { DatabaseTooNewError, DatabaseTooOldError, NotFoundError, ReadOnlyStoreError } from "../src/core/errors.ts";
 import { MIGRATIONS_DIR, openDatabase, schemaVersion } from "../src/store/sqlite/database.ts";
 import { farcaster, query } from "./cli-helpers.ts";
-import { freshDir, freshRealTimeStore, openTestStore, plan, until } from "./helpers.ts";
+import { freshDir, freshRealTimeStore, openTestStore, plan, until, rejected } from "./helpers.ts";
 
 function tableCount(path: string): number {
   return query<{ n: number }>(path, "SELECT count(*) AS n FROM sqlite_schema")[0]!.n;
@@ -21,9 +21,9 @@ describe("a read-only store", () => {
     const reader = openTestStore(path, { readOnly: true });
     expect(reader.readOnly).toBe(true);
     expect((await reader.getRun(run.id)).state).toBe("running");
-    await expect(reader.claimTasks("w", 1, 1_000)).rejects.toBeInstanceOf(ReadOnlyStoreError);
-    await expect(reader.createRun(plan(["b"]))).rejects.toThrow("creating a run needs to write, but this store was opened read-only");
-    await expect(reader.cancelRun(run.id)).rejects.toBeInstanceOf(ReadOnlyStoreError);
+    expect(await rejected(reader.claimTasks("w", 1, 1_000))).toBeInstanceOf(ReadOnlyStoreError);
+    expect((await rejected(reader.createRun(plan(["b"])))).message).toContain("creating a run needs to write, but this store was opened read-only");
+    expect(await rejected(reader.cancelRun(run.id))).toBeInstanceOf(ReadOnlyStoreError);
     expect(statSync(path).mtimeMs).toBe(before);
   });
 

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { InvalidTransitionError } from "../src/core/errors.ts";
 import { farcaster, query } from "./cli-helpers.ts";
 import { attemptOnce, submitOne, workflow } from "./engine-helpers.ts";
-import { freshDir, freshStore, plan } from "./helpers.ts";
+import { freshDir, freshStore, plan, rejected } from "./helpers.ts";
 
 describe("resuming a finished run", () => {
   test("a failed run reopens: the failed task continues after its last successful step, its skipped dependents run", async () => {
@@ -49,7 +49,7 @@ describe("resuming a finished run", () => {
     const { runId } = await submitOne(store, wf);
     while (await attemptOnce(store, clock, wf)) {}
     expect((await store.getRun(runId)).state).toBe("succeeded");
-    await expect(store.resumeRun(runId)).rejects.toBeInstanceOf(InvalidTransitionError);
+    expect(await rejected(store.resumeRun(runId))).toBeInstanceOf(InvalidTransitionError);
   });
 
   test("farcaster resume reopens a failed run once the cause is fixed, and exits 0 when it succeeds", async () => {

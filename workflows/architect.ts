@@ -39,7 +39,7 @@ export default defineWorkflow({
     review: z.enum(["gate", "none"]).default("gate"),
     maxRepairs: z.number().int().min(0).max(5).default(2),
   }),
-  limits: { retries: 2, leaseMs: 60_000, timeoutMs: 15 * 60_000 },
+  limits: { retries: 2, leaseMs: 60_000, timeoutMs: 15 * 60_000, concurrency: 4 },
   async run(ctx, input) {
     let valid: ValidWorkplan;
     const byModel = input.plan === undefined;

@@ -20,7 +20,8 @@ export default defineWorkflow({
       env: z.record(z.string(), z.string()).optional(),
     })
     .strict(),
-  limits: { timeoutMs: 10 * 60_000 },
+  // A drone has many slots for cheap tasks; commands are processes: a few at a time per drone.
+  limits: { timeoutMs: 10 * 60_000, concurrency: 8 },
   async run(ctx, input) {
     return ctx.step("command", input, async (stepInput, signal) => {
       const cwd = new URL(stepInput.cwd ?? ".", `file://${ctx.task.cwd.replace(/\/?$/, "/")}`).pathname;

@@ -1,7 +1,8 @@
 /**
- * Running one claimed task to an outcome: load its journal and its
- * dependencies' outputs, run the workflow under a heartbeat, a timeout and an
- * AbortSignal, then commit the outcome through the fenced store calls.
+ * Running one claimed task to an outcome: load its journal (the claim
+ * brought its dependencies' outputs), run the workflow under the drone's
+ * heartbeat, a timeout and an AbortSignal, then commit the outcome through
+ * the fenced store calls.
  *
  *   returned          -> completeTask
  *   Suspended         -> nothing (already suspended in the store)
@@ -14,7 +15,7 @@
 import type { Clock } from "../core/clock.ts";
 import { FarcasterError, LeaseLostError, NonDeterminismError, NonRetryableError, StepOutputError, TaskTimeoutError } from "../core/errors.ts";
 import type { ClaimedTask, Store } from "../store/types.ts";
-import { startHeartbeat } from "./heartbeat.ts";
+import { LeaseKeeper } from "./leaseKeeper.ts";
 import { LogBuffer } from "./logBuffer.ts";
 import { describeError, StepContext, Suspended, toJournalValue } from "./stepContext.ts";
 import { DEFAULT_LEASE_MS, type Workflow, type WorkflowCatalog } from "./workflow.ts";
@@ -48,6 +49,14 @@ export interface AttemptOptions {
   forceLeaseMs?: number;
   /** Lets the drone abort the attempt (shutdown). */
   controller: AbortController;
+  /** The drone's heartbeat; omitted: one of the attempt's own. */
+  leases?: LeaseKeeper;
+  /**
+   * Called once, just before the attempt's last write (completion, failure,
+   * release) is queued: the drone may claim for the slot now, so the claim
+   * joins the same transaction as that write.
+   */
+  onSettling?: () => void;
 }
 
 function abortPromise(signal: AbortSignal): Promise<never> {
@@ -62,11 +71,16 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
   const { taskId, attemptId } = claimed;
   const label = `${claimed.runId}/${claimed.key}`;
   const leaseMs = options.forceLeaseMs ?? workflow.limits?.leaseMs ?? options.claimLeaseMs ?? DEFAULT_LEASE_MS;
-  const heartbeat = startHeartbeat({
-    store, clock, taskId, attemptId, leaseMs,
-    renewNow: leaseMs !== options.claimLeaseMs,
-    onLost: (error) => controller.abort(error),
-  });
+  const keeper = options.leases ?? new LeaseKeeper({ store, clock, worker: options.worker });
+  const releaseLease = keeper.hold({ taskId, attemptId, leaseMs }, (error) => controller.abort(error), leaseMs !== options.claimLeaseMs);
+  let settled = false;
+  /** The workflow is done: stop renewing (the last write ends the lease) and let the drone claim for the slot. */
+  const settling = () => {
+    if (settled) return;
+    settled = true;
+    releaseLease();
+    options.onSettling?.();
+  };
   const logs = new LogBuffer(store, taskId, attemptId, () => clock.now());
   const timeoutMs = claimed.timeoutMs ?? workflow.limits?.timeoutMs;
   const timer = timeoutMs ? setTimeout(() => controller.abort(new TaskTimeoutError(label, timeoutMs)), timeoutMs) : undefined;
@@ -75,11 +89,13 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
     let output: unknown;
     try {
       // A first attempt has nothing journaled yet: skip the read.
-      const [journal, deps] = await Promise.all([claimed.attempt === 1 ? [] : store.listSteps(taskId), store.dependencyOutputs(taskId)]);
+      const journal = claimed.attempt === 1 ? [] : await store.listSteps(taskId);
+      const deps = claimed.deps;
       const parsed = workflow.input.safeParse(claimed.input);
       if (!parsed.success) throw new NonRetryableError(`task ${label}: input does not match workflow ${workflow.name}: ${parsed.error.message}`);
       const ctx = new StepContext({
-        store, clock, deps, journal, leaseMs, signal: controller.signal,
+        store, clock, deps, journal, signal: controller.signal,
+        onSuspending: settling,
         feedback: claimed.feedback.map((f) => f.reason),
         workflows: options.workflows,
         logs,
@@ -92,27 +108,29 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
       await logs.flush(); // output lands before the completion that ends the lease
     } catch (error) {
       await logs.flush();
-      return await settleFailure(options, error, label);
+      return await settleFailure(options, error, label, settling);
     }
     try {
+      settling();
       const { unblocked } = await store.completeTask(taskId, attemptId, output);
       return { outcome: "succeeded", unblocked };
     } catch (error) {
       if (error instanceof LeaseLostError) return { outcome: "lost", unblocked: 0, error: error.message };
       // The store refused the output (a planning task's invalid plan): fail rather than leave the task leased.
-      return await settleFailure(options, new NonRetryableError((error as Error).message, { cause: error }), label);
+      return await settleFailure(options, new NonRetryableError((error as Error).message, { cause: error }), label, settling);
     }
   } finally {
-    heartbeat.stop();
+    settling();
     if (timer) clearTimeout(timer);
   }
 }
 
-async function settleFailure(options: AttemptOptions, error: unknown, label: string): Promise<AttemptResult> {
+async function settleFailure(options: AttemptOptions, error: unknown, label: string, settling: () => void): Promise<AttemptResult> {
   const { store, claimed, workflow } = options;
   const { taskId, attemptId } = claimed;
   if (error instanceof Suspended) return { outcome: "suspended", unblocked: 0 };
   if (error instanceof LeaseLostError) return { outcome: "lost", unblocked: 0, error: error.message };
+  settling();
   try {
     if (error instanceof ShutdownAbort) {
       await store.releaseTask(taskId, attemptId);

@@ -33,8 +33,8 @@ export interface StepContextOptions {
   signal: AbortSignal;
   /** Where ctx.log goes; omitted: nowhere. */
   logs?: LogBuffer;
-  /** Each committed step renews the lease by this much. */
-  leaseMs: number;
+  /** Called before the task suspends (its lease ends with that write). */
+  onSuspending?: () => void;
 }
 
 /** Round-trips a value through JSON so first runs and replays return identical data. */
@@ -73,8 +73,8 @@ export class StepContext implements WorkflowContext {
   readonly signal: AbortSignal;
   private readonly store: Store;
   private readonly clock: Clock;
-  private readonly leaseMs: number;
   private readonly logs: LogBuffer | undefined;
+  private readonly onSuspending: () => void;
   private readonly journal: Map<string, StepRecord>;
   private readonly occurrences = new Map<string, number>();
   private seq = 0;
@@ -89,7 +89,7 @@ export class StepContext implements WorkflowContext {
     const { store, task } = options;
     this.run = { budget: () => store.runBudget(task.runId), modelUsage: () => store.runModelUsage(task.runId) };
     this.signal = options.signal;
-    this.leaseMs = options.leaseMs;
+    this.onSuspending = options.onSuspending ?? (() => {});
     this.logs = options.logs;
     this.journal = new Map(options.journal.map((step) => [step.key, step]));
   }
@@ -117,7 +117,7 @@ export class StepContext implements WorkflowContext {
 
   private async commit(step: StepWrite): Promise<void> {
     this.throwIfAborted();
-    await this.store.recordStep(this.task.taskId, this.task.attemptId, step, this.leaseMs);
+    await this.store.recordStep(this.task.taskId, this.task.attemptId, step);
   }
 
   step<T>(name: string, fn: (signal: AbortSignal) => T | Promise<T>): Promise<T>;
@@ -161,6 +161,7 @@ export class StepContext implements WorkflowContext {
       return;
     }
     this.throwIfAborted();
+    this.onSuspending();
     await this.store.suspendTask(this.task.taskId, this.task.attemptId, {
       until,
       reason: `sleep "${key}"`,
@@ -189,6 +190,7 @@ export class StepContext implements WorkflowContext {
       if (gate.state === "expired") throw new NonRetryableError(`gate ${gateId} expired before anyone decided`, { code: "gate_timeout" });
       if (gate.state === "pending") {
         // Woken without a decision (cannot happen through decideGate): wait again, same gate.
+        this.onSuspending();
         await this.store.suspendTask(this.task.taskId, this.task.attemptId, { reason: `approval "${key}"` });
         throw new Suspended(`waiting for gate ${gateId}`);
       }
@@ -203,6 +205,7 @@ export class StepContext implements WorkflowContext {
     const subjectHash = new Bun.CryptoHasher("sha256").update(JSON.stringify({ question: options.question, evidence: evidence ?? null })).digest("hex");
     const now = this.clock.now();
     this.throwIfAborted();
+    this.onSuspending();
     await this.store.suspendTask(this.task.taskId, this.task.attemptId, {
       reason: `approval "${key}"`,
       step: { key, seq, kind: "approval", status: "waiting", input: { question: options.question }, output: { gateId }, error: null, startedAt: now, endedAt: null },
@@ -238,6 +241,7 @@ export class StepContext implements WorkflowContext {
       return result;
     }
     this.throwIfAborted();
+    this.onSuspending();
     await this.store.suspendTask(this.task.taskId, this.task.attemptId, {
       until: timeoutAt ?? undefined,
       waitingFor: options.event,

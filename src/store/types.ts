@@ -114,6 +114,15 @@ export interface ClaimedTask {
   description: string | null;
   /** The run's working directory. */
   cwd: string | null;
+  /** Outputs of the tasks this one depends on, by their workplan ids (read with the claim). */
+  deps: Record<string, unknown>;
+}
+
+/** One lease a drone's heartbeat renews, by its own length. */
+export interface LeaseRenewal {
+  taskId: number;
+  attemptId: number;
+  leaseMs: number;
 }
 
 export interface AttemptRecord {
@@ -325,6 +334,17 @@ export interface ClaimOptions {
   workflows?: readonly string[];
   /** Only tasks of this run (the main job's own drones). */
   runId?: string;
+  /**
+   * Claim in groups, in order, each up to its own limit (and all together up
+   * to the claim's): a drone's workflows with a concurrency limit get their
+   * headroom, the others share the rest. Replaces `workflows`.
+   */
+  groups?: readonly ClaimGroup[];
+}
+
+export interface ClaimGroup {
+  workflows: readonly string[];
+  limit: number;
 }
 
 /** A run as one snapshot: the run, all its tasks and gates, and its events after a cursor. */
@@ -365,9 +385,21 @@ export interface Store {
 
   /** Reclaims a bounded number of expired leases, then leases up to `limit` ready tasks. */
   claimTasks(worker: string, limit: number, leaseMs: number, options?: ClaimOptions): Promise<ClaimedTask[]>;
-  /** Returns the new expiry. */
+  /**
+   * When a claim with these options could next find work: at or before now
+   * when a task is ready; otherwise the earliest expired lease to reclaim,
+   * backoff ending, sleeper waking or gate timing out; null when nothing is
+   * scheduled. A read: an idle drone asks it rather than claim for nothing.
+   */
+  nextDueAt(options?: ClaimOptions): Promise<number | null>;
+  /** Resolves when the database may have changed (a commit here or elsewhere), when `signal` aborts, or after `maxWaitMs`. */
+  waitForChange(options: { signal?: AbortSignal; maxWaitMs: number }): Promise<void>;
+  /** Renews one lease; returns the new expiry. */
   extendLease(taskId: number, attemptId: number, leaseMs: number): Promise<number>;
-  recordStep(taskId: number, attemptId: number, step: StepWrite, leaseMs?: number): Promise<void>;
+  /** A drone's heartbeat: renews every lease it holds at once; returns the attempt ids whose lease was lost. */
+  renewLeases(worker: string, leases: readonly LeaseRenewal[]): Promise<number[]>;
+  /** Journals a step under the lease (it does not renew the lease: heartbeats do). */
+  recordStep(taskId: number, attemptId: number, step: StepWrite): Promise<void>;
   completeTask(taskId: number, attemptId: number, output: unknown): Promise<CompleteResult>;
   failTask(taskId: number, attemptId: number, error: TaskError, options?: FailOptions): Promise<FailResult>;
   suspendTask(taskId: number, attemptId: number, options: SuspendOptions): Promise<void>;

@@ -3,7 +3,7 @@
  * lets running tasks finish for the grace period and releases the rest; a
  * second signal exits at once (leases then expire and are reclaimed).
  */
-import { Drone, type DroneEvent } from "../../engine/drone.ts";
+import { DEFAULT_CONCURRENCY, Drone, type DroneEvent } from "../../engine/drone.ts";
 import { openStore } from "../../store/index.ts";
 import { commandWorkflows, durationOption, intOption } from "../args.ts";
 import { COMMON_OPTIONS, stringOption, type Command } from "../command.ts";
@@ -31,7 +31,7 @@ export const workerCommand: Command = {
   usage: "worker [--concurrency N]",
   options: {
     ...COMMON_OPTIONS,
-    concurrency: { type: "string", short: "c", valueName: "N", description: "tasks run at once (default 4)" },
+    concurrency: { type: "string", short: "c", valueName: "N", description: `tasks run at once (default ${DEFAULT_CONCURRENCY}; shell commands, agents and planning keep their own lower limits)` },
     workflows: { type: "string", valueName: "DIR", description: "also load workflows from DIR (or $FARCASTER_WORKFLOWS)" },
     lease: { type: "string", valueName: "DURATION", description: "lease for every task, renewed every third of it (default: each workflow's own, else 30s)" },
     grace: { type: "string", valueName: "DURATION", description: "on Ctrl-C, how long running tasks may finish before release (default 10s)" },
@@ -39,7 +39,7 @@ export const workerCommand: Command = {
     quiet: { type: "boolean", short: "q", description: "print nothing but errors" },
   },
   async run(context) {
-    const concurrency = intOption(context, "concurrency", { min: 1, max: 1024, fallback: 4 });
+    const concurrency = intOption(context, "concurrency", { min: 1, max: 1024, fallback: DEFAULT_CONCURRENCY });
     const leaseMs = durationOption(context, "lease", 30_000);
     const graceMs = durationOption(context, "grace", 10_000);
     const registry = await commandWorkflows(context);

@@ -6,7 +6,7 @@
  */
 import type { SQLQueryBindings } from "bun:sqlite";
 import { LeaseLostError } from "../../core/errors.ts";
-import type { ClaimedTask, ClaimOptions, StepWrite, SuspendOptions } from "../types.ts";
+import type { ClaimedTask, ClaimOptions, LeaseRenewal, StepWrite, SuspendOptions } from "../types.ts";
 import { appendEvent, type TxContext } from "./context.ts";
 import { openGate } from "./gates.ts";
 import { waitForSignal } from "./signals.ts";
@@ -65,13 +65,19 @@ export function wakeSleepers(ctx: TxContext): number {
   return sql(ctx.db, `UPDATE tasks SET state = 'ready', updated_at = ?1 WHERE state = 'waiting' AND available_at <= ?1`).run(ctx.now).changes;
 }
 
-type ClaimedRow = { run_id: string; key: string; workflow: string; input: string; max_attempts: number; timeout_ms: number | null; feedback: string | null; scope: string | null; title: string; description: string | null; cwd: string | null };
+type ClaimedRow = {
+  run_id: string; key: string; workflow: string; input: string; max_attempts: number; timeout_ms: number | null; feedback: string | null;
+  scope: string | null; title: string; description: string | null; cwd: string | null; deps: string | null;
+};
 
 /**
  * Leases up to `limit` ready tasks, best first. One INSERT … SELECT picks the
  * tasks and opens their attempts; then each task is marked running and its
- * event appended. The limit is written into the SQL (see RECLAIM_BATCH), so
- * each limit a worker uses is one cached statement.
+ * event appended, and it comes back with everything its attempt needs: the
+ * run's directory and its dependencies' outputs (a task without
+ * dependencies costs an empty index probe, not another read). The limit is
+ * written into the SQL (see RECLAIM_BATCH), so each limit a worker uses is
+ * one cached statement.
  */
 export function claimReady(ctx: TxContext, worker: string, limit: number, leaseMs: number, options: ClaimOptions): ClaimedTask[] {
   if (!Number.isSafeInteger(limit) || limit < 0) throw new RangeError(`a claim's limit must be a whole number ≥ 0 (got ${limit})`);
@@ -96,7 +102,8 @@ export function claimReady(ctx: TxContext, worker: string, limit: number, leaseM
     `UPDATE tasks SET state = 'running', attempt_id = ?1, lease_owner = ?2, lease_expires_at = ?3, attempts = attempts + 1,
        started_at = coalesce(started_at, ?4), updated_at = ?4
      WHERE id = ?5 RETURNING run_id, key, workflow, input, max_attempts, timeout_ms, feedback, scope, title, description,
-       (SELECT cwd FROM runs WHERE runs.id = tasks.run_id) AS cwd`,
+       (SELECT cwd FROM runs WHERE runs.id = tasks.run_id) AS cwd,
+       (SELECT json_group_object(d.key, json(d.output)) FROM task_deps e JOIN tasks d ON d.id = e.depends_on WHERE e.task_id = tasks.id) AS deps`,
   );
   return attempts.map((attempt) => {
     const task = markRunning.get(attempt.id, worker, expiresAt, ctx.now, attempt.task_id)!;
@@ -117,29 +124,85 @@ export function claimReady(ctx: TxContext, worker: string, limit: number, leaseM
       title: task.title,
       description: task.description,
       cwd: task.cwd,
+      deps: sortedKeys(fromJson<Record<string, unknown>>(task.deps) ?? {}),
     };
   });
 }
 
-/** The fence: throws LeaseLostError unless the attempt still holds the task. Optionally extends the lease. */
-export function checkLease(ctx: TxContext, taskId: number, attemptId: number, leaseMs: number | undefined, operation: string): number | null {
-  const row = sql<{ lease_expires_at: number }, [number | null, number, number, number]>(
-    ctx.db,
-    `UPDATE tasks SET lease_expires_at = coalesce(?, lease_expires_at), updated_at = ?
-     WHERE id = ? AND attempt_id = ? AND state = 'running' RETURNING lease_expires_at`,
-  ).get(leaseMs === undefined ? null : ctx.now + leaseMs, ctx.now, taskId, attemptId);
+function sortedKeys(record: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/**
+ * The fence, as a read inside the write transaction: throws LeaseLostError
+ * unless the attempt still holds the task. Nothing else can change the task
+ * between this read and the caller's writes: they share the transaction.
+ */
+export function checkLease(ctx: TxContext, taskId: number, attemptId: number, operation: string): void {
+  const row = sql<{ one: number }, [number, number]>(ctx.db, "SELECT 1 AS one FROM tasks WHERE id = ? AND attempt_id = ? AND state = 'running'").get(taskId, attemptId);
   if (!row) throw new LeaseLostError(taskId, attemptId, operation);
-  return row.lease_expires_at;
 }
 
 export function extendLeaseTx(ctx: TxContext, taskId: number, attemptId: number, leaseMs: number): number {
-  const expiresAt = checkLease(ctx, taskId, attemptId, leaseMs, "the heartbeat")!;
+  const row = sql<{ lease_expires_at: number }, [number, number, number, number]>(
+    ctx.db,
+    "UPDATE tasks SET lease_expires_at = ?, updated_at = ? WHERE id = ? AND attempt_id = ? AND state = 'running' RETURNING lease_expires_at",
+  ).get(ctx.now + leaseMs, ctx.now, taskId, attemptId);
+  if (!row) throw new LeaseLostError(taskId, attemptId, "the heartbeat");
   sql(ctx.db, "UPDATE attempts SET heartbeat_at = ? WHERE id = ?").run(ctx.now, attemptId);
-  return expiresAt;
+  return row.lease_expires_at;
 }
 
-export function recordStepTx(ctx: TxContext, taskId: number, attemptId: number, step: StepWrite, leaseMs: number | undefined): void {
-  checkLease(ctx, taskId, attemptId, leaseMs, `recording step "${step.key}"`);
+/**
+ * A drone's heartbeat: every lease it holds renewed by one statement (each by
+ * its own length), fenced like every write. Returns the attempts whose fence
+ * failed: their leases are lost.
+ */
+export function renewLeasesTx(ctx: TxContext, worker: string, leases: readonly LeaseRenewal[]): number[] {
+  if (leases.length === 0) return [];
+  const renewed = sql<{ attempt_id: number }, [number, string, string]>(
+    ctx.db,
+    `UPDATE tasks SET lease_expires_at = ?1 + j.value ->> '$.leaseMs', updated_at = ?1
+     FROM json_each(?3) AS j
+     WHERE tasks.id = j.value ->> '$.taskId' AND tasks.attempt_id = j.value ->> '$.attemptId' AND tasks.state = 'running' AND tasks.lease_owner = ?2
+     RETURNING tasks.attempt_id`,
+  )
+    .all(ctx.now, worker, JSON.stringify(leases))
+    .map((row) => row.attempt_id);
+  sql(ctx.db, "UPDATE attempts SET heartbeat_at = ?1 WHERE id IN (SELECT value FROM json_each(?2))").run(ctx.now, JSON.stringify(renewed));
+  const held = new Set(renewed);
+  return leases.filter((lease) => !held.has(lease.attemptId)).map((lease) => lease.attemptId);
+}
+
+/**
+ * When a claim could next find work: now or earlier when a task is ready
+ * (of the given run and workflows), else the earliest of an expired lease to
+ * reclaim (a moment after it expires), a retry's backoff ending, a sleeper
+ * waking, a gate timing out. Null when nothing is scheduled. One read, so an
+ * idle drone asks it instead of taking the write lock for an empty claim.
+ */
+export function nextDueTx(ctx: TxContext, options: ClaimOptions): number | null {
+  const params: SQLQueryBindings[] = [];
+  const byRun = options.runId === undefined ? "" : `AND run_id = ?${params.push(options.runId)}`;
+  // The groups with room decide which ready tasks count; none with room: no ready task does.
+  const open = options.groups ? options.groups.filter((group) => group.limit > 0) : [{ workflows: options.workflows ?? [] }];
+  const workflows = open.some((group) => group.workflows.length === 0) ? [] : open.flatMap((group) => group.workflows);
+  const byWorkflow = workflows.length === 0 ? "" : `AND workflow IN (${workflows.map((w) => `?${params.push(w)}`).join(",")})`;
+  const ready = open.length === 0 ? "" : `SELECT min(available_at) AS due FROM tasks WHERE state = 'ready' ${byRun} ${byWorkflow} UNION ALL`;
+  const row = sql<{ due: number | null }, SQLQueryBindings[]>(
+    ctx.db,
+    `SELECT min(due) AS due FROM (
+       ${ready}
+       SELECT min(lease_expires_at) + 1 AS due FROM tasks WHERE state = 'running' ${byRun}
+       UNION ALL SELECT min(available_at) FROM tasks WHERE state = 'waiting' ${byRun}
+       UNION ALL SELECT min(timeout_at) FROM gates WHERE state = 'pending' AND timeout_at IS NOT NULL AND overdue_at IS NULL
+     )`,
+  ).get(...params);
+  return row?.due ?? null;
+}
+
+export function recordStepTx(ctx: TxContext, taskId: number, attemptId: number, step: StepWrite): void {
+  checkLease(ctx, taskId, attemptId, `recording step "${step.key}"`);
   writeStep(ctx, taskId, attemptId, step);
 }
 

@@ -53,8 +53,9 @@ export function completeTaskTx(ctx: TxContext, taskId: number, attemptId: number
     attemptId,
     data: { unblocked },
   });
-  const runState = closeTasks(ctx, task.run_id, 1, 0, task.lease_owner);
-  return { unblocked: unblocked.length, runState };
+  const result: CompleteResult = { unblocked: unblocked.length, runState: "running" };
+  closeTasks(ctx, task.run_id, 1, 0, task.lease_owner, (state) => (result.runState = state));
+  return result;
 }
 
 export function failTaskTx(
@@ -95,13 +96,14 @@ export function failTaskTx(
     return { state: "ready", availableAt, skipped: 0, runState: "running" };
   }
   const reason: FailReason = options.reason ?? (retryable ? "error" : "non_retryable");
-  const { skipped, runState } = failForGood(ctx, task, errorJson, reason, failures, task.lease_owner, attemptId);
-  return { state: "failed", availableAt: null, skipped, runState };
+  const result: FailResult = { state: "failed", availableAt: null, skipped: 0, runState: "running" };
+  result.skipped = failForGood(ctx, task, errorJson, reason, failures, task.lease_owner, attemptId, (state) => (result.runState = state));
+  return result;
 }
 
 /**
  * Marks the task failed and every task downstream of it skipped (they can no
- * longer run), then counts them all as closed for the run.
+ * longer run), then counts them all as closed for the run. Returns how many were skipped.
  */
 export function failForGood(
   ctx: TxContext,
@@ -111,7 +113,8 @@ export function failForGood(
   failures: number,
   actor: string,
   attemptId: number | null,
-): { skipped: number; runState: RunState } {
+  onRunState?: (state: RunState) => void,
+): number {
   sql(
     ctx.db,
     `UPDATE tasks SET state = 'failed', failures = ?, error = ?, fail_reason = ?, attempt_id = NULL, lease_expires_at = NULL,
@@ -138,6 +141,6 @@ export function failForGood(
     attemptId,
     data: { reason, error: (JSON.parse(errorJson) as TaskError).message, skipped },
   });
-  const runState = closeTasks(ctx, task.run_id, 1 + skipped.length, 1 + skipped.length, actor);
-  return { skipped: skipped.length, runState };
+  closeTasks(ctx, task.run_id, 1 + skipped.length, 1 + skipped.length, actor, onRunState);
+  return skipped.length;
 }

@@ -1,10 +1,12 @@
 /**
- * The Store on bun:sqlite. Every state change is one BEGIN IMMEDIATE
- * transaction (taken fairly, see writeLock.ts) around a function of
- * runs.ts, leases.ts or outcomes.ts. A read of one statement needs no
- * transaction in WAL mode; a read of several runs in one read transaction,
- * so it sees one snapshot. Opened with `readOnly`, the store never migrates
- * and never writes (a viewer beside working drones).
+ * The Store on bun:sqlite. Every state change is a function of runs.ts,
+ * leases.ts, outcomes.ts… applied by the group writer (writer.ts): all
+ * writes of one event-loop turn share one BEGIN IMMEDIATE transaction (taken
+ * fairly across processes, see writeLock.ts), each in its own savepoint, and
+ * each caller's promise settles after that COMMIT. A read of one statement
+ * needs no transaction in WAL mode; a read of several runs in one read
+ * transaction, so it sees one snapshot. Opened with `readOnly`, the store
+ * never migrates and never writes (a viewer beside working drones).
  */
 import type { Database } from "bun:sqlite";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "../../core/backoff.ts";
@@ -30,6 +32,7 @@ import type {
   LogRecord,
   SignalRecord,
   FailResult,
+  LeaseRenewal,
   RunRecord,
   RunSnapshot,
   StepRecord,
@@ -44,7 +47,7 @@ import { openDatabase, openReadOnlyDatabase, type SyncMode } from "./database.ts
 import { ChangeFeed } from "./changes.ts";
 import { follow, type FollowOptions } from "../follow.ts";
 import { Checkpointer, disableAutoCheckpoint } from "./checkpoints.ts";
-import { claimReady, extendLeaseTx, recordStepTx, releaseTaskTx, suspendTaskTx } from "./leases.ts";
+import { claimReady, extendLeaseTx, nextDueTx, recordStepTx, releaseTaskTx, renewLeasesTx, suspendTaskTx } from "./leases.ts";
 import { completeTaskTx, failTaskTx } from "./outcomes.ts";
 import {
   RUN_SELECT,
@@ -71,7 +74,7 @@ import { decideGateTx, selectGate } from "./gates.ts";
 import { finalizeStatements, inList, sql } from "./statements.ts";
 import { UNFINISHED_RUN_STATES } from "../../core/states.ts";
 import { Upkeep } from "./upkeep.ts";
-import { writeTransaction, type TransactionStatements } from "./writeLock.ts";
+import { GroupWriter, type WriteKind } from "./writer.ts";
 
 export interface SqliteStoreOptions {
   clock?: Clock;
@@ -87,8 +90,6 @@ export interface SqliteStoreOptions {
 }
 
 export const DEFAULT_RECOVERY_LIMIT = 5;
-/** Longest stretch of writes before the event loop gets a turn (timers, I/O). */
-const YIELD_EVERY_MS = 10;
 
 export class SqliteStore implements Store {
   readonly dialect = "sqlite" as const;
@@ -99,8 +100,7 @@ export class SqliteStore implements Store {
   private readonly backoff: BackoffPolicy;
   private readonly random: () => number;
   private readonly upkeep: Upkeep;
-  private readonly busyTimeoutMs: number;
-  private readonly tx: TransactionStatements;
+  private readonly writer: GroupWriter;
   private readonly checkpointer: Checkpointer | null;
   private readonly changes: ChangeFeed;
   private closed = false;
@@ -113,16 +113,6 @@ export class SqliteStore implements Store {
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.random = options.random ?? Math.random;
     this.upkeep = new Upkeep({ recoveryLimit: options.recoveryLimit ?? DEFAULT_RECOVERY_LIMIT });
-    this.busyTimeoutMs = options.busyTimeoutMs ?? 30_000;
-    const begin = sql(this.db, "BEGIN IMMEDIATE");
-    const commit = sql(this.db, "COMMIT");
-    const rollback = sql(this.db, "ROLLBACK");
-    this.tx = {
-      begin: () => begin.run(),
-      commit: () => commit.run(),
-      rollback: () => rollback.run(),
-      inTransaction: () => this.db.inTransaction,
-    };
     this.changes = new ChangeFeed(this.db);
     // An in-memory database has no WAL: SQLite's defaults are fine there. A reader never checkpoints.
     if (path === ":memory:" || this.readOnly) {
@@ -131,27 +121,25 @@ export class SqliteStore implements Store {
       disableAutoCheckpoint(this.db);
       this.checkpointer = new Checkpointer(this.db, path);
     }
+    this.writer = new GroupWriter({
+      db: this.db,
+      clock: this.clock,
+      busyTimeoutMs: options.busyTimeoutMs ?? 30_000,
+      checkpointer: this.checkpointer,
+      onCommit: () => this.changes.committed(),
+    });
   }
 
-  /** One IMMEDIATE transaction with one "now" for everything it writes; checkpoints, when due, come after the commit. */
-  private async write<T>(operation: string, fn: (ctx: TxContext) => T): Promise<T> {
-    if (this.readOnly) throw new ReadOnlyStoreError(operation);
-    // bun:sqlite is synchronous: a busy drone's writes resolve as one unbroken chain of
-    // microtasks, and timers (heartbeats, task timeouts) would never run. Yield to the
-    // event loop when it has not had a turn for a while.
-    if (performance.now() - this.lastYield > YIELD_EVERY_MS) {
-      await new Promise((resolve) => setImmediate(resolve));
-      this.lastYield = performance.now();
-    }
-    const paused = this.checkpointer?.paused();
-    if (paused) await paused; // the checkpoint thread is restarting the WAL: a few ms
-    const result = await writeTransaction(this.tx, () => fn({ db: this.db, now: this.clock.now() }), this.busyTimeoutMs);
-    this.checkpointer?.committed();
-    this.changes.committed();
-    return result;
+  /** Batches committed and writes they held (tests, the bench). */
+  get writeStats(): Readonly<{ batches: number; writes: number }> {
+    return this.writer.stats;
   }
 
-  private lastYield = performance.now();
+  /** Queues a write for this turn's batch; resolves after the COMMIT that holds it. */
+  private write<T>(operation: string, fn: (ctx: TxContext) => T, kind: WriteKind = "other"): Promise<T> {
+    if (this.readOnly) return Promise.reject(new ReadOnlyStoreError(operation));
+    return this.writer.write(kind, fn);
+  }
 
   /** A read of one statement. */
   private read<T>(fn: (ctx: TxContext) => T): Promise<T> {
@@ -161,7 +149,7 @@ export class SqliteStore implements Store {
   /**
    * A read of several statements, in one read transaction: one snapshot.
    * Synchronous from BEGIN to COMMIT, so no write of this process can run
-   * on the connection in between (see writeTransaction).
+   * on the connection in between (the writer's batches are synchronous too).
    */
   private snapshot<T>(fn: (ctx: TxContext) => T): Promise<T> {
     return Promise.resolve().then(() => {
@@ -262,50 +250,76 @@ export class SqliteStore implements Store {
   }
 
   followEvents(options: FollowOptions & { runId?: string; taskId?: number } = {}): AsyncIterable<EventRecord> {
-    return follow((afterId, limit) => this.listEvents({ runId: options.runId, taskId: options.taskId, afterId, limit }), this.waitForChange, options);
+    return follow((afterId, limit) => this.listEvents({ runId: options.runId, taskId: options.taskId, afterId, limit }), this.changed, options);
   }
 
   followLogs(taskId: number, options: FollowOptions = {}): AsyncIterable<LogRecord> {
-    return follow((afterId, limit) => this.listLogs(taskId, { afterId, limit }), this.waitForChange, options);
+    return follow((afterId, limit) => this.listLogs(taskId, { afterId, limit }), this.changed, options);
   }
 
-  private readonly waitForChange = (signal: AbortSignal | undefined, maxWaitMs: number) => this.changes.wait(signal, maxWaitMs);
+  private readonly changed = (signal: AbortSignal | undefined, maxWaitMs: number) => this.changes.wait(signal, maxWaitMs);
 
   /** The upkeep (reclaim, gate sweep, wake-ups) runs when due; see upkeep.ts. */
   async claimTasks(worker: string, limit: number, leaseMs: number, options: ClaimOptions = {}): Promise<ClaimedTask[]> {
     if (!Number.isSafeInteger(limit) || limit < 0) throw new RangeError(`a claim's limit must be a whole number ≥ 0 (got ${limit})`);
+    const groups = options.groups ?? [{ workflows: options.workflows ?? [], limit }];
+    for (const group of groups) {
+      if (!Number.isSafeInteger(group.limit) || group.limit < 0) throw new RangeError(`a claim group's limit must be a whole number ≥ 0 (got ${group.limit})`);
+    }
+    const claimAll = (ctx: TxContext, claimed: ClaimedTask[]) => {
+      for (const group of groups) {
+        const room = Math.min(group.limit - claimed.filter((c) => group.workflows.length === 0 || group.workflows.includes(c.workflow)).length, limit - claimed.length);
+        if (room > 0) claimed.push(...claimReady(ctx, worker, room, leaseMs, { runId: options.runId, workflows: group.workflows }));
+      }
+      return claimed;
+    };
     return this.write("claiming tasks", (ctx) => {
       const due = limit === 0 || this.upkeep.due(ctx.now);
       if (due) this.upkeep.run(ctx, worker);
-      const claimed = claimReady(ctx, worker, limit, leaseMs, options);
-      if (due || claimed.length === limit || this.upkeep.run(ctx, worker) === 0) return claimed;
-      return [...claimed, ...claimReady(ctx, worker, limit - claimed.length, leaseMs, options)];
-    });
+      const claimed = claimAll(ctx, []);
+      if (due || claimed.length === limit) return claimed;
+      // A short claim: run the upkeep now (an idle drone takes an expired or woken task at once), and claim again if it freed anything.
+      if (this.upkeep.run(ctx, worker) === 0) return claimed;
+      return claimAll(ctx, claimed);
+    }, "claim");
+  }
+
+  nextDueAt(options: ClaimOptions = {}): Promise<number | null> {
+    return this.read((ctx) => nextDueTx(ctx, options));
+  }
+
+  waitForChange(options: { signal?: AbortSignal; maxWaitMs: number }): Promise<void> {
+    return this.changes.wait(options.signal, options.maxWaitMs);
+  }
+
+  renewLeases(worker: string, leases: readonly LeaseRenewal[]): Promise<number[]> {
+    if (leases.length === 0) return Promise.resolve([]);
+    return this.write("renewing leases", (ctx) => renewLeasesTx(ctx, worker, leases), "hot");
   }
 
   extendLease(taskId: number, attemptId: number, leaseMs: number): Promise<number> {
-    return this.write("extending a lease", (ctx) => extendLeaseTx(ctx, taskId, attemptId, leaseMs));
+    return this.write("extending a lease", (ctx) => extendLeaseTx(ctx, taskId, attemptId, leaseMs), "hot");
   }
 
-  recordStep(taskId: number, attemptId: number, step: StepWrite, leaseMs?: number): Promise<void> {
-    return this.write("recording a step", (ctx) => recordStepTx(ctx, taskId, attemptId, step, leaseMs));
+  recordStep(taskId: number, attemptId: number, step: StepWrite): Promise<void> {
+    return this.write("recording a step", (ctx) => recordStepTx(ctx, taskId, attemptId, step), "hot");
   }
 
   completeTask(taskId: number, attemptId: number, output: unknown): Promise<CompleteResult> {
     const json = JSON.stringify(output ?? null);
-    return this.write("completing a task", (ctx) => completeTaskTx(ctx, taskId, attemptId, json));
+    return this.write("completing a task", (ctx) => completeTaskTx(ctx, taskId, attemptId, json), "hot");
   }
 
   failTask(taskId: number, attemptId: number, error: TaskError, options: FailOptions = {}): Promise<FailResult> {
-    return this.write("failing a task", (ctx) => failTaskTx(ctx, taskId, attemptId, error, options, this.backoff, this.random));
+    return this.write("failing a task", (ctx) => failTaskTx(ctx, taskId, attemptId, error, options, this.backoff, this.random), "hot");
   }
 
   suspendTask(taskId: number, attemptId: number, options: SuspendOptions): Promise<void> {
-    return this.write("suspending a task", (ctx) => suspendTaskTx(ctx, taskId, attemptId, options));
+    return this.write("suspending a task", (ctx) => suspendTaskTx(ctx, taskId, attemptId, options), "hot");
   }
 
   releaseTask(taskId: number, attemptId: number): Promise<void> {
-    return this.write("releasing a task", (ctx) => releaseTaskTx(ctx, taskId, attemptId));
+    return this.write("releasing a task", (ctx) => releaseTaskTx(ctx, taskId, attemptId), "hot");
   }
 
   runBudget(runId: string): Promise<RunBudget | null> {
@@ -349,7 +363,7 @@ export class SqliteStore implements Store {
 
   appendLogs(taskId: number, attemptId: number, entries: readonly LogEntry[]): Promise<number> {
     if (entries.length === 0) return Promise.resolve(0);
-    return this.write("appending logs", (ctx) => appendLogsTx(ctx, taskId, attemptId, entries));
+    return this.write("appending logs", (ctx) => appendLogsTx(ctx, taskId, attemptId, entries), "hot");
   }
 
   listLogs(taskId: number, options: { afterId?: number; limit?: number } = {}): Promise<LogRecord[]> {
@@ -396,6 +410,7 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.writer.drain(); // what was queued before close is committed (or fails) first
     this.changes.close();
     this.checkpointer?.close();
     finalizeStatements(this.db);
