@@ -73,3 +73,5 @@ export function cpuMeter() {
     },
   };
 }
+
+export type CpuMeter = ReturnType<typeof cpuMeter>;
