@@ -23,8 +23,8 @@ export class Children {
   }
 
   /** Runs `cmd` to its end and parses its stdout as JSON; a non-zero exit throws with its stderr. */
-  async json<T>(cmd: string[], what: string, env?: Record<string, string | undefined>): Promise<{ value: T; stderr: string }> {
-    const child = this.spawn(() => Bun.spawn(cmd, { stdin: "ignore", stdout: "pipe", stderr: "pipe", ...(env ? { env } : {}) }));
+  async json<T>(cmd: string[], what: string, options: { env?: Record<string, string | undefined>; cwd?: string } = {}): Promise<{ value: T; stderr: string }> {
+    const child = this.spawn(() => Bun.spawn(cmd, { stdin: "ignore", stdout: "pipe", stderr: "pipe", ...options }));
     // spawn's own handler on `exited` was registered first: the meter has heard of the exit when this resolves.
     const [output, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
     if (code !== 0) throw new Error(`${what} exited with code ${code}:\n${stderr.trim()}`);
