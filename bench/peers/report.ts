@@ -116,7 +116,7 @@ function shapeCells(shape: Shape | undefined): string[] {
 export function formatReport(report: PeersReport, shapes: readonly Shape[]): string {
   const byId = new Map(shapes.map((s) => [s.id, s]));
   const versus = (row: Row) => {
-    if (row.contender === "plainjob") return "1";
+    if (row.contender === "plainjob") return "(reference)";
     const r = report.ratios.find((x) => x.name === `${row.contender} / plainjob` && x.shape === row.shape);
     return r ? `${fixed(r.value.median, 2)}× (${range(r.value)})` : "–";
   };
@@ -152,7 +152,7 @@ export function formatReport(report: PeersReport, shapes: readonly Shape[]): str
     "- plainjob has no dependencies: a chain's job enqueues its successor from its handler; a diamond's root enqueues its 98 jobs, each of which counts itself in a table of the same database, and the one that completes the count enqueues the sink (see bench/peers/plainjob-worker.ts).",
     "- CPU µs/task and bytes written/task: the worker processes' user+sys CPU and write-call bytes (/proc/PID/stat, /proc/PID/io wchar: WAL appends, checkpoint copies, anything else) " +
       "sampled every 10 ms and interpolated to the window, ÷ tasks. Bytes written are not WAL frames: those would need checkpoints off, which the store does not offer.",
-    "- RSS: the largest resident set of one worker process, sampled inside the window / over its whole life (Farcaster's includes planning the run).",
+    "- RSS: the largest resident set of one worker process, sampled inside the window / over its whole life. A Farcaster worker first ran the @plan task (inserting the plan's tasks); memory it took then may still be held in the window.",
     "- others' CPU: the largest share of the machine other processes used during one of the measurements (lib/cpu.ts); above ~10% the numbers are disturbed.",
   ];
   if (othersMax > 0.1) lines.push(`- WARNING: other processes used up to ${percent(othersMax)} of the machine during a measurement; rerun on a quiet machine.`);
