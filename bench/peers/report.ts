@@ -3,6 +3,7 @@
  * and contender, each round's ratios from that round's own pair, the
  * 4-workers-over-1 scaling with its target, and the table.
  */
+import { QUIET_SHARE } from "../lib/cpu.ts";
 import { describeMachine, type Machine } from "../lib/machine.ts";
 import { median, spread, type Spread } from "../lib/stats.ts";
 import { fixed, int, megabytes, percent, table, targetTable, type Target } from "../lib/table.ts";
@@ -31,6 +32,8 @@ export interface Ratio {
   name: string;
   shape: string;
   perRound: number[];
+  /** Per round: other processes used more than QUIET_SHARE of the machine during either measurement. */
+  disturbed: boolean[];
   value: Spread;
 }
 
@@ -50,12 +53,19 @@ function pick(measurements: Measurement[], contender: string, shape: string): Me
   return measurements.filter((m) => m.contender === contender && m.shape === shape).sort((a, b) => a.round - b.round);
 }
 
+interface RoundRatio {
+  value: number;
+  disturbed: boolean;
+}
+
+const disturbed = (m: Measurement) => (m.others ?? 0) > QUIET_SHARE;
+
 /** Per round, a / b from that round's own measurements (rounds where either is missing are left out). */
-function perRound(measurements: Measurement[], a: [string, string], b: [string, string]): number[] {
+function perRound(measurements: Measurement[], a: [string, string], b: [string, string]): RoundRatio[] {
   const bs = pick(measurements, ...b);
   return pick(measurements, ...a).flatMap((m) => {
     const other = bs.find((x) => x.round === m.round);
-    return other ? [m.perSecond / other.perSecond] : [];
+    return other ? [{ value: m.perSecond / other.perSecond, disturbed: disturbed(m) || disturbed(other) }] : [];
   });
 }
 
@@ -66,8 +76,9 @@ export function buildReport(base: Omit<PeersReport, "rows" | "ratios" | "targets
   const names = base.contenders.map((c) => c.name);
   const rows: Row[] = [];
   const ratios: Ratio[] = [];
-  const ratio = (name: string, shape: string, values: number[]) => {
-    if (values.length > 0) ratios.push({ name, shape, perRound: values, value: spread(values) });
+  const ratio = (name: string, shape: string, rounds: RoundRatio[]) => {
+    const values = rounds.map((r) => r.value);
+    if (values.length > 0) ratios.push({ name, shape, perRound: values, disturbed: rounds.map((r) => r.disturbed), value: spread(values) });
   };
   for (const shape of shapes) {
     for (const contender of names) {
@@ -91,9 +102,10 @@ export function buildReport(base: Omit<PeersReport, "rows" | "ratios" | "targets
   }
   const targets: Target[] = [];
   for (const contender of names) {
-    const values = perRound(measurements, [contender, SCALING_SHAPES.four], [contender, SCALING_SHAPES.one]);
-    ratio(`${contender}: 4 workers / 1 worker`, "independent", values);
-    if (values.length === 0 || contender === "plainjob") continue;
+    const rounds = perRound(measurements, [contender, SCALING_SHAPES.four], [contender, SCALING_SHAPES.one]);
+    ratio(`${contender}: 4 workers / 1 worker`, "independent", rounds);
+    if (rounds.length === 0 || contender === "plainjob") continue;
+    const values = rounds.map((r) => r.value);
     const value = spread(values);
     targets.push({
       name: `${contender}: 4 worker processes ≥ ${SCALING_TARGET}× one worker (independent tasks)`,
@@ -129,7 +141,7 @@ export function formatReport(report: PeersReport, shapes: readonly Shape[]): str
   );
   const ratios = table(
     ["ratio of tasks/s", "shape", "median", "min–max", "each round"],
-    report.ratios.map((r) => [r.name, r.shape, `${fixed(r.value.median, 2)}×`, range(r.value), r.perRound.map((v) => fixed(v, 2)).join(" ")]),
+    report.ratios.map((r) => [r.name, r.shape, `${fixed(r.value.median, 2)}×`, range(r.value), r.perRound.map((v, i) => `${fixed(v, 2)}${r.disturbed[i] ? "*" : ""}`).join(" ")]),
   );
   const othersMax = Math.max(0, ...report.rows.map((r) => r.othersMax ?? 0));
   const lines = [
@@ -153,7 +165,8 @@ export function formatReport(report: PeersReport, shapes: readonly Shape[]): str
     "- CPU µs/task and bytes written/task: the worker processes' user+sys CPU and write-call bytes (/proc/PID/stat, /proc/PID/io wchar: WAL appends, checkpoint copies, anything else) " +
       "sampled every 10 ms and interpolated to the window, ÷ tasks. Bytes written are not WAL frames: those would need checkpoints off, which the store does not offer.",
     "- RSS: the largest resident set of one worker process, sampled inside the window / over its whole life. A Farcaster worker first ran the @plan task (inserting the plan's tasks); memory it took then may still be held in the window.",
-    "- others' CPU: the largest share of the machine other processes used during one of the measurements (lib/cpu.ts); above ~10% the numbers are disturbed.",
+    "- others' CPU: the largest share of the machine other processes used during one of the measurements (lib/cpu.ts); above ~10% the numbers are disturbed. " +
+      "In the ratio table, * marks a round in which either measurement of the pair was disturbed so.",
   ];
   if (othersMax > 0.1) lines.push(`- WARNING: other processes used up to ${percent(othersMax)} of the machine during a measurement; rerun on a quiet machine.`);
   for (const p of report.problems) lines.push(`- problem: ${p}`);
