@@ -38,7 +38,7 @@ const checkpoints: CheckpointPolicy = values["sqlite-checkpoints"] ? "sqlite" : 
 const fixedSupply = values.tasks === undefined ? undefined : wholeRuns(positive("--tasks", values.tasks));
 
 const WORKER = join(import.meta.dir, "store", "worker.ts");
-/** Time for the processes to start and open the database before the window opens (they take ~0.2 s). */
+/** Time for the processes to start and open the database before the window opens; a late one is flagged (LATE START). */
 const START_DELAY_MS = 500;
 const CALIBRATION_MS = 300;
 /** Tasks created per measurement: this many times what one process did in calibration, for the whole window. */
