@@ -13,13 +13,14 @@
  * usage: bun run bench/store.ts [--seconds 3] [--tasks N] [--run-size 1000] [--only store,minimal]
  *                               [--sqlite-checkpoints] [--json]
  */
-import { mkdtempSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { buildReport, formatReport, summarize, type Measurement } from "./report.ts";
-import type { WorkerResult } from "./store-worker.ts";
-import { openCycle, prepare, type CheckpointPolicy, type Kind } from "./workloads.ts";
+import { choices, count, positive } from "./lib/args.ts";
+import { peakSize, tempDir } from "./lib/files.ts";
+import { Children } from "./lib/procs.ts";
+import { buildReport, formatReport, summarize, type Measurement } from "./store/report.ts";
+import type { WorkerResult } from "./store/worker.ts";
+import { KINDS, openCycle, prepare, type CheckpointPolicy, type Kind } from "./store/workloads.ts";
 
 const { values } = parseArgs({
   options: {
@@ -32,22 +33,24 @@ const { values } = parseArgs({
   },
 });
 const seconds = positive("--seconds", values.seconds);
-const runSize = Math.round(positive("--run-size", values["run-size"]));
+const runSize = count("--run-size", values["run-size"]);
 const checkpoints: CheckpointPolicy = values["sqlite-checkpoints"] ? "sqlite" : "store";
 const fixedSupply = values.tasks === undefined ? undefined : wholeRuns(positive("--tasks", values.tasks));
 
-const WORKER = join(import.meta.dir, "store-worker.ts");
-/** Time for the processes to start and open the database before the window opens (they take ~0.2 s). */
+const WORKER = join(import.meta.dir, "store", "worker.ts");
+/** Time for the processes to start and open the database before the window opens; a late one is flagged (LATE START). */
 const START_DELAY_MS = 500;
 const CALIBRATION_MS = 300;
 /** Tasks created per measurement: this many times what one process did in calibration, for the whole window. */
 const SUPPLY_HEADROOM = 3;
 const ALL: [Kind, number][] = [["raw", 1], ["raw", 4], ["minimal", 1], ["minimal", 4], ["store", 1], ["store", 4]];
 /** --only narrows the plan to some workloads (quicker runs while tuning one of them). */
-const only = values.only?.split(",").map((kind) => kind.trim());
+const only = choices("--only", values.only, KINDS);
 const PLAN = only ? ALL.filter(([kind]) => only.includes(kind)) : ALL;
 
-const dir = mkdtempSync(join(tmpdir(), "farcaster-bench-"));
+const dir = tempDir("farcaster-bench-");
+const children = new Children();
+children.onInterrupt(dir.remove);
 try {
   const supply = new Map<Kind, number>();
   const measurements: Measurement[] = [];
@@ -59,56 +62,26 @@ try {
   const report = buildReport(seconds, runSize, checkpoints, measurements);
   console.log(values.json ? JSON.stringify(report, null, 2) : formatReport(report));
 } finally {
-  rmSync(dir, { recursive: true, force: true });
+  children.kill();
+  dir.remove();
 }
 
 /** Runs `procs` processes over one fresh database, all in the same window. */
 async function measure(kind: Kind, procs: number, tasks: number): Promise<Measurement> {
-  const path = join(dir, `${kind}-${procs}.db`);
+  const path = dir.file(`${kind}-${procs}.db`);
   await prepare(kind, path, tasks, runSize);
   const startAt = Date.now() + START_DELAY_MS;
   const endAt = startAt + seconds * 1000;
-  const children = Array.from({ length: procs }, (_, i) =>
-    Bun.spawn([process.execPath, WORKER, kind, path, `${kind}-${i}`, String(startAt), String(endAt), checkpoints], {
-      stdout: "pipe",
-      stderr: "inherit",
-    }),
-  );
   const wal = peakSize(`${path}-wal`);
   const results = await Promise.all(
-    children.map(async (child) => {
-      const output = await new Response(child.stdout).text();
-      const code = await child.exited;
-      if (code !== 0) throw new Error(`a ${kind} benchmark process exited with code ${code}`);
-      return JSON.parse(output) as WorkerResult;
+    Array.from({ length: procs }, async (_, i) => {
+      const cmd = [process.execPath, WORKER, kind, path, `${kind}-${i}`, String(startAt), String(endAt), checkpoints];
+      const { value, stderr } = await children.json<WorkerResult>(cmd, `a ${kind} benchmark process`);
+      if (stderr.trim()) process.stderr.write(stderr);
+      return value;
     }),
   );
   return summarize(kind, tasks, seconds, results, wal.stop());
-}
-
-/**
- * Samples a file's size until stopped and returns the largest seen. The WAL's
- * size tells whether checkpoints keep up: with the store's checkpoints it
- * stays within a few times WAL_RESTART_PAGES (16 MB); with SQLite's automatic
- * checkpoint, near 4 MB (1000 pages) when they keep up.
- */
-function peakSize(path: string): { stop(): number } {
-  let peak = 0;
-  const sample = () => {
-    try {
-      peak = Math.max(peak, statSync(path).size);
-    } catch {
-      // not created yet, or removed by the last connection's close
-    }
-  };
-  const timer = setInterval(sample, 25);
-  timer.unref();
-  return {
-    stop() {
-      clearInterval(timer);
-      return peak;
-    },
-  };
 }
 
 /**
@@ -116,7 +89,7 @@ function peakSize(path: string): { stop(): number } {
  * a short run of one process on a scratch database gives the rate.
  */
 async function calibrate(kind: Kind): Promise<number> {
-  const path = join(dir, `${kind}-calibration.db`);
+  const path = dir.file(`${kind}-calibration.db`);
   await prepare(kind, path, runSize, runSize);
   const cycle = openCycle(kind, path, "calibration", checkpoints);
   const started = performance.now();
@@ -135,10 +108,4 @@ async function calibrate(kind: Kind): Promise<number> {
 /** Tasks are created in whole runs. */
 function wholeRuns(tasks: number): number {
   return Math.max(1, Math.ceil(tasks / runSize)) * runSize;
-}
-
-function positive(name: string, value: string | undefined): number {
-  const number = Number(value);
-  if (!Number.isFinite(number) || number <= 0) throw new Error(`${name} must be a positive number (got ${value})`);
-  return number;
 }

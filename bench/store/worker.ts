@@ -4,9 +4,9 @@
  * loop until the end time, and prints a WorkerResult as JSON on stdout.
  * Only cycles that complete inside the window count.
  *
- * usage: bun bench/store-worker.ts KIND DB WORKER START END [store|sqlite]   (epoch ms; how raw and minimal checkpoint)
+ * usage: bun bench/store/worker.ts KIND DB WORKER START END [store|sqlite]   (epoch ms; how raw and minimal checkpoint)
  */
-import { record, type Histogram } from "./histogram.ts";
+import { record, type Histogram } from "../lib/histogram.ts";
 import { isKind, openCycle } from "./workloads.ts";
 
 export interface WorkerResult {
@@ -26,7 +26,7 @@ export interface WorkerResult {
 
 const [kind, path, worker, start, end, checkpoints = "store"] = process.argv.slice(2);
 if (!isKind(kind) || !path || !worker || !start || !end || (checkpoints !== "store" && checkpoints !== "sqlite")) {
-  throw new Error("usage: bun bench/store-worker.ts raw|minimal|store DB WORKER START_MS END_MS [store|sqlite]");
+  throw new Error("usage: bun bench/store/worker.ts raw|minimal|store DB WORKER START_MS END_MS [store|sqlite]");
 }
 const startAt = Number(start);
 const endAt = Number(end);

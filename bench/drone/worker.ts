@@ -1,5 +1,5 @@
 /**
- * One process of the drone benchmark (bench/drone.ts), given its job as a
+ * One process of the drone benchmarks (bench/drone.ts, bench/latency.ts), given its job as a
  * JSON argument; prints its result as JSON on stdout.
  *
  *   raw      1-row write transactions in a loop until the end time (the ceiling)
@@ -13,19 +13,20 @@
  * The drone modes construct Drone directly (as `farcaster worker` does) with a
  * store wrapped to time its calls: the counts and latencies are the drone's own.
  *
- * usage: bun bench/drone-worker.ts '<WorkerJob as JSON>'
+ * usage: bun bench/drone/worker.ts '<WorkerJob as JSON>'
  */
-import { Database } from "bun:sqlite";
+import type { Database } from "bun:sqlite";
 import { join } from "node:path";
-import { Drone } from "../src/engine/drone.ts";
-import { loadWorkflowDir, WorkflowRegistry } from "../src/engine/registry.ts";
-import { submitPlan } from "../src/engine/submit.ts";
-import { SqliteStore } from "../src/store/sqlite/store.ts";
-import type { ClaimedTask, Store } from "../src/store/types.ts";
-import { writeTransaction } from "../src/store/sqlite/writeLock.ts";
-import { probe, wallNow } from "./workflows/_probe.ts";
+import { Drone } from "../../src/engine/drone.ts";
+import { loadWorkflowDir, WorkflowRegistry } from "../../src/engine/registry.ts";
+import { submitPlan } from "../../src/engine/submit.ts";
+import { SqliteStore } from "../../src/store/sqlite/store.ts";
+import type { ClaimedTask, Store } from "../../src/store/types.ts";
+import { writeTransaction } from "../../src/store/sqlite/writeLock.ts";
+import { openPlain } from "../lib/sqlite.ts";
+import { probe, wallNow } from "../workflows/_probe.ts";
 
-export const BENCH_WORKFLOWS = join(import.meta.dir, "workflows");
+export const BENCH_WORKFLOWS = join(import.meta.dir, "..", "workflows");
 const LOCK_TIMEOUT_MS = 30_000;
 
 export type WorkerJob =
@@ -130,7 +131,7 @@ function instrument(store: SqliteStore, hook: Hook): Store {
   }) as unknown as Store;
 }
 
-async function benchRegistry(): Promise<WorkflowRegistry> {
+export async function benchRegistry(): Promise<WorkflowRegistry> {
   const registry = new WorkflowRegistry();
   await loadWorkflowDir(registry, BENCH_WORKFLOWS);
   return registry;
@@ -139,15 +140,6 @@ async function benchRegistry(): Promise<WorkflowRegistry> {
 async function sleepUntil(epochMs: number): Promise<void> {
   const wait = epochMs - wallNow();
   if (wait > 0) await Bun.sleep(wait);
-}
-
-/** A plain connection with the store's PRAGMAs (database.ts), for the raw ceiling. */
-export function openPlain(path: string): Database {
-  const db = new Database(path, { create: true, strict: true });
-  db.run("PRAGMA journal_mode = WAL");
-  db.run("PRAGMA synchronous = NORMAL");
-  db.run("PRAGMA busy_timeout = 0");
-  return db;
 }
 
 /** BEGIN IMMEDIATE; INSERT one row; COMMIT — with the store's own lock retry (writeLock.ts). */
@@ -358,7 +350,7 @@ async function handoff(job: Extract<WorkerJob, { mode: "handoff" }>): Promise<Ha
 
 if (import.meta.main) {
   const job = JSON.parse(process.argv[2] ?? "null") as WorkerJob | null;
-  if (!job) throw new Error("usage: bun bench/drone-worker.ts '<job as JSON>' (bench/drone.ts starts these)");
+  if (!job) throw new Error("usage: bun bench/drone/worker.ts '<job as JSON>' (bench/drone.ts and bench/latency.ts start these)");
   const output =
     job.mode === "raw" ? await raw(job) : job.mode === "drone" ? await drone(job) : job.mode === "steps" ? await steps(job) : await handoff(job);
   await new Promise((resolve) => process.stdout.write(JSON.stringify(output), resolve));

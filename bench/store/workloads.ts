@@ -10,11 +10,12 @@
  * of a chain makes exactly one dependent ready, and CHAINS tasks per run are
  * ready at any time: more than enough for 4 processes.
  */
-import { Database } from "bun:sqlite";
-import type { WorkplanInput } from "../src/core/workplan.ts";
-import { Checkpointer, disableAutoCheckpoint } from "../src/store/sqlite/checkpoints.ts";
-import { SqliteStore } from "../src/store/sqlite/store.ts";
-import { writeTransaction, type TransactionStatements } from "../src/store/sqlite/writeLock.ts";
+import type { Database } from "bun:sqlite";
+import type { WorkplanInput } from "../../src/core/workplan.ts";
+import { Checkpointer, disableAutoCheckpoint } from "../../src/store/sqlite/checkpoints.ts";
+import { SqliteStore } from "../../src/store/sqlite/store.ts";
+import { writeTransaction, type TransactionStatements } from "../../src/store/sqlite/writeLock.ts";
+import { openPlain } from "../lib/sqlite.ts";
 
 export const KINDS = ["raw", "minimal", "store"] as const;
 export type Kind = (typeof KINDS)[number];
@@ -155,16 +156,6 @@ function minimalClaim(db: Database, tx: Transactor, worker: string): Cycle["clai
         if (done.next !== null) unblock.run(done.next);
       });
   };
-}
-
-/** A connection with the store's PRAGMAs (see src/store/sqlite/database.ts), without its schema. */
-function openPlain(path: string): Database {
-  const db = new Database(path, { create: true, strict: true });
-  db.run("PRAGMA journal_mode = WAL");
-  db.run("PRAGMA synchronous = NORMAL");
-  db.run("PRAGMA foreign_keys = ON");
-  db.run("PRAGMA busy_timeout = 0");
-  return db;
 }
 
 /**

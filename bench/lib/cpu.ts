@@ -49,7 +49,7 @@ function ownMs(): number {
   return (usage.user + usage.system) / 1000;
 }
 
-/** Tracks the CPU time of exited children; `measure()` brackets one measurement. */
+/** Tracks the CPU time of exited children; `start()` brackets one measurement. */
 export function cpuMeter() {
   let childrenMs = 0;
   const cpus = navigator.hardwareConcurrency;
@@ -72,4 +72,28 @@ export function cpuMeter() {
       };
     },
   };
+}
+
+export type CpuMeter = ReturnType<typeof cpuMeter>;
+
+/** Others' share of the machine below which a measurement may start (--wait-quiet). */
+export const QUIET_SHARE = 0.1;
+
+/**
+ * --wait-quiet: waits, up to `waitMs`, until other processes use less than
+ * QUIET_SHARE of the machine for a second. Returns a problem to report when
+ * they never did, else null.
+ */
+export async function waitForQuiet(meter: CpuMeter, waitMs: number, progress: (message: string) => void): Promise<string | null> {
+  if (waitMs <= 0) return null;
+  const deadline = performance.now() + waitMs;
+  for (;;) {
+    const stop = meter.start();
+    await Bun.sleep(1_000);
+    const { others } = stop();
+    if (others === null || others < QUIET_SHARE) return null;
+    const share = `${Math.round(others * 100)}%`;
+    if (performance.now() > deadline) return `other processes still used ${share} of the machine after --wait-quiet ${waitMs / 1000}`;
+    progress(`waiting for a quiet machine: other processes use ${share} of it`);
+  }
 }
