@@ -82,3 +82,21 @@ describe("closed state sets", () => {
     ).toThrow(/FOREIGN KEY/);
   });
 });
+
+describe("opening under contention", () => {
+  test("opening waits for another connection's exclusive lock instead of failing at once", async () => {
+    const path = join(freshDir(), "busy.db");
+    openDatabase(path).close();
+    // Like a process closing (its last checkpoint) or recovering a crashed writer's WAL: nobody else may even read.
+    const holder = new Database(path);
+    holder.run("PRAGMA locking_mode = EXCLUSIVE");
+    holder.run("BEGIN EXCLUSIVE");
+    holder.run("CREATE TABLE held (x INTEGER)");
+    const opening = Bun.spawn([process.execPath, "-e", `import { openDatabase } from ${JSON.stringify(join(import.meta.dir, "..", "src", "store", "sqlite", "database.ts"))}; openDatabase(${JSON.stringify(path)}).close(); console.log("opened");`], { stdout: "pipe", stderr: "pipe" });
+    await Bun.sleep(300); // the other process holds the lock a while (simulated work)
+    holder.run("COMMIT");
+    holder.close();
+    expect(await opening.exited).toBe(0);
+    expect(await new Response(opening.stdout).text()).toBe("opened\n");
+  });
+});

@@ -136,7 +136,7 @@ export async function crashRecovery(bench: DroneBench, settings: CrashSettings):
   } finally {
     for (const d of live) d.proc.kill("SIGTERM");
     await Promise.all(live.map((d) => d.proc.exited));
-    store.close();
+    await store.close();
   }
   return { repeats: results, medianMs: median(results.map((r) => r.recoveryMs)), leaseMs: settings.leaseMs, concurrency: settings.concurrency, cpu: cpu() };
 }

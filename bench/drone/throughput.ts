@@ -113,7 +113,7 @@ async function drones(bench: DroneBench, procs: number, supply: number, { second
   }));
   const plan = registry.checkPlan({ goal: "drone throughput", tasks }).plan;
   for (let created = 0; created < supply; created += RUN_SIZE) await store.createRun(plan);
-  store.close();
+  await store.close();
 
   await bench.quiet();
   const droneStartAt = wallNow() + START_DELAY_MS;

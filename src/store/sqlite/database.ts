@@ -31,6 +31,9 @@ export interface OpenOptions {
   now?: () => number;
 }
 
+/** How long opening a database waits for another process's lock before it gives up. */
+export const OPEN_BUSY_TIMEOUT_MS = 10_000;
+
 export const MIGRATIONS_DIR = join(import.meta.dir, "..", "..", "..", "migrations", "sqlite");
 
 export interface Migration {
@@ -58,11 +61,13 @@ export function openDatabase(path: string, options: OpenOptions = {}): Database 
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path, { create: true, strict: true });
   try {
+    // Busy handling comes first: even setting the journal mode meets a lock while another
+    // process closes (its last checkpoint) or recovers a crashed writer's WAL. Opening and
+    // migrating may wait; the store's own writes take the lock fairly (writeLock.ts).
+    db.run(`PRAGMA busy_timeout = ${OPEN_BUSY_TIMEOUT_MS}`);
     db.run("PRAGMA journal_mode = WAL");
     db.run(`PRAGMA synchronous = ${options.sync === "full" ? "FULL" : "NORMAL"}`);
     db.run("PRAGMA foreign_keys = ON");
-    // Migrations may run while another process holds the write lock; give this one step a real timeout.
-    db.run("PRAGMA busy_timeout = 5000");
     migrate(db, path, loadMigrations(options.migrationsDir), options.now ?? Date.now);
     db.run("PRAGMA busy_timeout = 0");
   } catch (error) {
@@ -86,7 +91,7 @@ export function openReadOnlyDatabase(path: string, options: Pick<OpenOptions, "m
   }
   const db = new Database(path, { readonly: true, strict: true });
   try {
-    db.run("PRAGMA busy_timeout = 5000");
+    db.run(`PRAGMA busy_timeout = ${OPEN_BUSY_TIMEOUT_MS}`);
     const latest = loadMigrations(options.migrationsDir).length;
     const hasTable = db.query("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'").get() !== null;
     const current = hasTable ? schemaVersion(db) : 0;

@@ -66,18 +66,18 @@ export function wakeSleepers(ctx: TxContext): number {
 }
 
 type ClaimedRow = {
-  run_id: string; key: string; workflow: string; input: string; max_attempts: number; timeout_ms: number | null; feedback: string | null;
-  scope: string | null; title: string; description: string | null; cwd: string | null; deps: string | null;
+  id: number; attempt_id: number; attempts: number; run_id: string; key: string; workflow: string; input: string; max_attempts: number;
+  timeout_ms: number | null; feedback: string | null; scope: string | null; title: string; description: string | null;
 };
 
 /**
- * Leases up to `limit` ready tasks, best first. One INSERT … SELECT picks the
- * tasks and opens their attempts; then each task is marked running and its
- * event appended, and it comes back with everything its attempt needs: the
- * run's directory and its dependencies' outputs (a task without
- * dependencies costs an empty index probe, not another read). The limit is
- * written into the SQL (see RECLAIM_BATCH), so each limit a worker uses is
- * one cached statement.
+ * Leases up to `limit` ready tasks, best first, in four statements however
+ * many it takes: one INSERT … SELECT picks the tasks and opens their
+ * attempts (consecutive ids, in the claim's order); one UPDATE … FROM marks
+ * them running; one INSERT … SELECT appends their events; one read brings
+ * their dependencies' outputs, so an attempt needs no read of its own. The
+ * limit is written into the SQL (see RECLAIM_BATCH), so each limit a worker
+ * uses is one cached statement.
  */
 export function claimReady(ctx: TxContext, worker: string, limit: number, leaseMs: number, options: ClaimOptions): ClaimedTask[] {
   if (!Number.isSafeInteger(limit) || limit < 0) throw new RangeError(`a claim's limit must be a whole number ≥ 0 (got ${limit})`);
@@ -85,53 +85,81 @@ export function claimReady(ctx: TxContext, worker: string, limit: number, leaseM
   const params: SQLQueryBindings[] = [worker, ctx.now];
   const byRun = options.runId === undefined ? "" : `AND run_id = ?${params.push(options.runId)}`;
   const workflows = options.workflows ?? [];
-  const byWorkflow = workflows.length === 0 ? "" : `AND workflow IN (${workflows.map((w) => `?${params.push(w)}`).join(",")})`;
-  const attempts = sql<{ id: number; task_id: number; number: number }, SQLQueryBindings[]>(
+  // Any workflow: the ready set in priority order. Some workflows: the best `limit` of each
+  // (tasks_ready_by_workflow), merged; walking the whole ready set for them could take long.
+  const candidates =
+    workflows.length === 0
+      ? `SELECT id, attempts, priority, available_at FROM tasks INDEXED BY tasks_claimable WHERE state = 'ready' AND available_at <= ?2 ${byRun}`
+      : workflows
+          .map((workflow) => `SELECT * FROM (SELECT id, attempts, priority, available_at FROM tasks INDEXED BY tasks_ready_by_workflow
+             WHERE state = 'ready' AND workflow = ?${params.push(workflow)} AND available_at <= ?2 ${byRun}
+             ORDER BY priority DESC, available_at, id LIMIT ${limit})`)
+          .join(" UNION ALL ");
+  const opened = sql<{ id: number }, SQLQueryBindings[]>(
     ctx.db,
     `INSERT INTO attempts (task_id, number, worker, state, started_at, heartbeat_at)
-     SELECT id, attempts + 1, ?1, 'running', ?2, ?2 FROM tasks
-     WHERE state = 'ready' AND available_at <= ?2 ${byRun} ${byWorkflow}
+     SELECT id, attempts + 1, ?1, 'running', ?2, ?2 FROM (${candidates})
      ORDER BY priority DESC, available_at, id LIMIT ${limit}
-     RETURNING id, task_id, number`,
+     RETURNING id`,
   ).all(...params);
-  // Attempt ids are handed out in insertion order, which is the claim's order.
-  attempts.sort((a, b) => a.id - b.id);
+  if (opened.length === 0) return [];
+  // Rowids of one INSERT are handed out consecutively, in the SELECT's order: the claim's order.
+  let first = opened[0]!.id;
+  let last = first;
+  for (const { id } of opened) {
+    if (id < first) first = id;
+    if (id > last) last = id;
+  }
   const expiresAt = ctx.now + leaseMs;
-  const markRunning = sql<ClaimedRow, [number, string, number, number, number]>(
+  const rows = sql<ClaimedRow, [number, string, number, number, number]>(
     ctx.db,
-    `UPDATE tasks SET state = 'running', attempt_id = ?1, lease_owner = ?2, lease_expires_at = ?3, attempts = attempts + 1,
-       started_at = coalesce(started_at, ?4), updated_at = ?4
-     WHERE id = ?5 RETURNING run_id, key, workflow, input, max_attempts, timeout_ms, feedback, scope, title, description,
-       (SELECT cwd FROM runs WHERE runs.id = tasks.run_id) AS cwd,
-       (SELECT json_group_object(d.key, json(d.output)) FROM task_deps e JOIN tasks d ON d.id = e.depends_on WHERE e.task_id = tasks.id) AS deps`,
-  );
-  return attempts.map((attempt) => {
-    const task = markRunning.get(attempt.id, worker, expiresAt, ctx.now, attempt.task_id)!;
-    appendEvent(ctx, { type: "task.started", actor: worker, runId: task.run_id, taskId: attempt.task_id, attemptId: attempt.id, data: { attempt: attempt.number } });
-    return {
-      taskId: attempt.task_id,
-      attemptId: attempt.id,
-      runId: task.run_id,
-      key: task.key,
-      workflow: task.workflow,
-      input: fromJson(task.input),
-      attempt: attempt.number,
-      maxAttempts: task.max_attempts,
-      timeoutMs: task.timeout_ms,
-      leaseExpiresAt: expiresAt,
-      feedback: fromJson(task.feedback) ?? [],
-      scope: fromJson(task.scope),
-      title: task.title,
-      description: task.description,
-      cwd: task.cwd,
-      deps: sortedKeys(fromJson<Record<string, unknown>>(task.deps) ?? {}),
-    };
-  });
+    `UPDATE tasks SET state = 'running', attempt_id = a.id, lease_owner = ?2, lease_expires_at = ?3, attempts = tasks.attempts + 1,
+       started_at = coalesce(tasks.started_at, ?4), updated_at = ?4
+     FROM attempts a WHERE a.id BETWEEN ?1 AND ?5 AND tasks.id = a.task_id
+     RETURNING id, attempt_id, attempts, run_id, key, workflow, input, max_attempts, timeout_ms, feedback, scope, title, description`,
+  ).all(first, worker, expiresAt, ctx.now, last);
+  sql(
+    ctx.db,
+    `INSERT INTO events (at, type, actor, run_id, task_id, attempt_id, data)
+     SELECT ?1, 'task.started', ?2, t.run_id, t.id, a.id, json_object('attempt', a.number)
+     FROM attempts a JOIN tasks t ON t.id = a.task_id WHERE a.id BETWEEN ?3 AND ?4 ORDER BY a.id`,
+  ).run(ctx.now, worker, first, last);
+  const deps = new Map<number, Record<string, unknown>>();
+  for (const dep of sql<{ task_id: number; key: string; output: string | null }, [number, number]>(
+    ctx.db,
+    `SELECT e.task_id, d.key, d.output FROM attempts a JOIN task_deps e ON e.task_id = a.task_id JOIN tasks d ON d.id = e.depends_on
+     WHERE a.id BETWEEN ?1 AND ?2 ORDER BY e.task_id, d.key`,
+  ).all(first, last)) {
+    let record = deps.get(dep.task_id);
+    if (!record) deps.set(dep.task_id, (record = {}));
+    record[dep.key] = fromJson(dep.output);
+  }
+  const cwds = new Map<string, string | null>();
+  const cwdOf = (runId: string) => {
+    if (!cwds.has(runId)) cwds.set(runId, sql<{ cwd: string | null }, [string]>(ctx.db, "SELECT cwd FROM runs WHERE id = ?").get(runId)?.cwd ?? null);
+    return cwds.get(runId)!;
+  };
+  rows.sort((a, b) => a.attempt_id - b.attempt_id);
+  return rows.map((task) => ({
+    taskId: task.id,
+    attemptId: task.attempt_id,
+    runId: task.run_id,
+    key: task.key,
+    workflow: task.workflow,
+    input: fromJson(task.input),
+    attempt: task.attempts,
+    maxAttempts: task.max_attempts,
+    timeoutMs: task.timeout_ms,
+    leaseExpiresAt: expiresAt,
+    feedback: fromJson(task.feedback) ?? [],
+    scope: fromJson(task.scope),
+    title: task.title,
+    description: task.description,
+    cwd: cwdOf(task.run_id),
+    deps: deps.get(task.id) ?? {},
+  }));
 }
 
-function sortedKeys(record: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-}
 
 /**
  * The fence, as a read inside the write transaction: throws LeaseLostError

@@ -138,7 +138,7 @@ export class SqliteStore implements Store {
   /** Queues a write for this turn's batch; resolves after the COMMIT that holds it. */
   private write<T>(operation: string, fn: (ctx: TxContext) => T, kind: WriteKind = "other"): Promise<T> {
     if (this.readOnly) return Promise.reject(new ReadOnlyStoreError(operation));
-    return this.writer.write(kind, fn);
+    return this.writer.write(kind, Object.defineProperty(fn, "name", { value: operation }));
   }
 
   /** A read of one statement. */

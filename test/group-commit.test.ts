@@ -1,0 +1,195 @@
+/**
+ * Group commit: the writes of one event-loop turn share one transaction,
+ * each in its own savepoint, and every caller learns its outcome only after
+ * that COMMIT. These tests queue writes in one turn (no await in between)
+ * and check what the batch did.
+ */
+import { Database } from "bun:sqlite";
+import { afterEach, describe, expect, test } from "bun:test";
+import type { Subprocess } from "bun";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ManualClock } from "../src/core/clock.ts";
+import { LeaseLostError } from "../src/core/errors.ts";
+import { Drone } from "../src/engine/drone.ts";
+import { loadWorkflowDir, WorkflowRegistry } from "../src/engine/registry.ts";
+import { submitPlan } from "../src/engine/submit.ts";
+import { GroupWriter } from "../src/store/sqlite/writer.ts";
+import type { StepWrite } from "../src/store/types.ts";
+import { ENTRY } from "./cli-helpers.ts";
+import { workflow } from "./engine-helpers.ts";
+import { freshDir, freshRealTimeStore, freshStore, plan, rejected, until } from "./helpers.ts";
+
+const FIXTURES = join(import.meta.dir, "fixtures", "workflows");
+
+function step(key: string, seq: number): StepWrite {
+  return { key, seq, kind: "step", status: "completed", input: null, output: seq, error: null, startedAt: 0, endedAt: 0 };
+}
+
+describe("one batch, one transaction", () => {
+  test("writes queued in one turn commit together; a lost lease fails only its own write", async () => {
+    const { store, clock } = freshStore();
+    await store.createRun(plan(["a"], ["b"], ["c"]));
+    const [a] = await store.claimTasks("w", 3, 1_000);
+    clock.advance(1_001);
+    // Every lease expired: the thief takes a, and "w" takes the other two again under new attempts.
+    const [stolen] = await store.claimTasks("thief", 1, 60_000);
+    expect(stolen!.taskId).toBe(a!.taskId);
+    const again = await store.claimTasks("w", 2, 60_000);
+    const before = store.writeStats.batches;
+    const results = await Promise.allSettled([
+      store.recordStep(a!.taskId, a!.attemptId, step("s1", 1)), // stale: a is the thief's now
+      store.recordStep(again[0]!.taskId, again[0]!.attemptId, step("s1", 1)),
+      store.completeTask(again[1]!.taskId, again[1]!.attemptId, "done"),
+    ]);
+    expect(store.writeStats.batches - before).toBe(1);
+    expect(results.map((r) => r.status)).toEqual(["rejected", "fulfilled", "fulfilled"]);
+    expect((results[0] as PromiseRejectedResult).reason).toBeInstanceOf(LeaseLostError);
+    expect(await store.listSteps(a!.taskId)).toEqual([]);
+    expect((await store.listSteps(again[0]!.taskId)).map((s) => s.key)).toEqual(["s1"]);
+    expect((await store.getTask(again[1]!.taskId)).state).toBe("succeeded");
+  });
+
+  test("a write that throws halfway is rolled back alone, and the others of its batch still resolve", async () => {
+    const { store } = freshStore();
+    const good = await store.createRun(plan(["a"]));
+    const [a] = await store.claimTasks("w", 1, 10_000);
+    // An input that cannot become JSON fails after the run row was inserted.
+    const bad = { goal: "g", tasks: [{ id: "x", title: "X", workflow: "noop" }, { id: "y", title: "Y", workflow: "noop", input: { n: 10n } }] };
+    const [created, completed] = await Promise.allSettled([store.createRun(bad), store.completeTask(a!.taskId, a!.attemptId, 1)]);
+    expect(created.status).toBe("rejected");
+    expect(completed.status).toBe("fulfilled");
+    expect((await store.listRuns()).map((r) => r.id)).toEqual([good.id]); // nothing of the bad run
+    expect((await store.getRun(good.id)).state).toBe("succeeded");
+  });
+
+  test("a task's writes keep their order: its steps and then its completion, queued in one turn", async () => {
+    const { store } = freshStore();
+    await store.createRun(plan(["a"]));
+    const [a] = await store.claimTasks("w", 1, 10_000);
+    const writes = [1, 2, 3].map((i) => store.recordStep(a!.taskId, a!.attemptId, step(`s${i}`, i)));
+    const completion = store.completeTask(a!.taskId, a!.attemptId, "done");
+    await Promise.all([...writes, completion]);
+    expect((await store.listSteps(a!.taskId)).map((s) => [s.key, s.seq])).toEqual([["s1", 1], ["s2", 2], ["s3", 3]]);
+    expect((await store.getTask(a!.taskId)).state).toBe("succeeded");
+  });
+
+  test("a claim queued with a completion sees the dependents it made ready, best priority first, within each group's limit", async () => {
+    const { store } = freshStore();
+    const run = await store.createRun({
+      goal: "g",
+      tasks: [
+        { id: "root", title: "root", workflow: "noop" },
+        { id: "low", title: "low", workflow: "noop", after: ["root"], priority: -1 },
+        { id: "high", title: "high", workflow: "noop", after: ["root"], priority: 5 },
+        { id: "cmd1", title: "cmd1", workflow: "shell", input: { command: "true" }, after: ["root"] },
+        { id: "cmd2", title: "cmd2", workflow: "shell", input: { command: "true" }, after: ["root"] },
+      ],
+    });
+    const [root] = await store.claimTasks("w", 1, 10_000);
+    const before = store.writeStats.batches;
+    // The claim is queued first, yet runs after the completion: claims go last in a batch.
+    const claim = store.claimTasks("w", 3, 10_000, { groups: [{ workflows: ["noop"], limit: 3 }, { workflows: ["shell"], limit: 1 }] });
+    const done = store.completeTask(root!.taskId, root!.attemptId, "ok");
+    const [claimed] = await Promise.all([claim, done]);
+    expect(store.writeStats.batches - before).toBe(1);
+    expect(claimed.map((c) => c.key)).toEqual(["high", "low", "cmd1"]);
+    expect(claimed[0]!.deps).toEqual({ root: "ok" });
+    expect((await store.listTasks(run.id)).find((t) => t.key === "cmd2")!.state).toBe("ready");
+  });
+
+  test("if the COMMIT itself fails, every write of the batch rejects and none of them is applied", async () => {
+    const db = new Database(join(freshDir(), "deferred.db"));
+    db.run("CREATE TABLE parent (id INTEGER PRIMARY KEY)");
+    db.run("CREATE TABLE child (id INTEGER PRIMARY KEY, parent INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)");
+    db.run("PRAGMA foreign_keys = ON");
+    const writer = new GroupWriter({ db, clock: new ManualClock(), busyTimeoutMs: 1_000, checkpointer: null, onCommit: () => {} });
+    // The orphan passes its savepoint (the check is deferred) and fails the COMMIT for everyone.
+    const results = await Promise.allSettled([
+      writer.write("other", (ctx) => ctx.db.run("INSERT INTO parent (id) VALUES (1)")),
+      writer.write("other", (ctx) => ctx.db.run("INSERT INTO child (id, parent) VALUES (1, 99)")),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+    expect(db.query("SELECT count(*) AS n FROM parent").get()).toEqual({ n: 0 });
+    expect(db.inTransaction).toBe(false);
+    await writer.write("other", (ctx) => ctx.db.run("INSERT INTO parent (id) VALUES (2)")); // the writer carries on
+    expect(db.query("SELECT id FROM parent").all()).toEqual([{ id: 2 }]);
+    db.close();
+  });
+});
+
+describe("the drone on group commit", () => {
+  test("a dependent is dispatched in the transaction that completed its dependency", async () => {
+    const { store } = freshRealTimeStore();
+    const wf = workflow("one-step", async (ctx) => ctx.step("work", () => ctx.task.key));
+    const registry = new WorkflowRegistry().register(wf);
+    const chain = Array.from({ length: 20 }, (_, i) => ({ id: `c${i}`, title: "c", workflow: "one-step", input: {}, after: i === 0 ? [] : [`c${i - 1}`] }));
+    const { run } = await submitPlan(store, registry, { goal: "chain", tasks: chain });
+    const before = store.writeStats.batches;
+    const drone = new Drone({ store, registry, concurrency: 1 }).start();
+    await until(async () => (await store.getRun(run.id)).state === "succeeded", 10_000, "the chain to finish");
+    const batches = store.writeStats.batches - before;
+    await drone.stop();
+    // Per task: its step, then its completion together with the claim of the next one (and a first claim, heartbeats aside).
+    expect(batches).toBeLessThanOrEqual(2 * chain.length + 3);
+    const events = await store.listEvents({ runId: run.id, limit: 1_000 });
+    const succeeded = events.filter((e) => e.type === "task.succeeded");
+    const started = events.filter((e) => e.type === "task.started");
+    for (let i = 0; i + 1 < chain.length; i++) expect(started[i + 1]!.id).toBe(succeeded[i]!.id + 1); // next event, same transaction
+  });
+
+  test("an idle drone wakes when a lease it waits for expires, not at its next poll", async () => {
+    const { store } = freshRealTimeStore();
+    const wf = workflow("quick", async () => "ok");
+    const registry = new WorkflowRegistry().register(wf);
+    const { run } = await submitPlan(store, registry, { goal: "g", tasks: [{ id: "t", title: "t", workflow: "quick", input: {} }] });
+    await store.claimTasks("crashed-drone", 1, 300); // a drone that will never heartbeat
+    const started = Date.now();
+    const drone = new Drone({ store, registry, maxIdleMs: 60_000 }).start(); // polls once a minute at most
+    await until(async () => (await store.getRun(run.id)).state === "succeeded", 20_000, "the reclaimed task to finish");
+    await drone.stop();
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect((await store.listAttempts((await store.findTask(run.id, "t")).id)).map((a) => a.state)).toEqual(["crashed", "succeeded"]);
+  });
+});
+
+describe("SIGKILL in the middle of batches", () => {
+  const spawned: Subprocess[] = [];
+  afterEach(() => {
+    for (const proc of spawned.splice(0)) proc.kill("SIGKILL");
+  });
+
+  test("every step whose ctx.step had returned is in the journal, and is never run again", async () => {
+    const { store, path } = freshRealTimeStore();
+    const effects = join(freshDir(), "effects.log");
+    const registry = new WorkflowRegistry();
+    await loadWorkflowDir(registry, FIXTURES);
+    const tasks = Array.from({ length: 40 }, (_, i) => ({ id: `t${i}`, title: "t", workflow: "journaled", input: { effects, steps: 25 } }));
+    const { run } = await submitPlan(store, registry, { goal: "kill me", tasks });
+    const drone = (id: string) => {
+      const proc = Bun.spawn([process.execPath, ENTRY, "worker", "--db", path, "--workflows", FIXTURES, "--id", id, "--lease", "1s", "--quiet", "-c", "16"], { stdout: "ignore", stderr: "ignore" });
+      spawned.push(proc);
+      return proc;
+    };
+    const lines = () => (existsSync(effects) ? readFileSync(effects, "utf8").split("\n").filter(Boolean) : []);
+    const victim = drone("victim");
+    await until(() => lines().filter((l) => l.startsWith("returned")).length >= 300, 20_000, "the victim to get going");
+    victim.kill("SIGKILL");
+    await victim.exited;
+    const returned = lines().filter((l) => l.startsWith("returned") && l.endsWith(" victim")).map((l) => l.split(" ").slice(1, 3).join(" "));
+    expect(returned.length).toBeGreaterThanOrEqual(300);
+
+    // What the victim saw returned is durable: in the journal, recorded by the victim.
+    const taskIds = new Map((await store.listTasks(run.id)).map((t) => [t.key, t.id]));
+    const journal = new Set<string>();
+    for (const [key, id] of taskIds) for (const s of await store.listSteps(id)) journal.add(`${key} ${s.key}`);
+    expect(returned.filter((r) => !journal.has(r))).toEqual([]);
+
+    const rescuer = drone("rescuer");
+    await until(async () => (await store.getRun(run.id)).state === "succeeded", 30_000, "the rescuer to finish the run");
+    rescuer.kill("SIGTERM");
+    await rescuer.exited;
+    const ranAgain = new Set(lines().filter((l) => l.startsWith("ran") && l.endsWith(" rescuer")).map((l) => l.split(" ").slice(1, 3).join(" ")));
+    expect(returned.filter((r) => ranAgain.has(r))).toEqual([]); // nothing whose step had returned ran twice
+  }, 60_000);
+});
