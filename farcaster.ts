@@ -4,9 +4,11 @@
  * src/cli/commands, the rules in src/core, the SQL in src/store.
  */
 import { main } from "./src/cli/main.ts";
+import { consoleOutput } from "./src/cli/output.ts";
 
-const code = await main(process.argv.slice(2));
-// Exit even if abandoned workflow code (a released task's step) still holds timers open,
-// but only after what we printed has reached the pipe.
-await Promise.all([process.stdout, process.stderr].map((stream) => new Promise((resolve) => stream.write("", resolve))));
+const output = consoleOutput();
+const code = await main(process.argv.slice(2), output);
+// Everything printed reaches the reader first (a pipe may still hold it: see output.ts);
+// then exit, even if abandoned workflow code (a released task's step) still holds timers open.
+await output.flush();
 process.exit(code);

@@ -223,8 +223,9 @@ describe("crash recovery with real drone processes", () => {
     expect(tasks).toHaveLength(500);
     const { run } = await submitPlan(store, await registry(), { goal: "swarm", tasks });
 
-    const drones = Array.from({ length: 4 }, (_, i) => drone(path, `d${i}`, ["--quiet"]));
+    const drones = Array.from({ length: 4 }, (_, i) => drone(path, `d${i}`));
     await until(async () => (await store.getRun(run.id)).state !== "running", 60_000, "the swarm to finish");
+    await until(() => drones.every((d) => d.out.includes(" slots, workflows ")), 20_000, "every drone to be up before it is stopped");
     for (const proc of drones) proc.kill("SIGTERM");
     expect(await Promise.all(drones.map((p) => p.exited))).toEqual([0, 0, 0, 0]);
 

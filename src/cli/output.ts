@@ -1,21 +1,78 @@
 /**
- * Human output: plain lines when stdout is not a terminal (no escape codes,
- * ever), a little colour when it is and NO_COLOR is unset.
+ * What commands print, and making sure it arrives. Human output: plain lines
+ * when stdout is not a terminal (no escape codes, ever), a little colour when
+ * it is and NO_COLOR is unset. JSON: what JSON.stringify(value, null, 2)
+ * prints, written in pieces so a large run is never one huge string.
+ *
+ * Every write is tracked: `flush()` resolves once the runtime has handed all
+ * of it to the reader. Exiting before that loses what is still buffered (Bun
+ * buffers writes to a full pipe itself and reports nothing pending), so the
+ * entry point awaits flush() before it exits. A reader that went away
+ * (`| head`) is not an error: further output is dropped quietly.
  */
+import { jsonPieces } from "./jsonStream.ts";
+
 export interface Output {
   out(line: string): void;
   err(line: string): void;
   json(value: unknown): void;
+  /** Raw text to stdout (the live view's redraws). */
+  write(text: string): void;
+  /** Resolves once everything written so far has reached stdout and stderr. */
+  flush(): Promise<void>;
   readonly color: boolean;
 }
 
+/** Writes to one stream, remembering the last write's completion; stops at EPIPE. */
+class TrackedStream {
+  private last: Promise<void> = Promise.resolve();
+  private closed = false;
+  constructor(private readonly stream: NodeJS.WriteStream) {
+    // EPIPE: the reader went away. Any other error on stdout or stderr: nothing more can be shown either.
+    stream.on("error", () => {
+      this.closed = true;
+    });
+  }
+
+  write(text: string): void {
+    if (this.closed || text === "") return;
+    this.last = new Promise<void>((resolve) => {
+      this.stream.write(text, (error) => {
+        if (error) this.closed = true;
+        resolve();
+      });
+    });
+  }
+
+  flush(): Promise<void> {
+    return this.last;
+  }
+}
+
+/** Pieces of JSON are gathered into writes of about this size. */
+const JSON_CHUNK = 64 * 1024;
+
 export function consoleOutput(stream: { isTTY?: boolean } = process.stdout, env = process.env): Output {
   const color = Boolean(stream.isTTY) && env.NO_COLOR === undefined && env.TERM !== "dumb";
+  const stdout = new TrackedStream(process.stdout);
+  const stderr = new TrackedStream(process.stderr);
   return {
     color,
-    out: (line) => process.stdout.write(line + "\n"),
-    err: (line) => process.stderr.write(line + "\n"),
-    json: (value) => process.stdout.write(JSON.stringify(value, null, 2) + "\n"),
+    out: (line) => stdout.write(line + "\n"),
+    err: (line) => stderr.write(line + "\n"),
+    write: (text) => stdout.write(text),
+    json: (value) => {
+      let chunk = "";
+      for (const piece of jsonPieces(value)) {
+        chunk += piece;
+        if (chunk.length >= JSON_CHUNK) {
+          stdout.write(chunk);
+          chunk = "";
+        }
+      }
+      stdout.write(chunk + "\n");
+    },
+    flush: () => Promise.all([stdout.flush(), stderr.flush()]).then(() => {}),
   };
 }
 

@@ -46,15 +46,19 @@ export async function runSwarm(options: SwarmOptions): Promise<SwarmEnd> {
   );
   let interrupted = false;
   let wake: () => void = () => {};
+  const forceExit = () => {
+    output.err("second interrupt: exiting now; running leases will expire and be reclaimed (output not yet written may be lost)");
+    process.exit(130);
+  };
   const onSignal = () => {
-    if (interrupted) process.exit(130);
+    if (interrupted) forceExit();
     interrupted = true;
     wake();
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
 
-  const live = options.interactive && !options.quiet ? new LiveBlock((text) => process.stdout.write(text), () => terminalSize(), output.color) : null;
+  const live = options.interactive && !options.quiet ? new LiveBlock((text) => output.write(text), () => terminalSize(), output.color) : null;
   const keys = new Map<number, string>();
   const startedAt = new Map<number, number>();
   const recent: string[] = [];
@@ -103,7 +107,7 @@ export async function runSwarm(options: SwarmOptions): Promise<SwarmEnd> {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     if (interrupted && !options.quiet) output.err(`stopping: letting running steps finish (Ctrl-C again to exit at once)`);
-    process.on("SIGINT", () => process.exit(130));
+    process.on("SIGINT", forceExit);
     await Promise.all(drones.map((drone) => drone.stop(interrupted ? 5_000 : 0)));
   }
   return { run: await store.getRun(runId), tasks: await store.listTasks(runId), interrupted };

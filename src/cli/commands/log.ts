@@ -1,6 +1,7 @@
 /** `farcaster log RUN`: the run's events, oldest first. */
 import { UsageError } from "../../core/errors.ts";
 import { withStore } from "../args.ts";
+import { jsonPieces } from "../jsonStream.ts";
 import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command } from "../command.ts";
 
 export const logCommand: Command = {
@@ -13,13 +14,21 @@ export const logCommand: Command = {
     if (!runId) throw new UsageError("log needs a run id: farcaster log RUN (list runs with `farcaster status`)");
     return withStore(context, "read", async (store) => {
       await store.getRun(runId);
-      const events = await store.listEvents({ runId, limit: 100_000 });
+      // Page by page, never the whole log in memory: a follower that stops once it has caught up.
+      const events = store.followEvents({ runId, until: () => true });
       if (context.values.json) {
-        context.output.json({ events });
+        const out = context.output;
+        out.write('{\n  "events": [');
+        let first = true;
+        for await (const event of events) {
+          out.write(`${first ? "" : ","}\n    ${[...jsonPieces(event, "    ")].join("")}`);
+          first = false;
+        }
+        out.write(first ? "]\n}\n" : "\n  ]\n}\n");
         return 0;
       }
       const tasks = new Map((await store.listTasks(runId)).map((task) => [task.id, task.key]));
-      for (const event of events) {
+      for await (const event of events) {
         const task = event.taskId === null ? "" : ` ${tasks.get(event.taskId) ?? event.taskId}`;
         const data = event.data === null ? "" : ` ${JSON.stringify(event.data)}`;
         context.output.out(`${new Date(event.at).toISOString()} ${event.type}${task} by ${event.actor}${data}`);

@@ -42,10 +42,28 @@ export const workerCommand: Command = {
     const concurrency = intOption(context, "concurrency", { min: 1, max: 1024, fallback: DEFAULT_CONCURRENCY });
     const leaseMs = durationOption(context, "lease", 30_000);
     const graceMs = durationOption(context, "grace", 10_000);
+    const output = context.output;
+    // Signals are handled from the start: one that arrives while workflows load stops the drone as soon as it exists.
+    let drone: Drone | null = null;
+    let signals = 0;
+    let stop: () => void = () => {};
+    const stopped = new Promise<void>((resolve) => (stop = resolve));
+    const onSignal = (signal: string) => {
+      signals++;
+      const name = drone?.id ?? `${process.pid}`;
+      if (signals > 1) {
+        output.err(`drone ${name}: second ${signal}, exiting now; unfinished leases will expire (output not yet written may be lost)`);
+        process.exit(130);
+      }
+      output.err(`drone ${name}: ${signal}, finishing ${drone?.active ?? 0} running task(s) (up to ${graceMs} ms; again to exit now)`);
+      if (drone) drone.stop(graceMs).then(stop);
+    };
+    process.on("SIGINT", () => onSignal("SIGINT"));
+    process.on("SIGTERM", () => onSignal("SIGTERM"));
+
     const registry = await commandWorkflows(context);
     const store = openStore({ db: stringOption(context, "db") });
-    const output = context.output;
-    const drone = new Drone({
+    drone = new Drone({
       store, registry, concurrency, leaseMs,
       forceLease: stringOption(context, "lease") !== undefined,
       id: stringOption(context, "id"),
@@ -54,22 +72,8 @@ export const workerCommand: Command = {
       },
     });
     if (!context.values.quiet) output.out(`drone ${drone.id}: ${concurrency} slots, workflows ${registry.names().join(", ")}`);
-    drone.start();
-
-    const stopped = new Promise<void>((resolve) => {
-      let signals = 0;
-      const onSignal = (signal: string) => {
-        signals++;
-        if (signals > 1) {
-          output.err(`drone ${drone.id}: second ${signal}, exiting now; unfinished leases will expire`);
-          process.exit(130);
-        }
-        output.err(`drone ${drone.id}: ${signal}, finishing ${drone.active} running task(s) (up to ${graceMs} ms; again to exit now)`);
-        drone.stop(graceMs).then(resolve);
-      };
-      process.on("SIGINT", () => onSignal("SIGINT"));
-      process.on("SIGTERM", () => onSignal("SIGTERM"));
-    });
+    if (signals > 0) await drone.stop(0).then(stop);
+    else drone.start();
     await stopped;
     await store.close();
     if (!context.values.quiet) output.out(`drone ${drone.id}: stopped`);
