@@ -113,5 +113,32 @@ export function fencingContract(open: OpenDb): void {
       await expect(store.extendLease(424_242, 1, 1_000)).rejects.toBeInstanceOf(LeaseLostError);
       expect(await store.appendLogs(424_242, 1, [{ stream: "info", text: "x" }])).toBe(0);
     });
+
+    test("writes started together on one store stand or fall each on its own: a refused write undoes none of the others", async () => {
+      const { store, clock } = await open();
+      const run = await store.createRun(tasks(...Array.from({ length: 6 }, (_, i) => ({ id: `t${i}` }))));
+      const [stale] = await store.claimTasks("w", 6, 1_000);
+      clock.advance(1_001);
+      await store.claimTasks("upkeep", 0, 1_000); // every lease of the first claim is reclaimed
+      const held = await store.claimTasks("w2", 6, 10_000);
+      const byKey = new Map(held.map((c) => [c.key, c]));
+      await store.recordStep(byKey.get("t1")!.taskId, byKey.get("t1")!.attemptId, step("once", 1));
+      const results = await Promise.allSettled([
+        store.completeTask(byKey.get("t2")!.taskId, byKey.get("t2")!.attemptId, "two"),
+        store.completeTask(stale!.taskId, stale!.attemptId, "stale"),
+        store.recordStep(byKey.get("t1")!.taskId, byKey.get("t1")!.attemptId, step("once", 1, { output: "again" })),
+        store.completeTask(byKey.get("t3")!.taskId, byKey.get("t3")!.attemptId, "three"),
+        store.createRun({ goal: "g", tasks: [{ id: "x", title: "x", workflow: "noop", input: { n: 10n } }] }),
+        store.appendLogs(byKey.get("t4")!.taskId, byKey.get("t4")!.attemptId, [{ stream: "stdout", text: "kept\n" }]),
+        store.failTask(byKey.get("t5")!.taskId, byKey.get("t5")!.attemptId, { message: "no" }),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "rejected", "fulfilled", "rejected", "fulfilled", "fulfilled"]);
+      expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(LeaseLostError);
+      const byState = Object.fromEntries((await store.listTasks(run.id)).map((t) => [t.key, [t.state, t.output]]));
+      expect(byState).toEqual({ t0: ["running", null], t1: ["running", null], t2: ["succeeded", "two"], t3: ["succeeded", "three"], t4: ["running", null], t5: ["failed", null] });
+      expect((await store.listLogs(byKey.get("t4")!.taskId)).map((l) => l.text)).toEqual(["kept\n"]);
+      expect((await store.listSteps(byKey.get("t1")!.taskId)).map((s) => s.output)).toEqual([null]);
+      expect(await store.listRuns()).toHaveLength(1);
+    });
   });
 }

@@ -24,6 +24,8 @@ export interface ContractStores {
   another(): Promise<Store>;
   /** A read-only store on the same database (a viewer). */
   reader(): Promise<Store>;
+  /** Called after the test, once every store of this database is closed: drop what `open` made (a PostgreSQL schema). */
+  dispose?(): Promise<void>;
 }
 
 export interface StoreFactory {
@@ -49,12 +51,15 @@ export type OpenDb = (options?: { clock?: ManualClock; random?: () => number; re
  */
 export function contractHarness(factory: StoreFactory): OpenDb {
   const opened: Store[] = [];
+  const databases: ContractStores[] = [];
   afterEach(async () => {
     for (const store of opened.splice(0).reverse()) await store.close();
+    for (const database of databases.splice(0)) await database.dispose?.();
   });
   return async (options = {}) => {
     const clock = options.clock ?? new ManualClock();
     const stores = await factory.open({ clock, random: options.random ?? (() => 0.5), recoveryLimit: options.recoveryLimit });
+    databases.push(stores);
     opened.push(stores.store);
     const track = async (opening: Promise<Store>) => {
       const store = await opening;
