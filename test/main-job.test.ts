@@ -74,8 +74,8 @@ describe("the main job", () => {
     const runId = (await runsOf(db))[0]!.id;
     expect(await job.stdout).toContain(`run ${runId} paused; its leases were released. Continue with: farcaster resume ${runId}`);
 
-    const again = spawnFarcaster(["goal.md"], { cwd: dir });
     const [gate] = await pendingGates(db); // still pending: a gate outlives the process that opened it
+    const again = spawnFarcaster(["goal.md"], { cwd: dir });
     await farcaster(["approve", gate!.id], { cwd: dir });
     expect(await again.proc.exited).toBe(0);
     expect(await again.stdout).toContain(`goal.md already has an unfinished run, ${runId} (running); resuming it (--new starts another)`);
