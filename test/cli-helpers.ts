@@ -1,7 +1,7 @@
-import { Database } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { freshDir } from "./helpers.ts";
+import type { GateRecord, Store } from "../src/store/types.ts";
+import { freshDir, openTestStore } from "./helpers.ts";
 
 export const ENTRY = join(import.meta.dir, "..", "farcaster.ts");
 export const REPO = join(import.meta.dir, "..");
@@ -39,24 +39,37 @@ export function spawnFarcaster(args: string[], options: CliOptions & { cwd: stri
   return job;
 }
 
-export function query<T>(db: string, sql: string, ...params: (string | number)[]): T[] {
-  const conn = new Database(db, { readonly: true });
+/**
+ * Reads a database through a read-only store, as another process would, and
+ * closes it. The database must exist (a read-only store never creates one).
+ */
+export async function withReader<T>(db: string, read: (store: Store) => Promise<T>): Promise<T> {
+  const store = openTestStore(db, { readOnly: true });
   try {
-    return conn.query<T, (string | number)[]>(sql).all(...params);
+    return await read(store);
   } finally {
-    conn.close();
+    await store.close();
   }
+}
+
+/** The runs of a database, newest first. */
+export function runsOf(db: string) {
+  return withReader(db, (store) => store.listRuns({ limit: 1_000 }));
 }
 
 export { until } from "./helpers.ts";
 
-/** The pending gates of a database, read without the store (as another process would). */
-export function pendingGates(db: string): { id: string; question: string; task_key: string }[] {
+/**
+ * The pending gates of a database, read through a read-only store (as another
+ * process would): none while a subprocess has yet to create and migrate it.
+ */
+export async function pendingGates(db: string): Promise<GateRecord[]> {
   if (!existsSync(db)) return []; // not created yet
   try {
-    return query(db, "SELECT g.id, g.question, t.key AS task_key FROM gates g JOIN tasks t ON t.id = g.task_id WHERE g.state = 'pending' ORDER BY g.created_at");
+    return await withReader(db, (store) => store.listGates({ pendingOnly: true }));
   } catch (error) {
-    if (/no such table|database is locked|busy/i.test(String(error))) return []; // being created, or briefly locked
+    const code = (error as { code?: string }).code;
+    if (code === "database_too_old" || /database is locked|busy/i.test(String(error))) return []; // being migrated, or briefly locked
     throw error;
   }
 }

@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { farcaster, query, REPO, until } from "./cli-helpers.ts";
-import { freshDir } from "./helpers.ts";
+import { farcaster, REPO, runsOf, until, withReader } from "./cli-helpers.ts";
+import { freshDir, openTestStore } from "./helpers.ts";
 
 const INVENTORY = join(REPO, "examples", "inventory.json");
 
@@ -31,7 +31,8 @@ describe("the command line", () => {
     expect(result.stdout).toContain("wave 2: typecheck");
     expect(result.stdout).not.toContain("\x1b["); // not a terminal: no escape codes
     const db = join(result.cwd, ".farcaster", "farcaster.db");
-    expect(query<{ key: string }>(db, "SELECT key FROM tasks").map((t) => t.key)).toEqual(["@plan"]); // planned when a drone runs it
+    const keys = await withReader(db, async (store) => (await store.listTasks((await store.listRuns())[0]!.id)).map((t) => t.key));
+    expect(keys).toEqual(["@plan"]); // planned when a drone runs it
     const { runs } = JSON.parse((await farcaster(["status", "--json"], { cwd: result.cwd })).stdout);
     expect(runs).toHaveLength(1);
     expect(runs[0]).toMatchObject({ state: "planning", tasksTotal: 1, source: INVENTORY });
@@ -43,8 +44,8 @@ describe("the command line", () => {
     const viaEnv = join(dir, "env.db");
     expect((await farcaster(["run", INVENTORY, "--detach", "--db", viaFlag])).code).toBe(0);
     expect((await farcaster(["run", INVENTORY, "--detach"], { db: viaEnv })).code).toBe(0);
-    expect(query(viaFlag, "SELECT id FROM runs")).toHaveLength(1);
-    expect(query(viaEnv, "SELECT id FROM runs")).toHaveLength(1);
+    expect(await runsOf(viaFlag)).toHaveLength(1);
+    expect(await runsOf(viaEnv)).toHaveLength(1);
   });
 
   describe("bad goal files: a clear error naming the file, exit 1, nothing written", () => {
@@ -90,12 +91,14 @@ describe("the command line", () => {
     expect(existsSync(join(dir, ".farcaster", "farcaster.db"))).toBe(true);
     // The detached run is planned by the first drone; graph shows it after that.
     const db = join(dir, ".farcaster", "farcaster.db");
+    const reader = openTestStore(db, { readOnly: true });
     const worker = Bun.spawn([process.execPath, join(REPO, "farcaster.ts"), "worker", "--quiet", "--db", db], { cwd: dir, stdout: "ignore" });
     try {
-      await until(() => query(db, "SELECT 1 FROM tasks WHERE key = 'publish'").length === 1, 20_000, "planning");
+      await until(async () => (await reader.listTasks(runId)).some((t) => t.key === "publish"), 20_000, "planning");
     } finally {
       worker.kill("SIGTERM");
       await worker.exited;
+      await reader.close();
     }
     const mermaid = await farcaster(["graph", runId], { cwd: dir });
     expect(mermaid.stdout).toContain("flowchart TD");

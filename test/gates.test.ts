@@ -1,5 +1,4 @@
 import { describe, expect, test } from "bun:test";
-import { GateNotPendingError, InputError } from "../src/core/errors.ts";
 import { WorkflowRegistry } from "../src/engine/registry.ts";
 import { submitPlan } from "../src/engine/submit.ts";
 import review from "../workflows/review.ts";
@@ -34,18 +33,7 @@ describe("human gates", () => {
     expect(events).toContain("gate.approved:alice");
   });
 
-  test("deciding a gate that is no longer pending is an error and the first decision stands", async () => {
-    const { store, clock } = freshStore();
-    await submitOne(store, review, { input: { question: "ok?" } });
-    await attemptOnce(store, clock, review);
-    const [gate] = await store.listGates();
-    await store.decideGate(gate!.id, { approved: true, by: "alice" });
-    expect(await rejected(store.decideGate(gate!.id, { approved: true, by: "alice" }))).toBeInstanceOf(GateNotPendingError);
-    expect((await rejected(store.decideGate(gate!.id, { approved: false, by: "bob", reason: "no" }))).message).toContain(`gate ${gate!.id} is no longer pending: it was approved by alice`);
-    expect(await store.getGate(gate!.id)).toMatchObject({ state: "approved", decidedBy: "alice", reason: null });
-  });
-
-  test("a rejection needs a reason; rejecting to fail fails the task and skips its dependents", async () => {
+  test("rejecting to fail makes the workflow fail its task with gate_rejected, naming who and why, and its dependents are skipped", async () => {
     const { store, clock } = freshStore();
     const registry = new WorkflowRegistry().register(review);
     const { run } = await submitPlan(store, registry, {
@@ -57,8 +45,6 @@ describe("human gates", () => {
     });
     await attemptOnce(store, clock, review);
     const [gate] = await store.listGates({ runId: run.id });
-    expect(await rejected(store.decideGate(gate!.id, { approved: false, by: "bob", reason: "  " }))).toBeInstanceOf(InputError);
-    expect((await store.getGate(gate!.id)).state).toBe("pending");
     await store.decideGate(gate!.id, { approved: false, by: "bob", reason: "the changelog is missing" });
     expect((await attemptOnce(store, clock, review))!.outcome).toBe("failed");
     const task = await store.findTask(run.id, "review");
@@ -93,37 +79,15 @@ describe("human gates", () => {
     expect((await store.getTask(taskId)).output).toBe("draft 2");
   });
 
-  test("a gate timeout fails the task and skips its dependents; it never proceeds", async () => {
+  test("a review task's timeout and onTimeout reach its gate, and an escalated gate approved late lets the workflow finish", async () => {
     const { store, clock } = freshStore();
-    const registry = new WorkflowRegistry().register(review);
-    const { run } = await submitPlan(store, registry, {
-      goal: "g",
-      tasks: [
-        { id: "approve", title: "a", workflow: "review", input: { question: "Go?", timeout: "1h" } },
-        { id: "after", title: "b", workflow: "review", input: { question: "then?" }, after: ["approve"] },
-      ],
-    });
+    await submitOne(store, review, { input: { question: "Go?", timeout: "10m", onTimeout: "escalate" } });
     await attemptOnce(store, clock, review);
-    clock.advance(3_600_000);
-    await store.claimTasks("sweeper", 1, 1_000); // any claim sweeps due gates
-    const [gate] = await store.listGates({ runId: run.id });
-    expect(gate!.state).toBe("expired");
-    expect(await store.findTask(run.id, "approve")).toMatchObject({ state: "failed", failReason: "timeout", error: { code: "gate_timeout" } });
-    expect((await store.findTask(run.id, "after")).state).toBe("skipped");
-    expect(await rejected(store.decideGate(gate!.id, { approved: true, by: "late" }))).toBeInstanceOf(GateNotPendingError);
-  });
-
-  test("an escalating gate is marked overdue with an event, and stays pending", async () => {
-    const { store, clock } = freshStore();
-    const { runId } = await submitOne(store, review, { input: { question: "Go?", timeout: "10m", onTimeout: "escalate" } });
-    await attemptOnce(store, clock, review);
-    clock.advance(600_000);
-    await store.claimTasks("sweeper", 1, 1_000);
-    await store.claimTasks("sweeper", 1, 1_000); // swept once only
     const [gate] = await store.listGates();
-    expect(gate).toMatchObject({ state: "pending", overdueAt: clock.now() });
-    const overdue = (await store.listEvents({ runId })).filter((e) => e.type === "gate.overdue");
-    expect(overdue).toHaveLength(1);
+    expect(gate).toMatchObject({ state: "pending", timeoutAt: clock.now() + 600_000, onTimeout: "escalate" });
+    clock.advance(600_000);
+    await store.claimTasks("sweeper", 0, 1_000);
+    expect((await store.getGate(gate!.id)).overdueAt).toBe(clock.now());
     await store.decideGate(gate!.id, { approved: true, by: "dave" });
     expect((await attemptOnce(store, clock, review))!.outcome).toBe("succeeded");
   });

@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { farcaster, pendingGates, query, REPO, spawnFarcaster, until } from "./cli-helpers.ts";
+import { farcaster, pendingGates, REPO, runsOf, spawnFarcaster, until, withReader } from "./cli-helpers.ts";
 import { startFakeOpenAI, type FakeOpenAI } from "./fixtures/fakeOpenAI.ts";
 import { freshDir } from "./helpers.ts";
 
@@ -27,8 +27,8 @@ describe("the main job", () => {
     const { dir, db } = siteWorkspace();
     const job = spawnFarcaster(["examples/site/goal.md", "--workers", "3"], { cwd: dir });
     await until(() => job.seen.includes("waiting for a person"), 30_000, "the review gate to be announced");
-    const [gate] = pendingGates(db);
-    expect(gate).toMatchObject({ task_key: "review", question: "The site built and passed its checks. Publish it?" });
+    const [gate] = await pendingGates(db);
+    expect(gate).toMatchObject({ taskKey: "review", question: "The site built and passed its checks. Publish it?" });
     const approve = await farcaster(["approve", gate!.id, "--by", "reviewer"], { cwd: dir });
     expect(approve.code).toBe(0);
     expect(await job.proc.exited).toBe(0);
@@ -41,10 +41,10 @@ describe("the main job", () => {
     const manifest = JSON.parse(readFileSync(join(dir, ".farcaster", "example-site", "published", "manifest.json"), "utf8"));
     expect(Object.keys(manifest).sort()).toEqual(["gates.html", "index.html", "leases.html", "replay.html"]);
     // links and pages-ok ran after both builders; the gate after both checks.
-    const rows = query<{ key: string; started_at: number; finished_at: number }>(db, "SELECT key, started_at, finished_at FROM tasks");
-    const at = Object.fromEntries(rows.map((r) => [r.key, r]));
-    expect(at.links!.started_at).toBeGreaterThanOrEqual(Math.max(at.pages!.finished_at, at.index!.finished_at));
-    expect(at.review!.started_at).toBeGreaterThanOrEqual(Math.max(at.links!.finished_at, at["pages-ok"]!.finished_at));
+    const tasks = await withReader(db, async (store) => store.listTasks((await store.listRuns())[0]!.id));
+    const at = Object.fromEntries(tasks.map((t) => [t.key, { started: t.startedAt!, finished: t.finishedAt! }]));
+    expect(at.links!.started).toBeGreaterThanOrEqual(Math.max(at.pages!.finished, at.index!.finished));
+    expect(at.review!.started).toBeGreaterThanOrEqual(Math.max(at.links!.finished, at["pages-ok"]!.finished));
   });
 
   test("a failing task makes the run fail: its dependents are skipped, the summary names the error, exit 1", async () => {
@@ -65,23 +65,23 @@ describe("the main job", () => {
     const db = join(dir, ".farcaster", "farcaster.db");
     writeFileSync(join(dir, "goal.md"), "# Two steps\n\n## first: First\nrun: echo one > first.txt\n\n## check: A person checks\nafter: first\ngate: Is first.txt right?\n\n## second: Second\nafter: check\nrun: echo two > second.txt\n");
     const job = spawnFarcaster(["goal.md"], { cwd: dir });
-    await until(() => pendingGates(db).length > 0, 20_000, "the gate").catch(async (error) => {
+    await until(async () => (await pendingGates(db)).length > 0, 20_000, "the gate").catch(async (error) => {
       job.proc.kill("SIGKILL");
       throw new Error(`${(error as Error).message}; the job printed:\n${job.seen}\n${await job.stderr}`);
     });
     job.proc.kill("SIGINT");
     expect(await job.proc.exited).toBe(130);
-    const runId = query<{ id: string }>(db, "SELECT id FROM runs")[0]!.id;
+    const runId = (await runsOf(db))[0]!.id;
     expect(await job.stdout).toContain(`run ${runId} paused; its leases were released. Continue with: farcaster resume ${runId}`);
 
+    const [gate] = await pendingGates(db); // still pending: a gate outlives the process that opened it
     const again = spawnFarcaster(["goal.md"], { cwd: dir });
-    const [gate] = pendingGates(db); // still pending: a gate outlives the process that opened it
     await farcaster(["approve", gate!.id], { cwd: dir });
     expect(await again.proc.exited).toBe(0);
     expect(await again.stdout).toContain(`goal.md already has an unfinished run, ${runId} (running); resuming it (--new starts another)`);
-    expect(query(db, "SELECT id FROM runs")).toHaveLength(1);
+    expect(await runsOf(db)).toHaveLength(1);
     expect(readFileSync(join(dir, "second.txt"), "utf8")).toBe("two\n");
-    expect(query<{ n: number }>(db, "SELECT attempts AS n FROM tasks WHERE key = 'first'")[0]!.n).toBe(1); // not redone
+    expect((await withReader(db, (store) => store.findTask(runId, "first"))).attempts).toBe(1); // not redone
   });
 
   test("without a plan, the Architect plans with the model; --yes approves the plan on the user's behalf, recorded as such", async () => {
@@ -103,8 +103,8 @@ describe("the main job", () => {
     expect(result.stdout).toContain("the Architect is planning goal.md");
     expect(result.stdout).toContain("plan approved on your behalf (--yes): Approve the plan: 2 tasks in 2 waves, including 2 shell command(s) written by a model?");
     expect(readFileSync(join(dir, "world.txt"), "utf8")).toBe("world\n");
-    const [gate] = query<{ decided_by: string; state: string }>(db, "SELECT decided_by, state FROM gates");
-    expect(gate).toEqual({ decided_by: "erin (--yes)", state: "approved" });
+    const gates = await withReader(db, (store) => store.listGates());
+    expect(gates.map((g) => ({ decidedBy: g.decidedBy, state: g.state }))).toEqual([{ decidedBy: "erin (--yes)", state: "approved" }]);
     expect(fake.requests).toHaveLength(1);
     expect(fake.requests[0]!.body.messages[1].content).toContain("Write hello.txt, then world.txt.");
   });
@@ -118,13 +118,13 @@ describe("the main job", () => {
     const env = { OPENAI_BASE_URL: fake.url, FARCASTER_MODEL: "fake-planner" };
     // Without a terminal and without --yes, a model-written shell command waits at the plan gate.
     const job = spawnFarcaster(["goal.md"], { cwd: dir, env });
-    await until(() => pendingGates(db).length > 0, 20_000, "the plan gate");
+    await until(async () => (await pendingGates(db)).length > 0, 20_000, "the plan gate");
     job.proc.kill("SIGKILL");
     await job.proc.exited;
-    const [gate] = pendingGates(db);
-    expect(gate!.task_key).toBe("@plan");
+    const [gate] = await pendingGates(db);
+    expect(gate!.taskKey).toBe("@plan");
     await farcaster(["approve", gate!.id], { cwd: dir });
-    const runId = query<{ id: string }>(db, "SELECT id FROM runs")[0]!.id;
+    const runId = (await runsOf(db))[0]!.id;
     const resumed = await farcaster(["resume", runId], { cwd: dir, env });
     expect(resumed.code).toBe(0);
     expect(existsSync(join(dir, "mark.txt"))).toBe(true);

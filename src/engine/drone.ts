@@ -121,7 +121,7 @@ export class Drone {
   }
 
   /** Sleeps `ms` at most; a local wake (a slot freed) or a change in the database ends it early. */
-  private idle(ms: number): Promise<void> {
+  private idle(ms: number, since: number): Promise<void> {
     if (this.pendingWake || ms <= 0) return Promise.resolve();
     const changed = new AbortController();
     return new Promise<void>((resolve) => {
@@ -133,7 +133,7 @@ export class Drone {
       };
       const timer = setTimeout(done, ms);
       this.wakeUp = done;
-      void this.store.waitForChange({ signal: AbortSignal.any([changed.signal, this.idleAbort.signal]), maxWaitMs: ms }).then(done, done);
+      void this.store.waitForChange({ since, signal: AbortSignal.any([changed.signal, this.idleAbort.signal]), maxWaitMs: ms }).then(done, done);
     });
   }
 
@@ -182,7 +182,8 @@ export class Drone {
       if (this.stopping) break;
       if (claimed.length > 0 && claimed.length === free) continue; // there may be more
       if (this.pendingWake) continue; // a slot freed while the claim was out
-      await this.idle(await this.idleFor(groups));
+      const since = this.store.changeToken(); // a change after this (another process's enqueue) ends the sleep
+      await this.idle(await this.idleFor(groups), since);
     }
   }
 

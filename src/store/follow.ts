@@ -22,15 +22,22 @@ export interface FollowOptions {
   batch?: number;
 }
 
-/** Resolves when the store may have changed, when `signal` aborts, or after `maxWaitMs` at the latest. */
-export type WaitForChange = (signal: AbortSignal | undefined, maxWaitMs: number) => Promise<void>;
+/**
+ * How a store tells of changes: `token()` before a read, then `wait(token)`
+ * resolves at once if something changed since, else when something does,
+ * when `signal` aborts, or after `maxWaitMs` at the latest.
+ */
+export interface ChangeSource {
+  token(): number;
+  wait(since: number, signal: AbortSignal | undefined, maxWaitMs: number): Promise<void>;
+}
 
 /** The longest a follower waits before it reads again even without a change signal. */
 export const FOLLOW_FALLBACK_MS = 1_000;
 
 export async function* follow<T extends { id: number }>(
   read: (after: number, limit: number) => Promise<T[]>,
-  waitForChange: WaitForChange,
+  changes: ChangeSource,
   options: FollowOptions = {},
 ): AsyncGenerator<T, void, undefined> {
   let cursor = options.after ?? 0;
@@ -39,6 +46,7 @@ export async function* follow<T extends { id: number }>(
   for (;;) {
     if (signal?.aborted) return;
     const last = until ? await until() : false;
+    const since = changes.token();
     const rows = await read(cursor, limit);
     for (const row of rows) {
       cursor = row.id;
@@ -47,6 +55,6 @@ export async function* follow<T extends { id: number }>(
     }
     if (rows.length === limit) continue; // more is waiting
     if (last) return;
-    await waitForChange(signal, FOLLOW_FALLBACK_MS);
+    await changes.wait(since, signal, FOLLOW_FALLBACK_MS);
   }
 }

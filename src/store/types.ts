@@ -392,8 +392,10 @@ export interface Store {
    * scheduled. A read: an idle drone asks it rather than claim for nothing.
    */
   nextDueAt(options?: ClaimOptions): Promise<number | null>;
-  /** Resolves when the database may have changed (a commit here or elsewhere), when `signal` aborts, or after `maxWaitMs`. */
-  waitForChange(options: { signal?: AbortSignal; maxWaitMs: number }): Promise<void>;
+  /** A count of the changes seen so far (commits here or elsewhere): take it before a read, pass it to waitForChange. */
+  changeToken(): number;
+  /** Resolves at once if the database changed since `since`, else when it does, when `signal` aborts, or after `maxWaitMs`. */
+  waitForChange(options: { since: number; signal?: AbortSignal; maxWaitMs: number }): Promise<void>;
   /** Renews one lease; returns the new expiry. */
   extendLease(taskId: number, attemptId: number, leaseMs: number): Promise<number>;
   /** A drone's heartbeat: renews every lease it holds at once; returns the attempt ids whose lease was lost. */

@@ -52,6 +52,15 @@ export function decideGateTx(ctx: TxContext, gateId: string, decision: GateDecis
            feedback = json_insert(coalesce(feedback, '[]'), '$[#]', json(?))
          WHERE id = ? AND state = 'waiting'`,
       ).run(ctx.now, ctx.now, JSON.stringify(feedback), gate.taskId);
+      // What the journal's model turns spent stays spent (the run's budget): kept on the task.
+      sql(
+        ctx.db,
+        `UPDATE tasks SET (spent_turns, spent_input_tokens, spent_output_tokens) = (
+           SELECT spent_turns + count(s.usage_input_tokens), spent_input_tokens + coalesce(sum(s.usage_input_tokens), 0),
+                  spent_output_tokens + coalesce(sum(s.usage_output_tokens), 0)
+           FROM steps s WHERE s.task_id = tasks.id AND s.status = 'completed')
+         WHERE id = ?`,
+      ).run(gate.taskId);
       sql(ctx.db, "DELETE FROM steps WHERE task_id = ?").run(gate.taskId);
     } else {
       // Approved, or rejected to fail: the workflow replays its approval step and receives the decision.

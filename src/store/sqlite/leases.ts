@@ -114,7 +114,7 @@ export function claimReady(ctx: TxContext, worker: string, limit: number, leaseM
   const rows = sql<ClaimedRow, [number, string, number, number, number]>(
     ctx.db,
     `UPDATE tasks SET state = 'running', attempt_id = a.id, lease_owner = ?2, lease_expires_at = ?3, attempts = tasks.attempts + 1,
-       started_at = coalesce(tasks.started_at, ?4), updated_at = ?4
+       started_at = coalesce(tasks.started_at, ?4), updated_at = ?4, waiting_for = NULL
      FROM attempts a WHERE a.id BETWEEN ?1 AND ?5 AND tasks.id = a.task_id
      RETURNING id, attempt_id, attempts, run_id, key, workflow, input, max_attempts, timeout_ms, feedback, scope, title, description`,
   ).all(first, worker, expiresAt, ctx.now, last);

@@ -250,14 +250,14 @@ export class SqliteStore implements Store {
   }
 
   followEvents(options: FollowOptions & { runId?: string; taskId?: number } = {}): AsyncIterable<EventRecord> {
-    return follow((afterId, limit) => this.listEvents({ runId: options.runId, taskId: options.taskId, afterId, limit }), this.changed, options);
+    return follow((afterId, limit) => this.listEvents({ runId: options.runId, taskId: options.taskId, afterId, limit }), this.changes, options);
   }
 
   followLogs(taskId: number, options: FollowOptions = {}): AsyncIterable<LogRecord> {
-    return follow((afterId, limit) => this.listLogs(taskId, { afterId, limit }), this.changed, options);
+    return follow((afterId, limit) => this.listLogs(taskId, { afterId, limit }), this.changes, options);
   }
 
-  private readonly changed = (signal: AbortSignal | undefined, maxWaitMs: number) => this.changes.wait(signal, maxWaitMs);
+
 
   /** The upkeep (reclaim, gate sweep, wake-ups) runs when due; see upkeep.ts. */
   async claimTasks(worker: string, limit: number, leaseMs: number, options: ClaimOptions = {}): Promise<ClaimedTask[]> {
@@ -288,8 +288,12 @@ export class SqliteStore implements Store {
     return this.read((ctx) => nextDueTx(ctx, options));
   }
 
-  waitForChange(options: { signal?: AbortSignal; maxWaitMs: number }): Promise<void> {
-    return this.changes.wait(options.signal, options.maxWaitMs);
+  changeToken(): number {
+    return this.changes.token();
+  }
+
+  waitForChange(options: { since: number; signal?: AbortSignal; maxWaitMs: number }): Promise<void> {
+    return this.changes.wait(options.since, options.signal, options.maxWaitMs);
   }
 
   renewLeases(worker: string, leases: readonly LeaseRenewal[]): Promise<number[]> {
@@ -331,13 +335,17 @@ export class SqliteStore implements Store {
 
   runModelUsage(runId: string): Promise<{ turns: number; inputTokens: number; outputTokens: number }> {
     return this.read(({ db }) => {
-      const row = sql<{ turns: number; input: number | null; output: number | null }, [string]>(
+      const row = sql<{ turns: number | null; input: number | null; output: number | null }, [string]>(
         db,
-        `SELECT count(*) AS turns, sum(s.usage_input_tokens) AS input, sum(s.usage_output_tokens) AS output
-         FROM steps s JOIN tasks t ON t.id = s.task_id
-         WHERE t.run_id = ? AND s.status = 'completed' AND s.usage_input_tokens IS NOT NULL`,
+        `SELECT sum(turns) AS turns, sum(input) AS input, sum(output) AS output FROM (
+           SELECT count(*) AS turns, sum(s.usage_input_tokens) AS input, sum(s.usage_output_tokens) AS output
+           FROM steps s JOIN tasks t ON t.id = s.task_id
+           WHERE t.run_id = ?1 AND s.status = 'completed' AND s.usage_input_tokens IS NOT NULL
+           UNION ALL
+           SELECT sum(spent_turns), sum(spent_input_tokens), sum(spent_output_tokens) FROM tasks WHERE run_id = ?1
+         )`,
       ).get(runId)!;
-      return { turns: row.turns, inputTokens: row.input ?? 0, outputTokens: row.output ?? 0 };
+      return { turns: row.turns ?? 0, inputTokens: row.input ?? 0, outputTokens: row.output ?? 0 };
     });
   }
 

@@ -5,7 +5,7 @@
  * - sqlite.sql is the schema after all migrations, dumped in a stable order:
  *   a schema change without a new migration (or a migration without its
  *   snapshot) fails here.
- * After adding a migration: UPDATE_SCHEMA_SNAPSHOT=1 bun test test/schema.test.ts
+ * After adding a migration: UPDATE_SCHEMA_SNAPSHOT=1 bun test test/sqlite-schema.test.ts
  * (it appends the new file to the lock and rewrites the snapshot; it never
  * rewrites the hash of a file already in the lock).
  */
@@ -52,7 +52,7 @@ describe("shipped migrations are frozen", () => {
       const hash = sha256(migration.sql);
       const locked = lock.get(migration.name);
       if (locked === undefined && UPDATE) lock.set(migration.name, hash);
-      else if (locked === undefined) throw new Error(`${migration.name} is not in ${LOCK}; run UPDATE_SCHEMA_SNAPSHOT=1 bun test test/schema.test.ts`);
+      else if (locked === undefined) throw new Error(`${migration.name} is not in ${LOCK}; run UPDATE_SCHEMA_SNAPSHOT=1 bun test test/sqlite-schema.test.ts`);
       else expect({ file: migration.name, hash }).toEqual({ file: migration.name, hash: locked });
     }
     expect([...lock.keys()]).toEqual(migrations.map((m) => m.name)); // a shipped migration was removed or renamed
