@@ -221,11 +221,11 @@ describe("crash recovery with real drone processes", () => {
     for (let i = 0; i < 18; i++) add(`solo${i}`, []);
     add("final", [...joins, "solo0"]);
     expect(tasks).toHaveLength(500);
+    // Every drone is up (and has found the host or become it) before there is work: they share it.
+    const drones = Array.from({ length: 4 }, (_, i) => drone(path, `d${i}`, ["-c", "4"]));
+    await until(() => drones.every((d) => /: writes (here for others|through the host)/.test(d.out)), 20_000, "every drone to be up");
     const { run } = await submitPlan(store, await registry(), { goal: "swarm", tasks });
-
-    const drones = Array.from({ length: 4 }, (_, i) => drone(path, `d${i}`));
     await until(async () => (await store.getRun(run.id)).state !== "running", 60_000, "the swarm to finish");
-    await until(() => drones.every((d) => d.out.includes(" slots, workflows ")), 20_000, "every drone to be up before it is stopped");
     for (const proc of drones) proc.kill("SIGTERM");
     expect(await Promise.all(drones.map((p) => p.exited))).toEqual([0, 0, 0, 0]);
 

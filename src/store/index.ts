@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 import { NotFoundError } from "../core/errors.ts";
 import type { Clock } from "../core/clock.ts";
 import { parseSyncMode } from "./sqlite/database.ts";
+import { SharedSqliteStore } from "./sqlite/shared/store.ts";
 import { SqliteStore } from "./sqlite/store.ts";
 import type { Store } from "./types.ts";
 
@@ -27,6 +28,11 @@ export interface OpenStoreOptions {
   clock?: Clock;
   /** Default "create". */
   access?: StoreAccess;
+  /**
+   * A long-lived writer (worker, serve, the main job): share one writing
+   * process per file with the others on this machine (sqlite/shared/store.ts).
+   */
+  share?: boolean;
 }
 
 export function openStore(options: OpenStoreOptions = {}): Store {
@@ -35,7 +41,9 @@ export function openStore(options: OpenStoreOptions = {}): Store {
   if (access !== "create" && !existsSync(path)) {
     throw new NotFoundError("database", path, "start a run first (farcaster GOAL.md), or point --db / FARCASTER_DB at an existing database");
   }
-  return new SqliteStore(path, { sync: parseSyncMode(options.sync ?? process.env.FARCASTER_SYNC), clock: options.clock, readOnly: access === "read" });
+  const settings = { sync: parseSyncMode(options.sync ?? process.env.FARCASTER_SYNC), clock: options.clock };
+  if (access === "read") return new SqliteStore(path, { ...settings, readOnly: true });
+  return options.share ? new SharedSqliteStore(path, settings) : new SqliteStore(path, settings);
 }
 
 /** For commands that decide (approve, cancel…): a missing database is an error, not a new empty file. */

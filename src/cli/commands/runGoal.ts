@@ -8,7 +8,7 @@ import { UsageError } from "../../core/errors.ts";
 import { PLANNING_TASK_KEY } from "../../core/states.ts";
 import type { WorkflowRegistry } from "../../engine/registry.ts";
 import { prepareGoal, startGoalRun } from "../../services/goals.ts";
-import { openExistingStore, openStore } from "../../store/index.ts";
+import { openStore } from "../../store/index.ts";
 import type { Store } from "../../store/types.ts";
 import { commandWorkflows, intOption } from "../args.ts";
 import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command, type CommandContext, type OptionSpec } from "../command.ts";
@@ -63,7 +63,8 @@ export const runCommand: Command = {
     const yes = Boolean(context.values.yes);
     // Everything wrong with the goal file is found before the database is even opened.
     const prepared = prepareGoal(file, registry);
-    const store = openStore({ db: stringOption(context, "db") });
+    // A run driven here lives as long as its drones: it shares the file's writer (see sqlite/shared).
+    const store = openStore({ db: stringOption(context, "db"), share: !context.values.detach });
     try {
       const started = await startGoalRun(store, prepared, {
         review: interactive || yes,
@@ -97,7 +98,7 @@ export const resumeCommand: Command = {
   async run(context) {
     const runId = context.positionals[0];
     if (!runId) throw new UsageError("resume needs a run id: farcaster resume RUN (list runs with `farcaster status`)");
-    const store = openExistingStore({ db: stringOption(context, "db") });
+    const store = openStore({ db: stringOption(context, "db"), access: "existing", share: true });
     try {
       const before = await store.getRun(runId);
       const { run, reopened } = await store.resumeRun(runId, { actor: "cli" });

@@ -8,6 +8,7 @@ import { openStore } from "../../store/index.ts";
 import { commandWorkflows, durationOption, intOption } from "../args.ts";
 import { COMMON_OPTIONS, stringOption, type Command } from "../command.ts";
 import { paint, type Output } from "../output.ts";
+import { describeSharing, sharingOf } from "../sharing.ts";
 
 function printEvent(output: Output, event: DroneEvent): void {
   if (event.type === "error") {
@@ -62,7 +63,7 @@ export const workerCommand: Command = {
     process.on("SIGTERM", () => onSignal("SIGTERM"));
 
     const registry = await commandWorkflows(context);
-    const store = openStore({ db: stringOption(context, "db") });
+    const store = openStore({ db: stringOption(context, "db"), share: true });
     drone = new Drone({
       store, registry, concurrency, leaseMs,
       forceLease: stringOption(context, "lease") !== undefined,
@@ -71,7 +72,10 @@ export const workerCommand: Command = {
         if (!context.values.quiet || event.type === "error") printEvent(output, event);
       },
     });
-    if (!context.values.quiet) output.out(`drone ${drone.id}: ${concurrency} slots, workflows ${registry.names().join(", ")}`);
+    if (!context.values.quiet) {
+      output.out(`drone ${drone.id}: ${concurrency} slots, workflows ${registry.names().join(", ")}`);
+      output.out(`drone ${drone.id}: ${describeSharing(await sharingOf(store))}`);
+    }
     if (signals > 0) await drone.stop(0).then(stop);
     else drone.start();
     await stopped;

@@ -236,7 +236,8 @@ export function recordStepTx(ctx: TxContext, taskId: number, attemptId: number, 
 
 function writeStep(ctx: TxContext, taskId: number, attemptId: number, step: StepWrite): void {
   // A step recorded as waiting (a sleep, a gate) is completed later by a later attempt;
-  // a completed or failed step is a fact and is never overwritten.
+  // a completed or failed step is a fact and is never overwritten. The same attempt
+  // recording the same fact again (a write sent again after its host died) is accepted.
   const changed = sql(
     ctx.db,
     `INSERT INTO steps (task_id, key, seq, kind, attempt_id, status, input, output, error, started_at, ended_at, usage_input_tokens, usage_output_tokens)
@@ -248,7 +249,14 @@ function writeStep(ctx: TxContext, taskId: number, attemptId: number, step: Step
      WHERE steps.status = 'waiting'`,
   ).run(taskId, step.key, step.seq, step.kind, attemptId, step.status, toJson(step.input), toJson(step.output), toJson(step.error),
       step.startedAt, step.endedAt, step.usage?.inputTokens ?? null, step.usage?.outputTokens ?? null).changes;
-  if (changed === 0) throw new Error(`step "${step.key}" of task ${taskId} is already recorded; replay must return it instead of running it again`);
+  if (changed === 0 && !sameFact(ctx, taskId, attemptId, step)) {
+    throw new Error(`step "${step.key}" of task ${taskId} is already recorded; replay must return it instead of running it again`);
+  }
+}
+
+function sameFact(ctx: TxContext, taskId: number, attemptId: number, step: StepWrite): boolean {
+  const row = sql<{ attempt_id: number; status: string; output: string | null }, [number, string]>(ctx.db, "SELECT attempt_id, status, output FROM steps WHERE task_id = ? AND key = ?").get(taskId, step.key);
+  return row !== null && row.attempt_id === attemptId && row.status === step.status && row.output === toJson(step.output);
 }
 
 export function suspendTaskTx(ctx: TxContext, taskId: number, attemptId: number, options: SuspendOptions): void {

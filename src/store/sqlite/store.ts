@@ -87,6 +87,8 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /** Never migrate, never write: a viewer. The database must exist at the code's schema version. */
   readOnly?: boolean;
+  /** After each COMMIT of this store (the store host tells its clients). */
+  onCommit?: () => void;
 }
 
 export const DEFAULT_RECOVERY_LIMIT = 5;
@@ -126,8 +128,16 @@ export class SqliteStore implements Store {
       clock: this.clock,
       busyTimeoutMs: options.busyTimeoutMs ?? 30_000,
       checkpointer: this.checkpointer,
-      onCommit: () => this.changes.committed(),
+      onCommit: () => {
+        this.changes.committed();
+        options.onCommit?.();
+      },
     });
+  }
+
+  /** Another process committed and said so (the store host): followers and idle drones look again. */
+  noteChange(): void {
+    this.changes.committed();
   }
 
   /** Batches committed and writes they held (tests, the bench). */

@@ -1,0 +1,149 @@
+/**
+ * A SQLite store that shares one writer among the processes of a machine.
+ *
+ * Each process keeps its own connection for reads. The first long-lived
+ * process (a worker, the server, the main job) to open the file becomes its
+ * host: it writes directly, through its group commit, and listens on a Unix
+ * socket beside the file; the others send it their writes. Why: SQLite
+ * drops a connection's page cache whenever another connection has written,
+ * so with several writing processes every transaction starts cold and costs
+ * several times more (measured in bench/peers.ts: four writing processes did
+ * half the work of one); one writer keeps its cache warm and batches every
+ * process's writes together.
+ *
+ * Correctness never rests on it: SQLite's locks still order every write, so
+ * a second host (two processes racing to replace a dead one) or a process
+ * writing directly (a short command such as `farcaster approve`) is only
+ * slower, never wrong. When the host goes away its clients elect a new one
+ * and send again the writes they had not heard back about; those writes are
+ * safe to repeat (a step already recorded by the same attempt is accepted; a
+ * completion already made comes back as a lost lease, which a drone takes
+ * as "someone else finished it").
+ */
+import { createHash } from "node:crypto";
+import { unlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Store } from "../../types.ts";
+import { SqliteStore, type SqliteStoreOptions } from "../store.ts";
+import { StoreHost, WRITE_METHODS, type WriteMethod } from "./host.ts";
+import { HostConnection, type PendingRequest } from "./remote.ts";
+
+/** Unix socket paths are limited to about 100 bytes; beyond that the socket lives in the temp directory. */
+const MAX_SOCKET_PATH = 100;
+
+export function socketPathFor(dbPath: string): string {
+  const beside = `${dbPath}.sock`;
+  if (beside.length <= MAX_SOCKET_PATH) return beside;
+  return join(tmpdir(), `farcaster-${createHash("sha256").update(dbPath).digest("hex").slice(0, 16)}.sock`);
+}
+
+export type SharedRole = { role: "host"; clients: number } | { role: "client"; hostPid: number } | { role: "direct"; why: string };
+
+/** How many times an election is tried before this process just writes directly. */
+const ELECTION_TRIES = 5;
+
+type Route = { kind: "host"; host: StoreHost } | { kind: "client"; connection: HostConnection } | { kind: "direct"; why: string };
+
+export class SharedSqliteStore extends SqliteStore {
+  private route: Route = { kind: "direct", why: "not elected yet" };
+  private electing: Promise<void>;
+  private closing = false;
+  readonly socketPath: string;
+
+  constructor(path: string, options: SqliteStoreOptions = {}) {
+    super(path, { ...options, onCommit: () => this.hostCommitted() });
+    this.socketPath = socketPathFor(path);
+    this.electing = this.elect();
+  }
+
+  /** Waits for the first election: tests and `farcaster workers` ask who writes. */
+  async sharing(): Promise<SharedRole> {
+    await this.electing;
+    const route = this.route;
+    if (route.kind === "host") return { role: "host", clients: route.host.clientCount };
+    if (route.kind === "client") return { role: "client", hostPid: route.connection.hostPid };
+    return { role: "direct", why: route.why };
+  }
+
+  private hostCommitted(): void {
+    if (this.route.kind === "host") this.route.host.committed();
+  }
+
+  /** Join the host, or become it; replace a dead host's socket file. */
+  private async elect(): Promise<void> {
+    for (let attempt = 0; attempt < ELECTION_TRIES && !this.closing; attempt++) {
+      const joined = await HostConnection.connect(this.socketPath, this.path, {
+        changed: () => this.noteChange(),
+        lost: (pending) => this.hostLost(pending),
+      });
+      if ("connection" in joined) {
+        this.route = { kind: "client", connection: joined.connection };
+        return;
+      }
+      if (joined.absent === "refused") {
+        this.route = { kind: "direct", why: `the host at ${this.socketPath} refused: ${joined.detail}` };
+        return;
+      }
+      if (joined.absent === "stale") {
+        try {
+          unlinkSync(this.socketPath); // a host that died left its socket file
+        } catch {
+          // another process removed it first
+        }
+      }
+      try {
+        this.route = { kind: "host", host: StoreHost.listen(this, this.socketPath, this.path) };
+        return;
+      } catch {
+        // Someone else just started hosting: join them on the next try.
+      }
+    }
+    this.route = { kind: "direct", why: "no host could be joined or started" };
+  }
+
+  private hostLost(pending: PendingRequest[]): void {
+    if (this.closing) {
+      for (const request of pending) request.reject(new Error("the store was closed before the host answered"));
+      return;
+    }
+    this.route = { kind: "direct", why: "electing a new host" };
+    this.electing = this.elect();
+    // Sent again once a new host is known (or written here, if this process is it).
+    for (const request of pending) void this.send(request.method as WriteMethod, request.args).then(request.resolve, request.reject);
+    this.noteChange();
+  }
+
+  /** A write: to the host when there is another one, else through this store. */
+  private async send(method: WriteMethod, args: unknown[]): Promise<unknown> {
+    await this.electing;
+    const route = this.route;
+    if (route.kind === "client") {
+      return new Promise((resolve, reject) => route.connection.request(method, args, resolve, reject)).finally(() => this.noteChange());
+    }
+    return (SqliteStore.prototype[method] as (...a: unknown[]) => Promise<unknown>).apply(this, args);
+  }
+
+  override async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    await this.electing;
+    const route = this.route;
+    if (route.kind === "host") await route.host.close();
+    if (route.kind === "client") await route.connection.close();
+    await super.close();
+  }
+}
+
+// Every write method of the Store goes through send(); reads stay on this process's connection.
+for (const method of WRITE_METHODS) {
+  Object.defineProperty(SharedSqliteStore.prototype, method, {
+    value: function (this: SharedSqliteStore, ...args: unknown[]) {
+      return (this as unknown as { send(m: WriteMethod, a: unknown[]): Promise<unknown> }).send(method, args);
+    },
+    writable: true,
+    configurable: true,
+  });
+}
+
+export type { Store };
