@@ -13,6 +13,7 @@
  */
 import { describe } from "bun:test";
 import { claimContract } from "./claims.ts";
+import { dispatchContract } from "./dispatch.ts";
 import { eventContract } from "./events.ts";
 import { fencingContract } from "./fencing.ts";
 import { gateContract } from "./gates.ts";
@@ -38,6 +39,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
     planningContract(open);
     claimContract(open);
     leaseContract(open);
+    dispatchContract(open);
     fencingContract(open);
     outcomeContract(open);
     waitingContract(open);
