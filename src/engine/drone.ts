@@ -25,7 +25,7 @@ export type DroneEvent =
   | { type: "error"; message: string };
 
 /** Slots of a drone by default: enough work in flight for the store to batch; costly workflows bring their own limits. */
-export const DEFAULT_CONCURRENCY = 32;
+export const DEFAULT_CONCURRENCY = 128;
 
 export interface DroneOptions {
   store: Store;
