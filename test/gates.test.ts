@@ -3,6 +3,7 @@ import { WorkflowRegistry } from "../src/engine/registry.ts";
 import { submitPlan } from "../src/engine/submit.ts";
 import review from "../workflows/review.ts";
 import { attemptOnce, submitOne, workflow } from "./engine-helpers.ts";
+import { GateNotPendingError } from "../src/core/errors.ts";
 import { freshStore, rejected } from "./helpers.ts";
 
 describe("human gates", () => {
@@ -48,7 +49,7 @@ describe("human gates", () => {
     await store.decideGate(gate!.id, { approved: false, by: "bob", reason: "the changelog is missing" });
     expect((await attemptOnce(store, clock, review))!.outcome).toBe("failed");
     const task = await store.findTask(run.id, "review");
-    expect(task).toMatchObject({ state: "failed", failReason: "non_retryable", error: { code: "gate_rejected" } });
+    expect(task).toMatchObject({ state: "failed", failReason: "rejected", error: { code: "gate_rejected" } });
     expect(task.error!.message).toContain("rejected by bob");
     expect(task.error!.message).toContain("the changelog is missing");
     expect((await store.findTask(run.id, "publish")).state).toBe("skipped");
@@ -90,5 +91,40 @@ describe("human gates", () => {
     expect((await store.getGate(gate!.id)).overdueAt).toBe(clock.now());
     await store.decideGate(gate!.id, { approved: true, by: "dave" });
     expect((await attemptOnce(store, clock, review))!.outcome).toBe("succeeded");
+  });
+
+  test("resuming a run whose gate a person rejected (action fail) asks again at a new gate, rather than failing at once", async () => {
+    const { store, clock } = freshStore();
+    const { runId, taskId } = await submitOne(store, review, { input: { question: "Publish?" } });
+    await attemptOnce(store, clock, review);
+    const [first] = await store.listGates({ runId });
+    await store.decideGate(first!.id, { approved: false, by: "bob", reason: "not yet" });
+    expect((await attemptOnce(store, clock, review))!.outcome).toBe("failed");
+    expect((await store.getTask(taskId)).failReason).toBe("rejected");
+
+    await store.resumeRun(runId, { actor: "bob" });
+    expect((await attemptOnce(store, clock, review))!.outcome).toBe("suspended");
+    const pending = await store.listGates({ runId, pendingOnly: true });
+    expect(pending).toHaveLength(1);
+    expect(pending[0]!.id).not.toBe(first!.id);
+    await store.decideGate(pending[0]!.id, { approved: true, by: "bob" });
+    expect((await attemptOnce(store, clock, review))!.outcome).toBe("succeeded");
+    expect((await store.getGate(first!.id)).state).toBe("rejected"); // the first decision stays on record
+  });
+
+  test("cancelling a run closes its pending gate; deciding it afterwards is refused; resuming the run asks again", async () => {
+    const { store, clock } = freshStore();
+    const { runId } = await submitOne(store, review, { input: { question: "Publish?" } });
+    await attemptOnce(store, clock, review);
+    const [gate] = await store.listGates({ runId });
+    await store.cancelRun(runId, { actor: "carol", reason: "wrong branch" });
+    expect(await store.getGate(gate!.id)).toMatchObject({ state: "cancelled", decidedBy: "carol", reason: "wrong branch" });
+    expect(await store.listGates({ pendingOnly: true })).toEqual([]);
+    expect(await rejected(store.decideGate(gate!.id, { approved: true, by: "dave" }))).toBeInstanceOf(GateNotPendingError);
+
+    await store.resumeRun(runId, { actor: "carol" });
+    expect((await attemptOnce(store, clock, review))!.outcome).toBe("suspended");
+    const [again] = await store.listGates({ runId, pendingOnly: true });
+    expect(again!.id).not.toBe(gate!.id);
   });
 });

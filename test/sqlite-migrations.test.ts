@@ -100,3 +100,36 @@ describe("opening under contention", () => {
     expect(await new Response(opening.stdout).text()).toBe("opened\n");
   });
 });
+
+describe("rebuilding tables (0005: gate and fail-reason sets grow)", () => {
+  test("a database with work in it at version 4 keeps every row and reference, and accepts the new states", async () => {
+    // A database as version 4 of the schema left it, with a run that has tasks, edges, attempts, a journal and a gate.
+    const oldDir = freshDir();
+    for (const migration of loadMigrations().filter((m) => m.version <= 4)) cpSync(join(MIGRATIONS_DIR, migration.name), join(oldDir, migration.name));
+    const path = join(freshDir(), "v4.db");
+    const old = openDatabase(path, { migrationsDir: oldDir });
+    old.run("INSERT INTO runs (id, state, tasks_total, tasks_open, created_at, updated_at) VALUES ('r1', 'running', 2, 2, 1, 1)");
+    old.run("INSERT INTO run_plans (run_id, goal) VALUES ('r1', 'g')");
+    old.run("INSERT INTO tasks (id, run_id, key, title, workflow, input, state, available_at, created_at, updated_at, spent_turns) VALUES (1, 'r1', 'a', 'A', 'review', '{}', 'waiting', 1, 1, 1, 3)");
+    old.run("INSERT INTO tasks (id, run_id, key, title, workflow, input, state, pending_deps, available_at, created_at, updated_at) VALUES (2, 'r1', 'b', 'B', 'noop', '{}', 'blocked', 1, 1, 1, 1)");
+    old.run("INSERT INTO task_deps (task_id, depends_on) VALUES (2, 1)");
+    old.run("INSERT INTO attempts (id, task_id, number, worker, state, started_at, heartbeat_at) VALUES (7, 1, 1, 'w', 'suspended', 1, 1)");
+    old.run("INSERT INTO steps (task_id, key, seq, kind, attempt_id, status, started_at) VALUES (1, 'review', 1, 'approval', 7, 'waiting', 1)");
+    old.run("INSERT INTO gates (id, run_id, task_id, step_key, question, state, created_at) VALUES ('g1', 'r1', 1, 'review', 'ok?', 'pending', 1)");
+    old.close();
+
+    const store = openTestStore(path); // migrates to the latest version
+    const tasks = await store.listTasks("r1");
+    expect(tasks.map((t) => [t.id, t.key, t.state, t.after])).toEqual([[1, "a", "waiting", []], [2, "b", "blocked", ["a"]]]);
+    expect(await store.listSteps(1)).toHaveLength(1);
+    expect((await store.listAttempts(1)).map((a) => a.id)).toEqual([7]);
+    expect(await store.getGate("g1")).toMatchObject({ runId: "r1", taskId: 1, state: "pending", question: "ok?" });
+    expect(await store.runModelUsage("r1")).toMatchObject({ turns: 3 }); // spent usage kept
+    const db = store.db;
+    expect(db.query("PRAGMA foreign_key_check").all()).toEqual([]);
+    expect(db.query<{ foreign_keys: number }, []>("PRAGMA foreign_keys").get()!.foreign_keys).toBe(1);
+    db.run("UPDATE gates SET state = 'cancelled' WHERE id = 'g1'");
+    db.run("UPDATE tasks SET state = 'failed', fail_reason = 'rejected' WHERE id = 1");
+    expect(() => db.run("INSERT INTO tasks (run_id, key, title, workflow, input, state, available_at, created_at, updated_at) VALUES ('nope', 'k', 't', 'w', '{}', 'ready', 0, 0, 0)")).toThrow(/FOREIGN KEY/);
+  });
+});

@@ -208,10 +208,10 @@ export class GateNotPendingError extends FarcasterError {
   }
 }
 
-/** A person rejected the task's gate and chose to fail it. */
+/** A person rejected the task's gate and chose to fail it (fail reason "rejected": resuming asks again). */
 export class GateRejectedError extends NonRetryableError {
   constructor(gateId: string, by: string, reason: string) {
-    super(`rejected by ${by} at gate ${gateId}: ${reason}`, { code: "gate_rejected" });
+    super(`rejected by ${by} at gate ${gateId}: ${reason}`, { code: "gate_rejected", reason: "rejected" });
   }
 }
 

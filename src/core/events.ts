@@ -30,6 +30,8 @@ export interface EventPayloads {
   "gate.rejected": { gate: string; question: string; reason: string | null; action: RejectAction | null };
   "gate.expired": { gate: string; question: string; waitedMs: number };
   "gate.overdue": { gate: string; question: string; waitedMs: number };
+  /** The run was cancelled while the gate was pending: nobody can decide it any more. */
+  "gate.cancelled": { gate: string; question: string };
   "signal.emitted": { name: string; woken: number };
   "schedule.created": { schedule: string; cron: string; timezone: string };
   "schedule.paused": { schedule: string };
@@ -62,6 +64,7 @@ const TYPES: Record<EventType, true> = {
   "gate.rejected": true,
   "gate.expired": true,
   "gate.overdue": true,
+  "gate.cancelled": true,
   "signal.emitted": true,
   "schedule.created": true,
   "schedule.paused": true,

@@ -11,7 +11,7 @@
  *          any open state -> cancelled; open dependents of a failed task -> skipped
  * Run:     planning -> awaiting_approval -> running -> succeeded | failed | cancelled
  * Attempt: running -> succeeded | failed | crashed | released | suspended | cancelled
- * Gate:    pending -> approved | rejected | expired
+ * Gate:    pending -> approved | rejected | expired | cancelled
  */
 export const TASK_STATES = Object.freeze([
   "blocked",
@@ -59,7 +59,8 @@ export const ATTEMPT_STATES = Object.freeze([
 ] as const);
 export type AttemptState = (typeof ATTEMPT_STATES)[number];
 
-export const GATE_STATES = Object.freeze(["pending", "approved", "rejected", "expired"] as const);
+/** `cancelled`: the run was cancelled while the gate was pending; nobody can decide it any more. */
+export const GATE_STATES = Object.freeze(["pending", "approved", "rejected", "expired", "cancelled"] as const);
 export type GateState = (typeof GATE_STATES)[number];
 
 /** What happens to a task whose gate was rejected: run again with the reason as feedback, or fail. */
@@ -71,7 +72,8 @@ export const GATE_TIMEOUT_ACTIONS = Object.freeze(["fail", "escalate"] as const)
 export type GateTimeoutAction = (typeof GATE_TIMEOUT_ACTIONS)[number];
 
 /** Why a task ended in `failed`, when it was not simply its workflow's error. */
-export const FAIL_REASONS = Object.freeze(["error", "non_retryable", "timeout", "recovery_limit", "exhausted"] as const);
+/** `rejected`: a person rejected the task's gate (action fail); resuming asks them again. */
+export const FAIL_REASONS = Object.freeze(["error", "non_retryable", "timeout", "recovery_limit", "exhausted", "rejected"] as const);
 export type FailReason = (typeof FAIL_REASONS)[number];
 
 /** A journal entry: a fact (completed, failed) or a step the task is suspended on (waiting). */

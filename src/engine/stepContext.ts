@@ -184,9 +184,11 @@ export class StepContext implements WorkflowContext {
       const { gateId, decision } = record.output as { gateId: string; decision: ApprovalDecision };
       return settle(decision, gateId);
     }
-    if (record?.status === "waiting") {
+    // A gate closed by a cancelled run decides nothing: the task, resumed, asks again at a new gate.
+    const waitingGate = record?.status === "waiting" ? await this.store.getGate((record.output as { gateId: string }).gateId) : null;
+    if (record?.status === "waiting" && waitingGate?.state !== "cancelled") {
       const gateId = (record.output as { gateId: string }).gateId;
-      const gate = await this.store.getGate(gateId);
+      const gate = waitingGate!;
       if (gate.state === "expired") throw new NonRetryableError(`gate ${gateId} expired before anyone decided`, { code: "gate_timeout" });
       if (gate.state === "pending") {
         // Woken without a decision (cannot happen through decideGate): wait again, same gate.

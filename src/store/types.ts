@@ -43,6 +43,8 @@ export interface RunRecord {
   goal: string;
   state: RunState;
   source: string | null;
+  /** The content hash of what the run was planned from (a goal file's text). */
+  sourceHash: string | null;
   cwd: string | null;
   idempotencyKey: string | null;
   tasksTotal: number;
@@ -164,6 +166,8 @@ export type StepWrite = Omit<StepRecord, "taskId" | "attemptId" | "usage"> & { u
 
 export interface CreateRunOptions {
   source?: string;
+  /** The content hash of what the run is planned from, to tell a changed goal file from it later. */
+  sourceHash?: string;
   cwd?: string;
   idempotencyKey?: string;
   actor?: string;
@@ -196,8 +200,13 @@ export interface FailResult {
 
 export interface GateRecord {
   id: string;
-  runId: string;
+  /** The run of the task that asks; null for a schedule's gate. */
+  runId: string | null;
   taskId: number | null;
+  /** The schedule held until this gate is approved (a frozen plan); null for a task's gate. */
+  scheduleId: string | null;
+  /** The schedule's name, for display. */
+  scheduleName: string | null;
   /** The task's workplan id, for display. */
   taskKey: string | null;
   stepKey: string | null;

@@ -24,6 +24,7 @@ const DATA_KEYS: Record<EventType, { required: string[]; optional?: string[] } |
   "gate.rejected": { required: ["gate", "question", "reason", "action"] },
   "gate.expired": { required: ["gate", "question", "waitedMs"] },
   "gate.overdue": { required: ["gate", "question", "waitedMs"] },
+  "gate.cancelled": { required: ["gate", "question"] },
   "signal.emitted": { required: ["name", "woken"] },
   "schedule.created": { required: ["schedule", "cron", "timezone"] },
   "schedule.paused": { required: ["schedule"] },

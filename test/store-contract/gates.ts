@@ -12,7 +12,7 @@ export function gateContract(open: OpenDb): void {
       const { run, taskId, claimed } = await runWaitingAtGate(store, { question: "Ship artifact-1?", evidence: { artifact: "a-1" }, subjectHash: "f".repeat(64), timeoutAt: clock.now() + 60_000, askedBy: "w (task r/ask)" });
       const gate = await store.getGate(`g-${run.id}`);
       expect(gate).toEqual({
-        id: `g-${run.id}`, runId: run.id, taskId, taskKey: "ask", stepKey: "approve", question: "Ship artifact-1?", evidence: { artifact: "a-1" },
+        id: `g-${run.id}`, runId: run.id, taskId, taskKey: "ask", scheduleId: null, scheduleName: null, stepKey: "approve", question: "Ship artifact-1?", evidence: { artifact: "a-1" },
         subjectHash: "f".repeat(64), askedBy: "w (task r/ask)", state: "pending", decidedBy: null, decidedAt: null, reason: null, action: null,
         timeoutAt: clock.now() + 60_000, onTimeout: "fail", overdueAt: null, createdAt: clock.now(),
       });
@@ -189,6 +189,27 @@ export function gateContract(open: OpenDb): void {
         }
         expect((await store.listEvents()).filter((e) => e.type === "gate.approved" || e.type === "gate.expired")).toHaveLength(1);
       }
+    });
+
+    test("cancelling the run closes its pending gates, decided by the canceller with the reason, and nobody can decide them afterwards", async () => {
+      const { store, clock } = await open();
+      const { run, gateId, taskId } = await runWaitingAtGate(store);
+      await store.cancelRun(run.id, { actor: "carol", reason: "wrong branch" });
+      expect(await store.getGate(gateId)).toMatchObject({ state: "cancelled", decidedBy: "carol", decidedAt: clock.now(), reason: "wrong branch" });
+      expect(await store.listGates({ pendingOnly: true })).toEqual([]);
+      const [cancelled] = await eventsOf(store, "gate.cancelled", { runId: run.id });
+      expect(cancelled).toMatchObject({ actor: "carol", taskId, data: { gate: gateId } });
+      expect(await rejected(store.decideGate(gateId, { approved: true, by: "dave" }))).toBeInstanceOf(GateNotPendingError);
+    });
+
+    test("a rejection with retry of a task no longer waiting at the gate keeps the task's journal", async () => {
+      const { store } = await open();
+      const { gateId, taskId, run } = await runWaitingAtGate(store);
+      await store.cancelRun(run.id); // the task is no longer waiting
+      const before = await store.listSteps(taskId);
+      expect(before).toHaveLength(1);
+      expect(await rejected(store.decideGate(gateId, { approved: false, by: "x", reason: "r", action: "retry" }))).toBeInstanceOf(GateNotPendingError);
+      expect(await store.listSteps(taskId)).toEqual(before);
     });
   });
 }

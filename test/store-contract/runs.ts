@@ -11,7 +11,7 @@ export function runContract(open: OpenDb): void {
       const { store, clock } = await open();
       const run = await store.createRun(plan(["a"], ["b", "a"], ["c", "a"], ["d", "b", "c"]), { source: "plan.json", cwd: "/work/site" });
       expect(run).toEqual({
-        id: expect.any(String), goal: "test goal", state: "running", source: "plan.json", cwd: "/work/site", idempotencyKey: null,
+        id: expect.any(String), goal: "test goal", state: "running", source: "plan.json", sourceHash: null, cwd: "/work/site", idempotencyKey: null,
         tasksTotal: 4, tasksOpen: 4, tasksFailed: 0, createdAt: clock.now(), updatedAt: clock.now(), finishedAt: null,
       });
       expect(await store.getRun(run.id)).toEqual(run);

@@ -114,7 +114,15 @@ export function schemaVersion(db: Database): number {
  * with its bookkeeping row, so a crash leaves the database at a whole version.
  * Two processes opening a fresh file at once serialize on the write lock and
  * the second one finds nothing left to do.
+ *
+ * A migration whose first line is FOREIGN_KEYS_OFF rebuilds tables (SQLite
+ * cannot change a CHECK constraint in place): it runs with foreign keys off,
+ * as SQLite's own procedure for that requires (the pragma is a no-op inside a
+ * transaction, so it is set around it), and `PRAGMA foreign_key_check` must
+ * find nothing before it commits.
  */
+export const FOREIGN_KEYS_OFF = "-- farcaster: foreign keys off";
+
 export function migrate(db: Database, path: string, migrations: Migration[], now: () => number): void {
   db.run(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INTEGER PRIMARY KEY,
@@ -126,6 +134,8 @@ export function migrate(db: Database, path: string, migrations: Migration[], now
   if (current > latest) throw new DatabaseTooNewError(path, current, latest);
   for (const migration of migrations) {
     if (migration.version <= current) continue;
+    const rebuild = migration.sql.startsWith(FOREIGN_KEYS_OFF);
+    if (rebuild) db.run("PRAGMA foreign_keys = OFF");
     db.run("BEGIN IMMEDIATE");
     try {
       if (schemaVersion(db) >= migration.version) {
@@ -133,11 +143,17 @@ export function migrate(db: Database, path: string, migrations: Migration[], now
         continue;
       }
       db.run(migration.sql);
+      if (rebuild) {
+        const broken = db.query<{ table: string; parent: string }, []>("PRAGMA foreign_key_check").all();
+        if (broken.length > 0) throw new Error(`it would leave ${broken.length} row(s) pointing at nothing (first: ${broken[0]!.table} -> ${broken[0]!.parent})`);
+      }
       db.query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(migration.version, migration.name, now());
       db.run("COMMIT");
     } catch (error) {
-      db.run("ROLLBACK");
+      if (db.inTransaction) db.run("ROLLBACK");
       throw new MigrationError(migration.name, error);
+    } finally {
+      if (rebuild) db.run("PRAGMA foreign_keys = ON");
     }
   }
 }

@@ -45,27 +45,24 @@ export function decideGateTx(ctx: TxContext, gateId: string, decision: GateDecis
   if (gate.taskId !== null) {
     if (action === "retry") {
       // The task starts over with the reason as feedback: its journal is cleared so the work is redone.
+      // (Only a task still waiting at this gate: one that went on meanwhile keeps its journal.)
       const feedback = { gateId, reason, by: decision.by, at: ctx.now };
-      sql(
+      const woken = sql(
         ctx.db,
         `UPDATE tasks SET state = 'ready', available_at = ?, updated_at = ?,
            feedback = json_insert(coalesce(feedback, '[]'), '$[#]', json(?))
          WHERE id = ? AND state = 'waiting'`,
-      ).run(ctx.now, ctx.now, JSON.stringify(feedback), gate.taskId);
-      // What the journal's model turns spent stays spent (the run's budget): kept on the task.
-      sql(
-        ctx.db,
-        `UPDATE tasks SET (spent_turns, spent_input_tokens, spent_output_tokens) = (
-           SELECT spent_turns + count(s.usage_input_tokens), spent_input_tokens + coalesce(sum(s.usage_input_tokens), 0),
-                  spent_output_tokens + coalesce(sum(s.usage_output_tokens), 0)
-           FROM steps s WHERE s.task_id = tasks.id AND s.status = 'completed')
-         WHERE id = ?`,
-      ).run(gate.taskId);
-      sql(ctx.db, "DELETE FROM steps WHERE task_id = ?").run(gate.taskId);
+      ).run(ctx.now, ctx.now, JSON.stringify(feedback), gate.taskId).changes;
+      if (woken > 0) clearJournal(ctx, gate.taskId);
     } else {
       // Approved, or rejected to fail: the workflow replays its approval step and receives the decision.
       sql(ctx.db, "UPDATE tasks SET state = 'ready', available_at = ?, updated_at = ? WHERE id = ? AND state = 'waiting'").run(ctx.now, ctx.now, gate.taskId);
     }
+  }
+  if (gate.scheduleId !== null && decision.approved) {
+    // The frozen plan is approved as it was shown (its hash): the schedule starts from now.
+    sql(ctx.db, "UPDATE schedules SET enabled = 1, approved_hash = ?, last_slot = ?, updated_at = ? WHERE id = ?").run(gate.subjectHash, ctx.now, ctx.now, gate.scheduleId);
+    appendEvent(ctx, { type: "schedule.resumed", actor: decision.by, data: { schedule: gate.scheduleName ?? gate.scheduleId } });
   }
   if (gate.taskKey === PLANNING_TASK_KEY) {
     sql(ctx.db, "UPDATE runs SET state = 'planning', updated_at = ? WHERE id = ? AND state = 'awaiting_approval'").run(ctx.now, gate.runId);
@@ -78,6 +75,19 @@ export function decideGateTx(ctx: TxContext, gateId: string, decision: GateDecis
     data: { gate: gateId, question: gate.question, reason: reason ?? null, action },
   });
   return selectGate(ctx, gateId);
+}
+
+/** Clears a task's journal so its work is redone; what its model turns spent stays spent (the run's budget), on the task. */
+function clearJournal(ctx: TxContext, taskId: number): void {
+  sql(
+    ctx.db,
+    `UPDATE tasks SET (spent_turns, spent_input_tokens, spent_output_tokens) = (
+       SELECT spent_turns + count(s.usage_input_tokens), spent_input_tokens + coalesce(sum(s.usage_input_tokens), 0),
+              spent_output_tokens + coalesce(sum(s.usage_output_tokens), 0)
+       FROM steps s WHERE s.task_id = tasks.id AND s.status = 'completed')
+     WHERE id = ?`,
+  ).run(taskId);
+  sql(ctx.db, "DELETE FROM steps WHERE task_id = ?").run(taskId);
 }
 
 /** Pending gates past their timeout: fail their task, or mark them overdue (escalate). Bounded per call. */

@@ -15,6 +15,7 @@ export interface RunRow {
   goal: string;
   state: RunState;
   source: string | null;
+  source_hash: string | null;
   cwd: string | null;
   idempotency_key: string | null;
   tasks_total: number;
@@ -26,7 +27,7 @@ export interface RunRow {
 }
 
 /** A run with its goal, which lives in run_plans (see the schema); filter and order on `r.`. */
-export const RUN_SELECT = `SELECT r.id, p.goal, r.state, r.source, r.cwd, r.idempotency_key, r.tasks_total, r.tasks_open, r.tasks_failed,
+export const RUN_SELECT = `SELECT r.id, p.goal, r.state, r.source, r.source_hash, r.cwd, r.idempotency_key, r.tasks_total, r.tasks_open, r.tasks_failed,
   r.created_at, r.updated_at, r.finished_at FROM runs r JOIN run_plans p ON p.run_id = r.id`;
 
 export function toRun(row: RunRow): RunRecord {
@@ -35,6 +36,7 @@ export function toRun(row: RunRow): RunRecord {
     goal: row.goal,
     state: row.state,
     source: row.source,
+    sourceHash: row.source_hash,
     cwd: row.cwd,
     idempotencyKey: row.idempotency_key,
     tasksTotal: row.tasks_total,
@@ -201,9 +203,11 @@ export function toStep(row: StepRow): StepRecord {
 
 export interface GateRow {
   id: string;
-  run_id: string;
+  run_id: string | null;
   task_id: number | null;
   task_key: string | null;
+  schedule_id: string | null;
+  schedule_name: string | null;
   step_key: string | null;
   question: string;
   evidence: string | null;
@@ -220,7 +224,8 @@ export interface GateRow {
   created_at: number;
 }
 
-export const GATE_SELECT = "SELECT g.*, t.key AS task_key FROM gates g LEFT JOIN tasks t ON t.id = g.task_id";
+export const GATE_SELECT =
+  "SELECT g.*, t.key AS task_key, s.name AS schedule_name FROM gates g LEFT JOIN tasks t ON t.id = g.task_id LEFT JOIN schedules s ON s.id = g.schedule_id";
 
 export function toGate(row: GateRow): GateRecord {
   return {
@@ -228,6 +233,8 @@ export function toGate(row: GateRow): GateRecord {
     runId: row.run_id,
     taskId: row.task_id,
     taskKey: row.task_key,
+    scheduleId: row.schedule_id,
+    scheduleName: row.schedule_name,
     stepKey: row.step_key,
     question: row.question,
     evidence: fromJson(row.evidence),

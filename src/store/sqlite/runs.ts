@@ -29,9 +29,9 @@ function insertRunRow(ctx: TxContext, goal: string, state: "planning" | "running
   const runId = newId("r", ctx.now);
   sql(
     ctx.db,
-    `INSERT INTO runs (id, state, source, cwd, idempotency_key, tasks_total, tasks_open, tasks_failed, created_at, updated_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
-  ).run(runId, state, options.source ?? null, options.cwd ?? null, options.idempotencyKey ?? null, tasks, tasks, ctx.now, ctx.now);
+    `INSERT INTO runs (id, state, source, source_hash, cwd, idempotency_key, tasks_total, tasks_open, tasks_failed, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
+  ).run(runId, state, options.source ?? null, options.sourceHash ?? null, options.cwd ?? null, options.idempotencyKey ?? null, tasks, tasks, ctx.now, ctx.now);
   sql(ctx.db, "INSERT INTO run_plans (run_id, goal, workplan) VALUES (?, ?, ?)").run(runId, goal, workplan);
   return runId;
 }
@@ -105,7 +105,8 @@ export function applyPlan(ctx: TxContext, runId: string, valid: ValidWorkplan, a
 /**
  * Cancels a run and its non-terminal tasks. A running task's attempt is marked
  * cancelled and its fence is cleared, so the drone's next guarded write fails
- * with LeaseLostError. Cancelling a cancelled run is harmless.
+ * with LeaseLostError. Its pending gates close (cancelled, by the same actor):
+ * nobody can decide them afterwards. Cancelling a cancelled run is harmless.
  */
 export function cancelRunTx(ctx: TxContext, runId: string, actor: string, reason: string | undefined): RunRecord {
   const run = selectRun(ctx, runId);
@@ -123,6 +124,11 @@ export function cancelRunTx(ctx: TxContext, runId: string, actor: string, reason
      WHERE run_id = ? AND state IN (${inList(OPEN_TASK_STATES)})`,
   ).run(ctx.now, ctx.now, runId).changes;
   sql(ctx.db, `UPDATE runs SET state = 'cancelled', tasks_open = 0, finished_at = ?, updated_at = ? WHERE id = ?`).run(ctx.now, ctx.now, runId);
+  const gates = sql<{ id: string; task_id: number | null; question: string }, [string, number, string | null, string]>(
+    ctx.db,
+    `UPDATE gates SET state = 'cancelled', decided_by = ?1, decided_at = ?2, reason = ?3 WHERE run_id = ?4 AND state = 'pending' RETURNING id, task_id, question`,
+  ).all(actor, ctx.now, reason ?? null, runId);
+  for (const gate of gates) appendEvent(ctx, { type: "gate.cancelled", actor, runId, taskId: gate.task_id, data: { gate: gate.id, question: gate.question } });
   appendEvent(ctx, { type: "run.cancelled", actor, runId, data: { cancelledTasks: cancelled, reason: reason ?? null } });
   return selectRun(ctx, runId);
 }
@@ -139,6 +145,12 @@ export function reopenRunTx(ctx: TxContext, runId: string, actor: string): { run
   if (!TERMINAL_RUN_STATES.has(run.state)) return { run, reopened: 0 };
   if (run.state === "succeeded") throw new InvalidTransitionError("run", runId, run.state, "running", "it succeeded; start a new run to do the work again");
   sql(ctx.db, `DELETE FROM steps WHERE status = 'failed' AND task_id IN (SELECT id FROM tasks WHERE run_id = ? AND state IN (${REOPENABLE}))`).run(runId);
+  // A task a person rejected asks again: the approval that said no is forgotten (the gate and its event stay).
+  sql(
+    ctx.db,
+    `DELETE FROM steps WHERE kind = 'approval' AND status = 'completed' AND json_extract(output, '$.decision.approved') = 0
+       AND task_id IN (SELECT id FROM tasks WHERE run_id = ? AND state = 'failed' AND fail_reason = 'rejected')`,
+  ).run(runId);
   const reopened = sql(
     ctx.db,
     `UPDATE tasks SET state = 'blocked', failures = 0, crashes = 0, fail_reason = NULL, finished_at = NULL, attempt_id = NULL,
