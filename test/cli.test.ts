@@ -54,11 +54,15 @@ describe("the command line", () => {
       ["an empty file", "  \n", "empty.md", ["goal file empty.md is empty"]],
       ["a plan with a cycle", "# g\n\n## a: A\nafter: b\nrun: true\n\n## b: B\nafter: a\nrun: true\n", "cycle.md", ["dependency cycle: a -> b -> a", "(cycle.md line 3)"]],
       ["an unknown workflow", "# g\n\n## a: A\nworkflow: shel\n", "unknown.md", ['task "a" names unknown workflow "shel"; known workflows: agent, noop, review, shell', "(unknown.md line 3)"]],
-      ["bad JSON in input:", "# g\n\n## a: A\nworkflow: noop\ninput: {n: 1}\n", "input.md", ["line 5 (task \"a\"): input: is not valid JSON"]],
+      ["bad JSON in input:", "# g\n\n## a: A\nworkflow: noop\ninput: {n: 1}\n", "input.md", ["input.md line 5: task \"a\": input: is not valid JSON"]],
       ["an input that fails the workflow's schema", "# g\n\n## a: A\nworkflow: shell\ninput: {\"command\": 42}\n", "schema.md", ['tasks[0].input.command (schema.md line 3): task "a" (workflow shell)', "expected string"]],
-      ["a heading without an id", "# g\n\n## Build everything\nrun: make\n", "heading.md", ['line 3: a task heading is "## <id>: <title>"']],
+      ["a heading without an id", "# g\n\n## Build everything\nrun: make\n", "heading.md", ['heading.md line 3: a task heading is "## <id>: <title>"']],
       ["a task saying nothing about what runs it", "# g\n\n## a: A\nafter:\n", "nothing.md", ["say what runs it with run:, gate:, agent: or workflow:"]],
       ["bad JSON in a .json plan", '{"goal": "g", tasks: []}', "plan.json", ["plan.json: the JSON plan starting at line 1 is not valid JSON"]],
+      ["fields with typos, each named with its line and the field meant", "# g\n\n## a: A\nrun: true\n\n## b: B\nafer: a\nRetries: 2\ntimout: 3s\nrun: true\n", "typos.md",
+        ["typos.md line 7: unknown field `afer` in task \"b\" — did you mean `after`?", "typos.md line 8: unknown field `Retries` in task \"b\" — did you mean `retries`?", "typos.md line 9: unknown field `timout` in task \"b\" — did you mean `timeout`?", "3 problems"]],
+      ["a cycle does not hide an unknown workflow or a bad input", "# g\n\n## a: A\nafter: b\nworkflow: shel\n\n## b: B\nafter: a\nworkflow: shell\ninput: {\"command\": 42}\n", "all.md",
+        ["dependency cycle: a -> b -> a", 'task "a" names unknown workflow "shel"', 'task "b" (workflow shell)', "3 problems"]],
       ["a goal without a plan and no model", "# Write a haiku about leases\n", "haiku.md", ["haiku.md has no plan in it, and no model is configured", "set OPENAI_API_KEY", "write the plan into the goal file"]],
     ];
     for (const [name, text, file, messages] of cases) {

@@ -84,6 +84,25 @@ describe("the main job", () => {
     expect((await withReader(db, (store) => store.findTask(runId, "first"))).attempts).toBe(1); // not redone
   });
 
+  test("running a goal file that changed since its unfinished run was planned stops with exit 2 and names both ways on", async () => {
+    const dir = freshDir();
+    const db = join(dir, ".farcaster", "farcaster.db");
+    writeFileSync(join(dir, "goal.md"), "# Gated\n\n## check: A person checks\ngate: Go on?\n");
+    const created = await farcaster(["run", "goal.md", "--detach"], { cwd: dir });
+    expect(created.code).toBe(0);
+    const runId = (await runsOf(db))[0]!.id;
+    writeFileSync(join(dir, "goal.md"), "# Gated\n\n## check: A person checks\ngate: Go on?\n\n## more: A task added since\nafter: check\nrun: true\n");
+    const changed = await farcaster(["goal.md"], { cwd: dir });
+    expect(changed.code).toBe(2);
+    expect(changed.stderr).toContain(`goal.md changed since its unfinished run ${runId} was planned from it`);
+    expect(changed.stderr).toContain(`farcaster resume ${runId}`);
+    expect(changed.stderr).toContain("farcaster goal.md --new");
+    expect(await runsOf(db)).toHaveLength(1); // nothing started
+    const fresh = await farcaster(["run", "goal.md", "--new", "--detach"], { cwd: dir });
+    expect(fresh.code).toBe(0);
+    expect(await runsOf(db)).toHaveLength(2);
+  });
+
   test("without a plan, the Architect plans with the model; --yes approves the plan on the user's behalf, recorded as such", async () => {
     const plan = {
       version: 1,

@@ -5,11 +5,15 @@
  *   - a Markdown file with a fenced ```json block holding a workplan;
  *   - the Markdown workplan format: every `## <id>: <title>` heading is a task,
  *     field lines at the start of its body set its fields, the rest is its
- *     description, and the text above the first `##` is the goal.
+ *     description, and the text above the first `##` is the goal. Field names
+ *     are lowercase and matched exactly; a line at the start of the body that
+ *     looks like a field but names none is an error (a typo must not turn a
+ *     dependency into description); a blank line ends the fields.
  * Without a plan, the file's text is the goal for the Architect.
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { InputError, type PlanIssue } from "../core/errors.ts";
+import { nearest } from "../core/nearest.ts";
 
 export type PlanSource = "json-file" | "json-block" | "markdown";
 
@@ -21,10 +25,20 @@ export interface GoalFile {
   planSource: PlanSource | null;
   /** Line of each task's heading (Markdown format), to point problems at the file. */
   taskLines: number[];
+  /** Problems of the Markdown format itself, each with its line; checked together with the plan's. */
+  problems: PlanIssue[];
+  /** sha256 of the text it was read from: a run remembers it, to tell when the file changed. */
+  hash?: string;
 }
 
-const FIELD = /^([a-z]+):\s*(.*)$/;
-const FIELDS = new Set(["after", "run", "gate", "agent", "workflow", "input", "retries", "timeout", "writes", "priority", "commands"]);
+export function contentHash(text: string): string {
+  return new Bun.CryptoHasher("sha256").update(text).digest("hex");
+}
+
+/** A line that looks like a field: one word, a colon, then anything. */
+const FIELD_LIKE = /^([A-Za-z][\w-]*):(?:\s+(.*))?$/;
+export const GOAL_FILE_FIELDS = Object.freeze(["after", "run", "gate", "agent", "workflow", "input", "retries", "timeout", "writes", "priority", "commands"] as const);
+const FIELDS = new Set<string>(GOAL_FILE_FIELDS);
 const HEADING = /^##\s+(.*)$/;
 
 /** A workplan JSON file's data, unvalidated (checkPlan validates it with the workflows in view). */
@@ -45,13 +59,13 @@ export function readGoalFile(path: string): GoalFile {
   if (statSync(path).isDirectory()) throw new InputError(`${path} is a directory; pass a goal file`);
   const text = readFileSync(path, "utf8");
   if (text.trim() === "") throw new InputError(`goal file ${path} is empty; write the goal in it (and, optionally, a plan: see README "Goal files")`);
-  return parseGoalText(text, path);
+  return { ...parseGoalText(text, path), hash: contentHash(text) };
 }
 
 export function parseGoalText(text: string, path = "goal.md"): GoalFile {
   if (path.toLowerCase().endsWith(".json")) {
     const plan = parseJson(text, path, 1) as { goal?: unknown } | null;
-    return { path, goal: typeof plan?.goal === "string" ? plan.goal : "", plan, planSource: "json-file", taskLines: [] };
+    return { path, goal: typeof plan?.goal === "string" ? plan.goal : "", plan, planSource: "json-file", taskLines: [], problems: [] };
   }
   const fence = /^```json\s*\n([\s\S]*?)^```\s*$/m.exec(text);
   if (fence) {
@@ -59,11 +73,11 @@ export function parseGoalText(text: string, path = "goal.md"): GoalFile {
     const plan = parseJson(fence[1]!, path, line) as Record<string, unknown>;
     const prose = (text.slice(0, fence.index) + text.slice(fence.index + fence[0].length)).trim();
     if (plan && typeof plan === "object" && !Array.isArray(plan) && plan.goal === undefined && prose) plan.goal = prose;
-    return { path, goal: typeof plan?.goal === "string" ? plan.goal : prose, plan, planSource: "json-block", taskLines: [] };
+    return { path, goal: typeof plan?.goal === "string" ? plan.goal : prose, plan, planSource: "json-block", taskLines: [], problems: [] };
   }
   const lines = text.split("\n");
   const first = lines.findIndex((line) => HEADING.test(line));
-  if (first === -1) return { path, goal: text.trim(), plan: null, planSource: null, taskLines: [] };
+  if (first === -1) return { path, goal: text.trim(), plan: null, planSource: null, taskLines: [], problems: [] };
   const goal = lines.slice(0, first).join("\n").trim().replace(/^#\s+/, "");
   return parseMarkdownPlan(lines, first, goal, path);
 }
@@ -79,7 +93,8 @@ function parseJson(text: string, path: string, line: number): unknown {
 function parseMarkdownPlan(lines: string[], first: number, goal: string, path: string): GoalFile {
   const tasks: Record<string, unknown>[] = [];
   const taskLines: number[] = [];
-  const problems: string[] = [];
+  const problems: PlanIssue[] = [];
+  const problem = (line: number, message: string) => problems.push({ path: `${path} line ${line}`, message });
   let index = first;
   while (index < lines.length) {
     const headingLine = index + 1;
@@ -91,7 +106,7 @@ function parseMarkdownPlan(lines: string[], first: number, goal: string, path: s
     index = end;
     const match = /^([^:\s]+)\s*:\s*(.+)$/.exec(heading);
     if (!match) {
-      problems.push(`line ${headingLine}: a task heading is "## <id>: <title>" (got "## ${heading}")`);
+      problem(headingLine, `a task heading is "## <id>: <title>" (got "## ${heading}")`);
       continue;
     }
     const task: Record<string, unknown> = { id: match[1], title: match[2]!.trim() };
@@ -99,20 +114,26 @@ function parseMarkdownPlan(lines: string[], first: number, goal: string, path: s
     let cursor = 0;
     while (cursor < body.length && body[cursor]!.trim() === "") cursor++;
     for (; cursor < body.length; cursor++) {
-      const field = FIELD.exec(body[cursor]!.trim());
-      if (!field || !FIELDS.has(field[1]!)) break;
-      const problem = applyField(task, field[1]!, field[2]!.trim(), kinds);
-      if (problem) problems.push(`line ${bodyStart + cursor + 1} (task "${task.id}"): ${problem}`);
+      const field = FIELD_LIKE.exec(body[cursor]!.trim());
+      if (!field) break; // the description starts here (a blank line, or prose)
+      const [, name, value = ""] = field;
+      const lineNo = bodyStart + cursor + 1;
+      if (!FIELDS.has(name!)) {
+        const guess = nearest(name!, GOAL_FILE_FIELDS);
+        problem(lineNo, `unknown field \`${name}\` in task "${task.id}"${guess ? ` — did you mean \`${guess}\`?` : ""} (fields are lowercase: ${GOAL_FILE_FIELDS.join(", ")}; if this line begins the description, put a blank line before it)`);
+        continue;
+      }
+      const trouble = applyField(task, name!, value.trim(), kinds);
+      if (trouble) problem(lineNo, `task "${task.id}": ${trouble}`);
     }
-    if (kinds.length === 0) problems.push(`line ${headingLine} (task "${task.id}"): say what runs it with run:, gate:, agent: or workflow:`);
-    if (kinds.length > 1) problems.push(`line ${headingLine} (task "${task.id}"): set only one of run:, gate:, agent:, workflow: (found ${kinds.join(", ")})`);
+    if (kinds.length === 0) problem(headingLine, `task "${task.id}": say what runs it with run:, gate:, agent: or workflow:`);
+    if (kinds.length > 1) problem(headingLine, `task "${task.id}": set only one of run:, gate:, agent:, workflow: (found ${kinds.join(", ")})`);
     const description = body.slice(cursor).join("\n").trim();
     if (description) task.description = description;
     tasks.push(task);
     taskLines.push(headingLine);
   }
-  if (problems.length > 0) throw new InputError(`${path}: the Markdown plan has ${problems.length} problem(s):\n${problems.map((p) => `  - ${p}`).join("\n")}`);
-  return { path, goal, plan: { version: 1, goal, tasks }, planSource: "markdown", taskLines };
+  return { path, goal, plan: { version: 1, goal, tasks }, planSource: "markdown", taskLines, problems };
 }
 
 function list(value: string): string[] {

@@ -123,7 +123,7 @@ export async function main(argv: string[], output: Output = consoleOutput()): Pr
 function reportError(output: Output, error: unknown): number {
   if (error instanceof FarcasterError) {
     output.err(`farcaster: ${error.message} [${error.code}]`);
-    return error instanceof UsageError ? 2 : 1;
+    return error instanceof UsageError || error.code === "goal_changed" ? 2 : 1;
   }
   output.err(`farcaster: unexpected error: ${(error as Error)?.stack ?? String(error)}`);
   return 1;

@@ -12,6 +12,7 @@ export const ERROR_CODES = Object.freeze([
   // the command line and its input
   "usage",
   "bad_input",
+  "goal_changed",
   "plan_invalid",
   ...NOT_FOUND_ENTITIES.map((entity) => `${entity}_not_found` as const),
   // the store
@@ -130,6 +131,19 @@ export class MigrationError extends FarcasterError {
 export class UsageError extends FarcasterError {
   constructor(message: string) {
     super("usage", message);
+  }
+}
+
+/**
+ * Running a goal file again whose unfinished run was planned from other
+ * content: which to go on with is the person's call, not ours (exit 2).
+ */
+export class GoalChangedError extends FarcasterError {
+  constructor(file: string, runId: string) {
+    super(
+      "goal_changed",
+      `${file} changed since its unfinished run ${runId} was planned from it; continue the old plan with \`farcaster resume ${runId}\`, or plan the new content with \`farcaster ${file} --new\``,
+    );
   }
 }
 

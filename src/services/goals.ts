@@ -5,7 +5,7 @@
  * is unfinished resumes that run instead of starting a duplicate.
  */
 import { resolve } from "node:path";
-import { InputError, PlanInvalidError } from "../core/errors.ts";
+import { GoalChangedError, InputError, PlanInvalidError } from "../core/errors.ts";
 import type { ValidWorkplan } from "../core/workplan.ts";
 import { locateIssues, parseGoalText, readGoalFile, type GoalFile } from "../architect/goalFile.ts";
 import { resolveModelConfig } from "../architect/model.ts";
@@ -46,7 +46,7 @@ export function prepareGoalText(text: string, label: string, registry: WorkflowR
 /** Checks a workplan given as data. */
 export function prepareWorkplan(plan: unknown, registry: WorkflowRegistry, label = "workplan"): PreparedGoal {
   const valid = registry.checkPlan(plan, label);
-  return { file: { path: label, goal: valid.plan.goal, plan, planSource: "json-file", taskLines: [] }, plan: valid };
+  return { file: { path: label, goal: valid.plan.goal, plan, planSource: "json-file", taskLines: [], problems: [] }, plan: valid };
 }
 
 function checkGoal(file: GoalFile, registry: WorkflowRegistry, env: Record<string, string | undefined>): PreparedGoal {
@@ -55,10 +55,15 @@ function checkGoal(file: GoalFile, registry: WorkflowRegistry, env: Record<strin
     if (!resolveModelConfig(env)) throw new InputError(noModelMessage(path));
     return { file, plan: null };
   }
+  // Every problem at once: the Markdown format's and the plan's (schema, graph, workflows).
   try {
-    return { file, plan: registry.checkPlan(file.plan, path) };
+    const plan = registry.checkPlan(file.plan, path);
+    if (file.problems.length > 0) throw new PlanInvalidError(file.problems, path);
+    return { file, plan };
   } catch (error) {
-    if (error instanceof PlanInvalidError) throw new PlanInvalidError(locateIssues(file, error.issues), path);
+    if (error instanceof PlanInvalidError && error.issues !== file.problems) {
+      throw new PlanInvalidError([...file.problems, ...locateIssues(file, error.issues)], path);
+    }
     throw error;
   }
 }
@@ -74,8 +79,10 @@ export interface StartedGoal {
 export async function startGoalRun(store: Store, prepared: PreparedGoal, options: GoalRunOptions): Promise<StartedGoal> {
   const path = prepared.file.path;
   const source = options.source ?? resolve(options.cwd ?? process.cwd(), path);
+  const sourceHash = prepared.file.hash;
   if (!options.forceNew) {
     const [unfinished] = await store.listRuns({ source, unfinished: true, limit: 1 });
+    if (unfinished && unfinished.sourceHash && sourceHash && unfinished.sourceHash !== sourceHash) throw new GoalChangedError(path, unfinished.id);
     if (unfinished) return { run: unfinished, resumed: true, prepared };
   }
   const goal = prepared.plan?.plan.goal || prepared.file.goal || source;
@@ -87,7 +94,7 @@ export async function startGoalRun(store: Store, prepared: PreparedGoal, options
       ...(prepared.plan ? { plan: prepared.plan.plan } : {}),
       review: options.review ? "gate" : "none",
     },
-    { source, cwd: options.cwd ?? process.cwd(), actor: options.actor ?? "cli", idempotencyKey: options.idempotencyKey },
+    { source, sourceHash, cwd: options.cwd ?? process.cwd(), actor: options.actor ?? "cli", idempotencyKey: options.idempotencyKey },
   );
   return { run, resumed: false, prepared };
 }
