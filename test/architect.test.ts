@@ -30,8 +30,11 @@ describe("the Architect", () => {
     expect((await attemptWith(store, clock, fakeModel.registry()))!.outcome).toBe("suspended");
     expect((await store.getRun(run.id)).state).toBe("awaiting_approval");
     const [gate] = await store.listGates({ runId: run.id });
-    expect(gate!.question).toBe("Approve the plan: 2 tasks in 2 waves, including 1 shell command(s) written by a model?");
-    expect(gate!.evidence).toMatchObject({ writtenBy: "model", waves: [["count"], ["check"]] });
+    expect(gate!.question).toBe("Approve the plan: 2 tasks in 2 waves, with 1 shell command written by a model?");
+    expect(gate!.evidence).toMatchObject({ writtenBy: "model", waves: [["count"], ["check"]], risks: ["1 shell command written by a model"] });
+    // Every command in full, as it will run.
+    const shown = (gate!.evidence as { tasks: { workflow: string; action: { kind: string; command?: string } }[] }).tasks.find((t) => t.workflow === "shell");
+    expect(shown!.action).toEqual({ kind: "command", command: (PLAN.tasks.find((t) => t.workflow === "shell")!.input as { command: string }).command });
 
     await store.decideGate(gate!.id, { approved: true, by: "alice" });
     expect((await store.getRun(run.id)).state).toBe("planning");

@@ -52,12 +52,17 @@ describe("the main job", () => {
     writeFileSync(join(dir, "goal.md"), "# Fail on purpose\n\n## ok: Fine\nrun: echo fine\n\n## broken: Broken\nrun: echo 'disk full' >&2; exit 3\n\n## after: After\nafter: broken\nrun: echo never\n");
     const result = await farcaster(["goal.md", "--json"], { cwd: dir });
     expect(result.code).toBe(1);
-    const summary = JSON.parse(result.stdout);
+    // One JSON object per line as things happen; the last is the summary.
+    const lines = result.stdout.trim().split("\n").map((line) => JSON.parse(line) as { type: string; task?: string });
+    expect(lines[0]!.type).toBe("run");
+    expect(lines.filter((line) => line.type === "task.failed").map((line) => line.task)).toEqual(["broken"]);
+    const summary = lines.at(-1) as unknown as { type: string; run: { state: string }; tasks: { key: string; state: string; error: { message: string } }[] };
+    expect(summary.type).toBe("summary");
     expect(summary.run.state).toBe("failed");
     const states = Object.fromEntries(summary.tasks.map((t: { key: string; state: string }) => [t.key, t.state]));
     expect(states).toEqual({ "@plan": "succeeded", ok: "succeeded", broken: "failed", after: "skipped" });
     const broken = summary.tasks.find((t: { key: string }) => t.key === "broken");
-    expect(broken.error.message).toBe("`echo 'disk full' >&2; exit 3` exited with code 3: disk full");
+    expect(broken!.error.message).toBe("`echo 'disk full' >&2; exit 3` exited with code 3: disk full");
   });
 
   test("Ctrl-C leaves the run resumable; running the goal again resumes it instead of starting a duplicate", async () => {
@@ -103,29 +108,59 @@ describe("the main job", () => {
     expect(await runsOf(db)).toHaveLength(2);
   });
 
-  test("without a plan, the Architect plans with the model; --yes approves the plan on the user's behalf, recorded as such", async () => {
+  test("without a plan, the Architect plans with the model; --yes approves a plan that runs nothing a model wrote, recorded as such", async () => {
     const plan = {
       version: 1,
-      goal: "Say hello in two files",
+      goal: "Count and check",
       tasks: [
-        { id: "hello", title: "Write hello", description: "Done when hello.txt exists.", workflow: "shell", input: { command: "echo hello > hello.txt" } },
-        { id: "world", title: "Write world", workflow: "shell", input: { command: "echo world > world.txt" }, after: ["hello"] },
+        { id: "count", title: "Count", workflow: "noop", input: {} },
+        { id: "check", title: "A person checks", workflow: "review", input: { question: "Counted right?" }, after: ["count"] },
       ],
     };
     fake = startFakeOpenAI([{ content: JSON.stringify(plan) }]);
     const dir = freshDir();
     const db = join(dir, ".farcaster", "farcaster.db");
-    writeFileSync(join(dir, "goal.md"), "# Say hello\n\nWrite hello.txt, then world.txt.\n");
+    writeFileSync(join(dir, "goal.md"), "# Count\n\nCount things, then have a person check.\n");
     const env = { OPENAI_BASE_URL: fake.url, FARCASTER_MODEL: "fake-planner", FARCASTER_USER: "erin" };
-    const result = await farcaster(["goal.md", "--yes"], { cwd: dir, env });
-    expect(result.code).toBe(0);
-    expect(result.stdout).toContain("the Architect is planning goal.md");
-    expect(result.stdout).toContain("plan approved on your behalf (--yes): Approve the plan: 2 tasks in 2 waves, including 2 shell command(s) written by a model?");
-    expect(readFileSync(join(dir, "world.txt"), "utf8")).toBe("world\n");
+    const job = spawnFarcaster(["goal.md", "--yes"], { cwd: dir, env });
+    await until(async () => (await pendingGates(db)).some((g) => g.taskKey === "check"), 20_000, "the review gate");
+    expect(job.seen).toContain("the Architect is planning goal.md");
+    expect(job.seen).toContain("plan approved on your behalf (--yes): Approve the plan: 2 tasks in 2 waves?");
+    const [gate] = await pendingGates(db); // --yes approves the plan, never a task's own gate
+    await farcaster(["approve", gate!.id], { cwd: dir, env });
+    expect(await job.proc.exited).toBe(0);
     const gates = await withReader(db, (store) => store.listGates());
-    expect(gates.map((g) => ({ decidedBy: g.decidedBy, state: g.state }))).toEqual([{ decidedBy: "erin (--yes)", state: "approved" }]);
+    expect(gates.map((g) => ({ task: g.taskKey, decidedBy: g.decidedBy, state: g.state }))).toEqual([
+      { task: "@plan", decidedBy: "erin (--yes)", state: "approved" },
+      { task: "check", decidedBy: "erin", state: "approved" },
+    ]);
     expect(fake.requests).toHaveLength(1);
-    expect(fake.requests[0]!.body.messages[1].content).toContain("Write hello.txt, then world.txt.");
+    expect(fake.requests[0]!.body.messages[1].content).toContain("Count things, then have a person check.");
+  });
+
+  test("--yes does not approve shell commands a model wrote: without a terminal they are printed in full and held for `farcaster approve`", async () => {
+    const long = `echo ${"a-long-argument ".repeat(12).trim()} > hello.txt`;
+    const plan = {
+      version: 1,
+      goal: "Say hello",
+      tasks: [{ id: "hello", title: "Write hello", workflow: "shell", input: { command: long } }],
+    };
+    fake = startFakeOpenAI([{ content: JSON.stringify(plan) }]);
+    const dir = freshDir();
+    const db = join(dir, ".farcaster", "farcaster.db");
+    writeFileSync(join(dir, "goal.md"), "# Say hello\n\nWrite hello.txt.\n");
+    const env = { OPENAI_BASE_URL: fake.url, FARCASTER_MODEL: "fake-planner", FARCASTER_USER: "erin" };
+    const job = spawnFarcaster(["goal.md", "--yes"], { cwd: dir, env });
+    await until(async () => (await pendingGates(db)).length > 0, 20_000, "the plan gate");
+    await until(() => job.seen.includes(`$ ${long}`), 10_000, "the command printed in full");
+    expect(job.seen).toContain("--yes does not approve this plan: it has 1 shell command written by a model");
+    expect(job.seen).toContain("approve: farcaster approve");
+    expect(existsSync(join(dir, "hello.txt"))).toBe(false); // nothing ran unseen
+    const [gate] = await pendingGates(db);
+    await farcaster(["approve", gate!.id], { cwd: dir, env: { ...env, FARCASTER_USER: "frank" } });
+    expect(await job.proc.exited).toBe(0);
+    expect(readFileSync(join(dir, "hello.txt"), "utf8")).toContain("a-long-argument");
+    expect((await withReader(db, (store) => store.listGates()))[0]).toMatchObject({ decidedBy: "frank", state: "approved" });
   });
 
   test("a crash of the planning drone after the model answered does not call the model again", async () => {

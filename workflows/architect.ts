@@ -7,8 +7,11 @@
  * - Otherwise a model writes it. Each model call is a journaled step, so a
  *   crash after the model answered does not pay for the call twice. An
  *   invalid answer is sent back with its problems, a bounded number of times.
- * - Review: the plan is shown at a gate (`review: "gate"`), and a plan with
- *   shell commands written by a model is always gated, whatever was asked.
+ * - Review: the plan is shown at a gate (`review: "gate"`), every command
+ *   and agent scope in full (src/view/planReview.ts); a plan in which a model
+ *   wrote shell commands or agent tasks is always gated, whatever was asked.
+ * - A person who rejects the plan with action "retry" gives a reason: the
+ *   task starts over and the model is asked again with that reason.
  */
 import { z } from "zod";
 import { NonRetryableError, PlanInvalidError } from "../src/core/errors.ts";
@@ -17,16 +20,7 @@ import { resolveModelConfig } from "../src/architect/model.ts";
 import { noModelMessage } from "../src/architect/noModel.ts";
 import { checkCandidate, formatIssues, planGoal } from "../src/architect/planGoal.ts";
 import { defineWorkflow } from "../src/engine/workflow.ts";
-
-/** What the plan may spend on models: the run's budget and each agent task's own. */
-function budgetEnvelope(plan: ValidWorkplan["plan"]): unknown {
-  const agents = plan.tasks.filter((task) => task.workflow === "agent");
-  if (agents.length === 0 && !plan.budget) return undefined;
-  return {
-    run: plan.budget ?? null,
-    tasks: Object.fromEntries(agents.map((task) => [task.id, (task.input as { budget?: unknown })?.budget ?? { turns: 30 }])),
-  };
-}
+import { planReview } from "../src/view/planReview.ts";
 
 export default defineWorkflow({
   name: "architect",
@@ -50,25 +44,22 @@ export default defineWorkflow({
     } else {
       const config = resolveModelConfig();
       if (!config) throw new NonRetryableError(noModelMessage(input.source ?? "the goal"), { code: "no_model" });
-      const result = await planGoal({ goal: input.goal, workflows: ctx.workflows, config, maxRepairs: input.maxRepairs, step: (name, stepInput, call) => ctx.step(name, stepInput, call) });
+      const result = await planGoal({
+        goal: input.goal, workflows: ctx.workflows, config, maxRepairs: input.maxRepairs, feedback: ctx.feedback,
+        step: (name, stepInput, call) => ctx.step(name, stepInput, call),
+      });
       if (!result.ok) {
         throw new NonRetryableError(`the model's plan was still invalid after ${result.calls} attempts:\n${formatIssues(result.issues)}`, { code: "plan_invalid" });
       }
       valid = result.plan;
     }
 
-    const shell = valid.plan.tasks.filter((task) => task.workflow === "shell");
-    if (input.review === "gate" || (byModel && shell.length > 0)) {
-      const warning = byModel && shell.length > 0 ? `, including ${shell.length} shell command(s) written by a model` : "";
+    const review = planReview(valid.plan, valid.waves, byModel ? "model" : "goal file");
+    if (input.review === "gate" || review.risks.length > 0) {
+      const warning = review.risks.length > 0 ? `, with ${review.risks.join(" and ")}` : "";
       await ctx.approval("plan", {
         question: `Approve the plan: ${valid.plan.tasks.length} tasks in ${valid.waves.length} waves${warning}?`,
-        evidence: {
-          goal: valid.plan.goal,
-          writtenBy: byModel ? "model" : "goal file",
-          waves: valid.waves,
-          budget: budgetEnvelope(valid.plan),
-          tasks: valid.plan.tasks.map((task) => ({ id: task.id, title: task.title, workflow: task.workflow, input: task.input, after: task.after })),
-        },
+        evidence: review,
       });
     }
     return valid.plan;

@@ -23,6 +23,8 @@ export interface PlanGoalOptions {
   config: ModelConfig;
   maxRepairs: number;
   step: ModelStep;
+  /** Reasons people gave when they rejected earlier plans: the model hears them. */
+  feedback?: readonly string[];
 }
 
 export type PlanGoalResult = { ok: true; plan: ValidWorkplan; calls: number } | { ok: false; issues: PlanIssue[]; calls: number };
@@ -39,7 +41,7 @@ export function checkCandidate(workflows: WorkflowCatalog, candidate: unknown, s
 export async function planGoal(options: PlanGoalOptions): Promise<PlanGoalResult> {
   const { workflows, config } = options;
   const system = plannerSystemPrompt(workflows.plannable().map((name) => summarizeWorkflow(workflows.get(name)!)));
-  const messages: PlanMessage[] = [{ role: "user", content: plannerUserPrompt(options.goal) }];
+  const messages: PlanMessage[] = [{ role: "user", content: plannerUserPrompt(options.goal, options.feedback) }];
   let issues: PlanIssue[] = [];
   for (let round = 0; round <= options.maxRepairs; round++) {
     const response = await options.step("model", { model: config.modelName, messages: [...messages] }, (input, signal) =>

@@ -81,8 +81,12 @@ ${JSON.stringify(EXAMPLE)}
 ${catalog || "(none)"}`;
 }
 
-export function plannerUserPrompt(goal: string): string {
-  return `Goal:\n${goal.trim()}\n\nWrite the workplan for this goal as one JSON object.`;
+export function plannerUserPrompt(goal: string, feedback: readonly string[] = []): string {
+  const rejected =
+    feedback.length === 0
+      ? ""
+      : `\n\nA person rejected ${feedback.length === 1 ? "an earlier plan" : "earlier plans"} for this goal, saying:\n${feedback.map((reason) => `- ${reason}`).join("\n")}\nWrite a plan that answers ${feedback.length === 1 ? "this" : "every point"}.`;
+  return `Goal:\n${goal.trim()}${rejected}\n\nWrite the workplan for this goal as one JSON object.`;
 }
 
 /** Follows the model's previous answer: every problem, with the path of the field at fault. */

@@ -2,20 +2,30 @@
  * The main job's loop: in-process drones work one run while this loop shows
  * progress, brings gates to the person (or says how to decide them), and
  * returns when the run has ended or the person pressed Ctrl-C.
+ *
+ * On a terminal: the live view, and gate questions that follow the store
+ * (gatePrompt.ts). Without one: one plain line per event, and each gate held
+ * with the command that decides it. With --json: one JSON object per line
+ * as things happen, for a script to drive.
  */
 import { availableParallelism, hostname } from "node:os";
 import { PLANNING_TASK_KEY, TERMINAL_RUN_STATES } from "../core/states.ts";
 import { Drone } from "../engine/drone.ts";
 import type { WorkflowRegistry } from "../engine/registry.ts";
 import { approveGate, defaultDecider } from "../services/gates.ts";
-import type { EventRecord, GateRecord, RunRecord, Store, TaskRecord } from "../store/types.ts";
+import type { EventRecord, GateRecord, RunRecord, RunSnapshot, Store, TaskRecord } from "../store/types.ts";
+import { isPlanReview } from "../view/planReview.ts";
 import { describeEvent, runProgress } from "../view/run.ts";
-import { promptGate } from "./gatePrompt.ts";
+import { printGate } from "./commands/gates.ts";
+import { GatePrompter } from "./gatePrompt.ts";
 import { LiveBlock, progressLines, terminalSize } from "./live.ts";
 import { paint, type Output } from "./output.ts";
 
 /** Last events kept for the live view. */
 const RECENT_LINES = 20;
+
+/** Events that end a gate's wait: a question about it closes. */
+const GATE_SETTLED = new Set(["gate.approved", "gate.rejected", "gate.expired", "gate.cancelled"]);
 
 export function defaultWorkers(): number {
   return Math.max(4, availableParallelism());
@@ -27,11 +37,11 @@ export interface SwarmOptions {
   runId: string;
   workers: number;
   output: Output;
-  /** Live view and gate prompts (a terminal on both ends). */
+  /** Live view and gate questions (a terminal on both ends). */
   interactive: boolean;
-  /** No progress output (--json). */
-  quiet: boolean;
-  /** Approve the plan gate on the person's behalf (--yes). */
+  /** One JSON object per line instead of text (--json). */
+  json: boolean;
+  /** Approve the plan on the person's behalf (--yes), unless it carries what a person must see. */
   approvePlan: boolean;
   leaseMs?: number;
   pollMs?: number;
@@ -50,19 +60,21 @@ export async function runSwarm(options: SwarmOptions): Promise<SwarmEnd> {
     output.err("second interrupt: exiting now; running leases will expire and be reclaimed (output not yet written may be lost)");
     process.exit(130);
   };
-  const onSignal = () => {
+  const interrupt = () => {
     if (interrupted) forceExit();
     interrupted = true;
     wake();
   };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", interrupt);
+  process.on("SIGTERM", interrupt);
 
-  const live = options.interactive && !options.quiet ? new LiveBlock((text) => output.write(text), () => terminalSize(), output.color) : null;
+  const emit = (record: Record<string, unknown>) => output.out(JSON.stringify(record));
+  const prompter = options.interactive && !options.json ? new GatePrompter({ store, output, onInterrupt: interrupt }) : null;
+  const live = prompter ? new LiveBlock((text) => output.write(text), () => terminalSize(), output.color) : null;
   const keys = new Map<number, string>();
   const startedAt = new Map<number, number>();
   const recent: string[] = [];
-  const announced = new Set<string>();
+  const handled = new Set<string>();
   // The run's events arrive through one follower; the loop below re-reads the run when some came.
   const following = new AbortController();
   const arrived: EventRecord[] = [];
@@ -73,6 +85,7 @@ export async function runSwarm(options: SwarmOptions): Promise<SwarmEnd> {
     }
   })();
   let snapshot = await store.readRun(runId);
+  if (options.json) emit({ type: "run", run: snapshot.run });
   try {
     for (let first = true; ; first = false) {
       const events = arrived.splice(0);
@@ -82,18 +95,25 @@ export async function runSwarm(options: SwarmOptions): Promise<SwarmEnd> {
         if (event.type === "task.started" && event.taskId !== null) startedAt.set(event.taskId, event.at);
         const line = describeEvent(event, keys);
         recent.push(line);
-        if (!live && !options.quiet) output.out(`${new Date(event.at).toISOString().slice(11, 23)} ${line}`);
+        if (options.json) emit({ type: event.type, at: event.at, actor: event.actor, task: event.taskId === null ? null : (keys.get(event.taskId) ?? null), data: event.data });
+        else if (!live) output.out(`${new Date(event.at).toISOString().slice(11, 23)} ${line}`);
+        else if (prompter?.asking) prompter.print(paint(output, "dim", line));
+        if (GATE_SETTLED.has(event.type)) {
+          const gate = snapshot.gates.find((g) => g.id === (event.data as { gate: string }).gate);
+          if (gate) prompter?.settled(gate);
+        }
       }
       recent.splice(0, Math.max(0, recent.length - RECENT_LINES));
       if (TERMINAL_RUN_STATES.has(snapshot.run.state) || interrupted) break;
       if (first || events.some((event) => event.type === "gate.opened")) {
         for (const gate of snapshot.gates) {
-          if (gate.state !== "pending" || announced.has(gate.id)) continue;
-          announced.add(gate.id);
-          await bringGate(options, gate, live);
+          if (gate.state !== "pending" || handled.has(gate.id)) continue;
+          handled.add(gate.id);
+          await bringGate(options, gate, prompter, emit);
         }
       }
-      live?.draw(progressLines(runProgress(snapshot.run, snapshot.tasks, recent, Date.now(), startedAt)));
+      if (live && prompter?.engaged) live.clear(); // a question is on the screen: the view stays out of its way
+      else live?.draw(progressLines(runProgress(snapshot.run, snapshot.tasks, recent, Date.now(), startedAt)));
       // Woken by new events; otherwise redrawn now and then for the elapsed times.
       await new Promise<void>((resolve) => {
         wake = resolve;
@@ -103,30 +123,46 @@ export async function runSwarm(options: SwarmOptions): Promise<SwarmEnd> {
   } finally {
     following.abort();
     await follower;
+    await prompter?.close();
     live?.clear();
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-    if (interrupted && !options.quiet) output.err(`stopping: letting running steps finish (Ctrl-C again to exit at once)`);
+    process.off("SIGINT", interrupt);
+    process.off("SIGTERM", interrupt);
+    if (interrupted && !options.json) output.err(`stopping: letting running steps finish (Ctrl-C again to exit at once)`);
     process.on("SIGINT", forceExit);
     await Promise.all(drones.map((drone) => drone.stop(interrupted ? 5_000 : 0)));
+    process.off("SIGINT", forceExit);
   }
-  return { run: await store.getRun(runId), tasks: await store.listTasks(runId), interrupted };
+  const end = await store.readRun(runId);
+  return { run: end.run, tasks: end.tasks, interrupted };
 }
 
-async function bringGate(options: SwarmOptions, gate: GateRecord, live: LiveBlock | null): Promise<void> {
+/** What a plan gate holds that --yes may not approve on a person's behalf. */
+function risksOf(gate: GateRecord): string[] {
+  return isPlanReview(gate.evidence) ? gate.evidence.risks : [];
+}
+
+async function bringGate(options: SwarmOptions, gate: GateRecord, prompter: GatePrompter | null, emit: (record: Record<string, unknown>) => void): Promise<void> {
   const { store, output } = options;
   if (gate.taskKey === PLANNING_TASK_KEY && options.approvePlan) {
-    await approveGate(store, gate.id, `${defaultDecider()} (--yes)`);
-    if (!options.quiet) output.out(`plan approved on your behalf (--yes): ${gate.question}`);
+    const risks = risksOf(gate);
+    if (risks.length === 0) {
+      const approved = await approveGate(store, gate.id, `${defaultDecider()} (--yes)`);
+      if (options.json) emit({ type: "gate.approved_by_yes", gate: approved.id });
+      else output.out(`plan approved on your behalf (--yes): ${gate.question}`);
+      return;
+    }
+    // A model wrote commands or agents into this plan: a person reads it, --yes or not.
+    if (!options.json) output.out(paint(output, "yellow", `--yes does not approve this plan: it has ${risks.join(" and ")}; read it and decide`));
+  }
+  if (prompter) return prompter.offer(gate);
+  const approve = `farcaster approve ${gate.id}`;
+  const reject = `farcaster reject ${gate.id} --reason "..."`;
+  if (options.json) {
+    emit({ type: "gate.waiting", gate: gate.id, task: gate.taskKey, question: gate.question, evidence: gate.evidence, approve, reject });
     return;
   }
-  if (options.interactive) {
-    live?.clear();
-    await promptGate(store, output, gate);
-    return;
-  }
-  if (!options.quiet) {
-    output.out(`${paint(output, "yellow", "waiting for a person")} at gate ${gate.id} (${gate.taskKey}): ${gate.question}`);
-    output.out(`  approve: farcaster approve ${gate.id}    reject: farcaster reject ${gate.id} --reason "..."`);
-  }
+  output.out(`${paint(output, "yellow", "waiting for a person")} at gate ${gate.id} (${gate.taskKey}):`);
+  printGate(output, gate, Date.now());
 }
+
+export type { RunSnapshot };

@@ -6,7 +6,7 @@ import type { GateRecord } from "../../store/types.ts";
 import { withStore } from "../args.ts";
 import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command } from "../command.ts";
 import { paint, preview, type Output } from "../output.ts";
-import { printTasksAndWaves } from "./plan.ts";
+import { isPlanReview, planReviewLines } from "../../view/planReview.ts";
 
 /** Evidence as an indented block: text as it is, anything else as pretty JSON, cut to `max` characters. */
 function block(value: unknown, max = 300): string {
@@ -14,26 +14,39 @@ function block(value: unknown, max = 300): string {
   return text.length > max ? text.slice(0, max - 1) + "…" : text;
 }
 
+/** Where a gate is: the run's task that asks, or the schedule it holds. */
+export function gateSubject(gate: GateRecord): string {
+  return gate.scheduleName !== null ? `schedule ${gate.scheduleName}` : `${gate.runId}/${gate.taskKey ?? "-"}`;
+}
+
+/** A gate's state in words: how long it has waited, or who decided what, when and why. */
+export function gateStatus(gate: GateRecord, now: number): string {
+  if (gate.state === "pending") return `waiting ${formatDuration(now - gate.createdAt)}`;
+  const by = gate.decidedBy ? ` by ${gate.decidedBy}` : "";
+  const when = gate.decidedAt ? ` at ${new Date(gate.decidedAt).toISOString()}` : "";
+  const action = gate.state === "rejected" && gate.action ? ` (${gate.action === "retry" ? "retry with feedback" : "fail"})` : "";
+  const reason = gate.reason ? `: ${gate.reason}` : "";
+  return `${gate.state}${by}${when}${action}${reason}`;
+}
+
 export function printGate(output: Output, gate: GateRecord, now: number): void {
-  const overdue = gate.overdueAt ? paint(output, "red", " OVERDUE") : "";
-  output.out(`${paint(output, "yellow", gate.id)}  ${gate.runId}/${gate.taskKey ?? "-"}  waiting ${formatDuration(now - gate.createdAt)}${overdue}`);
+  const overdue = gate.overdueAt && gate.state === "pending" ? paint(output, "red", " OVERDUE") : "";
+  const status = gateStatus(gate, now);
+  output.out(`${paint(output, "yellow", gate.id)}  ${gateSubject(gate)}  ${gate.state === "pending" ? status : paint(output, "dim", status)}${overdue}`);
   output.out(`  ${gate.question}`);
-  const plan = gate.evidence as { waves?: string[][]; tasks?: { id: string; title: string; workflow: string; input: unknown; after: string[] }[] } | null;
-  if (plan && Array.isArray(plan.waves) && Array.isArray(plan.tasks)) {
-    printTasksAndWaves(output, plan.tasks, plan.waves, "    ", 100);
-    const budget = (gate.evidence as { budget?: unknown }).budget;
-    if (budget) output.out(`    model budget: ${preview(budget, 300)}`);
+  if (isPlanReview(gate.evidence)) {
+    for (const line of planReviewLines(gate.evidence)) output.out(`    ${line}`);
   } else if (gate.evidence !== null && gate.evidence !== undefined) {
     for (const line of block(gate.evidence).split("\n")) output.out(`    ${line}`);
   }
-  output.out(`  approve: farcaster approve ${gate.id}    reject: farcaster reject ${gate.id} --reason "..."`);
+  if (gate.state === "pending") output.out(`  approve: farcaster approve ${gate.id}    reject: farcaster reject ${gate.id} --reason "..."`);
 }
 
 export const gatesCommand: Command = {
   name: "gates",
   summary: "list pending gates with their question and evidence",
   usage: "gates [RUN]",
-  options: { ...COMMON_OPTIONS, ...JSON_OPTION, all: { type: "boolean", description: "include decided and expired gates" } },
+  options: { ...COMMON_OPTIONS, ...JSON_OPTION, all: { type: "boolean", description: "include decided, expired and cancelled gates, with who decided, when and why" } },
   async run(context) {
     return withStore(context, "read", async (store) => {
       const gates = await store.listGates({ runId: context.positionals[0], pendingOnly: !context.values.all });
@@ -56,7 +69,7 @@ export const approveCommand: Command = {
     return withStore(context, "existing", async (store) => {
       const gate = await approveGate(store, gateId, stringOption(context, "by") ?? defaultDecider());
       if (context.values.json) context.output.json({ gate });
-      else context.output.out(`approved ${gate.id} (${gate.runId}/${gate.taskKey}) as ${gate.decidedBy}`);
+      else context.output.out(`approved ${gate.id} (${gateSubject(gate)}) as ${gate.decidedBy}`);
       return 0;
     });
   },
@@ -81,7 +94,7 @@ export const rejectCommand: Command = {
     return withStore(context, "existing", async (store) => {
       const gate = await rejectGate(store, gateId, { by: stringOption(context, "by") ?? defaultDecider(), reason, action: stringOption(context, "action") });
       if (context.values.json) context.output.json({ gate });
-      else context.output.out(`rejected ${gate.id} (${gate.runId}/${gate.taskKey}) as ${gate.decidedBy}: the task will ${gate.action === "retry" ? "retry with your feedback" : "fail"}`);
+      else context.output.out(`rejected ${gate.id} (${gateSubject(gate)}) as ${gate.decidedBy}: ${gate.scheduleId ? "the schedule stays paused" : `the task will ${gate.action === "retry" ? "retry with your feedback" : "fail"}`}`);
       return 0;
     });
   },

@@ -31,12 +31,13 @@ async function driveRun(context: CommandContext, store: Store, registry: Workflo
     store, registry, runId, output: context.output,
     workers: options.workers,
     interactive: Boolean(process.stdout.isTTY && process.stdin.isTTY) && !json,
-    quiet: json,
+    json,
     approvePlan: options.approvePlan,
   });
-  if (json) context.output.json({ run: end.run, tasks: end.tasks, interrupted: end.interrupted });
+  const resume = `farcaster resume ${runId}`;
+  if (json) context.output.out(JSON.stringify({ type: "summary", run: end.run, tasks: end.tasks, interrupted: end.interrupted, ...(end.interrupted ? { resume } : {}) }));
   else if (end.interrupted) {
-    context.output.out(`run ${runId} paused; its leases were released. Continue with: farcaster resume ${runId}`);
+    context.output.out(`run ${runId} paused; its leases were released. Continue with: ${resume}`);
   } else printSummary(context.output, end.run, end.tasks.filter((task) => task.key !== PLANNING_TASK_KEY || task.state !== "succeeded"));
   if (end.interrupted) return 130;
   return end.run.state === "succeeded" ? 0 : 1;
@@ -79,7 +80,7 @@ export const runCommand: Command = {
         } else context.output.out(`run ${run.id}: the Architect is planning ${file}`);
       }
       if (context.values.detach) {
-        if (context.values.json) context.output.json({ run, resumed });
+        if (context.values.json) context.output.out(JSON.stringify({ type: "run", run, resumed }));
         else context.output.out(`created; start drones with \`farcaster worker\`, watch with \`farcaster status ${run.id}\``);
         return 0;
       }
