@@ -116,4 +116,28 @@ describe("the Architect", () => {
     expect((await attemptWith(store, clock, fakeModel.registry()))!.outcome).toBe("failed");
     expect(await store.getRun(run.id)).toMatchObject({ state: "failed", tasksTotal: 1 });
   });
+
+  test("rejecting the model's plan with action retry asks the model again, with the reason in the conversation", async () => {
+    const better = { ...PLAN, tasks: [...PLAN.tasks, { id: "double-check", title: "Check again", workflow: "noop", input: {}, after: ["check"] }] };
+    const server = model({ content: JSON.stringify(PLAN) }, { content: JSON.stringify(better) });
+    const { store, clock } = freshStore();
+    const run = await planningRun(store, { review: "gate" });
+    await attemptWith(store, clock, fakeModel.registry());
+    const [first] = await store.listGates({ runId: run.id });
+    await store.decideGate(first!.id, { approved: false, by: "bob", reason: "check the count twice", action: "retry" });
+    expect((await attemptWith(store, clock, fakeModel.registry()))!.outcome).toBe("suspended"); // planned again, gated again
+    expect(server.requests).toHaveLength(2);
+    const asked = JSON.stringify(server.requests[1]!.body.messages);
+    expect(asked).toContain("A person rejected an earlier plan for this goal");
+    expect(asked).toContain("check the count twice");
+    expect(JSON.stringify(server.requests[0]!.body.messages)).not.toContain("check the count twice");
+    // The reason is journaled as the model step's input.
+    const planTask = await store.findTask(run.id, "@plan");
+    const [modelStep] = await store.listSteps(planTask.id);
+    expect(JSON.stringify(modelStep!.input)).toContain("check the count twice");
+    const second = (await store.listGates({ runId: run.id, pendingOnly: true }))[0]!;
+    await store.decideGate(second.id, { approved: true, by: "bob" });
+    expect((await attemptWith(store, clock, fakeModel.registry()))!.outcome).toBe("succeeded");
+    expect((await store.listTasks(run.id)).map((t) => t.key)).toContain("double-check");
+  });
 });

@@ -8,6 +8,7 @@ import { addSchedule, fireInput, fireNow } from "../src/services/schedules.ts";
 import type { SqliteStore } from "../src/store/sqlite/store.ts";
 import type { EventRecord } from "../src/store/types.ts";
 import { farcaster } from "./cli-helpers.ts";
+import { startFakeOpenAI } from "./fixtures/fakeOpenAI.ts";
 import { freshDir, freshStore, openTestStore, rejected } from "./helpers.ts";
 
 let registry: WorkflowRegistry;
@@ -209,5 +210,51 @@ describe("schedule input", () => {
     const bad = await farcaster(["schedule", "add", "--name", "bad", "--cron", "* * *", "--plan", "plan.json", "--db", db], { cwd: dir });
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('cron expression "* * *" is invalid');
+  });
+
+  test("--freeze of a plan a model wrote with shell commands holds the schedule at a gate; only that approval enables it", async () => {
+    const model = startFakeOpenAI([{ content: JSON.stringify({ version: 1, goal: "clean up", tasks: [{ id: "sweep", title: "Sweep", workflow: "shell", input: { command: "rm -rf ./tmp-cache" } }] }) }]);
+    try {
+      const dir = freshDir();
+      writeFileSync(join(dir, "goal.md"), "# Clean up\n\nRemove the cache every night.\n");
+      const db = join(dir, "f.db");
+      const env = { OPENAI_BASE_URL: model.url, FARCASTER_MODEL: "fake-planner" };
+      const add = await farcaster(["schedule", "add", "--name", "sweeper", "--cron", "0 3 * * *", "--freeze", "goal.md", "--db", db], { cwd: dir, env });
+      expect(add.code).toBe(0);
+      expect(add.stdout).toContain("added schedule sweeper paused");
+      expect(add.stdout).toContain("$ rm -rf ./tmp-cache"); // the command, in full, before anything runs it
+      const gateId = /approve: farcaster approve (g\w+)/.exec(add.stdout)![1]!;
+      const list = JSON.parse((await farcaster(["schedule", "list", "--json", "--db", db], { cwd: dir })).stdout);
+      expect(list.schedules[0]).toMatchObject({ name: "sweeper", enabled: false, nextFireAt: null });
+      expect((await farcaster(["schedule", "list", "--db", db], { cwd: dir })).stdout).toContain("awaiting approval");
+
+      const resume = await farcaster(["schedule", "resume", "sweeper", "--db", db], { cwd: dir });
+      expect(resume.code).toBe(1);
+      expect(resume.stderr).toContain(`waits for a person at gate ${gateId}`);
+      const run = await farcaster(["schedule", "run", "sweeper", "--db", db], { cwd: dir });
+      expect(run.code).toBe(1); // not even by hand
+      expect(run.stderr).toContain(`farcaster approve ${gateId}`);
+
+      const gates = JSON.parse((await farcaster(["gates", "--json", "--db", db], { cwd: dir })).stdout).gates;
+      expect(gates).toMatchObject([{ id: gateId, runId: null, scheduleName: "sweeper", state: "pending" }]);
+      expect((await farcaster(["approve", gateId, "--db", db, "--by", "ops"], { cwd: dir })).code).toBe(0);
+      const approved = JSON.parse((await farcaster(["schedule", "list", "--json", "--db", db], { cwd: dir })).stdout).schedules[0];
+      expect(approved).toMatchObject({ enabled: true });
+      expect(approved.approvedHash).toBe(approved.approvalHash);
+      const fired = await farcaster(["schedule", "run", "sweeper", "--db", db], { cwd: dir });
+      expect(fired.stdout).toMatch(/fired sweeper: run r\w+/);
+      expect(model.requests).toHaveLength(1); // planned once, when frozen
+    } finally {
+      await model.stop();
+    }
+  });
+
+  test("--freeze of a plan the goal file itself carries needs no approval", async () => {
+    const dir = freshDir();
+    writeFileSync(join(dir, "goal.md"), "# Tidy\n\n## sweep: Sweep\nrun: true\n");
+    const db = join(dir, "f.db");
+    const add = await farcaster(["schedule", "add", "--name", "tidy", "--cron", "0 3 * * *", "--freeze", "goal.md", "--db", db], { cwd: dir });
+    expect(add.code).toBe(0);
+    expect(add.stdout).toContain("added schedule tidy: 0 3 * * *");
   });
 });

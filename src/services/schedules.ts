@@ -5,6 +5,8 @@
  */
 import { resolve } from "node:path";
 import { InputError } from "../core/errors.ts";
+import type { ValidWorkplan } from "../core/workplan.ts";
+import { planReview } from "../view/planReview.ts";
 import { CATCH_UP_POLICIES, SCHEDULE_OVERLAPS } from "../core/states.ts";
 import { readPlanFile } from "../architect/goalFile.ts";
 import { resolveModelConfig } from "../architect/model.ts";
@@ -45,6 +47,7 @@ export async function addSchedule(store: Store, registry: WorkflowRegistry, opti
   if (targets.length !== 1) throw new InputError("a schedule runs exactly one of: a goal file, --plan PLAN.json, --freeze GOAL.md (or a goal text)");
   const cwd = options.cwd ?? process.cwd();
   let target: Pick<ScheduleInput, "targetKind" | "target">;
+  let approval: ScheduleInput["approval"];
   if (options.goalFile !== undefined) {
     const path = resolve(cwd, options.goalFile);
     prepareGoal(path, registry); // refuses a missing, empty or broken file now
@@ -53,22 +56,31 @@ export async function addSchedule(store: Store, registry: WorkflowRegistry, opti
     const data = readPlanFile(resolve(cwd, options.planFile));
     target = { targetKind: "workplan", target: JSON.stringify(prepareWorkplan(data, registry, options.planFile).plan!.plan) };
   } else if (options.freezeFile !== undefined) {
-    target = { targetKind: "workplan", target: JSON.stringify(await freeze(resolve(cwd, options.freezeFile), registry)) };
+    const frozen = await freeze(resolve(cwd, options.freezeFile), registry);
+    target = { targetKind: "workplan", target: JSON.stringify(frozen.plan.plan) };
+    // A frozen plan in which a model wrote commands or agents runs only once a person approved exactly it.
+    const review = planReview(frozen.plan.plan, frozen.plan.waves, frozen.writtenBy);
+    if (review.risks.length > 0) {
+      approval = {
+        question: `Approve the frozen plan of schedule ${options.name} (${options.cron}): ${frozen.plan.plan.tasks.length} tasks, with ${review.risks.join(" and ")}? It runs at every fire unseen after this.`,
+        evidence: review,
+      };
+    }
   } else {
     prepareGoalText(options.goalText!, "goal", registry);
     target = { targetKind: "goal_text", target: options.goalText! };
   }
-  return store.createSchedule({ name: options.name, cron: options.cron, timezone, overlap, catchUp, cwd, ...target }, options.actor);
+  return store.createSchedule({ name: options.name, cron: options.cron, timezone, overlap, catchUp, cwd, ...target, ...(approval ? { approval } : {}) }, options.actor);
 }
 
 /** A goal file's plan, planned now (by the model if the file has none) and reused at every fire. */
-async function freeze(path: string, registry: WorkflowRegistry): Promise<unknown> {
+async function freeze(path: string, registry: WorkflowRegistry): Promise<{ plan: ValidWorkplan; writtenBy: "model" | "goal file" }> {
   const prepared = prepareGoal(path, registry);
-  if (prepared.plan) return prepared.plan.plan;
+  if (prepared.plan) return { plan: prepared.plan, writtenBy: "goal file" };
   const config = resolveModelConfig()!;
   const result = await planGoal({ goal: prepared.file.goal, workflows: registry, config, maxRepairs: 2, step: (_n, input, call) => call(input, new AbortController().signal) });
   if (!result.ok) throw new InputError(`the model's plan was still invalid after ${result.calls} attempts:\n${formatIssues(result.issues)}`);
-  return result.plan.plan;
+  return { plan: result.plan, writtenBy: "model" };
 }
 
 /** What a fire creates: the planning run's goal and input, or (with `error`) why it cannot fire. */

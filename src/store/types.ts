@@ -291,12 +291,22 @@ export interface ScheduleInput {
   cwd?: string;
   overlap: Overlap;
   catchUp: CatchUpPolicy;
+  /**
+   * A frozen plan a person must see first (a model wrote commands or agents
+   * into it): the schedule is created paused, held at a gate with this
+   * question and evidence, and runs only the plan approved there (by hash).
+   */
+  approval?: { question: string; evidence: unknown };
 }
 
-export interface ScheduleRecord extends Omit<ScheduleInput, "cwd"> {
+export interface ScheduleRecord extends Omit<ScheduleInput, "cwd" | "approval"> {
   id: string;
   cwd: string | null;
   enabled: boolean;
+  /** The hash of the frozen plan a person must approve (null: nothing to approve). */
+  approvalHash: string | null;
+  /** The hash a person approved; the schedule runs the plan only while the two match. */
+  approvedHash: string | null;
   /** The latest slot fired, skipped or missed (null: none yet; slots count from createdAt). */
   lastSlot: number | null;
   createdAt: number;

@@ -24,7 +24,7 @@ export function scheduleContract(open: OpenDb): void {
       const created = await store.createSchedule(scheduleInput("nightly", { cron: "0 3 * * *", timezone: "Europe/Berlin", cwd: "/work", overlap: "skip", catchUp: "all", targetKind: "workplan", target: '{"goal":"g"}' }), "alice");
       expect(created).toEqual({
         id: expect.any(String), name: "nightly", cron: "0 3 * * *", timezone: "Europe/Berlin", targetKind: "workplan", target: '{"goal":"g"}', cwd: "/work",
-        overlap: "skip", catchUp: "all", enabled: true, lastSlot: null, createdAt: clock.now(), updatedAt: clock.now(),
+        overlap: "skip", catchUp: "all", enabled: true, approvalHash: null, approvedHash: null, lastSlot: null, createdAt: clock.now(), updatedAt: clock.now(),
       });
       expect(await store.getSchedule("nightly")).toEqual(created);
       expect(await store.getSchedule(created.id)).toEqual(created);

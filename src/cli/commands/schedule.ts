@@ -7,6 +7,7 @@ import { defaultDecider } from "../../services/gates.ts";
 import { addSchedule, fireNow, withNextFire } from "../../services/schedules.ts";
 import type { ScheduleRecord } from "../../store/types.ts";
 import { commandWorkflows, withStore } from "../args.ts";
+import { printGate } from "./gates.ts";
 import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command } from "../command.ts";
 import { table } from "../output.ts";
 
@@ -63,8 +64,12 @@ export const scheduleCommand: Command = {
             actor,
           });
           const shown = withNextFire(schedule, Date.now());
-          if (context.values.json) out.json({ schedule: shown });
-          else out.out(`added schedule ${schedule.name}: ${schedule.cron} (${schedule.timezone}), next ${shown.nextFireAt ? new Date(shown.nextFireAt).toISOString() : "never"}; \`farcaster serve\` fires it`);
+          const [gate] = schedule.approvalHash ? (await store.listGates({ pendingOnly: true })).filter((g) => g.scheduleId === schedule.id) : [];
+          if (context.values.json) out.json({ schedule: shown, ...(gate ? { gate } : {}) });
+          else if (gate) {
+            out.out(`added schedule ${schedule.name} paused: a model wrote commands or agents into its frozen plan, and it runs nothing before a person approves exactly this plan`);
+            printGate(out, gate, Date.now());
+          } else out.out(`added schedule ${schedule.name}: ${schedule.cron} (${schedule.timezone}), next ${shown.nextFireAt ? new Date(shown.nextFireAt).toISOString() : "never"}; \`farcaster serve\` fires it`);
           return 0;
         }
         case "list": {
@@ -75,7 +80,7 @@ export const scheduleCommand: Command = {
           else {
             const rows = [["NAME", "CRON", "TZ", "NEXT", "OVERLAP", "CATCH-UP", "STATE", "RUNS"]];
             for (const s of schedules) {
-              rows.push([s.name, s.cron, s.timezone, s.nextFireAt ? new Date(s.nextFireAt).toISOString() : "-", s.overlap, s.catchUp, s.enabled ? "active" : "paused", describeTarget(s)]);
+              rows.push([s.name, s.cron, s.timezone, s.nextFireAt ? new Date(s.nextFireAt).toISOString() : "-", s.overlap, s.catchUp, s.enabled ? "active" : s.approvalHash && s.approvedHash !== s.approvalHash ? "awaiting approval" : "paused", describeTarget(s)]);
             }
             for (const line of table(rows)) out.out(line);
           }

@@ -5,10 +5,11 @@
  * the run, applying the overlap policy and moving `last_slot` happen in the
  * same transaction as that INSERT.
  */
-import { InputError, NotFoundError } from "../../core/errors.ts";
+import { InputError, InvalidTransitionError, NotFoundError } from "../../core/errors.ts";
 import { newId } from "../../core/ids.ts";
 import type { FireRequest, FireResult, ScheduleInput, ScheduleRecord } from "../types.ts";
 import { appendEvent, type TxContext } from "./context.ts";
+import { toJson } from "./rows.ts";
 import { cancelRunTx, insertPlanningRun } from "./runs.ts";
 import { UNFINISHED_RUN_STATES } from "../../core/states.ts";
 import { inList, sql } from "./statements.ts";
@@ -27,12 +28,15 @@ interface ScheduleRow {
   last_slot: number | null;
   created_at: number;
   updated_at: number;
+  approval_hash: string | null;
+  approved_hash: string | null;
 }
 
 function toSchedule(row: ScheduleRow): ScheduleRecord {
   return {
     id: row.id, name: row.name, cron: row.cron, timezone: row.timezone, targetKind: row.target_kind, target: row.target, cwd: row.cwd,
     overlap: row.overlap, catchUp: row.catch_up, enabled: row.enabled === 1, lastSlot: row.last_slot, createdAt: row.created_at, updatedAt: row.updated_at,
+    approvalHash: row.approval_hash, approvedHash: row.approved_hash,
   };
 }
 
@@ -40,6 +44,21 @@ export function selectSchedule(ctx: TxContext, name: string): ScheduleRecord {
   const row = sql<ScheduleRow, [string, string]>(ctx.db, "SELECT * FROM schedules WHERE name = ? OR id = ?").get(name, name);
   if (!row) throw new NotFoundError("schedule", name, "list schedules with `farcaster schedule list`");
   return toSchedule(row);
+}
+
+/** A frozen plan that needs approval runs only as approved: the hash approved, of the plan as it is now. */
+function approved(schedule: ScheduleRecord): boolean {
+  return schedule.approvalHash === null || (schedule.approvedHash === schedule.approvalHash && contentHash(schedule.target) === schedule.approvalHash);
+}
+
+function unapprovedWhy(ctx: TxContext, schedule: ScheduleRecord): string {
+  const gate = sql<{ id: string }, [string]>(ctx.db, "SELECT id FROM gates WHERE schedule_id = ? AND state = 'pending' ORDER BY created_at DESC LIMIT 1").get(schedule.id);
+  if (contentHash(schedule.target) !== schedule.approvalHash) return "its frozen plan is not the one that was approved; add the schedule again to have it approved";
+  return gate ? `its frozen plan waits for a person at gate ${gate.id}: farcaster gates, then farcaster approve ${gate.id}` : "its frozen plan was rejected; add the schedule again to have a new plan approved";
+}
+
+function contentHash(text: string): string {
+  return new Bun.CryptoHasher("sha256").update(text).digest("hex");
 }
 
 export function selectSchedules(ctx: TxContext, enabledOnly: boolean): ScheduleRecord[] {
@@ -51,17 +70,30 @@ export function insertSchedule(ctx: TxContext, input: ScheduleInput, actor: stri
     throw new InputError(`a schedule named "${input.name}" already exists; remove it first (farcaster schedule rm ${input.name}) or pick another name`);
   }
   const id = newId("s", ctx.now);
+  const approvalHash = input.approval ? contentHash(input.target) : null;
   sql(
     ctx.db,
-    `INSERT INTO schedules (id, name, cron, timezone, target_kind, target, cwd, overlap, catch_up, enabled, last_slot, created_at, updated_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, NULL, ?, ?)`,
-  ).run(id, input.name, input.cron, input.timezone, input.targetKind, input.target, input.cwd ?? null, input.overlap, input.catchUp, ctx.now, ctx.now);
+    `INSERT INTO schedules (id, name, cron, timezone, target_kind, target, cwd, overlap, catch_up, enabled, last_slot, created_at, updated_at, approval_hash)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)`,
+  ).run(id, input.name, input.cron, input.timezone, input.targetKind, input.target, input.cwd ?? null, input.overlap, input.catchUp, input.approval ? 0 : 1,
+      ctx.now, ctx.now, approvalHash);
   appendEvent(ctx, { type: "schedule.created", actor, data: { schedule: input.name, cron: input.cron, timezone: input.timezone } });
+  if (input.approval) {
+    // Held paused at a gate: approving it enables the schedule for exactly this plan (see decideGateTx).
+    const gateId = newId("g", ctx.now);
+    sql(
+      ctx.db,
+      `INSERT INTO gates (id, run_id, task_id, schedule_id, question, evidence, subject_hash, asked_by, state, on_timeout, created_at)
+       VALUES (?, NULL, NULL, ?, ?, ?, ?, ?, 'pending', 'fail', ?)`,
+    ).run(gateId, id, input.approval.question, toJson(input.approval.evidence), approvalHash, actor, ctx.now);
+    appendEvent(ctx, { type: "gate.opened", actor, data: { gate: gateId, question: input.approval.question } });
+  }
   return selectSchedule(ctx, id);
 }
 
 export function setEnabledTx(ctx: TxContext, name: string, enabled: boolean, actor: string): ScheduleRecord {
   const schedule = selectSchedule(ctx, name);
+  if (enabled && !approved(schedule)) throw new InvalidTransitionError("schedule", schedule.name, "paused", "enabled", unapprovedWhy(ctx, schedule));
   // Resuming starts afresh from now: slots that passed while paused are not "missed".
   sql(ctx.db, `UPDATE schedules SET enabled = ?, last_slot = CASE WHEN ? THEN ? ELSE last_slot END, updated_at = ? WHERE id = ?`)
     .run(enabled ? 1 : 0, enabled && !schedule.enabled ? 1 : 0, ctx.now, ctx.now, schedule.id);
@@ -72,6 +104,7 @@ export function setEnabledTx(ctx: TxContext, name: string, enabled: boolean, act
 export function deleteScheduleTx(ctx: TxContext, name: string, actor: string): void {
   const schedule = selectSchedule(ctx, name);
   sql(ctx.db, "DELETE FROM schedule_fires WHERE schedule_id = ?").run(schedule.id);
+  sql(ctx.db, "DELETE FROM gates WHERE schedule_id = ?").run(schedule.id); // its approval, if any (the events stay)
   sql(ctx.db, "DELETE FROM schedules WHERE id = ?").run(schedule.id);
   appendEvent(ctx, { type: "schedule.removed", actor, data: { schedule: schedule.name } });
 }
@@ -92,6 +125,7 @@ export function fireTx(ctx: TxContext, request: FireRequest): FireResult {
   // after the scheduler read it must not fire.
   const schedule = selectSchedule(ctx, request.scheduleId);
   if (!schedule.enabled && !request.manual) return { outcome: "paused" };
+  if (!approved(schedule)) throw new InvalidTransitionError("schedule", schedule.name, "ready", "fired", unapprovedWhy(ctx, schedule));
   const inserted = sql(ctx.db, "INSERT INTO schedule_fires (schedule_id, slot, outcome, at) VALUES (?, ?, 'fired', ?) ON CONFLICT DO NOTHING")
     .run(schedule.id, request.slot, ctx.now).changes;
   if (inserted === 0) return { outcome: "duplicate" };
