@@ -67,7 +67,7 @@ export default defineWorkflow({
           writtenBy: byModel ? "model" : "goal file",
           waves: valid.waves,
           budget: budgetEnvelope(valid.plan),
-          tasks: valid.plan.tasks.map((task) => ({ id: task.id, title: task.title, workflow: task.workflow, input: task.input, after: task.after })),
+          tasks: valid.plan.tasks.map((task) => ({ id: task.id, title: task.title, workflow: task.workflow, input: task.input, after: task.after, ...(task.scope ? { scope: task.scope } : {}) })),
         },
       });
     }

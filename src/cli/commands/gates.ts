@@ -3,28 +3,22 @@ import { formatDuration } from "../../core/duration.ts";
 import { UsageError } from "../../core/errors.ts";
 import { approveGate, defaultDecider, rejectGate } from "../../services/gates.ts";
 import type { GateRecord } from "../../store/types.ts";
+import { evidenceText, planEvidence } from "../../view/gate.ts";
 import { withStore } from "../args.ts";
 import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command } from "../command.ts";
 import { paint, preview, type Output } from "../output.ts";
 import { printTasksAndWaves } from "./plan.ts";
 
-/** Evidence as an indented block: text as it is, anything else as pretty JSON, cut to `max` characters. */
-function block(value: unknown, max = 300): string {
-  const text = typeof value === "string" ? value : JSON.stringify(value, null, 2);
-  return text.length > max ? text.slice(0, max - 1) + "…" : text;
-}
-
 export function printGate(output: Output, gate: GateRecord, now: number): void {
   const overdue = gate.overdueAt ? paint(output, "red", " OVERDUE") : "";
   output.out(`${paint(output, "yellow", gate.id)}  ${gate.runId}/${gate.taskKey ?? "-"}  waiting ${formatDuration(now - gate.createdAt)}${overdue}`);
   output.out(`  ${gate.question}`);
-  const plan = gate.evidence as { waves?: string[][]; tasks?: { id: string; title: string; workflow: string; input: unknown; after: string[] }[] } | null;
-  if (plan && Array.isArray(plan.waves) && Array.isArray(plan.tasks)) {
+  const plan = planEvidence(gate.evidence);
+  if (plan) {
     printTasksAndWaves(output, plan.tasks, plan.waves, "    ", 100);
-    const budget = (gate.evidence as { budget?: unknown }).budget;
-    if (budget) output.out(`    model budget: ${preview(budget, 300)}`);
+    if (plan.budget) output.out(`    model budget: ${preview(plan.budget, 300)}`);
   } else if (gate.evidence !== null && gate.evidence !== undefined) {
-    for (const line of block(gate.evidence).split("\n")) output.out(`    ${line}`);
+    for (const line of evidenceText(gate.evidence, 300).split("\n")) output.out(`    ${line}`);
   }
   output.out(`  approve: farcaster approve ${gate.id}    reject: farcaster reject ${gate.id} --reason "..."`);
 }
