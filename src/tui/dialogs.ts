@@ -1,5 +1,5 @@
 /** The dialogs that take the keys: rejecting a gate (with a reason), cancelling a run, and the list of keys. */
-import type { Line } from "../view/text.ts";
+import { clipLine, type Line } from "../view/text.ts";
 import type { ScreenData } from "./data.ts";
 import { wrapLines } from "./layout.ts";
 import type { UiState } from "./state.ts";
@@ -18,12 +18,21 @@ export const HELP_LINES: readonly (readonly [string, string])[] = [
   ["Esc  Backspace", "go back (or clear the filter)"],
   ["Tab  Shift-Tab", "the next or previous pane"],
   ["a", "approve the selected gate"],
-  ["r", "reject it: type the reason (required), Tab: retry with feedback or fail, Enter records"],
+  ["r", "reject it: type the reason (required); Tab: retry or fail"],
   ["c", "cancel the selected run (asks first)"],
-  ["/", "filter the list (words, any order); Enter keeps it, Esc clears it"],
+  ["/", "filter the list; Enter keeps the filter, Esc clears it"],
   ["?", "this list"],
   ["q  Ctrl-C", "quit"],
 ];
+
+const KEY_COLUMN = 16;
+
+/** Rows of a key and what it does; what it does wraps under itself. */
+function helpLines(width: number): Line[] {
+  return HELP_LINES.flatMap(([keys, what]) =>
+    wrapLines([[{ text: what }]], Math.max(10, width - KEY_COLUMN)).map((line, i) => [{ text: (i === 0 ? keys : "").padEnd(KEY_COLUMN), style: "bold" as const }, ...line]),
+  );
+}
 
 function gateQuestion(data: ScreenData | null, gateId: string): string | null {
   const all = [...(data?.overview.pendingGates ?? []), ...(data?.data.kind === "run" ? data.data.summary.gates : []), ...(data?.data.kind === "gate" ? [data.data.gate] : [])];
@@ -31,6 +40,11 @@ function gateQuestion(data: ScreenData | null, gateId: string): string | null {
 }
 
 export function dialog(ui: UiState, data: ScreenData | null, width: number): Dialog | null {
+  const shown = content(ui, data, width);
+  return shown && { ...shown, lines: shown.lines.map((line) => clipLine(line, shown.width)) };
+}
+
+function content(ui: UiState, data: ScreenData | null, width: number): Dialog | null {
   const inner = Math.max(20, width - 2);
   const mode = ui.mode;
   switch (mode.kind) {
@@ -42,9 +56,9 @@ export function dialog(ui: UiState, data: ScreenData | null, width: number): Dia
         title: "Keys",
         width: inner,
         lines: [
-          ...wrapLines(HELP_LINES.map(([keys, what]) => [{ text: keys.padEnd(16), style: "bold" }, { text: what }]), inner),
+          ...helpLines(inner),
           [],
-          [{ text: "✓ succeeded ▸ running ○ ready ‖ waiting ✗ failed ↷ skipped · ⚑ a person is awaited", style: "dim" }],
+          ...wrapLines([[{ text: "✓ succeeded  ▸ running  ○ ready  ‖ waiting  ✗ failed  ↷ skipped  ⚑ a person is awaited", style: "dim" }]], inner),
           [{ text: "any key closes this", style: "dim" }],
         ],
       };

@@ -44,6 +44,17 @@ export interface Screen {
   view: ViewInfo;
 }
 
+/** Under 94 columns the keys are named without what they do, but for the decisions. */
+const SHORT_KEYS: Line = [
+  { text: "↑↓ ⏎ esc tab", style: "bold" }, { text: "  " },
+  { text: "a", style: "bold" }, { text: " approve  " },
+  { text: "r", style: "bold" }, { text: " reject  " },
+  { text: "c", style: "bold" }, { text: " cancel  " },
+  { text: "/", style: "bold" }, { text: " filter  " },
+  { text: "?", style: "bold" }, { text: " keys  " },
+  { text: "q", style: "bold" }, { text: " quit" },
+];
+
 const KEYS: Line = [
   { text: "↑↓", style: "bold" }, { text: " move  " },
   { text: "⏎", style: "bold" }, { text: " open  " },
@@ -214,7 +225,7 @@ export function buildScreen(data: ScreenData | null, ui: UiState, size: Size, no
     title: content?.title ?? "",
     body: body.slice(0, bodyHeight).map((row) => ({ ...row, line: clipLine(row.line, inner) })),
     status: statusLine(ui, content, width),
-    keys: clipLine(KEYS, width),
+    keys: clipLine(width >= 94 ? KEYS : SHORT_KEYS, width),
     dialog: dialog(ui, data, Math.min(width - 4, 76)),
     view,
   };
