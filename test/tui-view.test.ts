@@ -1,7 +1,7 @@
 /** The dashboard's view models: pure functions from store records to rows of plain data, and the screen laid out from them. */
 import { describe, expect, test } from "bun:test";
 import type { DroneRecord, GateRecord, RunRecord, StepRecord, TaskSummary } from "../src/store/types.ts";
-import { budgetLines, taskBoard } from "../src/view/board.ts";
+import { budgetLines, taskBoard, taskRow, wavesOf } from "../src/view/board.ts";
 import { droneRows, leaseWarning, parseDroneId } from "../src/view/drones.ts";
 import { gateReviewLines, planEvidence, planReviewLines } from "../src/view/gate.ts";
 import { stateCounts, tallyOf } from "../src/view/run.ts";
@@ -22,7 +22,7 @@ function run(id: string, overrides: Partial<RunRecord> = {}): RunRecord {
 function summary(id: number, key: string, state: TaskSummary["state"], fields: Partial<TaskSummary> = {}): TaskSummary {
   return {
     id, runId: "r1", key, title: `task ${key}`, workflow: "shell", state, attempts: 1, maxAttempts: 2, attemptId: null, leaseOwner: null, leaseExpiresAt: null,
-    availableAt: now, failReason: null, error: null, createdAt: now - 10_000, updatedAt: now - 3_000, startedAt: null, finishedAt: null, after: [], attemptStartedAt: null,
+    failReason: null, error: null, updatedAt: now - 3_000, startedAt: null, finishedAt: null, after: [], attemptStartedAt: null,
     ...fields,
   };
 }
@@ -60,10 +60,13 @@ describe("a run's tasks by wave", () => {
       summary(5, "ship", "blocked", { after: ["review", "test"], attempts: 0 }),
       summary(6, "lint", "failed", { error: { message: "3 warnings\nmore" }, startedAt: now - 1_000, finishedAt: now - 500 }),
     ];
-    const board = taskBoard(tasks, [gate("g1", { taskId: 3 }), gate("g0", { taskId: 2, state: "approved" })], now);
-    expect(board.waves.map((w) => [w.number, w.tasks.map((t) => t.key)])).toEqual([[0, ["@plan"]], [1, ["build", "lint"]], [2, ["review", "test"]], [3, ["ship"]]]);
-    expect(board.rows.map((r) => r.key)).toEqual(["@plan", "build", "lint", "review", "test", "ship"]);
-    const row = (key: string) => board.rows.find((r) => r.key === key)!;
+    const board = taskBoard(tasks, [gate("g1", { taskId: 3 }), gate("g0", { taskId: 2, state: "approved" })]);
+    expect(board.waves.map((w) => [w.number, w.tasks, w.succeeded])).toEqual([[0, 1, 0], [1, 2, 1], [2, 2, 0], [3, 1, 0]]);
+    expect(board.order.map((t) => t.key)).toEqual(["@plan", "build", "lint", "review", "test", "ship"]);
+    const row = (key: string) => {
+      const task = board.order.find((t) => t.key === key)!;
+      return taskRow(task, board.waveOf.get(task.id)!, board.gateOf.get(task.id) ?? null, now);
+    };
     expect(row("test")).toMatchObject({ state: "running", wave: 2, attempt: 1, maxAttempts: 2, drone: "h:1:d1", elapsedMs: 1_200, leaseLeftMs: 20_000, gateId: null });
     expect(row("review")).toMatchObject({ elapsedMs: 2_500, gateId: "g1", drone: null, leaseLeftMs: null });
     expect(row("build")).toMatchObject({ elapsedMs: 3_000, gateId: null });
@@ -72,9 +75,18 @@ describe("a run's tasks by wave", () => {
     expect(board.waves[2]!.counts).toEqual([{ state: "running", count: 1 }, { state: "waiting", count: 1 }]);
   });
 
+  test("waves depend on the DAG only, so a board can be given waves computed before", () => {
+    const tasks = [summary(1, "a", "ready"), summary(2, "b", "blocked", { after: ["a"] }), summary(3, "orphan", "blocked", { after: ["gone"] })];
+    const waves = wavesOf(tasks);
+    expect([...waves]).toEqual([["a", 1], ["b", 2]]);
+    const board = taskBoard(tasks, [], waves);
+    // A task outside every wave (its dependency is not in the run) goes last rather than nowhere.
+    expect(board.order.map((t) => [t.key, board.waveOf.get(t.id)])).toEqual([["a", 1], ["b", 2], ["orphan", 3]]);
+  });
+
   test("a lease past its expiry shows a negative time left", () => {
-    const board = taskBoard([summary(1, "a", "running", { leaseOwner: "w", leaseExpiresAt: now - 1_500 })], [], now);
-    expect(board.rows[0]!.leaseLeftMs).toBe(-1_500);
+    const task = summary(1, "a", "running", { leaseOwner: "w", leaseExpiresAt: now - 1_500 });
+    expect(taskRow(task, 1, null, now).leaseLeftMs).toBe(-1_500);
   });
 
   test("the budget shows each limit of the envelope against what was used, and nothing for a run without either", () => {

@@ -362,16 +362,18 @@ export interface RunSnapshot {
 export type TaskSummary = Pick<
   TaskRecord,
   | "id" | "runId" | "key" | "title" | "workflow" | "state" | "attempts" | "maxAttempts" | "attemptId" | "leaseOwner"
-  | "leaseExpiresAt" | "availableAt" | "failReason" | "error" | "createdAt" | "updatedAt" | "startedAt" | "finishedAt" | "after"
+  | "leaseExpiresAt" | "failReason" | "error" | "updatedAt" | "startedAt" | "finishedAt" | "after"
 > & {
   /** When the current attempt started (a running task); null otherwise. */
   attemptStartedAt: number | null;
 };
 
-/** A run for a viewer: the run, its tasks as summaries and its gates, read in one snapshot. */
+/** A run for a viewer: the run, its tasks as summaries (all, or those changed since a time) and its gates, read in one snapshot. */
 export interface RunSummary {
   run: RunRecord;
   tasks: TaskSummary[];
+  /** How many tasks the run has: more than `tasks` when only changed ones were asked for. */
+  taskCount: number;
   gates: GateRecord[];
 }
 
@@ -428,8 +430,14 @@ export interface Store {
   listEvents(options?: { runId?: string; taskId?: number; afterId?: number; limit?: number }): Promise<EventRecord[]>;
   /** The run, its tasks and gates (and, given `eventsAfter`, its events after that id), read in one snapshot. */
   readRun(runId: string, options?: { eventsAfter?: number; eventLimit?: number }): Promise<RunSnapshot>;
-  /** The run, its task summaries and its gates, in one snapshot: a viewer's read of a large run. */
-  readRunSummary(runId: string): Promise<RunSummary>;
+  /**
+   * The run, its task summaries and its gates, in one snapshot: a viewer's
+   * read of a large run. With `changedSince`, only the tasks whose
+   * `updatedAt` is at or after it (every change of a task sets `updatedAt`
+   * to the writer's clock), so a viewer that holds the rest re-reads a few
+   * rows instead of all of them.
+   */
+  readRunSummary(runId: string, options?: { changedSince?: number }): Promise<RunSummary>;
   /** Task counts by state of each run named (the planning task is not counted); a run without tasks is absent. */
   countTasksByState(runIds: readonly string[]): Promise<Record<string, StateCounts>>;
   /**

@@ -9,7 +9,7 @@
 import type { CliRenderer, KeyEvent } from "@opentui/core";
 import type { RejectAction } from "../core/states.ts";
 import type { GateRecord, RunRecord, Store } from "../store/types.ts";
-import { loadScreen, type ScreenData } from "./data.ts";
+import { Source, type ScreenData } from "./data.ts";
 import { keyFrom, type Key } from "./keys.ts";
 import { DashboardView } from "./render.ts";
 import { buildScreen, type Screen } from "./screen.ts";
@@ -45,6 +45,7 @@ export class Dashboard {
   private data: ScreenData | null = null;
   private screen: Screen;
   private readonly view: DashboardView;
+  private readonly source: Source;
   private readonly now: () => number;
   private token = -1;
   private loadedRoute = "";
@@ -65,6 +66,7 @@ export class Dashboard {
     this.now = options.now ?? Date.now;
     this.ui = initialState(options.runId);
     this.view = new DashboardView(options.renderer, options.color);
+    this.source = new Source(options.store);
     this.screen = this.build();
     this.finished = new Promise((resolve) => (this.quit = resolve));
   }
@@ -120,7 +122,7 @@ export class Dashboard {
         // Taken before the read: a commit during the read is seen at the next poll.
         const token = this.options.store.changeToken();
         try {
-          this.data = await loadScreen(this.options.store, route, this.now());
+          this.data = await this.source.load(route, this.now());
           this.token = token;
           this.loadedRoute = key;
         } catch (error) {

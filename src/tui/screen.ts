@@ -106,7 +106,7 @@ function paneContent(data: ScreenData | null, route: Route, filter: string, now:
     const head = runHead(d.summary, d.budget, d.usage, now);
     switch (route.pane) {
       case "tasks":
-        return tasksPane(d.summary, head, filter, now);
+        return tasksPane(d.summary, d.waves, head, filter, now);
       case "gates":
         return { ...gatesPane(d.summary.gates, filter, now, `Gates of ${d.summary.run.id}`), head, runId: d.summary.run.id };
       case "events":

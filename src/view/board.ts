@@ -32,19 +32,7 @@ export interface TaskRow {
   error: string | null;
 }
 
-export interface Wave {
-  /** 1-based; 0 holds the planning task. */
-  number: number;
-  tasks: TaskRow[];
-  counts: StateCount[];
-}
-
-export interface Board {
-  waves: Wave[];
-  /** Every task in wave order (the order rows are shown in). */
-  rows: TaskRow[];
-}
-
+/** A task as a row, at `now`. */
 export function taskRow(task: TaskSummary, wave: number, gateId: string | null, now: number): TaskRow {
   let elapsedMs: number | null = null;
   if (task.state === "running") elapsedMs = now - (task.attemptStartedAt ?? task.startedAt ?? now);
@@ -67,27 +55,66 @@ export function taskRow(task: TaskSummary, wave: number, gateId: string | null, 
   };
 }
 
-/** Tasks grouped by wave, in workplan order within a wave. */
-export function taskBoard(tasks: readonly TaskSummary[], gates: readonly GateRecord[], now: number): Board {
-  const pendingGate = new Map<number, string>();
-  for (const gate of gates) if (gate.state === "pending" && gate.taskId !== null) pendingGate.set(gate.taskId, gate.id);
-  const planned = tasks.filter((task) => task.key !== PLANNING_TASK_KEY);
+export interface Wave {
+  /** 1-based; 0 holds the planning task. */
+  number: number;
+  tasks: number;
+  succeeded: number;
+  counts: StateCount[];
+}
+
+export interface Board {
+  waves: Wave[];
+  /** Every task in wave order, workplan order within a wave: the order rows are shown in. */
+  order: TaskSummary[];
+  waveOf: ReadonlyMap<number, number>;
+  /** The pending gate each waiting task waits at, by task id. */
+  gateOf: ReadonlyMap<number, string>;
+}
+
+/**
+ * Each task's wave by its key. It depends only on the DAG, so a viewer
+ * computes it once per run (again only when tasks are added) and passes it in.
+ */
+export function wavesOf(tasks: readonly Pick<TaskSummary, "key" | "after">[]): Map<string, number> {
   const waveOf = new Map<string, number>();
+  const planned = tasks.filter((task) => task.key !== PLANNING_TASK_KEY);
   computeWaves(planned.map((task) => ({ id: task.key, after: task.after }))).forEach((wave, i) => {
     for (const key of wave) waveOf.set(key, i + 1);
   });
+  return waveOf;
+}
+
+/**
+ * Tasks grouped by wave, with each wave's counts. Rows are made only for the
+ * tasks shown (taskRow), so a board of ten thousand tasks costs one pass.
+ */
+export function taskBoard(tasks: readonly TaskSummary[], gates: readonly GateRecord[], waves: ReadonlyMap<string, number> = wavesOf(tasks)): Board {
+  const gateOf = new Map<number, string>();
+  for (const gate of gates) if (gate.state === "pending" && gate.taskId !== null) gateOf.set(gate.taskId, gate.id);
   // A task outside every wave (its dependency is not in the run) goes last rather than nowhere.
-  const last = Math.max(0, ...waveOf.values()) + 1;
-  const groups = new Map<number, TaskRow[]>();
+  let last = 0;
+  for (const wave of waves.values()) if (wave > last) last = wave;
+  last += 1;
+  const groups = new Map<number, TaskSummary[]>();
+  const waveOf = new Map<number, number>();
   for (const task of tasks) {
-    const wave = task.key === PLANNING_TASK_KEY ? 0 : (waveOf.get(task.key) ?? last);
-    const row = taskRow(task, wave, pendingGate.get(task.id) ?? null, now);
+    const wave = task.key === PLANNING_TASK_KEY ? 0 : (waves.get(task.key) ?? last);
+    waveOf.set(task.id, wave);
     const group = groups.get(wave);
-    if (group) group.push(row);
-    else groups.set(wave, [row]);
+    if (group) group.push(task);
+    else groups.set(wave, [task]);
   }
-  const waves = [...groups.entries()].sort(([a], [b]) => a - b).map(([number, rows]) => ({ number, tasks: rows, counts: countByState(rows) }));
-  return { waves, rows: waves.flatMap((wave) => wave.tasks) };
+  const numbers = [...groups.keys()].sort((a, b) => a - b);
+  const order: TaskSummary[] = [];
+  const summaries: Wave[] = [];
+  for (const number of numbers) {
+    const group = groups.get(number)!;
+    for (const task of group) order.push(task);
+    const counts = countByState(group);
+    summaries.push({ number, tasks: group.length, succeeded: counts.find((c) => c.state === "succeeded")?.count ?? 0, counts });
+  }
+  return { waves: summaries, order, waveOf, gateOf };
 }
 
 export interface BudgetLine {

@@ -27,6 +27,30 @@ export function viewerContract(open: OpenDb): void {
       expect(summary.tasks.find((t) => t.key === "b")!).toMatchObject({ state: "running", leaseOwner: "w1", attemptStartedAt: clock.now() - 50 });
     });
 
+    test("readRunSummary with changedSince gives only the tasks changed at or after that time, and how many the run has", async () => {
+      const { store, clock } = await open();
+      const run = await store.createRun(plan(["a"], ["b"], ["c", "a"]));
+      clock.advance(1_000);
+      const since = clock.now();
+      const a = await claimKey(store, "a", "w", 10_000); // claims b too
+      let changed = await store.readRunSummary(run.id, { changedSince: since });
+      expect(changed.taskCount).toBe(3);
+      expect(changed.tasks.map((t) => t.key)).toEqual(["a", "b"]);
+      expect((await store.readRunSummary(run.id, { changedSince: since + 1 })).tasks).toEqual([]);
+      clock.advance(1_000);
+      const later = clock.now();
+      await store.renewLeases("w", [{ taskId: a.taskId, attemptId: a.attemptId, leaseMs: 10_000 }]);
+      expect((await store.readRunSummary(run.id, { changedSince: later })).tasks.map((t) => [t.key, t.leaseExpiresAt])).toEqual([["a", later + 10_000]]);
+      clock.advance(1_000);
+      await store.completeTask(a.taskId, a.attemptId, null);
+      changed = await store.readRunSummary(run.id, { changedSince: clock.now() });
+      // The completion, and the dependent it made ready, with its dependencies.
+      expect(changed.tasks.map((t) => [t.key, t.state, t.after])).toEqual([["a", "succeeded", []], ["c", "ready", ["a"]]]);
+      const full = await store.readRunSummary(run.id);
+      expect(changed.tasks).toEqual(full.tasks.filter((t) => t.key === "a" || t.key === "c"));
+      expect(full.taskCount).toBe(3);
+    });
+
     test("readRunSummary lists the run's gates, and names a run that is not there", async () => {
       const { store } = await open();
       const { run, gateId } = await runWaitingAtGate(store);

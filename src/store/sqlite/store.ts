@@ -216,8 +216,8 @@ export class SqliteStore implements Store {
     }));
   }
 
-  readRunSummary(runId: string): Promise<RunSummary> {
-    return this.snapshot((ctx) => ({ run: selectRun(ctx, runId), tasks: selectTaskSummaries(ctx, runId), gates: selectGates(ctx, { runId }) }));
+  readRunSummary(runId: string, options: { changedSince?: number } = {}): Promise<RunSummary> {
+    return this.snapshot((ctx) => ({ run: selectRun(ctx, runId), ...selectTaskSummaries(ctx, runId, options.changedSince), gates: selectGates(ctx, { runId }) }));
   }
 
   countTasksByState(runIds: readonly string[]): Promise<Record<string, StateCounts>> {

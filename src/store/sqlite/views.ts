@@ -14,37 +14,50 @@ import { sql } from "./statements.ts";
 export const RECENT_ATTEMPTS = 5_000;
 
 type SummaryRow = [
-  id: number, runId: string, key: string, title: string, workflow: string, state: TaskState, attempts: number, maxAttempts: number,
-  attemptId: number | null, leaseOwner: string | null, leaseExpiresAt: number | null, availableAt: number, failReason: FailReason | null,
-  error: string | null, createdAt: number, updatedAt: number, startedAt: number | null, finishedAt: number | null, attemptStartedAt: number | null,
+  id: number, key: string, title: string, workflow: string, state: TaskState, attempts: number, maxAttempts: number, attemptId: number | null,
+  leaseOwner: string | null, leaseExpiresAt: number | null, failReason: FailReason | null, error: string | null, updatedAt: number,
+  startedAt: number | null, finishedAt: number | null, attemptStartedAt: number | null,
 ];
 
-// Positional rows (`values()`): a board of ten thousand tasks is read in a few milliseconds this way.
-const SUMMARY_SELECT = `SELECT t.id, t.run_id, t.key, t.title, t.workflow, t.state, t.attempts, t.max_attempts, t.attempt_id, t.lease_owner,
-  t.lease_expires_at, t.available_at, t.fail_reason, t.error, t.created_at, t.updated_at, t.started_at, t.finished_at,
-  CASE WHEN t.state = 'running' THEN (SELECT a.started_at FROM attempts a WHERE a.id = t.attempt_id) END
-  FROM tasks t WHERE t.run_id = ? ORDER BY t.id`;
+// Positional rows (`values()`) of the columns a board shows: ten thousand tasks are read in a few milliseconds this way.
+const SUMMARY_COLUMNS = `t.id, t.key, t.title, t.workflow, t.state, t.attempts, t.max_attempts, t.attempt_id, t.lease_owner, t.lease_expires_at,
+  t.fail_reason, t.error, t.updated_at, t.started_at, t.finished_at,
+  CASE WHEN t.state = 'running' THEN (SELECT a.started_at FROM attempts a WHERE a.id = t.attempt_id) END`;
 
-export function selectTaskSummaries(ctx: TxContext, runId: string): TaskSummary[] {
-  const rows = sql<unknown, [string]>(ctx.db, SUMMARY_SELECT).values(runId) as unknown as SummaryRow[];
-  const tasks: TaskSummary[] = [];
-  const byId = new Map<number, TaskSummary>();
-  for (const r of rows) {
-    const task: TaskSummary = {
-      id: r[0], runId: r[1], key: r[2], title: r[3], workflow: r[4], state: r[5], attempts: r[6], maxAttempts: r[7],
-      attemptId: r[8], leaseOwner: r[9], leaseExpiresAt: r[10], availableAt: r[11], failReason: r[12], error: fromJson(r[13]),
-      createdAt: r[14], updatedAt: r[15], startedAt: r[16], finishedAt: r[17], attemptStartedAt: r[18], after: [],
-    };
-    tasks.push(task);
-    byId.set(task.id, task);
-  }
-  const edges = sql<unknown, [string]>(ctx.db, "SELECT e.task_id, e.depends_on FROM task_deps e JOIN tasks t ON t.id = e.task_id WHERE t.run_id = ?").values(runId) as unknown as [number, number][];
-  for (const [taskId, dependsOn] of edges) {
-    const dep = byId.get(dependsOn);
-    if (dep) byId.get(taskId)?.after.push(dep.key);
+function toSummary(runId: string, r: SummaryRow): TaskSummary {
+  return {
+    id: r[0], runId, key: r[1], title: r[2], workflow: r[3], state: r[4], attempts: r[5], maxAttempts: r[6], attemptId: r[7],
+    leaseOwner: r[8], leaseExpiresAt: r[9], failReason: r[10], error: fromJson(r[11]), updatedAt: r[12], startedAt: r[13],
+    finishedAt: r[14], attemptStartedAt: r[15], after: [],
+  };
+}
+
+/** The run's tasks (or those changed since a time) as summaries in id order, and how many tasks the run has. */
+export function selectTaskSummaries(ctx: TxContext, runId: string, changedSince?: number): { tasks: TaskSummary[]; taskCount: number } {
+  const taskCount = sql<{ n: number }, [string]>(ctx.db, "SELECT count(*) AS n FROM tasks WHERE run_id = ?").get(runId)!.n;
+  const rows = (
+    changedSince === undefined
+      ? sql<unknown, [string]>(ctx.db, `SELECT ${SUMMARY_COLUMNS} FROM tasks t WHERE t.run_id = ? ORDER BY t.id`).values(runId)
+      : sql<unknown, [string, number]>(ctx.db, `SELECT ${SUMMARY_COLUMNS} FROM tasks t WHERE t.run_id = ? AND t.updated_at >= ? ORDER BY t.id`).values(runId, changedSince)
+  ) as unknown as SummaryRow[];
+  const tasks = rows.map((row) => toSummary(runId, row));
+  const byId = new Map(tasks.map((task) => [task.id, task]));
+  if (changedSince === undefined) {
+    // All of the run's edges at once, as ids: the keys are those of the tasks just read.
+    const edges = sql<unknown, [string]>(ctx.db, "SELECT e.task_id, e.depends_on FROM task_deps e JOIN tasks t ON t.id = e.task_id WHERE t.run_id = ?").values(runId) as unknown as [number, number][];
+    for (const [taskId, dependsOn] of edges) {
+      const dep = byId.get(dependsOn);
+      if (dep) byId.get(taskId)?.after.push(dep.key);
+    }
+  } else if (tasks.length > 0) {
+    const edges = sql<unknown, [string]>(
+      ctx.db,
+      "SELECT e.task_id, d.key FROM task_deps e JOIN tasks d ON d.id = e.depends_on WHERE e.task_id IN (SELECT value FROM json_each(?))",
+    ).values(JSON.stringify(tasks.map((t) => t.id))) as unknown as [number, string][];
+    for (const [taskId, key] of edges) byId.get(taskId)?.after.push(key);
   }
   for (const task of tasks) if (task.after.length > 1) task.after.sort();
-  return tasks;
+  return { tasks, taskCount };
 }
 
 export function selectStateCounts(ctx: TxContext, runIds: readonly string[]): Record<string, StateCounts> {

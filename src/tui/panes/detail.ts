@@ -1,13 +1,13 @@
 /** The panes of one run (its tasks by wave), one task (attempts and journal; output) and one gate (the whole review). */
 import type { RunBudget } from "../../core/workplan.ts";
-import type { AttemptRecord, GateRecord, LogRecord, RunSummary, StepRecord, TaskRecord } from "../../store/types.ts";
-import { budgetLines, taskBoard, type BudgetLine } from "../../view/board.ts";
+import type { AttemptRecord, GateRecord, LogRecord, RunSummary, StepRecord, TaskRecord, TaskSummary } from "../../store/types.ts";
+import { budgetLines, taskBoard, taskRow, type Board, type BudgetLine } from "../../view/board.ts";
 import { gateReviewLines } from "../../view/gate.ts";
 import { countByState, tallyOf } from "../../view/run.ts";
 import { attemptRows, logLines, oneLine, stepRows } from "../../view/task.ts";
 import { STATE_STYLE, type Line } from "../../view/text.ts";
 import { ago, clockTime, duration, filterItems, stateCell, tallyCell, type ListPane, type TextPane } from "../pane.ts";
-import { matchesFilter } from "../state.ts";
+import { matchesFilter, type Item } from "../state.ts";
 
 function formatCount(n: number): string {
   return n.toLocaleString("en-US");
@@ -33,22 +33,52 @@ export function runHead(summary: RunSummary, budget: RunBudget | null, usage: { 
   return head;
 }
 
-export function tasksPane(summary: RunSummary, head: Line[], filter: string, now: number): ListPane {
-  const board = taskBoard(summary.tasks, summary.gates, now);
-  const waves: Line = [{ text: "waves  ", style: "dim" }];
+interface Laid {
+  board: Board;
+  /** Per filter: the tasks it keeps, in board order, and their items. */
+  filtered: Map<string, { tasks: TaskSummary[]; items: Item[] }>;
+}
+
+/**
+ * Boards by the summary they were made from: a summary is read once per
+ * change, and screens are built for every key and every second, so a board
+ * of ten thousand tasks is grouped once per read, not once per frame.
+ */
+const boards = new WeakMap<RunSummary, Laid>();
+
+function laidOut(summary: RunSummary, waves: ReadonlyMap<string, number>, filter: string): { board: Board; tasks: TaskSummary[]; items: Item[] } {
+  let laid = boards.get(summary);
+  if (!laid) {
+    laid = { board: taskBoard(summary.tasks, summary.gates, waves), filtered: new Map() };
+    boards.set(summary, laid);
+  }
+  let kept = laid.filtered.get(filter);
+  if (!kept) {
+    const { gateOf } = laid.board;
+    const tasks = filterItems(laid.board.order, filter, (t) => `${t.key} ${t.state} ${t.title} ${t.leaseOwner ?? ""} ${t.workflow}${gateOf.has(t.id) ? " gate" : ""}`, matchesFilter);
+    const runId = summary.run.id;
+    const items = tasks.map((t): Item => ({ id: String(t.id), open: { kind: "task", runId, taskId: t.id, pane: "journal" }, gateId: gateOf.get(t.id) }));
+    kept = { tasks, items };
+    laid.filtered.set(filter, kept);
+  }
+  return { board: laid.board, ...kept };
+}
+
+export function tasksPane(summary: RunSummary, waves: ReadonlyMap<string, number>, head: Line[], filter: string, now: number): ListPane {
+  const { board, tasks, items } = laidOut(summary, waves, filter);
+  const line: Line = [{ text: "waves  ", style: "dim" }];
   for (const wave of board.waves) {
     if (wave.number === 0) continue;
-    const done = wave.tasks.every((t) => t.state === "succeeded");
+    const done = wave.succeeded === wave.tasks;
     const busy = wave.counts.find((c) => c.state === "running" || c.state === "waiting" || c.state === "failed");
     const style = done ? "green" : busy ? STATE_STYLE[busy.state] : undefined;
-    waves.push({ text: `${wave.number}:${done ? "✓" : `${wave.tasks.filter((t) => t.state === "succeeded").length}/${wave.tasks.length}`}`, style }, { text: " " });
+    line.push({ text: `${wave.number}:${done ? "✓" : `${wave.succeeded}/${wave.tasks}`}`, style }, { text: " " });
   }
-  const rows = filterItems(board.rows, filter, (t) => `${t.key} ${t.state} ${t.title} ${t.drone ?? ""} ${t.workflow}${t.gateId ? " gate" : ""}`, matchesFilter);
   return {
     kind: "list",
     title: `Run ${summary.run.id}`,
     runId: summary.run.id,
-    head: [...head, waves],
+    head: [...head, line],
     columns: [
       { header: "W", align: "right" },
       { header: "TASK", max: 24 },
@@ -59,9 +89,10 @@ export function tasksPane(summary: RunSummary, head: Line[], filter: string, now
       { header: "LEASE", align: "right" },
       { header: "TITLE", flex: true },
     ],
-    items: rows.map((t) => ({ id: String(t.id), open: { kind: "task", runId: summary.run.id, taskId: t.id, pane: "journal" }, gateId: t.gateId ?? undefined })),
+    items,
     cells: (i) => {
-      const t = rows[i]!;
+      const task = tasks[i]!;
+      const t = taskRow(task, board.waveOf.get(task.id) ?? 0, board.gateOf.get(task.id) ?? null, now);
       const lease: Line =
         t.leaseLeftMs === null ? [{ text: "-" }] : t.leaseLeftMs <= 0 ? [{ text: `-${duration(-t.leaseLeftMs)}`, style: "red" }] : [{ text: duration(t.leaseLeftMs) }];
       const title: Line = t.gateId ? [{ text: "⚑ ", style: "yellow" }, { text: t.title }] : t.error && t.state === "failed" ? [{ text: t.error, style: "red" }] : [{ text: t.title }];
