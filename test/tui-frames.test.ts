@@ -192,11 +192,19 @@ describe("the dashboard, beyond one size", () => {
     expect(help).toContain("cancel the selected run");
   });
 
-  test("without colour (NO_COLOR) the frame has no colour, only attributes", async () => {
-    const d = await openDashboard(80, 24, { color: false, runId: "site" });
-    await frameWhere(d, (f) => f.includes("publish"), "the run's tasks");
-    const spans = d.setup.captureSpans();
-    const colours = new Set(spans.lines.flatMap((line) => line.spans.map((span) => span.fg.toInts().join(","))));
-    expect(colours.size).toBe(1);
+  test("text is in the terminal's own colours, a state's colour from its palette; without colour (NO_COLOR) only attributes remain", async () => {
+    const intents = (d: Opened) => {
+      const spans = d.setup.captureSpans().lines.flatMap((line) => line.spans).filter((span) => span.text.trim() !== "" && !/^[─│┌┐└┘]+$/.test(span.text.trim()));
+      return new Set(spans.map((span) => `${span.fg.intent}/${span.bg.intent}`));
+    };
+    const coloured = await openDashboard(80, 24, { runId: "site" });
+    await frameWhere(coloured, (f) => f.includes("publish"), "the run's tasks");
+    expect([...intents(coloured)].some((pair) => pair.includes("indexed"))).toBe(true);
+    expect([...intents(coloured)].every((pair) => !pair.startsWith("rgb"))).toBe(true); // never OpenTUI's own white
+    const plain = await openDashboard(80, 24, { color: false, runId: "site" });
+    await frameWhere(plain, (f) => f.includes("publish"), "the run's tasks");
+    expect([...intents(plain)].every((pair) => pair.startsWith("default/") && !pair.includes("indexed"))).toBe(true);
+    const inverse = plain.setup.captureSpans().lines.flatMap((line) => line.spans).filter((span) => span.attributes & 32);
+    expect(inverse.map((span) => span.text).join("")).toContain("pages"); // the selected row, in reverse video
   });
 });

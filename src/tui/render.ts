@@ -12,13 +12,21 @@ import type { Row, Screen } from "./screen.ts";
 
 const PALETTE: Partial<Record<Style, number>> = { red: 1, green: 2, yellow: 3, cyan: 6 };
 
+/*
+ * The terminal's own foreground and background, not OpenTUI's default
+ * (white): text stays readable on a light theme, and an inverse row (the
+ * selection) is the terminal's own reverse video.
+ */
+const FOREGROUND = RGBA.defaultForeground();
+const BACKGROUND = RGBA.defaultBackground();
+
 function chunk(text: string, style: Style | undefined, color: boolean, inverse: boolean): TextChunk {
   let attributes = inverse ? TextAttributes.INVERSE : 0;
   if (style === "bold") attributes |= TextAttributes.BOLD;
   if (style === "dim") attributes |= TextAttributes.DIM;
   const index = style ? PALETTE[style] : undefined;
-  const fg = color && index !== undefined ? RGBA.fromIndex(index) : undefined;
-  return { __isChunk: true, text, ...(fg ? { fg } : {}), ...(attributes ? { attributes } : {}) };
+  const fg = color && index !== undefined ? RGBA.fromIndex(index) : FOREGROUND;
+  return { __isChunk: true, text, fg, bg: BACKGROUND, ...(attributes ? { attributes } : {}) };
 }
 
 export function styledLines(rows: readonly Row[], color: boolean): StyledText {
@@ -50,11 +58,11 @@ export class DashboardView {
     private readonly color: boolean,
   ) {
     const text = (id: string, options: { height?: number; flexGrow?: number } = {}) =>
-      new TextRenderable(renderer, { id, content: "", wrapMode: "none", truncate: true, selectable: false, ...options });
+      new TextRenderable(renderer, { id, content: "", fg: FOREGROUND, bg: BACKGROUND, wrapMode: "none", truncate: true, selectable: false, ...options });
     const root = new BoxRenderable(renderer, { id: "dashboard", flexDirection: "column", width: "100%", height: "100%" });
     this.header = text("header", { height: 1 });
     this.tabs = text("tabs", { height: 1 });
-    this.frame = new BoxRenderable(renderer, { id: "frame", border: true, borderStyle: "single", flexGrow: 1, flexDirection: "column", title: "" });
+    this.frame = new BoxRenderable(renderer, { id: "frame", border: true, borderStyle: "single", borderColor: FOREGROUND, titleColor: FOREGROUND, flexGrow: 1, flexDirection: "column", title: "" });
     this.body = text("body", { flexGrow: 1 });
     this.status = text("status", { height: 1 });
     this.keys = text("keys", { height: 1 });
@@ -66,8 +74,10 @@ export class DashboardView {
       zIndex: 10,
       border: true,
       borderStyle: "double",
+      borderColor: FOREGROUND,
+      titleColor: FOREGROUND,
       visible: false,
-      backgroundColor: RGBA.defaultBackground(),
+      backgroundColor: BACKGROUND,
       shouldFill: true,
       paddingX: 1,
     });
