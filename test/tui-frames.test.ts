@@ -160,7 +160,8 @@ describe("the dashboard, beyond one size", () => {
     let frame = await frameWhere(d, (f) => f.includes("Task pages"), "the task's page");
     expect(frame).toContain("attempts (1)");
     expect(frame).toMatch(/#1 succeeded\s+build-1:4242:d1/);
-    expect(frame).toContain("journal (1 steps)");
+    expect(frame).toContain("journal (1 step)");
+    expect(frame).toMatch(/1 command \[step\] completed\s+1\.5s\s+attempt #1/);
     expect(frame).toContain('in  {"command":"make pages"}');
     await press(d, "\t");
     frame = await frameWhere(d, (f) => f.includes("Output of pages"), "the task's output");

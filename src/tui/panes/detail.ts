@@ -122,10 +122,11 @@ export function taskJournalPane(task: TaskRecord, attempts: readonly AttemptReco
     lines.push([{ text: `  #${a.number} ` }, ...stateCell(a.state), { text: `  ${a.worker}  ${clockTime(a.startedAt)}  ${duration(a.tookMs)}${beat}` }]);
     if (a.error) lines.push([{ text: `     ${a.error}`, style: "red" }]);
   }
-  lines.push([], [{ text: `journal (${steps.length} steps)`, style: "bold" }]);
+  lines.push([], [{ text: `journal (${steps.length} step${steps.length === 1 ? "" : "s"})`, style: "bold" }]);
+  const attemptNumber = new Map(attempts.map((a) => [a.id, a.number]));
   for (const s of stepRows(steps)) {
     const status: Line = s.status === "failed" ? [{ text: "failed", style: "red" }] : s.status === "waiting" ? [{ text: "waiting", style: "yellow" }] : [{ text: "completed", style: "green" }];
-    lines.push([{ text: `  ${String(s.seq).padStart(3)} ` }, { text: s.key, style: "bold" }, { text: ` [${s.kind}] ` }, ...status, { text: `  ${duration(s.tookMs)}  attempt ${s.attemptId}${s.tokens ? `  ${s.tokens}` : ""}` }]);
+    lines.push([{ text: `  ${String(s.seq).padStart(3)} ` }, { text: s.key, style: "bold" }, { text: ` [${s.kind}] ` }, ...status, { text: `  ${duration(s.tookMs)}  attempt #${attemptNumber.get(s.attemptId) ?? "?"}${s.tokens ? `  ${s.tokens}` : ""}` }]);
     lines.push([{ text: "      in  ", style: "dim" }, { text: s.input }]);
     lines.push([{ text: s.status === "failed" ? "      err " : "      out ", style: s.status === "failed" ? "red" : "dim" }, { text: s.result }]);
   }

@@ -1,12 +1,12 @@
 /** The panes that list: runs, gates, drones and events (home and a run share the last three). */
-import type { DroneRecord, EventTail, GateRecord, RunRecord, StateCounts } from "../../store/types.ts";
+import type { DroneRecord, EventRecord, EventTail, GateRecord, RunRecord, StateCounts } from "../../store/types.ts";
 import { droneRows, type LeaseRow } from "../../view/drones.ts";
 import { gateReviewLines } from "../../view/gate.ts";
 import { describeEvent } from "../../view/run.ts";
 import { runRows } from "../../view/runs.ts";
 import type { Line } from "../../view/text.ts";
 import { ago, clockTime, duration, filterItems, stateCell, tallyCell, type ListPane } from "../pane.ts";
-import { matchesFilter } from "../state.ts";
+import { matchesFilter, type Route } from "../state.ts";
 
 export function runsPane(runs: readonly RunRecord[], counts: Readonly<Record<string, StateCounts>>, pendingGates: readonly GateRecord[], filter: string, now: number): ListPane {
   const rows = filterItems(runRows(runs, counts, pendingGates, now), filter, (r) => `${r.id} ${r.state} ${r.goal}${r.gatesPending ? " gate waiting" : ""}`, matchesFilter);
@@ -89,6 +89,13 @@ export function dronesPane(drones: readonly DroneRecord[], filter: string, now: 
   };
 }
 
+/** What Enter opens from an event: its run (from the whole log), or its task (from a run's own log). */
+function eventTarget(event: EventRecord, fromAllRuns: boolean): Route | undefined {
+  if (event.runId === null) return undefined;
+  if (fromAllRuns) return { kind: "run", runId: event.runId, pane: "tasks" };
+  return event.taskId === null ? undefined : { kind: "task", runId: event.runId, taskId: event.taskId, pane: "journal" };
+}
+
 /** The tail of the event log, oldest first; the last event is selected until a person moves. */
 export function eventsPane(tail: EventTail, filter: string, options: { showRun: boolean; title?: string }): ListPane {
   const keys = new Map(Object.entries(tail.taskKeys).map(([id, key]) => [Number(id), key]));
@@ -100,7 +107,7 @@ export function eventsPane(tail: EventTail, filter: string, options: { showRun: 
     columns: [{ header: "TIME" }, ...(options.showRun ? [{ header: "RUN" }] : []), { header: "EVENT", flex: true }],
     items: rows.map(({ event }) => ({
       id: String(event.id),
-      open: event.runId === null ? undefined : event.taskId !== null && !options.showRun ? { kind: "task", runId: event.runId, taskId: event.taskId, pane: "journal" } : { kind: "run", runId: event.runId, pane: "tasks" },
+      open: eventTarget(event, options.showRun),
     })),
     cells: (i) => {
       const { event, text } = rows[i]!;
