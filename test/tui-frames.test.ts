@@ -171,6 +171,26 @@ describe("the dashboard, beyond one size", () => {
     await frameWhere(d, (f) => f.includes(`Run ${d.site.id}`), "back at the run");
   });
 
+  test("an unexpected error while drawing ends the dashboard with that error, so the terminal can be given back", async () => {
+    const { store: writer, path } = freshStore();
+    const { site } = await seedDashboard(writer);
+    const reader = openTestStore(path, { readOnly: true });
+    // A store that answers with something the view cannot draw (a bug somewhere): no gates array.
+    const broken = new Proxy(reader, {
+      get(target, name) {
+        if (name === "readRunSummary") return async (runId: string) => ({ ...(await target.readRunSummary(runId)), gates: null });
+        const value = Reflect.get(target, name, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const setup = await createTestRenderer({ width: 80, height: 24, exitOnCtrlC: false });
+    const dashboard = new Dashboard({ renderer: setup.renderer, store: broken, decisions: storeDecisions(() => writer, "t"), runId: site.id, color: false, pollMs: 20 });
+    open.push({ setup, dashboard, writer, path, site });
+    await dashboard.start();
+    await dashboard.finished;
+    expect(dashboard.error).toBeInstanceOf(TypeError);
+  });
+
   test("c asks, and y cancels the selected run through the store", async () => {
     const d = await openDashboard(80, 24);
     await frameWhere(d, (f) => f.includes(d.site.id), "the runs list");

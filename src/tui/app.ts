@@ -57,8 +57,9 @@ export class Dashboard {
   private readonly timers: ReturnType<typeof setInterval>[] = [];
   private stopped = false;
   private quit!: () => void;
-  /** Resolves when the person quits (q, Ctrl-C). */
+  /** Resolves when the person quits (q, Ctrl-C), or after an unexpected error (see `error`). */
   readonly finished: Promise<void>;
+  private failure: Error | null = null;
   private readonly onKeypress = (event: KeyEvent) => this.onKey(keyFrom(event));
   private readonly onResize = () => this.requestDraw(true);
 
@@ -91,6 +92,11 @@ export class Dashboard {
     this.options.renderer.keyInput.off("keypress", this.onKeypress);
     this.options.renderer.off("resize", this.onResize);
     await this.loading;
+  }
+
+  /** What ended the dashboard, if not the person: the caller gives the terminal back, then reports it. */
+  get error(): Error | null {
+    return this.failure;
   }
 
   /** The state, for tests. */
@@ -158,14 +164,34 @@ export class Dashboard {
     }, wait);
   }
 
+  /**
+   * A bug in drawing or in the keys must not leave a half-working screen (or
+   * one that has taken the terminal for good): it ends the dashboard, so the
+   * caller gives the terminal back and reports the error.
+   */
+  private guarded(fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      this.failure = error instanceof Error ? error : new Error(String(error));
+      this.quit();
+    }
+  }
+
   private draw(): void {
-    this.lastDraw = performance.now();
-    this.screen = this.build();
-    this.view.draw(this.screen);
+    this.guarded(() => {
+      this.lastDraw = performance.now();
+      this.screen = this.build();
+      this.view.draw(this.screen);
+    });
   }
 
   private onKey(key: Key): void {
     if (this.stopped) return;
+    this.guarded(() => this.handle(key));
+  }
+
+  private handle(key: Key): void {
     const result = handleKey(this.ui, key, this.screen.view);
     this.ui = result.ui;
     // The next key acts on what this one changed, whether or not it was drawn yet.

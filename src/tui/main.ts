@@ -57,6 +57,8 @@ export async function runDashboard(options: DashboardRun): Promise<number> {
       renderer.destroy();
       await renderer.closed;
     }
+    // Reported once the terminal is back, so the message is readable.
+    if (dashboard.error) throw dashboard.error;
   } finally {
     await store.close();
   }
