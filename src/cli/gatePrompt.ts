@@ -12,7 +12,8 @@ import { createInterface, type Interface } from "node:readline/promises";
 import { GateNotPendingError } from "../core/errors.ts";
 import { approveGate, defaultDecider, rejectGate } from "../services/gates.ts";
 import type { GateRecord, Store } from "../store/types.ts";
-import { gateStatus, printGate } from "./commands/gates.ts";
+import { printGate } from "./commands/gates.ts";
+import { gateStatus } from "../view/gate.ts";
 import type { Output } from "./output.ts";
 
 export interface GatePrompterOptions {

@@ -7,14 +7,10 @@
  */
 import { formatDuration } from "../core/duration.ts";
 import type { RunProgress } from "../view/run.ts";
-import { paint, STATE_STYLE, type Style } from "./output.ts";
+import { clipLine, STATE_STYLE, type Line } from "../view/text.ts";
+import { paint } from "./output.ts";
 
-export interface Segment {
-  text: string;
-  style?: Style;
-}
-
-export type Line = Segment[];
+export { clip, type Line, type Segment } from "../view/text.ts";
 
 /** How many recent events the live view shows. */
 export const LIVE_RECENT = 5;
@@ -32,34 +28,11 @@ export function progressLines(model: RunProgress): Line[] {
   return lines;
 }
 
-/** `text` cut to at most `width` terminal columns (wide characters count two), with … when cut. */
-export function clip(text: string, width: number): string {
-  const flat = text.replace(/[\r\n\t]/g, " ");
-  if (Bun.stringWidth(flat) <= width) return flat;
-  if (width <= 0) return "";
-  let out = "";
-  let used = 0;
-  for (const char of flat) {
-    const w = Bun.stringWidth(char);
-    if (used + w > width - 1) break;
-    out += char;
-    used += w;
-  }
-  return out + "…";
-}
-
 /** A line's text clipped to `width` columns, then painted (colour codes take no columns). */
 export function renderLine(line: Line, width: number, color: boolean): string {
-  let left = width;
-  let out = "";
-  for (const segment of line) {
-    if (left <= 0) break;
-    const text = clip(segment.text, left);
-    left -= Bun.stringWidth(text);
-    out += segment.style ? paint({ color }, segment.style, text) : text;
-    if (text.endsWith("…") && !segment.text.endsWith("…")) break;
-  }
-  return out;
+  return clipLine(line, width)
+    .map((segment) => (segment.style ? paint({ color }, segment.style, segment.text) : segment.text))
+    .join("");
 }
 
 export interface TerminalSize {

@@ -18,6 +18,7 @@ import { workerCommand } from "./commands/worker.ts";
 import { logCommand } from "./commands/log.ts";
 import { logsCommand } from "./commands/logs.ts";
 import { statusCommand } from "./commands/status.ts";
+import { tuiCommand } from "./commands/tui.ts";
 import { resumeCommand, runCommand } from "./commands/runGoal.ts";
 import { consoleOutput, type Output } from "./output.ts";
 
@@ -28,6 +29,7 @@ export const COMMANDS: readonly Command[] = [
   workerCommand,
   serveCommand,
   statusCommand,
+  tuiCommand,
   inspectCommand,
   logCommand,
   logsCommand,

@@ -10,6 +10,7 @@
  * entry point awaits flush() before it exits. A reader that went away
  * (`| head`) is not an error: further output is dropped quietly.
  */
+import { STATE_STYLE, type Line, type Style } from "../view/text.ts";
 import { jsonPieces } from "./jsonStream.ts";
 
 export interface Output {
@@ -76,8 +77,8 @@ export function consoleOutput(stream: { isTTY?: boolean } = process.stdout, env 
   };
 }
 
-const CODES = { bold: [1, 22], dim: [2, 22], red: [31, 39], green: [32, 39], yellow: [33, 39], cyan: [36, 39] } as const;
-export type Style = keyof typeof CODES;
+const CODES: Record<Style, readonly [number, number]> = { bold: [1, 22], dim: [2, 22], red: [31, 39], green: [32, 39], yellow: [33, 39], cyan: [36, 39] };
+export { STATE_STYLE, type Style } from "../view/text.ts";
 
 export function paint(output: Pick<Output, "color">, style: Style, text: string): string {
   if (!output.color) return text;
@@ -85,15 +86,10 @@ export function paint(output: Pick<Output, "color">, style: Style, text: string)
   return `\x1b[${open}m${text}\x1b[${close}m`;
 }
 
-export const STATE_STYLE: Partial<Record<string, Style>> = {
-  succeeded: "green",
-  failed: "red",
-  skipped: "dim",
-  cancelled: "dim",
-  running: "cyan",
-  waiting: "yellow",
-  awaiting_approval: "yellow",
-};
+/** A line of styled segments as text, painted when colour is on. */
+export function paintLine(output: Pick<Output, "color">, line: Line): string {
+  return line.map((segment) => (segment.style ? paint(output, segment.style, segment.text) : segment.text)).join("");
+}
 
 export function paintState(output: Pick<Output, "color">, state: string): string {
   const style = STATE_STYLE[state];

@@ -374,6 +374,60 @@ export interface RunSnapshot {
   events: EventRecord[];
 }
 
+/**
+ * A task without its input, output, scope and description: what a board of
+ * thousands of tasks shows, read in a fraction of the time of TaskRecord.
+ */
+export type TaskSummary = Pick<
+  TaskRecord,
+  | "id" | "runId" | "key" | "title" | "workflow" | "state" | "attempts" | "maxAttempts" | "attemptId" | "leaseOwner"
+  | "leaseExpiresAt" | "failReason" | "error" | "updatedAt" | "startedAt" | "finishedAt" | "after"
+> & {
+  /** When the current attempt started (a running task); null otherwise. */
+  attemptStartedAt: number | null;
+};
+
+/** A run for a viewer: the run, its tasks as summaries (all, or those changed since a time) and its gates, read in one snapshot. */
+export interface RunSummary {
+  run: RunRecord;
+  tasks: TaskSummary[];
+  /** How many tasks the run has: more than `tasks` when only changed ones were asked for. */
+  taskCount: number;
+  gates: GateRecord[];
+}
+
+/** Task counts by state, the planning task left out. */
+export type StateCounts = Partial<Record<TaskState, number>>;
+
+/** A lease a drone holds now (its task is running), with its attempt's times. */
+export interface HeldLease {
+  taskId: number;
+  runId: string;
+  key: string;
+  attemptId: number;
+  leaseExpiresAt: number;
+  startedAt: number;
+  heartbeatAt: number;
+}
+
+/** A drone as the database knows it: from its attempts and their heartbeats. */
+export interface DroneRecord {
+  /** The worker id it claims with (`host:pid:…` by default). */
+  id: string;
+  /** Its latest heartbeat (or attempt start) seen. */
+  lastHeartbeatAt: number;
+  /** Attempts of its seen among the recent ones. */
+  attempts: number;
+  /** What it holds now, by lease expiry; an expired lease not yet reclaimed stays here. */
+  leases: HeldLease[];
+}
+
+/** The last events, oldest first, with the workplan ids of the tasks they name. */
+export interface EventTail {
+  events: EventRecord[];
+  taskKeys: Record<number, string>;
+}
+
 export interface Store {
   readonly dialect: "sqlite" | "postgres";
   /** Opened to read only (a viewer): every write method throws ReadOnlyStoreError. */
@@ -395,6 +449,24 @@ export interface Store {
   listEvents(options?: { runId?: string; taskId?: number; afterId?: number; limit?: number }): Promise<EventRecord[]>;
   /** The run, its tasks and gates (and, given `eventsAfter`, its events after that id), read in one snapshot. */
   readRun(runId: string, options?: { eventsAfter?: number; eventLimit?: number }): Promise<RunSnapshot>;
+  /**
+   * The run, its task summaries and its gates, in one snapshot: a viewer's
+   * read of a large run. With `changedSince`, only the tasks whose
+   * `updatedAt` is at or after it (every change of a task sets `updatedAt`
+   * to the writer's clock), so a viewer that holds the rest re-reads a few
+   * rows instead of all of them.
+   */
+  readRunSummary(runId: string, options?: { changedSince?: number }): Promise<RunSummary>;
+  /** Task counts by state of each run named (the planning task is not counted); a run without tasks is absent. */
+  countTasksByState(runIds: readonly string[]): Promise<Record<string, StateCounts>>;
+  /**
+   * Drones seen recently: every worker with a heartbeat at or after `since`
+   * among the most recent attempts, and every worker that holds a lease now
+   * (expired or not). Ordered by id.
+   */
+  listDrones(options: { since: number }): Promise<DroneRecord[]>;
+  /** The last `limit` events (of a run, when given), oldest first, with the keys of their tasks. */
+  tailEvents(options: { runId?: string; limit: number }): Promise<EventTail>;
   /**
    * Events as they are appended: those after `after`, then each new one, woken
    * by commits (of any process) with polling as the fallback. Ends when
@@ -442,6 +514,8 @@ export interface Store {
   /** Appends output of a running attempt; dropped (returns 0) when the attempt no longer holds the lease. */
   appendLogs(taskId: number, attemptId: number, entries: readonly LogEntry[]): Promise<number>;
   listLogs(taskId: number, options?: { afterId?: number; limit?: number }): Promise<LogRecord[]>;
+  /** A task's last `limit` lines of output, oldest first. */
+  tailLogs(taskId: number, limit: number): Promise<LogRecord[]>;
   /** A task's output as it is appended (see followEvents). */
   followLogs(taskId: number, options?: FollowOptions): AsyncIterable<LogRecord>;
 

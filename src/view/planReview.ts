@@ -10,6 +10,7 @@
  * evidence, and the terminal, the dashboard and the API show it.
  */
 import type { Workplan } from "../core/workplan.ts";
+import type { Line } from "./text.ts";
 
 export type ReviewAction =
   | { kind: "command"; command: string; cwd?: string; env?: Record<string, string> }
@@ -76,27 +77,34 @@ export function isPlanReview(value: unknown): value is PlanReview {
   return typeof review === "object" && review !== null && Array.isArray(review.tasks) && Array.isArray(review.waves) && Array.isArray(review.risks);
 }
 
-/** The review as plain lines, nothing cut: every command in full. */
-export function planReviewLines(review: PlanReview): string[] {
-  const lines: string[] = [`goal: ${review.goal.split("\n")[0]}`, `written by ${review.writtenBy}; ${review.tasks.length} tasks in ${review.waves.length} waves`];
-  if (review.risks.length > 0) lines.push(`look before you approve: ${review.risks.join("; ")}`);
+/**
+ * The review as lines, nothing cut: every command and every instruction in
+ * full (renderers wrap, they do not clip). Styled segments, so the terminal,
+ * `farcaster gates` and the dashboard show the same review.
+ */
+export function planReviewLines(review: PlanReview): Line[] {
+  const lines: Line[] = [
+    [{ text: "goal: ", style: "dim" }, { text: review.goal.split("\n")[0] ?? "" }],
+    [{ text: `written by ${review.writtenBy}; ${review.tasks.length} tasks in ${review.waves.length} waves`, style: "dim" }],
+  ];
+  if (review.risks.length > 0) lines.push([{ text: "look before you approve: ", style: "yellow" }, { text: review.risks.join("; ") }]);
   for (const task of review.tasks) {
     const after = task.after.length > 0 ? `  after ${task.after.join(", ")}` : "";
-    lines.push(`${task.id}: ${task.title}  [${task.workflow}]${after}`);
+    lines.push([{ text: task.id, style: "bold" }, { text: `: ${task.title}  [${task.workflow}]${after}` }]);
     const action = task.action;
     if (action.kind === "command") {
-      lines.push(`    $ ${action.command}`);
-      if (action.cwd) lines.push(`    in ${action.cwd}`);
-      if (action.env) lines.push(`    env ${JSON.stringify(action.env)}`);
+      lines.push([{ text: "    $ ", style: "dim" }, { text: action.command }]);
+      if (action.cwd) lines.push([{ text: "    in ", style: "dim" }, { text: action.cwd }]);
+      if (action.env) lines.push([{ text: "    env ", style: "dim" }, { text: JSON.stringify(action.env) }]);
     } else if (action.kind === "agent") {
-      for (const line of action.instructions.split("\n")) lines.push(`    | ${line}`);
-      lines.push(`    may write: ${action.writes.join(", ") || "(nothing)"}`);
-      lines.push(`    may run: ${action.commands.join(", ") || "(no commands without asking)"}`);
-      lines.push(`    budget: ${JSON.stringify(action.budget)}`);
-    } else if (action.kind === "gate") lines.push(`    asks: ${action.question}`);
-    else lines.push(`    input: ${JSON.stringify(action.input)}`);
+      for (const line of action.instructions.split("\n")) lines.push([{ text: "    | ", style: "dim" }, { text: line }]);
+      lines.push([{ text: "    may write: ", style: "yellow" }, { text: action.writes.join(", ") || "(nothing)" }]);
+      lines.push([{ text: "    may run: ", style: "yellow" }, { text: action.commands.join(", ") || "(no commands without asking)" }]);
+      lines.push([{ text: "    budget: ", style: "dim" }, { text: JSON.stringify(action.budget) }]);
+    } else if (action.kind === "gate") lines.push([{ text: "    asks: ", style: "dim" }, { text: action.question }]);
+    else lines.push([{ text: "    input: ", style: "dim" }, { text: JSON.stringify(action.input) }]);
   }
-  review.waves.forEach((wave, i) => lines.push(`wave ${i + 1}: ${wave.join(", ")}`));
-  if (review.budget) lines.push(`model budget: run ${JSON.stringify(review.budget.run)}; tasks ${JSON.stringify(review.budget.tasks)}`);
+  review.waves.forEach((wave, i) => lines.push([{ text: `wave ${i + 1}: `, style: "dim" }, { text: wave.join(", ") }]));
+  if (review.budget) lines.push([{ text: "model budget: ", style: "dim" }, { text: `run ${JSON.stringify(review.budget.run)}; tasks ${JSON.stringify(review.budget.tasks)}` }]);
   return lines;
 }

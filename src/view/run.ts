@@ -5,7 +5,7 @@
  */
 import type { EventRecord } from "../core/events.ts";
 import { PLANNING_TASK_KEY, type RunState, type TaskState } from "../core/states.ts";
-import type { RunRecord, TaskRecord } from "../store/types.ts";
+import type { RunRecord, StateCounts, TaskRecord } from "../store/types.ts";
 
 /** The order task states are counted in, for people. */
 export const STATE_ORDER: readonly TaskState[] = ["succeeded", "running", "waiting", "ready", "blocked", "failed", "skipped", "cancelled"];
@@ -33,10 +33,46 @@ export interface RunProgress {
   recent: string[];
 }
 
-export function countByState(tasks: readonly TaskRecord[]): StateCount[] {
+export function countByState(tasks: readonly Pick<TaskRecord, "key" | "state">[]): StateCount[] {
   const counts = new Map<TaskState, number>();
   for (const task of tasks) if (task.key !== PLANNING_TASK_KEY) counts.set(task.state, (counts.get(task.state) ?? 0) + 1);
   return STATE_ORDER.filter((state) => counts.has(state)).map((state) => ({ state, count: counts.get(state)! }));
+}
+
+/** Counts as the store gives them (countTasksByState), in STATE_ORDER, non-zero only. */
+export function stateCounts(counts: StateCounts): StateCount[] {
+  return STATE_ORDER.filter((state) => (counts[state] ?? 0) > 0).map((state) => ({ state, count: counts[state]! }));
+}
+
+/** A run's progress in the six numbers people ask for, and the total they are of. */
+export interface Tally {
+  succeeded: number;
+  running: number;
+  ready: number;
+  waiting: number;
+  failed: number;
+  skipped: number;
+  /** Every task, blocked and cancelled ones included. */
+  total: number;
+}
+
+/** The states a tally shows, in order, with the mark each is shown with. */
+export const TALLY_MARKS: readonly (readonly [Exclude<keyof Tally, "total">, string])[] = [
+  ["succeeded", "✓"],
+  ["running", "▸"],
+  ["ready", "○"],
+  ["waiting", "‖"],
+  ["failed", "✗"],
+  ["skipped", "↷"],
+];
+
+export function tallyOf(counts: StateCounts | readonly StateCount[]): Tally {
+  const get: (state: TaskState) => number = Array.isArray(counts)
+    ? (state) => (counts as readonly StateCount[]).find((c) => c.state === state)?.count ?? 0
+    : (state) => (counts as StateCounts)[state] ?? 0;
+  let total = 0;
+  for (const state of STATE_ORDER) total += get(state);
+  return { succeeded: get("succeeded"), running: get("running"), ready: get("ready"), waiting: get("waiting"), failed: get("failed"), skipped: get("skipped"), total };
 }
 
 /**

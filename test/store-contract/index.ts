@@ -28,6 +28,7 @@ import { runContract } from "./runs.ts";
 import { scheduleContract } from "./schedules.ts";
 import { signalContract } from "./signals.ts";
 import { usageContract } from "./usage.ts";
+import { viewerContract } from "./viewer.ts";
 import { waitingContract } from "./waiting.ts";
 
 export type { ContractOpenOptions, ContractStores, StoreFactory } from "./harness.ts";
@@ -51,5 +52,6 @@ export function storeContract(name: string, factory: StoreFactory): void {
     logContract(open);
     eventContract(open);
     readSideContract(open);
+    viewerContract(open);
   });
 }

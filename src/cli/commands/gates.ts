@@ -1,33 +1,12 @@
 /** `farcaster gates`, `approve GATE`, `reject GATE --reason TEXT`: people deciding. */
-import { formatDuration } from "../../core/duration.ts";
 import { UsageError } from "../../core/errors.ts";
 import { approveGate, defaultDecider, rejectGate } from "../../services/gates.ts";
 import type { GateRecord } from "../../store/types.ts";
+import { evidenceText, gateStatus, gateSubject } from "../../view/gate.ts";
 import { withStore } from "../args.ts";
 import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command } from "../command.ts";
-import { paint, preview, type Output } from "../output.ts";
+import { paint, paintLine, type Output } from "../output.ts";
 import { isPlanReview, planReviewLines } from "../../view/planReview.ts";
-
-/** Evidence as an indented block: text as it is, anything else as pretty JSON, cut to `max` characters. */
-function block(value: unknown, max = 300): string {
-  const text = typeof value === "string" ? value : JSON.stringify(value, null, 2);
-  return text.length > max ? text.slice(0, max - 1) + "…" : text;
-}
-
-/** Where a gate is: the run's task that asks, or the schedule it holds. */
-export function gateSubject(gate: GateRecord): string {
-  return gate.scheduleName !== null ? `schedule ${gate.scheduleName}` : `${gate.runId}/${gate.taskKey ?? "-"}`;
-}
-
-/** A gate's state in words: how long it has waited, or who decided what, when and why. */
-export function gateStatus(gate: GateRecord, now: number): string {
-  if (gate.state === "pending") return `waiting ${formatDuration(now - gate.createdAt)}`;
-  const by = gate.decidedBy ? ` by ${gate.decidedBy}` : "";
-  const when = gate.decidedAt ? ` at ${new Date(gate.decidedAt).toISOString()}` : "";
-  const action = gate.state === "rejected" && gate.action ? ` (${gate.action === "retry" ? "retry with feedback" : "fail"})` : "";
-  const reason = gate.reason ? `: ${gate.reason}` : "";
-  return `${gate.state}${by}${when}${action}${reason}`;
-}
 
 export function printGate(output: Output, gate: GateRecord, now: number): void {
   const overdue = gate.overdueAt && gate.state === "pending" ? paint(output, "red", " OVERDUE") : "";
@@ -35,9 +14,9 @@ export function printGate(output: Output, gate: GateRecord, now: number): void {
   output.out(`${paint(output, "yellow", gate.id)}  ${gateSubject(gate)}  ${gate.state === "pending" ? status : paint(output, "dim", status)}${overdue}`);
   output.out(`  ${gate.question}`);
   if (isPlanReview(gate.evidence)) {
-    for (const line of planReviewLines(gate.evidence)) output.out(`    ${line}`);
+    for (const line of planReviewLines(gate.evidence)) output.out(`    ${paintLine(output, line)}`);
   } else if (gate.evidence !== null && gate.evidence !== undefined) {
-    for (const line of block(gate.evidence).split("\n")) output.out(`    ${line}`);
+    for (const line of evidenceText(gate.evidence, 300).split("\n")) output.out(`    ${line}`);
   }
   if (gate.state === "pending") output.out(`  approve: farcaster approve ${gate.id}    reject: farcaster reject ${gate.id} --reason "..."`);
 }

@@ -11,17 +11,12 @@ import { formatIssues, planGoal } from "../../architect/planGoal.ts";
 import { prepareGoal } from "../../services/goals.ts";
 import { commandWorkflows } from "../args.ts";
 import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command } from "../command.ts";
-import { paint, preview, type Output } from "../output.ts";
-
-type PlanTask = { id: string; title: string; workflow: string; input: unknown; after: readonly string[] };
+import { planTaskLines, type PlanTask } from "../../view/gate.ts";
+import { paintLine, type Output } from "../output.ts";
 
 /** One line per task (id, title, workflow, input, dependencies), then the waves. */
 export function printTasksAndWaves(output: Output, tasks: readonly PlanTask[], waves: readonly string[][], indent: string, inputMax = Infinity): void {
-  for (const task of tasks) {
-    const after = task.after.length > 0 ? `  after ${task.after.join(", ")}` : "";
-    output.out(`${indent}${paint(output, "bold", task.id)}: ${task.title}  [${task.workflow}] ${preview(task.input, inputMax)}${after}`);
-  }
-  waves.forEach((wave, i) => output.out(`${indent}wave ${i + 1}: ${wave.join(", ")}`));
+  for (const line of planTaskLines(tasks, waves, inputMax)) output.out(indent + paintLine(output, line));
 }
 
 export function printPlan(output: Output, valid: ValidWorkplan): void {

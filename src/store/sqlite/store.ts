@@ -35,6 +35,10 @@ import type {
   LeaseRenewal,
   RunRecord,
   RunSnapshot,
+  RunSummary,
+  StateCounts,
+  DroneRecord,
+  EventTail,
   StepRecord,
   StepWrite,
   Store,
@@ -75,6 +79,7 @@ import { finalizeStatements, inList, sql } from "./statements.ts";
 import { UNFINISHED_RUN_STATES } from "../../core/states.ts";
 import { Upkeep } from "./upkeep.ts";
 import { GroupWriter, type WriteKind } from "./writer.ts";
+import { selectDrones, selectEventTail, selectLogTail, selectStateCounts, selectTaskSummaries } from "./views.ts";
 
 export interface SqliteStoreOptions {
   clock?: Clock;
@@ -219,6 +224,26 @@ export class SqliteStore implements Store {
       gates: selectGates(ctx, { runId }),
       events: options.eventsAfter === undefined ? [] : selectEvents(ctx, { runId, afterId: options.eventsAfter, limit: options.eventLimit ?? 1000 }),
     }));
+  }
+
+  readRunSummary(runId: string, options: { changedSince?: number } = {}): Promise<RunSummary> {
+    return this.snapshot((ctx) => ({ run: selectRun(ctx, runId), ...selectTaskSummaries(ctx, runId, options.changedSince), gates: selectGates(ctx, { runId }) }));
+  }
+
+  countTasksByState(runIds: readonly string[]): Promise<Record<string, StateCounts>> {
+    return this.read((ctx) => selectStateCounts(ctx, runIds));
+  }
+
+  listDrones(options: { since: number }): Promise<DroneRecord[]> {
+    return this.snapshot((ctx) => selectDrones(ctx, options.since));
+  }
+
+  tailEvents(options: { runId?: string; limit: number }): Promise<EventTail> {
+    return this.snapshot((ctx) => selectEventTail(ctx, options));
+  }
+
+  tailLogs(taskId: number, limit: number): Promise<LogRecord[]> {
+    return this.read((ctx) => selectLogTail(ctx, taskId, limit));
   }
 
   getTask(taskId: number): Promise<TaskRecord> {
