@@ -63,7 +63,7 @@ export const runCommand: Command = {
     const yes = Boolean(context.values.yes);
     // Everything wrong with the goal file is found before the database is even opened.
     const prepared = prepareGoal(file, registry);
-    const store = openStore({ db: stringOption(context, "db") });
+    const store = await openStore({ db: stringOption(context, "db") });
     try {
       const started = await startGoalRun(store, prepared, {
         review: interactive || yes,
@@ -97,7 +97,7 @@ export const resumeCommand: Command = {
   async run(context) {
     const runId = context.positionals[0];
     if (!runId) throw new UsageError("resume needs a run id: farcaster resume RUN (list runs with `farcaster status`)");
-    const store = openExistingStore({ db: stringOption(context, "db") });
+    const store = await openExistingStore({ db: stringOption(context, "db") });
     try {
       const before = await store.getRun(runId);
       const { run, reopened } = await store.resumeRun(runId, { actor: "cli" });
