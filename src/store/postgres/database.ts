@@ -113,7 +113,10 @@ export interface ConnectOptions {
 }
 
 export function createPool(target: PgTarget, options: ConnectOptions = {}): SQL {
-  const connection: Record<string, string | number | boolean> = { ...SESSION_SETTINGS, application_name: options.applicationName ?? "farcaster" };
+  // An application_name in the URL wins (an operator tagging a machine's drones); the listener's gets a suffix.
+  const named = new URL(target.url).searchParams.get("application_name");
+  const applicationName = named ? `${named}${options.applicationName?.endsWith(":listen") ? ":listen" : ""}` : (options.applicationName ?? "farcaster");
+  const connection: Record<string, string | number | boolean> = { ...SESSION_SETTINGS, application_name: applicationName };
   if (target.schema) connection.search_path = target.schema;
   if (options.readOnly) connection.default_transaction_read_only = "on";
   return new SQL(target.url, { max: options.max ?? 4, connection, connectionTimeout: options.connectTimeoutS ?? 10, idleTimeout: 60 });
