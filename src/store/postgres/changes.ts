@@ -190,12 +190,6 @@ export class PgChangeFeed {
     }
   }
 
-  /** The listening connection's server process (tests end it to see the feed recover). */
-  async listenerPid(): Promise<number | null> {
-    const rows = await q<{ pid: number }>(this.options.pool(), "SELECT pid FROM pg_stat_activity WHERE query = $1 AND state = 'idle'", [`LISTEN "${this.options.channel}"`]);
-    return rows[0]?.pid ?? null;
-  }
-
   async close(): Promise<void> {
     this.closed = true;
     if (this.pollTimer) clearTimeout(this.pollTimer);
