@@ -3,6 +3,13 @@
 -- Times are Unix epoch milliseconds (bigint). State columns are closed sets:
 -- each CHECK mirrors a frozen constant in src/core/states.ts.
 --
+-- Foreign keys guard what is written rarely (a run's tasks and edges, gates,
+-- fires). The rows written for every task and step (attempts, steps, output)
+-- have none: PostgreSQL checks a foreign key by locking the row it points at,
+-- a third of the cost of journaling a step, and these rows are only ever
+-- written under the fence, which has just found that task and attempt; no
+-- task or attempt is ever deleted.
+--
 -- JSON (inputs, outputs, errors, evidence, event data) is stored as text, as
 -- the code wrote it, not as jsonb: jsonb reorders object keys and refuses
 -- "\u0000", and a journaled output must read back exactly as it was recorded
@@ -88,7 +95,7 @@ CREATE INDEX task_deps_by_task ON task_deps (task_id);
 
 CREATE TABLE attempts (
   id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,  -- the fencing token
-  task_id      bigint NOT NULL REFERENCES tasks (id),
+  task_id      bigint NOT NULL,      -- tasks (id); see the top of this file
   number       integer NOT NULL,     -- 1 for the task's first attempt
   worker       text NOT NULL,
   state        text NOT NULL CHECK (state IN ('running','succeeded','failed','crashed','released','suspended','cancelled')),
@@ -101,11 +108,11 @@ CREATE INDEX attempts_by_task ON attempts (task_id, id);
 
 -- The journal: one row per step of a task, shared by all its attempts.
 CREATE TABLE steps (
-  task_id     bigint NOT NULL REFERENCES tasks (id),
+  task_id     bigint NOT NULL,   -- tasks (id)
   key         text NOT NULL,     -- name, name#2, ...
   seq         integer NOT NULL,  -- order within the task
   kind        text NOT NULL,     -- step, sleep, now, random, uuid, approval, event
-  attempt_id  bigint NOT NULL REFERENCES attempts (id),
+  attempt_id  bigint NOT NULL,   -- attempts (id)
   status      text NOT NULL CHECK (status IN ('completed','failed','waiting')),
   input       text,
   output      text,
@@ -143,7 +150,7 @@ CREATE INDEX gates_timeouts ON gates (timeout_at) WHERE state = 'pending' AND ti
 
 CREATE TABLE task_logs (
   id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  task_id     bigint NOT NULL REFERENCES tasks (id),
+  task_id     bigint NOT NULL,   -- tasks (id)
   attempt_id  bigint NOT NULL,
   at          bigint NOT NULL,
   stream      text NOT NULL CHECK (stream IN ('stdout','stderr','info')),

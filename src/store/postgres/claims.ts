@@ -1,18 +1,24 @@
 /**
- * Claiming: one statement leases up to `limit` tasks of one claim group.
+ * Claiming: one statement leases up to `limit` tasks for all the groups of a
+ * claim (a drone claims its unlimited workflows together and each workflow
+ * with a concurrency limit apart, see ClaimOptions.groups).
  *
- * Two CTEs find the candidates, each FOR UPDATE SKIP LOCKED (so concurrent
- * claimers on any number of machines pass each other's rows by, and FOR
- * UPDATE is not allowed inside a UNION): ready tasks in claim order
- * (priority, then the one ready longest, then plan order), and a bounded
- * number of expired leases this claim may take over (its workflows and run,
- * and not past the recovery limit: the upkeep fails those). Together they
- * are ordered and cut to the limit, and the same statement opens the
- * attempts (the attempt id is the fencing token), ends the crashed ones,
- * marks the tasks running and returns what the drone needs, dependency
- * outputs included.
+ * CTEs find the candidates, each FOR UPDATE SKIP LOCKED (so concurrent
+ * claimers on any number of machines pass each other's rows by; FOR UPDATE
+ * is not allowed inside a UNION, so each is a CTE of its own): for each
+ * workflow a group names, its best ready tasks, up to the group's room, by
+ * the partial index tasks_ready_by_workflow (walking the whole ready set for
+ * a few workflows could take long); for a group of any workflow, the best
+ * ready tasks of all (tasks_claimable); and a bounded number of expired
+ * leases this claim may take over (of its workflows and run, and not past
+ * the recovery limit: the upkeep fails those). Candidates are ranked within
+ * their group (priority, then the one ready longest, then plan order), each
+ * group cut to its room, the groups taken in order up to the limit; the same
+ * statement opens the attempts (the attempt id is the fencing token), ends
+ * the crashed ones, marks the tasks running and returns what a drone needs,
+ * dependency outputs and the run's directory included.
  */
-import type { ClaimedTask, ClaimOptions } from "../types.ts";
+import type { ClaimedTask } from "../types.ts";
 import { appendEvent, type TxContext } from "./context.ts";
 import { fromJson, num, Params, q } from "./sqlText.ts";
 
@@ -32,53 +38,76 @@ export function leaseExpiredError(owner: string | null): string {
   return JSON.stringify({ message: `lease expired: drone ${owner} stopped heartbeating`, code: "lease_expired" });
 }
 
+/** One group of a claim with the room it has: its workflows (none: any), at most `limit` tasks. */
+export interface ClaimSlot {
+  workflows: readonly string[];
+  limit: number;
+}
+
 export interface ClaimRequest {
   worker: string;
+  /** All groups together, at most. */
   limit: number;
   leaseMs: number;
   runId?: string;
-  workflows: readonly string[];
+  groups: readonly ClaimSlot[];
   recoveryLimit: number;
 }
 
 export async function claimReady(ctx: TxContext, request: ClaimRequest): Promise<ClaimedTask[]> {
-  const { worker, limit, leaseMs, workflows } = request;
-  if (limit <= 0) return [];
-  // $1 worker, $2 now, $3 lease expiry, $4 limit, $5 recovery limit; then the run and the workflows if the claim names them.
+  const { worker, limit, leaseMs } = request;
+  const groups = request.groups.map((group, index) => ({ ...group, index })).filter((group) => group.limit > 0);
+  if (limit <= 0 || groups.length === 0) return [];
+  const named = groups.flatMap((group) => group.workflows.map((name) => ({ name, index: group.index, limit: group.limit })));
+  const any = groups.filter((group) => group.workflows.length === 0);
   const p = new Params();
   for (const value of [worker, ctx.now, ctx.now + leaseMs, limit, request.recoveryLimit]) p.add(value);
+  const names = p.add(named.map((n) => n.name));
+  const namedGroups = p.add(named.map((n) => n.index));
+  const namedLimits = p.add(named.map((n) => n.limit));
+  const anyGroups = p.add(any.map((g) => g.index));
+  const anyLimits = p.add(any.map((g) => g.limit));
   const byRun = request.runId === undefined ? "" : `AND t.run_id = ${p.add(request.runId)}`;
-  const names = workflows.length === 0 ? "" : p.add(workflows);
-  const byWorkflow = workflows.length === 0 ? "" : `AND t.workflow = ANY(${names}::text[])`;
-  // One workflow or all: one walk of an index in claim order. Several: the best `limit` of each
-  // (tasks_ready_by_workflow), merged; walking the whole ready set for them could take long.
-  const ready =
-    workflows.length <= 1
-      ? `SELECT t.id, t.priority, t.available_at FROM tasks t
-         WHERE t.state = 'ready' AND t.available_at <= $2 ${byRun} ${workflows.length === 1 ? `AND t.workflow = (${names}::text[])[1]` : ""}
-         ORDER BY t.priority DESC, t.available_at, t.id LIMIT $4 FOR UPDATE SKIP LOCKED`
-      : `SELECT c.id, c.priority, c.available_at FROM unnest(${names}::text[]) AS w(name) CROSS JOIN LATERAL (
-           SELECT t.id, t.priority, t.available_at FROM tasks t
-           WHERE t.state = 'ready' AND t.workflow = w.name AND t.available_at <= $2 ${byRun}
-           ORDER BY t.priority DESC, t.available_at, t.id LIMIT $4 FOR UPDATE SKIP LOCKED) c`;
   const rows = await q<ClaimedRow>(
     ctx.sql,
-    `WITH ready AS (${ready}),
+    `WITH g AS (SELECT * FROM unnest(${names}::text[], ${namedGroups}::int[], ${namedLimits}::int[]) AS g(name, grp, lim)),
+     a AS (SELECT * FROM unnest(${anyGroups}::int[], ${anyLimits}::int[]) AS a(grp, lim)),
+     ready AS (
+       SELECT c.id, c.priority, c.available_at, g.grp FROM g CROSS JOIN LATERAL (
+         SELECT t.id, t.priority, t.available_at FROM tasks t
+         WHERE t.state = 'ready' AND t.workflow = g.name AND t.available_at <= $2 ${byRun}
+         ORDER BY t.priority DESC, t.available_at, t.id LIMIT g.lim FOR UPDATE SKIP LOCKED) c
+     ),
+     ready_any AS (
+       SELECT c.id, c.priority, c.available_at, a.grp FROM a CROSS JOIN LATERAL (
+         SELECT t.id, t.priority, t.available_at FROM tasks t
+         WHERE t.state = 'ready' AND t.available_at <= $2 ${byRun}
+         ORDER BY t.priority DESC, t.available_at, t.id LIMIT a.lim FOR UPDATE SKIP LOCKED) c
+     ),
      expired AS (
-       SELECT t.id, t.priority, t.attempt_id, t.lease_owner FROM tasks t
-       WHERE t.state = 'running' AND t.lease_expires_at < $2 AND t.crashes < $5 ${byRun} ${byWorkflow}
+       SELECT t.id, t.priority, t.attempt_id, t.lease_owner, t.workflow FROM tasks t
+       WHERE t.state = 'running' AND t.lease_expires_at < $2 AND t.crashes < $5 ${byRun}
+         AND (EXISTS (SELECT 1 FROM a) OR t.workflow IN (SELECT name FROM g))
        ORDER BY t.lease_expires_at LIMIT ${CLAIM_RECLAIM_BATCH} FOR UPDATE SKIP LOCKED
      ),
-     picked AS (
-       SELECT * FROM (
-         SELECT id, priority, available_at, NULL::bigint AS old_attempt, NULL::text AS old_owner FROM ready
-         UNION ALL SELECT id, priority, $2::bigint, attempt_id, lease_owner FROM expired
-       ) c ORDER BY priority DESC, available_at, id LIMIT $4
+     candidates AS (
+       SELECT DISTINCT ON (c.id) c.* FROM (
+         SELECT id, priority, available_at, grp, NULL::bigint AS old_attempt, NULL::text AS old_owner FROM ready
+         UNION ALL SELECT id, priority, available_at, grp, NULL, NULL FROM ready_any
+         UNION ALL SELECT e.id, e.priority, $2::bigint, coalesce((SELECT min(g.grp) FROM g WHERE g.name = e.workflow), (SELECT min(a.grp) FROM a)),
+           e.attempt_id, e.lease_owner FROM expired e
+       ) c ORDER BY c.id, c.grp -- a task two groups could take counts in the first
      ),
+     ranked AS (
+       SELECT c.*, row_number() OVER (PARTITION BY c.grp ORDER BY c.priority DESC, c.available_at, c.id) AS rn,
+         coalesce((SELECT min(g.lim) FROM g WHERE g.grp = c.grp), (SELECT min(a.lim) FROM a WHERE a.grp = c.grp)) AS lim
+       FROM candidates c
+     ),
+     picked AS (SELECT * FROM ranked WHERE rn <= lim ORDER BY grp, priority DESC, available_at, id LIMIT $4),
      opened AS (
        INSERT INTO attempts (task_id, number, worker, state, started_at, heartbeat_at)
        SELECT p.id, t.attempts + 1, $1, 'running', $2, $2 FROM picked p JOIN tasks t ON t.id = p.id
-       ORDER BY p.priority DESC, p.available_at, p.id
+       ORDER BY p.grp, p.priority DESC, p.available_at, p.id
        RETURNING id, task_id
      ),
      crashed AS (
@@ -127,9 +156,4 @@ export async function claimReady(ctx: TxContext, request: ClaimRequest): Promise
       deps: Object.fromEntries((task.deps ?? []).map(([key, output]) => [key, fromJson(output)])),
     };
   });
-}
-
-/** The groups of a claim, in order, each with the room it has left (see ClaimOptions.groups). */
-export function claimGroups(limit: number, options: ClaimOptions): readonly { workflows: readonly string[]; limit: number }[] {
-  return options.groups ?? [{ workflows: options.workflows ?? [], limit }];
 }

@@ -55,7 +55,7 @@ export async function recordSteps(ctx: TxContext, requests: readonly StepRequest
        RETURNING task_id
      )
      SELECT i.n, EXISTS (SELECT 1 FROM held h WHERE h.id = i.task_id) AS held, EXISTS (SELECT 1 FROM written w WHERE w.task_id = i.task_id) AS written,
-       EXISTS (SELECT 1 FROM steps s WHERE s.task_id = i.task_id AND s.key = i.key AND s.attempt_id = i.attempt_id AND s.status = i.status) AS mine
+       ${ctx.replay ? "EXISTS (SELECT 1 FROM steps s WHERE s.task_id = i.task_id AND s.key = i.key AND s.attempt_id = i.attempt_id AND s.status = i.status)" : "false"} AS mine
      FROM i ORDER BY i.n`,
     [
       column((r) => r.taskId),

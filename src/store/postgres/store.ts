@@ -45,7 +45,7 @@ import type {
   TaskRecord,
 } from "../types.ts";
 import { PgChangeFeed } from "./changes.ts";
-import { claimGroups, claimReady } from "./claims.ts";
+import { claimReady } from "./claims.ts";
 import type { TxContext } from "./context.ts";
 import { checkVersion, createPool, isConnectionError, migrate, parsePgUrl, unreachable, type Migration, type PgTarget } from "./database.ts";
 import { selectEvents } from "./events.ts";
@@ -328,17 +328,17 @@ export class PostgresStore implements Store {
   /** The upkeep (reclaim, gate sweep, wake-ups) runs when due, or when a claim comes back short. */
   async claimTasks(worker: string, limit: number, leaseMs: number, options: ClaimOptions = {}): Promise<ClaimedTask[]> {
     if (!Number.isSafeInteger(limit) || limit < 0) throw new RangeError(`a claim's limit must be a whole number ≥ 0 (got ${limit})`);
-    const groups = claimGroups(limit, options);
+    const groups = options.groups ?? [{ workflows: options.workflows ?? [], limit }];
     for (const group of groups) {
       if (!Number.isSafeInteger(group.limit) || group.limit < 0) throw new RangeError(`a claim group's limit must be a whole number ≥ 0 (got ${group.limit})`);
     }
+    /** One statement for every group, each with the room it has left after what `claimed` holds. */
     const claimAll = async (ctx: TxContext, claimed: ClaimedTask[]) => {
-      for (const group of groups) {
-        const room = Math.min(group.limit - claimed.filter((c) => group.workflows.length === 0 || group.workflows.includes(c.workflow)).length, limit - claimed.length);
-        if (room > 0) {
-          claimed.push(...(await claimReady(ctx, { worker, limit: room, leaseMs, runId: options.runId, workflows: group.workflows, recoveryLimit: this.recoveryLimit })));
-        }
-      }
+      const room = groups.map((group) => ({
+        workflows: group.workflows,
+        limit: group.limit - claimed.filter((c) => group.workflows.length === 0 || group.workflows.includes(c.workflow)).length,
+      }));
+      claimed.push(...(await claimReady(ctx, { worker, limit: limit - claimed.length, leaseMs, runId: options.runId, groups: room, recoveryLimit: this.recoveryLimit })));
       return claimed;
     };
     return this.write("claiming tasks", {

@@ -268,11 +268,35 @@ export class PgGroupWriter {
       }
     }
     await flushLayers();
-    for (const i of claims) outcomes[i] = await this.single(ctx, batch[i]!);
-    await applyRunDeltas(ctx);
-    await insertEvents(tx, this.options.eventLockKey, ctx.events);
-    if (ctx.ready) await q(tx, "SELECT pg_notify($1, '')", [this.options.channel]);
+    // Claims go last, so they see what the batch made ready. A claim is its statement (and the upkeep's):
+    // in a batch that fails, the batch is applied again with it in a savepoint (safe mode).
+    for (const i of claims) outcomes[i] = safe ? await this.single(ctx, batch[i]!) : await this.direct(ctx, batch[i]!);
+    await this.finish(tx, ctx);
     return outcomes;
+  }
+
+  /**
+   * The batch's tail, sent together: the run counters (locking the runs rows
+   * first), the events under their lock, the NOTIFY. A run that ended adds
+   * its event after the others, still under the lock.
+   */
+  private async finish(tx: SQL, ctx: TxContext): Promise<void> {
+    const events = ctx.events.splice(0);
+    const parts: Promise<unknown>[] = [applyRunDeltas(ctx)];
+    if (events.length > 0) parts.push(insertEvents(tx, this.options.eventLockKey, events));
+    if (ctx.ready) parts.push(q(tx, "SELECT pg_notify($1, '')", [this.options.channel]));
+    await Promise.all(parts);
+    if (ctx.events.length > 0) await insertEvents(tx, this.options.eventLockKey, ctx.events);
+  }
+
+  /** A write without a savepoint of its own: a failure fails the batch, which is then applied again in safe mode. */
+  private async direct(ctx: TxContext, write: Write): Promise<Outcome> {
+    try {
+      return { ok: true, value: await write.run(ctx) };
+    } catch (error) {
+      if (brokenConnection(error) || isConflict(error)) throw error;
+      throw new SharedStatementError("claiming tasks", error);
+    }
   }
 
   /** One layer: writes of distinct tasks. Those of a group share its statement (unless `safe`), the rest run alone, in queue order. */
@@ -288,25 +312,25 @@ export class PgGroupWriter {
         units.push(group);
       }
     }
-    for (const unit of units) {
-      if (typeof unit === "number") {
-        outcomes[unit] = await this.single(ctx, batch[unit]!);
-        continue;
-      }
-      const members = groups.get(unit)!;
-      let results: (Outcome | { ok: "single" })[];
+    // The shared statements of the layer are sent together (distinct tasks: their order does not matter),
+    // then the writes that need a savepoint, one after the other (a savepoint holds whatever runs beside it).
+    const shared = [...groups].map(async ([group, members]) => {
       try {
-        results = await unit.applyMany(ctx, members.map((i) => batch[i]!.payload));
+        return { members, results: await group.applyMany(ctx, members.map((i) => batch[i]!.payload)) };
       } catch (error) {
         if (brokenConnection(error) || isConflict(error)) throw error;
-        throw new SharedStatementError(unit.name, error);
+        throw new SharedStatementError(group.name, error);
       }
-      for (let k = 0; k < members.length; k++) {
+    });
+    const alone: number[] = units.filter((unit): unit is number => typeof unit === "number");
+    for (const { members, results } of await Promise.all(shared)) {
+      members.forEach((i, k) => {
         const result = results[k]!;
-        const i = members[k]!;
-        outcomes[i] = result.ok === "single" ? await this.single(ctx, batch[i]!) : result;
-      }
+        if (result.ok === "single") alone.push(i);
+        else outcomes[i] = result;
+      });
     }
+    for (const i of alone) outcomes[i] = await this.single(ctx, batch[i]!);
   }
 
   /** One write in its own savepoint: its events and counters join the batch only if it succeeds. */
