@@ -8,7 +8,7 @@ export { Drone, type DroneOptions, type DroneEvent } from "./engine/drone.ts";
 export { Scheduler } from "./engine/scheduler.ts";
 export { loadWorkflows, loadWorkflowDir, WorkflowRegistry } from "./engine/registry.ts";
 export { checkPlan, submitPlan } from "./engine/submit.ts";
-export { openStore, resolveDbPath, SqliteStore } from "./store/index.ts";
+export { openStore, resolveDbPath, SqliteStore, PostgresStore } from "./store/index.ts";
 export type * from "./store/types.ts";
 export { parseWorkplan, validateWorkplan, WorkplanSchema, type Workplan, type ValidWorkplan } from "./core/workplan.ts";
 export * from "./core/errors.ts";

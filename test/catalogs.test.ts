@@ -66,11 +66,13 @@ describe("closed catalogs", () => {
 
   test("every state literal in the store's SQL belongs to a closed set", () => {
     const known = new Set<string>([...TASK_STATES, ...RUN_STATES, ...ATTEMPT_STATES, ...GATE_STATES, ...STEP_STATUSES]);
-    const dir = join(import.meta.dir, "..", "src", "store", "sqlite");
     const unknown: string[] = [];
-    for (const file of readdirSync(dir).filter((name) => name.endsWith(".ts"))) {
-      const text = readFileSync(join(dir, file), "utf8");
-      for (const match of text.matchAll(/\b(?:state|status)\s*(?:=|<>|!=)\s*'([^']*)'/g)) if (!known.has(match[1]!)) unknown.push(`${file}: '${match[1]}'`);
+    for (const dialect of ["sqlite", "postgres"]) {
+      const dir = join(import.meta.dir, "..", "src", "store", dialect);
+      for (const file of readdirSync(dir).filter((name) => name.endsWith(".ts"))) {
+        const text = readFileSync(join(dir, file), "utf8");
+        for (const match of text.matchAll(/\b(?:state|status)\s*(?:=|<>|!=)\s*'([^']*)'/g)) if (!known.has(match[1]!)) unknown.push(`${dialect}/${file}: '${match[1]}'`);
+      }
     }
     expect(unknown).toEqual([]);
   });

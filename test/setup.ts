@@ -24,6 +24,8 @@ afterEach(testEnded);
 
 afterAll(async () => {
   const leaked = await leakedStores();
+  // The PostgreSQL tests' schemas and connection (test/fixtures/pg.ts), if this file used them.
+  if ((globalThis as { __farcasterPg?: unknown }).__farcasterPg) await (await import("./fixtures/pg.ts")).cleanupPg();
   rmSync(root, { recursive: true, force: true });
   if (leaked.length > 0) throw new Error(`stores opened outside a test were never closed (close them in afterAll): ${leaked.join(", ")}`);
 });

@@ -21,6 +21,7 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   lease_lost: 409,
   model_misconfigured: 500,
   store_busy: 503,
+  store_unreachable: 503,
 };
 
 export function statusOf(error: FarcasterError): ContentfulStatusCode {

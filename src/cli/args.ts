@@ -37,7 +37,7 @@ export function commandWorkflows(context: CommandContext): Promise<WorkflowRegis
  * creates a database that is not there.
  */
 export async function withStore<T>(context: CommandContext, access: StoreAccess, fn: (store: Store) => Promise<T>): Promise<T> {
-  const store = openStore({ db: stringOption(context, "db"), access });
+  const store = await openStore({ db: stringOption(context, "db"), access });
   try {
     return await fn(store);
   } finally {

@@ -28,7 +28,7 @@ export interface Command {
 
 /** Options every command accepts. */
 export const COMMON_OPTIONS: Record<string, OptionSpec> = {
-  db: { type: "string", valueName: "PATH", description: "database file (default: $FARCASTER_DB or .farcaster/farcaster.db)" },
+  db: { type: "string", valueName: "PATH|URL", description: "database file, or postgres://USER@HOST:PORT/DB[?schema=NAME] (default: $FARCASTER_DB or .farcaster/farcaster.db)" },
   help: { type: "boolean", short: "h", description: "show this help" },
 };
 

@@ -65,7 +65,7 @@ export function mainHelp(): string {
     ...COMMANDS.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`),
     "",
     "run `farcaster <command> --help` for a command's options.",
-    "environment: FARCASTER_DB (database file), FARCASTER_SYNC (normal|full), FARCASTER_TOKEN (serve),",
+    "environment: FARCASTER_DB (database file or postgres:// URL), FARCASTER_SYNC (normal|full, SQLite), FARCASTER_TOKEN (serve),",
     "             OPENAI_API_KEY / OPENAI_BASE_URL / FARCASTER_MODEL (the Architect and agents), NO_COLOR",
   ].join("\n");
 }

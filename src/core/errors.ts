@@ -20,6 +20,7 @@ export const ERROR_CODES = Object.freeze([
   "invalid_transition",
   "gate_not_pending",
   "store_busy",
+  "store_unreachable",
   "store_read_only",
   "database_too_new",
   "database_too_old",
@@ -233,6 +234,18 @@ export class GateRejectedError extends NonRetryableError {
 export class StoreBusyError extends FarcasterError {
   constructor(waitedMs: number) {
     super("store_busy", `the database stayed locked by another process for ${Math.round(waitedMs)} ms; is a process stuck holding a write transaction?`);
+  }
+}
+
+/**
+ * The database server could not be reached, or the connection to it broke
+ * and retrying did not help: what was asked may or may not have been done
+ * (a COMMIT lost with its connection). The message names the server and what
+ * to check.
+ */
+export class StoreUnreachableError extends FarcasterError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super("store_unreachable", message, options);
   }
 }
 

@@ -7,13 +7,14 @@
  *   returned          -> completeTask
  *   Suspended         -> nothing (already suspended in the store)
  *   lease lost        -> nothing: another drone may hold the task now
+ *   store unreachable -> nothing: the completion may or may not be recorded; the lease decides
  *   shutdown          -> releaseTask, so another drone can take it at once
  *   timeout           -> failTask (retried if attempts are left; else reason "timeout")
  *   NonRetryable, non-determinism, bad output -> failTask without retry
  *   any other error   -> failTask with the workflow's backoff
  */
 import type { Clock } from "../core/clock.ts";
-import { FarcasterError, LeaseLostError, NonDeterminismError, NonRetryableError, StepOutputError, TaskTimeoutError } from "../core/errors.ts";
+import { FarcasterError, LeaseLostError, NonDeterminismError, NonRetryableError, StepOutputError, StoreUnreachableError, TaskTimeoutError } from "../core/errors.ts";
 import type { ClaimedTask, Store } from "../store/types.ts";
 import { LeaseKeeper } from "./leaseKeeper.ts";
 import { LogBuffer } from "./logBuffer.ts";
@@ -116,6 +117,9 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
       return { outcome: "succeeded", unblocked };
     } catch (error) {
       if (error instanceof LeaseLostError) return { outcome: "lost", unblocked: 0, error: error.message };
+      // The database could not be reached, and the completion may or may not have been recorded: leave the
+      // task to its lease (its journal is intact; whoever takes it next replays it), never fail it for that.
+      if (error instanceof StoreUnreachableError) return { outcome: "lost", unblocked: 0, error: error.message };
       // The store refused the output (a planning task's invalid plan): fail rather than leave the task leased.
       return await settleFailure(options, new NonRetryableError((error as Error).message, { cause: error }), label, settling);
     }

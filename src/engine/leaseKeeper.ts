@@ -78,6 +78,15 @@ export class LeaseKeeper {
     if (leases.length === 0) return;
     const { store, clock, worker } = this.options;
     let lost: Set<number>;
+    // A renewal that hangs (a partition that drops packets rather than refusing them) counts as failing:
+    // once it has hung for a whole lease, every lease it carries that went unrenewed that long is lost.
+    const shortest = Math.min(...leases.map((lease) => lease.leaseMs));
+    const watchdog = setTimeout(() => {
+      const now = clock.now();
+      for (const lease of leases) {
+        if (now - lease.renewedAt >= lease.leaseMs) this.lose(lease, new LeaseLostError(lease.taskId, lease.attemptId, `a heartbeat that hung for a whole lease (${lease.leaseMs} ms)`));
+      }
+    }, shortest);
     try {
       lost = new Set(await store.renewLeases(worker, leases.map(({ taskId, attemptId, leaseMs }) => ({ taskId, attemptId, leaseMs }))));
     } catch (error) {
@@ -88,6 +97,8 @@ export class LeaseKeeper {
         }
       }
       return;
+    } finally {
+      clearTimeout(watchdog);
     }
     const now = clock.now();
     for (const lease of leases) {

@@ -13,9 +13,9 @@ export function dashboardActor(user: string): string {
   return `${user} (tui)`;
 }
 
-export function storeDecisions(openWriter: () => Store, actor: string): Decisions {
+export function storeDecisions(openWriter: () => Store | Promise<Store>, actor: string): Decisions {
   async function withWriter<T>(fn: (store: Store) => Promise<T>): Promise<T> {
-    const store = openWriter();
+    const store = await openWriter();
     try {
       return await fn(store);
     } finally {

@@ -20,7 +20,7 @@ const SIGNAL_CODES: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIG
 /** Returns the exit code: 0 when the person quit, 128 + n after signal n. */
 export async function runDashboard(options: DashboardRun): Promise<number> {
   // Opened first: a missing database is reported before the screen is taken.
-  const store = openStore({ db: options.db, access: "read" });
+  const store = await openStore({ db: options.db, access: "read" });
   let code = 0;
   try {
     const renderer = await createCliRenderer({

@@ -17,6 +17,7 @@ import { dispatchContract } from "./dispatch.ts";
 import { eventContract } from "./events.ts";
 import { fencingContract } from "./fencing.ts";
 import { gateContract } from "./gates.ts";
+import { gateEdgeContract } from "./gateEdges.ts";
 import { contractHarness, type StoreFactory } from "./harness.ts";
 import { leaseContract } from "./leases.ts";
 import { lifecycleContract } from "./lifecycle.ts";
@@ -45,6 +46,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
     outcomeContract(open);
     waitingContract(open);
     gateContract(open);
+    gateEdgeContract(open);
     signalContract(open);
     lifecycleContract(open);
     usageContract(open);

@@ -65,7 +65,7 @@ export const runCommand: Command = {
     // Everything wrong with the goal file is found before the database is even opened.
     const prepared = prepareGoal(file, registry);
     // A run driven here lives as long as its drones: it shares the file's writer (see sqlite/shared).
-    const store = openStore({ db: stringOption(context, "db"), share: !context.values.detach });
+    const store = await openStore({ db: stringOption(context, "db"), share: !context.values.detach });
     try {
       const started = await startGoalRun(store, prepared, {
         review: interactive || yes,
@@ -99,7 +99,7 @@ export const resumeCommand: Command = {
   async run(context) {
     const runId = context.positionals[0];
     if (!runId) throw new UsageError("resume needs a run id: farcaster resume RUN (list runs with `farcaster status`)");
-    const store = openStore({ db: stringOption(context, "db"), access: "existing", share: true });
+    const store = await openStore({ db: stringOption(context, "db"), access: "existing", share: true });
     try {
       const before = await store.getRun(runId);
       const { run, reopened } = await store.resumeRun(runId, { actor: "cli" });

@@ -33,7 +33,7 @@ export const serveCommand: Command = {
       throw new UsageError(`refusing to listen on ${host} without a token: set FARCASTER_TOKEN (clients then send "Authorization: Bearer <token>"), or listen on 127.0.0.1`);
     }
     const registry = await commandWorkflows(context);
-    const store = openStore({ db: stringOption(context, "db"), share: true });
+    const store = await openStore({ db: stringOption(context, "db"), share: true });
     const scheduler = new Scheduler({ store, prepareFire: (schedule) => fireInput(schedule, registry) });
     const app = createApp({ store, registry, token, onSchedulesChanged: () => scheduler.poke() });
     const server = Bun.serve({ hostname: host, port, fetch: app.fetch, idleTimeout: 0 });

@@ -1,7 +1,6 @@
 /** `farcaster status [RUN]`: the recent runs, or one run with its tasks. */
 import { formatDuration } from "../../core/duration.ts";
-import { existsSync } from "node:fs";
-import { resolveDbPath } from "../../store/index.ts";
+import { databaseExists, resolveDbPath } from "../../store/index.ts";
 import type { RunRecord, TaskRecord } from "../../store/types.ts";
 import { withStore } from "../args.ts";
 import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command } from "../command.ts";
@@ -37,7 +36,7 @@ export const statusCommand: Command = {
   usage: "status [RUN]",
   options: { ...COMMON_OPTIONS, ...JSON_OPTION, limit: { type: "string", valueName: "N", description: "how many runs to list (default 20)" } },
   async run(context) {
-    if (!context.positionals[0] && !existsSync(resolveDbPath(stringOption(context, "db")))) {
+    if (!context.positionals[0] && !(await databaseExists(resolveDbPath(stringOption(context, "db"))))) {
       if (context.values.json) context.output.json({ runs: [] });
       else printRuns(context.output, [], Date.now());
       return 0;

@@ -63,7 +63,7 @@ export const workerCommand: Command = {
     process.on("SIGTERM", () => onSignal("SIGTERM"));
 
     const registry = await commandWorkflows(context);
-    const store = openStore({ db: stringOption(context, "db"), share: true });
+    const store = await openStore({ db: stringOption(context, "db"), share: true });
     drone = new Drone({
       store, registry, concurrency, leaseMs,
       forceLease: stringOption(context, "lease") !== undefined,

@@ -10,6 +10,7 @@ import { newId } from "../../core/ids.ts";
 import type { FireRequest, FireResult, ScheduleInput, ScheduleRecord } from "../types.ts";
 import { appendEvent, type TxContext } from "./context.ts";
 import { toJson } from "./rows.ts";
+import { contentHash, scheduleApproved, unapprovedReason } from "../scheduleApproval.ts";
 import { cancelRunTx, insertPlanningRun } from "./runs.ts";
 import { UNFINISHED_RUN_STATES } from "../../core/states.ts";
 import { inList, sql } from "./statements.ts";
@@ -46,19 +47,9 @@ export function selectSchedule(ctx: TxContext, name: string): ScheduleRecord {
   return toSchedule(row);
 }
 
-/** A frozen plan that needs approval runs only as approved: the hash approved, of the plan as it is now. */
-function approved(schedule: ScheduleRecord): boolean {
-  return schedule.approvalHash === null || (schedule.approvedHash === schedule.approvalHash && contentHash(schedule.target) === schedule.approvalHash);
-}
-
 function unapprovedWhy(ctx: TxContext, schedule: ScheduleRecord): string {
   const gate = sql<{ id: string }, [string]>(ctx.db, "SELECT id FROM gates WHERE schedule_id = ? AND state = 'pending' ORDER BY created_at DESC LIMIT 1").get(schedule.id);
-  if (contentHash(schedule.target) !== schedule.approvalHash) return "its frozen plan is not the one that was approved; add the schedule again to have it approved";
-  return gate ? `its frozen plan waits for a person at gate ${gate.id}: farcaster gates, then farcaster approve ${gate.id}` : "its frozen plan was rejected; add the schedule again to have a new plan approved";
-}
-
-function contentHash(text: string): string {
-  return new Bun.CryptoHasher("sha256").update(text).digest("hex");
+  return unapprovedReason(schedule, gate?.id ?? null);
 }
 
 export function selectSchedules(ctx: TxContext, enabledOnly: boolean): ScheduleRecord[] {
@@ -93,7 +84,7 @@ export function insertSchedule(ctx: TxContext, input: ScheduleInput, actor: stri
 
 export function setEnabledTx(ctx: TxContext, name: string, enabled: boolean, actor: string): ScheduleRecord {
   const schedule = selectSchedule(ctx, name);
-  if (enabled && !approved(schedule)) throw new InvalidTransitionError("schedule", schedule.name, "paused", "enabled", unapprovedWhy(ctx, schedule));
+  if (enabled && !scheduleApproved(schedule)) throw new InvalidTransitionError("schedule", schedule.name, "paused", "enabled", unapprovedWhy(ctx, schedule));
   // Resuming starts afresh from now: slots that passed while paused are not "missed".
   sql(ctx.db, `UPDATE schedules SET enabled = ?, last_slot = CASE WHEN ? THEN ? ELSE last_slot END, updated_at = ? WHERE id = ?`)
     .run(enabled ? 1 : 0, enabled && !schedule.enabled ? 1 : 0, ctx.now, ctx.now, schedule.id);
@@ -125,7 +116,7 @@ export function fireTx(ctx: TxContext, request: FireRequest): FireResult {
   // after the scheduler read it must not fire.
   const schedule = selectSchedule(ctx, request.scheduleId);
   if (!schedule.enabled && !request.manual) return { outcome: "paused" };
-  if (!approved(schedule)) throw new InvalidTransitionError("schedule", schedule.name, "ready", "fired", unapprovedWhy(ctx, schedule));
+  if (!scheduleApproved(schedule)) throw new InvalidTransitionError("schedule", schedule.name, "ready", "fired", unapprovedWhy(ctx, schedule));
   const inserted = sql(ctx.db, "INSERT INTO schedule_fires (schedule_id, slot, outcome, at) VALUES (?, ?, 'fired', ?) ON CONFLICT DO NOTHING")
     .run(schedule.id, request.slot, ctx.now).changes;
   if (inserted === 0) return { outcome: "duplicate" };

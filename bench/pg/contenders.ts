@@ -1,0 +1,146 @@
+/**
+ * The contenders of bench/pg.ts, each on a schema of its own on the same
+ * server, doing the same work: N jobs whose handler does nothing.
+ *
+ *   farcaster        through its CLI, as a user would: a workplan of N
+ *                    bench-noop tasks (one journaled ctx.step each, durable
+ *                    before it returns), `farcaster run --detach`, then
+ *                    `farcaster worker --quiet` processes (default 32 slots)
+ *   graphile-worker  0.18, tuned: a local queue (jobs fetched and locked in
+ *                    one statement), batched completion, 32 jobs at once
+ *   pg-boss          12, batch fetch (jobs fetched, and completed, by batch)
+ *
+ * The peers need Node ≥ 22: the bench installs Node 22 with them, by npm,
+ * into a folder of its own (never into this project), once.
+ */
+import type { SQL } from "bun";
+import { copyFileSync, existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Children } from "../lib/procs.ts";
+
+export const PEER_PACKAGES = ["node@22.23.3", "graphile-worker@0.18.0", "pg-boss@12.38.0"];
+const PEER_SCRIPT = join(import.meta.dir, "peer.mjs");
+const ROOT = join(import.meta.dir, "..", "..");
+const WORKFLOWS = join(import.meta.dir, "..", "workflows");
+
+export interface Prepared {
+  workerCommand: string[];
+  env?: Record<string, string | undefined>;
+  cwd: string;
+  /** True once every job is done; throws when the work failed. */
+  done(admin: SQL): Promise<boolean>;
+  /** The first job's start (epoch ms), once done: from the database or from the workers' output. */
+  firstStart(admin: SQL, outputs: string[]): Promise<number>;
+}
+
+export interface Contender {
+  name: string;
+  description: string;
+  prepare(url: string, schema: string, tasks: number): Promise<Prepared>;
+}
+
+export interface Peers {
+  node: string;
+  /** bench/pg/peer.mjs, copied beside the packages it imports (ESM resolves them from the script's folder). */
+  script: string;
+}
+
+/** Installs the peers (and a Node 22 to run them) into `dir` unless they are there. */
+export async function installPeers(dir: string, children: Children, progress: (m: string) => void): Promise<Peers> {
+  const node = join(dir, "node_modules", ".bin", "node");
+  const script = join(dir, "peer.mjs");
+  const ready = () => {
+    copyFileSync(PEER_SCRIPT, script);
+    return { node, script };
+  };
+  if (existsSync(node) && existsSync(join(dir, "node_modules", "graphile-worker")) && existsSync(join(dir, "node_modules", "pg-boss"))) return ready();
+  progress(`installing ${PEER_PACKAGES.join(", ")} into ${dir} (once)`);
+  const proc = children.spawn(() => Bun.spawn(["npm", "install", "--prefix", dir, "--no-audit", "--no-fund", ...PEER_PACKAGES], { stdin: "ignore", stdout: "pipe", stderr: "pipe" }));
+  const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
+  if (code !== 0 || !existsSync(node)) throw new Error(`npm install of the peers failed (exit ${code}):\n${stderr.trim()}`);
+  return ready();
+}
+
+function withSchema(url: string, schema: string): string {
+  const u = new URL(url);
+  u.searchParams.set("schema", schema);
+  return u.toString();
+}
+
+export function farcaster(scratch: string, children: Children, concurrency: number): Contender {
+  const entry = join(ROOT, "farcaster.ts");
+  const plans = new Map<number, string>();
+  return {
+    name: "farcaster",
+    description: `${entry} worker (${concurrency} slots), bench-noop tasks with one journaled step each`,
+    async prepare(url, schema, tasks) {
+      let plan = plans.get(tasks);
+      if (!plan) {
+        plan = join(scratch, `plan-${tasks}.json`);
+        writeFileSync(plan, JSON.stringify({ version: 1, goal: "bench", tasks: Array.from({ length: tasks }, (_, i) => ({ id: `t${i}`, title: "t", workflow: "bench-noop", input: { steps: 1 } })) }));
+        plans.set(tasks, plan);
+      }
+      const db = withSchema(url, schema);
+      const { FARCASTER_DB: _db, FARCASTER_WORKFLOWS: _wf, ...env } = process.env;
+      const { value } = await children.json<{ run: { id: string } }>([process.execPath, entry, "run", plan, "--detach", "--json", "--db", db, "--workflows", WORKFLOWS], "farcaster run --detach", { env, cwd: scratch });
+      const runId = value.run.id;
+      return {
+        env,
+        cwd: scratch,
+        workerCommand: [process.execPath, entry, "worker", "--db", db, "--workflows", WORKFLOWS, "--quiet", "-c", String(concurrency)],
+        async done(admin) {
+          const [run] = await admin.unsafe<{ state: string }[]>(`SELECT state FROM ${schema}.runs WHERE id = $1`, [runId]);
+          if (run?.state === "failed" || run?.state === "cancelled") throw new Error(`farcaster: run ${runId} ${run.state}`);
+          return run?.state === "succeeded";
+        },
+        async firstStart(admin) {
+          const [row] = await admin.unsafe<{ first: string }[]>(`SELECT min(started_at) AS first FROM ${schema}.tasks WHERE run_id = $1 AND key <> '@plan'`, [runId]);
+          return Number(row!.first);
+        },
+      };
+    },
+  };
+}
+
+function peer(name: "graphile-worker" | "pg-boss", { node, script }: Peers, scratch: string, children: Children, concurrency: number, batch: number): Contender {
+  const id = name === "graphile-worker" ? "graphile" : "pgboss";
+  return {
+    name,
+    description:
+      name === "graphile-worker"
+        ? `graphile-worker 0.18.0 on Node 22: concurrency ${concurrency}, localQueue.size ${batch}, completeJobBatchDelay 0`
+        : `pg-boss 12.38.0 on Node 22: batchSize ${batch}, localConcurrency ${Math.max(1, Math.round(concurrency / batch))}, burstWhenBatchFull`,
+    async prepare(url, schema, tasks) {
+      const enqueue = children.spawn(() => Bun.spawn([node, script, "enqueue", id, url, schema, String(tasks)], { stdin: "ignore", stdout: "pipe", stderr: "pipe", cwd: scratch }));
+      const [stderr, code] = await Promise.all([new Response(enqueue.stderr).text(), enqueue.exited]);
+      if (code !== 0) throw new Error(`${name}: enqueue failed (exit ${code}): ${stderr.trim()}`);
+      return {
+        cwd: scratch,
+        workerCommand: [node, script, "work", id, url, schema, String(concurrency), String(batch)],
+        async done(admin) {
+          if (name === "graphile-worker") {
+            const [row] = await admin.unsafe<{ open: number; failed: number }[]>(`SELECT count(*)::int AS open, count(*) FILTER (WHERE attempts >= max_attempts)::int AS failed FROM ${schema}._private_jobs`);
+            if (row!.failed > 0) throw new Error(`graphile-worker: ${row!.failed} jobs failed`);
+            return row!.open === 0;
+          }
+          const [row] = await admin.unsafe<{ done: number; failed: number }[]>(`SELECT count(*) FILTER (WHERE state = 'completed')::int AS done, count(*) FILTER (WHERE state = 'failed')::int AS failed FROM ${schema}.job`);
+          if (row!.failed > 0) throw new Error(`pg-boss: ${row!.failed} jobs failed`);
+          return row!.done === tasks;
+        },
+        async firstStart(_admin, outputs) {
+          const firsts = outputs.map((out) => (JSON.parse(out.trim().split("\n").at(-1) ?? "{}") as { first?: number }).first ?? 0).filter((t) => t > 0);
+          if (firsts.length === 0) throw new Error(`${name}: no worker reported its first job`);
+          return Math.min(...firsts);
+        },
+      };
+    },
+  };
+}
+
+export function graphileWorker(node: Peers, scratch: string, children: Children, concurrency: number, batch: number): Contender {
+  return peer("graphile-worker", node, scratch, children, concurrency, batch);
+}
+
+export function pgBoss(node: Peers, scratch: string, children: Children, concurrency: number, batch: number): Contender {
+  return peer("pg-boss", node, scratch, children, concurrency, batch);
+}

@@ -1,0 +1,159 @@
+/**
+ * Claiming: one statement leases up to `limit` tasks for all the groups of a
+ * claim (a drone claims its unlimited workflows together and each workflow
+ * with a concurrency limit apart, see ClaimOptions.groups).
+ *
+ * CTEs find the candidates, each FOR UPDATE SKIP LOCKED (so concurrent
+ * claimers on any number of machines pass each other's rows by; FOR UPDATE
+ * is not allowed inside a UNION, so each is a CTE of its own): for each
+ * workflow a group names, its best ready tasks, up to the group's room, by
+ * the partial index tasks_ready_by_workflow (walking the whole ready set for
+ * a few workflows could take long); for a group of any workflow, the best
+ * ready tasks of all (tasks_claimable); and a bounded number of expired
+ * leases this claim may take over (of its workflows and run, and not past
+ * the recovery limit: the upkeep fails those). Candidates are ranked within
+ * their group (priority, then the one ready longest, then plan order), each
+ * group cut to its room, the groups taken in order up to the limit; the same
+ * statement opens the attempts (the attempt id is the fencing token), ends
+ * the crashed ones, marks the tasks running and returns what a drone needs,
+ * dependency outputs and the run's directory included.
+ */
+import type { ClaimedTask } from "../types.ts";
+import { appendEvent, type TxContext } from "./context.ts";
+import { fromJson, num, Params, q } from "./sqlText.ts";
+
+/** Expired leases a claim takes over at most (as Absurd's claim_task keeps its claim polling work bounded). */
+export const CLAIM_RECLAIM_BATCH = 16;
+
+type ClaimedRow = {
+  id: string; attempt_id: string; attempts: number; run_id: string; key: string; workflow: string; input: string; max_attempts: number;
+  timeout_ms: string | null; feedback: string | null; scope: string | null; title: string; description: string | null; cwd: string | null;
+  old_attempt: string | null; old_owner: string | null; crashes: number; deps: [string, string | null][] | null;
+};
+
+/** `lease expired: drone X stopped heartbeating`, as JSON text, built in SQL from the old owner. */
+const LEASE_EXPIRED_ERROR = `json_build_object('message', 'lease expired: drone ' || p.old_owner || ' stopped heartbeating', 'code', 'lease_expired')::text`;
+
+export function leaseExpiredError(owner: string | null): string {
+  return JSON.stringify({ message: `lease expired: drone ${owner} stopped heartbeating`, code: "lease_expired" });
+}
+
+/** One group of a claim with the room it has: its workflows (none: any), at most `limit` tasks. */
+export interface ClaimSlot {
+  workflows: readonly string[];
+  limit: number;
+}
+
+export interface ClaimRequest {
+  worker: string;
+  /** All groups together, at most. */
+  limit: number;
+  leaseMs: number;
+  runId?: string;
+  groups: readonly ClaimSlot[];
+  recoveryLimit: number;
+}
+
+export async function claimReady(ctx: TxContext, request: ClaimRequest): Promise<ClaimedTask[]> {
+  const { worker, limit, leaseMs } = request;
+  const groups = request.groups.map((group, index) => ({ ...group, index })).filter((group) => group.limit > 0);
+  if (limit <= 0 || groups.length === 0) return [];
+  const named = groups.flatMap((group) => group.workflows.map((name) => ({ name, index: group.index, limit: group.limit })));
+  const any = groups.filter((group) => group.workflows.length === 0);
+  const p = new Params();
+  for (const value of [worker, ctx.now, ctx.now + leaseMs, limit, request.recoveryLimit]) p.add(value);
+  const names = p.add(named.map((n) => n.name));
+  const namedGroups = p.add(named.map((n) => n.index));
+  const namedLimits = p.add(named.map((n) => n.limit));
+  const anyGroups = p.add(any.map((g) => g.index));
+  const anyLimits = p.add(any.map((g) => g.limit));
+  const byRun = request.runId === undefined ? "" : `AND t.run_id = ${p.add(request.runId)}`;
+  const rows = await q<ClaimedRow>(
+    ctx.sql,
+    `WITH g AS (SELECT * FROM unnest(${names}::text[], ${namedGroups}::int[], ${namedLimits}::int[]) AS g(name, grp, lim)),
+     a AS (SELECT * FROM unnest(${anyGroups}::int[], ${anyLimits}::int[]) AS a(grp, lim)),
+     ready AS (
+       SELECT c.id, c.priority, c.available_at, g.grp FROM g CROSS JOIN LATERAL (
+         SELECT t.id, t.priority, t.available_at FROM tasks t
+         WHERE t.state = 'ready' AND t.workflow = g.name AND t.available_at <= $2 ${byRun}
+         ORDER BY t.priority DESC, t.available_at, t.id LIMIT g.lim FOR UPDATE SKIP LOCKED) c
+     ),
+     ready_any AS (
+       SELECT c.id, c.priority, c.available_at, a.grp FROM a CROSS JOIN LATERAL (
+         SELECT t.id, t.priority, t.available_at FROM tasks t
+         WHERE t.state = 'ready' AND t.available_at <= $2 ${byRun}
+         ORDER BY t.priority DESC, t.available_at, t.id LIMIT a.lim FOR UPDATE SKIP LOCKED) c
+     ),
+     expired AS (
+       SELECT t.id, t.priority, t.attempt_id, t.lease_owner, t.workflow FROM tasks t
+       WHERE t.state = 'running' AND t.lease_expires_at < $2 AND t.crashes < $5 ${byRun}
+         AND (EXISTS (SELECT 1 FROM a) OR t.workflow IN (SELECT name FROM g))
+       ORDER BY t.lease_expires_at LIMIT ${CLAIM_RECLAIM_BATCH} FOR UPDATE SKIP LOCKED
+     ),
+     candidates AS (
+       SELECT DISTINCT ON (c.id) c.* FROM (
+         SELECT id, priority, available_at, grp, NULL::bigint AS old_attempt, NULL::text AS old_owner FROM ready
+         UNION ALL SELECT id, priority, available_at, grp, NULL, NULL FROM ready_any
+         UNION ALL SELECT e.id, e.priority, $2::bigint, coalesce((SELECT min(g.grp) FROM g WHERE g.name = e.workflow), (SELECT min(a.grp) FROM a)),
+           e.attempt_id, e.lease_owner FROM expired e
+       ) c ORDER BY c.id, c.grp -- a task two groups could take counts in the first
+     ),
+     ranked AS (
+       SELECT c.*, row_number() OVER (PARTITION BY c.grp ORDER BY c.priority DESC, c.available_at, c.id) AS rn,
+         coalesce((SELECT min(g.lim) FROM g WHERE g.grp = c.grp), (SELECT min(a.lim) FROM a WHERE a.grp = c.grp)) AS lim
+       FROM candidates c
+     ),
+     picked AS (SELECT * FROM ranked WHERE rn <= lim ORDER BY grp, priority DESC, available_at, id LIMIT $4),
+     opened AS (
+       INSERT INTO attempts (task_id, number, worker, state, started_at, heartbeat_at)
+       SELECT p.id, t.attempts + 1, $1, 'running', $2, $2 FROM picked p JOIN tasks t ON t.id = p.id
+       ORDER BY p.grp, p.priority DESC, p.available_at, p.id
+       RETURNING id, task_id
+     ),
+     crashed AS (
+       UPDATE attempts a SET state = 'crashed', ended_at = $2, error = ${LEASE_EXPIRED_ERROR}
+       FROM picked p WHERE p.old_attempt IS NOT NULL AND a.id = p.old_attempt
+     ),
+     leased AS (
+       UPDATE tasks t SET state = 'running', attempt_id = o.id, lease_owner = $1, lease_expires_at = $3, attempts = t.attempts + 1,
+         crashes = t.crashes + (p.old_attempt IS NOT NULL)::int,
+         error = CASE WHEN p.old_attempt IS NULL THEN t.error ELSE ${LEASE_EXPIRED_ERROR} END,
+         available_at = p.available_at, started_at = coalesce(t.started_at, $2), updated_at = $2, waiting_for = NULL
+       FROM opened o JOIN picked p ON p.id = o.task_id WHERE t.id = o.task_id
+       RETURNING t.id, o.id AS attempt_id, t.attempts, t.run_id, t.key, t.workflow, t.input, t.max_attempts, t.timeout_ms, t.feedback, t.scope,
+         t.title, t.description, t.crashes, p.old_attempt, p.old_owner
+     )
+     SELECT l.*, r.cwd,
+       (SELECT json_agg(json_build_array(d.key, d.output) ORDER BY d.key) FROM task_deps e JOIN tasks d ON d.id = e.depends_on WHERE e.task_id = l.id) AS deps
+     FROM leased l JOIN runs r ON r.id = l.run_id
+     ORDER BY l.attempt_id`,
+    p.values,
+  );
+  const expiresAt = ctx.now + leaseMs;
+  return rows.map((task) => {
+    const taskId = num(task.id);
+    const attemptId = num(task.attempt_id);
+    if (task.old_attempt !== null) {
+      appendEvent(ctx, { type: "task.lease_expired", actor: worker, runId: task.run_id, taskId, attemptId: num(task.old_attempt), data: { owner: task.old_owner ?? "", crashes: task.crashes } });
+    }
+    appendEvent(ctx, { type: "task.started", actor: worker, runId: task.run_id, taskId, attemptId, data: { attempt: task.attempts } });
+    return {
+      taskId,
+      attemptId,
+      runId: task.run_id,
+      key: task.key,
+      workflow: task.workflow,
+      input: fromJson(task.input),
+      attempt: task.attempts,
+      maxAttempts: task.max_attempts,
+      timeoutMs: num(task.timeout_ms),
+      leaseExpiresAt: expiresAt,
+      feedback: fromJson(task.feedback) ?? [],
+      scope: fromJson(task.scope),
+      title: task.title,
+      description: task.description,
+      cwd: task.cwd,
+      deps: Object.fromEntries((task.deps ?? []).map(([key, output]) => [key, fromJson(output)])),
+    };
+  });
+}

@@ -1,0 +1,68 @@
+/**
+ * Small pieces of SQL shared by the PostgreSQL store's modules: closed sets
+ * as literal lists, JSON as text, int8 back to numbers, advisory lock keys.
+ */
+import type { SQL } from "bun";
+
+/**
+ * A closed set as an SQL list of literals (`'a','b'`), for `state IN (…)`.
+ * The values come from the constants in src/core/states.ts, never from input.
+ */
+export function inList(values: readonly string[]): string {
+  return values.map((value) => `'${value.replace(/'/g, "''")}'`).join(",");
+}
+
+/** Runs one statement with bound parameters (a named prepared statement per connection). */
+export function q<T = Record<string, unknown>>(sql: SQL, text: string, params: unknown[] = []): Promise<T[]> {
+  return sql.unsafe(text, params) as unknown as Promise<T[]>;
+}
+
+/** JSON as stored (text, exactly as written): undefined is SQL NULL. Throws for what JSON cannot hold (a bigint). */
+export function toJson(value: unknown): string | null {
+  return value === undefined ? null : JSON.stringify(value);
+}
+
+export function fromJson<T = unknown>(text: string | null | undefined): T | null {
+  return text === null || text === undefined ? null : (JSON.parse(text) as T);
+}
+
+/** int8 columns come back as strings (Bun.SQL): the store's ids and times fit a double exactly. */
+export function num(value: string | number | bigint): number;
+export function num(value: string | number | bigint | null): number | null;
+export function num(value: string | number | bigint | null): number | null {
+  return value === null ? null : Number(value);
+}
+
+/**
+ * A stable 52-bit key for pg_advisory_xact_lock, from a name (FNV-1a, two
+ * rounds): each schema gets its own keys, so stores of different schemas
+ * (tests, tenants) never wait for each other.
+ */
+export function lockKey(name: string): number {
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ 0x5bd1e995;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193) >>> 0;
+    b = Math.imul(b ^ c, 0x5bd1e995) >>> 0;
+  }
+  return (a & 0xfffff) * 2 ** 32 + b;
+}
+
+/** PostgreSQL text cannot hold NUL; output of a process can. */
+export function pgText(text: string): string {
+  return text.includes("\u0000") ? text.replaceAll("\u0000", "\uFFFD") : text;
+}
+
+/**
+ * Parameters numbered as they are added, for statements whose text depends
+ * on the options (a run filter, workflows): PostgreSQL refuses a parameter
+ * the text does not use, so each one is added only where it appears.
+ */
+export class Params {
+  readonly values: unknown[] = [];
+  add(value: unknown): string {
+    this.values.push(value);
+    return `$${this.values.length}`;
+  }
+}

@@ -1,0 +1,611 @@
+/**
+ * The Store on PostgreSQL (Bun.SQL), for a swarm across machines: every
+ * state change is a function of runs.ts, claims.ts, leases.ts, outcomes.ts…
+ * applied by the group writer (writer.ts), one transaction per batch; reads
+ * of one statement go straight to the pool, reads of several run in one
+ * REPEATABLE READ transaction (one snapshot). Opened read-only, the store
+ * never migrates and never writes (the server refuses it too).
+ *
+ * Open it with `await PostgresStore.open(url, options)`.
+ */
+import type { SQL } from "bun";
+import { DEFAULT_BACKOFF, type BackoffPolicy } from "../../core/backoff.ts";
+import { systemClock, type Clock } from "../../core/clock.ts";
+import { NotFoundError, ReadOnlyStoreError, StoreUnreachableError } from "../../core/errors.ts";
+import { UNFINISHED_RUN_STATES } from "../../core/states.ts";
+import { parseWorkplan, type RunBudget } from "../../core/workplan.ts";
+import { follow, type FollowOptions } from "../follow.ts";
+import type {
+  AttemptRecord,
+  ClaimedTask,
+  ClaimOptions,
+  CompleteResult,
+  CreateRunOptions,
+  EmitResult,
+  EventRecord,
+  FailOptions,
+  FailResult,
+  FireRequest,
+  FireResult,
+  GateDecision,
+  GateRecord,
+  LeaseRenewal,
+  LogEntry,
+  LogRecord,
+  RunRecord,
+  RunSnapshot,
+  RunSummary,
+  StateCounts,
+  DroneRecord,
+  EventTail,
+  ScheduleInput,
+  ScheduleRecord,
+  SignalRecord,
+  StepRecord,
+  StepWrite,
+  Store,
+  SuspendOptions,
+  TaskError,
+  TaskRecord,
+} from "../types.ts";
+import { PgChangeFeed } from "./changes.ts";
+import { claimReady } from "./claims.ts";
+import type { TxContext } from "./context.ts";
+import { checkVersion, createPool, isConnectionError, migrate, parsePgUrl, unreachable, type Migration, type PgTarget } from "./database.ts";
+import { selectEvents } from "./events.ts";
+import { decideGateTx, selectGate, sweepGateTimeouts, GATE_SWEEP_BATCH } from "./gates.ts";
+import { extendLeaseTx, nextDueTx, reclaimExpired, releaseTaskTx, renewLeasesTx, suspendTaskTx, wakeSleepers, RECLAIM_BATCH } from "./leases.ts";
+import { appendLogs, selectLogs, type LogRequest } from "./logs.ts";
+import { completeTasks, completeTaskTx, failTaskTx, type CompleteRequest } from "./outcomes.ts";
+import { GATE_SELECT, TASK_SELECT, toAttempt, toGate, toStep, toTask, type AttemptRow, type GateRow, type StepRow, type TaskRow } from "./rows.ts";
+import { cancelRunTx, insertPlanningRun, insertRun, reopenRunTx, selectRun } from "./runs.ts";
+import { deleteScheduleTx, fireTx, insertSchedule, recordMissedTx, selectSchedule, selectSchedules, setEnabledTx } from "./schedules.ts";
+import { emitSignalTx, selectSignal } from "./signals.ts";
+import { inList, lockKey, Params, q } from "./sqlText.ts";
+import { recordSteps, type StepRequest } from "./steps.ts";
+import { RUN_SELECT, toRun, type RunRow } from "./rows.ts";
+import { PgGroupWriter, type Write, type WriteGroup } from "./writer.ts";
+import { selectDrones, selectEventTail, selectLogTail, selectStateCounts, selectTaskSummaries } from "./views.ts";
+
+export interface PostgresStoreOptions {
+  clock?: Clock;
+  backoff?: BackoffPolicy;
+  /** Source of randomness for retry jitter (tests pin it). */
+  random?: () => number;
+  recoveryLimit?: number;
+  /** Never migrate, never write: a viewer. The schema must be at the code's version. */
+  readOnly?: boolean;
+  /** "create" (default): a database without Farcaster's tables gets them; "existing": it is NotFoundError instead. */
+  access?: "create" | "existing";
+  /** Connections in the pool (default 4). */
+  poolSize?: number;
+  /** Shown in pg_stat_activity (default "farcaster"). */
+  applicationName?: string;
+  /** A batch that takes longer than this is abandoned and its writes reject (default 15 s). */
+  writeDeadlineMs?: number;
+  /** How often the listener is probed, and how long a probe may take (see changes.ts). */
+  probeIntervalMs?: number;
+  probeTimeoutMs?: number;
+  /** Seconds to wait for a connection (default 10). */
+  connectTimeoutS?: number;
+  /** Migrations to apply instead of migrations/postgres (tests). */
+  migrations?: Migration[];
+}
+
+export const DEFAULT_RECOVERY_LIMIT = 5;
+/** See the SQLite store's upkeep.ts: the claim's upkeep runs at most this often per store, or when a claim comes back short. */
+export const UPKEEP_INTERVAL_MS = 200;
+
+const UNFINISHED = inList(UNFINISHED_RUN_STATES);
+
+export class PostgresStore implements Store {
+  readonly dialect = "postgres" as const;
+  readonly readOnly: boolean;
+  readonly target: PgTarget;
+  /** The schema holding the store's tables. */
+  readonly schema: string;
+  private sqlPool: SQL;
+  private readonly clock: Clock;
+  private readonly backoff: BackoffPolicy;
+  private readonly random: () => number;
+  private readonly recoveryLimit: number;
+  private readonly writer: PgGroupWriter;
+  private readonly changes: PgChangeFeed;
+  private readonly followChanges;
+  private readonly options: PostgresStoreOptions;
+  private upkeepAt = Number.NEGATIVE_INFINITY;
+  private closed = false;
+  private readonly closing = new AbortController();
+
+  /** Connects, then migrates (or, read-only, checks the schema version). A server that cannot be reached is StoreUnreachableError naming it. */
+  static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
+    const target = parsePgUrl(url);
+    const clock = options.clock ?? systemClock;
+    const pool = createPool(target, { readOnly: options.readOnly, max: options.poolSize, applicationName: options.applicationName, connectTimeoutS: options.connectTimeoutS });
+    try {
+      const info = options.readOnly
+        ? await checkVersion(pool, target, options.migrations)
+        : await migrate(pool, target, () => clock.now(), { create: (options.access ?? "create") === "create", migrations: options.migrations });
+      return new PostgresStore(target, pool, info.schema, options);
+    } catch (error) {
+      await pool.close({ timeout: 0 }).catch(() => {});
+      throw isConnectionError(error) || (error as { errno?: string })?.errno?.startsWith("28") || (error as { errno?: string })?.errno === "3D000" ? unreachable(target, error) : error;
+    }
+  }
+
+  private constructor(target: PgTarget, pool: SQL, schema: string, options: PostgresStoreOptions) {
+    this.target = target;
+    this.schema = schema;
+    this.sqlPool = pool;
+    this.options = options;
+    this.readOnly = options.readOnly ?? false;
+    this.clock = options.clock ?? systemClock;
+    this.backoff = options.backoff ?? DEFAULT_BACKOFF;
+    this.random = options.random ?? Math.random;
+    this.recoveryLimit = options.recoveryLimit ?? DEFAULT_RECOVERY_LIMIT;
+    const channel = `farcaster_${schema}`.slice(0, 63);
+    this.changes = new PgChangeFeed({
+      pool: () => this.sqlPool,
+      connectListener: () => createPool(target, { max: 1, readOnly: this.readOnly, applicationName: `${options.applicationName ?? "farcaster"}:listen` }),
+      channel,
+      probeIntervalMs: options.probeIntervalMs,
+      probeTimeoutMs: options.probeTimeoutMs,
+    });
+    this.followChanges = { token: () => this.changes.token(), wait: (since: number, signal: AbortSignal | undefined, maxWaitMs: number) => this.changes.wait(since, signal, maxWaitMs, true) };
+    this.writer = new PgGroupWriter({
+      pool: () => this.sqlPool,
+      clock: this.clock,
+      eventLockKey: lockKey(`farcaster.events:${schema}`),
+      channel,
+      deadlineMs: options.writeDeadlineMs ?? 15_000,
+      resetPool: () => this.resetPool(),
+      describe: () => target.label,
+      onCommit: () => this.changes.committed(),
+    });
+  }
+
+  /** Batches committed and writes they held (tests, the bench). */
+  get writeStats(): Readonly<{ batches: number; writes: number; retries: number }> {
+    return this.writer.stats;
+  }
+
+  /** The pool (tests and the bench read the database behind the store through it). */
+  get sql(): SQL {
+    return this.sqlPool;
+  }
+
+  /** The change feed's listener: how many times it was (re)subscribed (tests end it and watch it come back). */
+  get listener(): { readonly restarts: number } {
+    const changes = this.changes;
+    return { get restarts() { return changes.restarts; } };
+  }
+
+  private async resetPool(): Promise<void> {
+    const old = this.sqlPool;
+    const { options } = this;
+    this.sqlPool = createPool(this.target, { readOnly: options.readOnly, max: options.poolSize, applicationName: options.applicationName, connectTimeoutS: options.connectTimeoutS });
+    await old.close({ timeout: 0 }).catch(() => {});
+  }
+
+  private write<T>(operation: string, write: Omit<Write<T>, "idempotent"> & { idempotent?: boolean }): Promise<T> {
+    if (this.readOnly) return Promise.reject(new ReadOnlyStoreError(operation));
+    if (this.closed) return Promise.reject(new Error(`${operation}: the store is closed`));
+    return this.writer.write({ idempotent: false, ...write });
+  }
+
+  private other<T>(operation: string, run: (ctx: TxContext) => Promise<T>): Promise<T> {
+    return this.write(operation, { kind: "other", tasks: [], run });
+  }
+
+  /** A read of one statement (or several that need no common snapshot). */
+  private async read<T>(fn: (sql: SQL) => Promise<T>): Promise<T> {
+    try {
+      return await fn(this.sqlPool);
+    } catch (error) {
+      throw this.wrap(error);
+    }
+  }
+
+  /** A read of several statements in one snapshot. */
+  private async snapshot<T>(fn: (sql: SQL) => Promise<T>): Promise<T> {
+    try {
+      return (await this.sqlPool.begin("ISOLATION LEVEL REPEATABLE READ READ ONLY", (tx) => fn(tx))) as T;
+    } catch (error) {
+      throw this.wrap(error);
+    }
+  }
+
+  private wrap(error: unknown): unknown {
+    return isConnectionError(error) ? new StoreUnreachableError(`PostgreSQL at ${this.target.label}: ${(error as Error).message}; check that the server is running and reachable`, { cause: error }) : error;
+  }
+
+  async createRun(plan: unknown, options: CreateRunOptions = {}): Promise<RunRecord> {
+    const valid = parseWorkplan(plan, options.source); // validated before anything is written
+    return this.other("creating a run", (ctx) => insertRun(ctx, valid, options));
+  }
+
+  createPlanningRun(goal: string, planningInput: unknown, options: CreateRunOptions = {}): Promise<RunRecord> {
+    return this.other("creating a run", (ctx) => insertPlanningRun(ctx, goal, planningInput, options));
+  }
+
+  getRun(runId: string): Promise<RunRecord> {
+    return this.read((sql) => selectRun(sql, runId));
+  }
+
+  listRuns(options: { limit?: number; source?: string; unfinished?: boolean; idempotencyKey?: string } = {}): Promise<RunRecord[]> {
+    return this.read(async (sql) => {
+      const p = new Params();
+      const where: string[] = [];
+      if (options.source !== undefined) where.push(`r.source = ${p.add(options.source)}`);
+      if (options.idempotencyKey !== undefined) where.push(`r.idempotency_key = ${p.add(options.idempotencyKey)}`);
+      if (options.unfinished) where.push(`r.state IN (${UNFINISHED})`);
+      const filter = where.length > 0 ? `WHERE ${where.join(" AND ")}` : "";
+      const rows = await q<RunRow>(sql, `${RUN_SELECT} ${filter} ORDER BY r.created_at DESC, r.id DESC LIMIT ${p.add(options.limit ?? 50)}`, p.values);
+      return rows.map(toRun);
+    });
+  }
+
+  listTasks(runId: string): Promise<TaskRecord[]> {
+    return this.snapshot(async (sql) => {
+      await selectRun(sql, runId);
+      return selectTasks(sql, runId);
+    });
+  }
+
+  readRun(runId: string, options: { eventsAfter?: number; eventLimit?: number } = {}): Promise<RunSnapshot> {
+    return this.snapshot(async (sql) => ({
+      run: await selectRun(sql, runId),
+      tasks: await selectTasks(sql, runId),
+      gates: await selectGates(sql, { runId }),
+      events: options.eventsAfter === undefined ? [] : await selectEvents(sql, { runId, afterId: options.eventsAfter, limit: options.eventLimit ?? 1000 }),
+    }));
+  }
+
+  readRunSummary(runId: string, options: { changedSince?: number } = {}): Promise<RunSummary> {
+    return this.snapshot(async (sql) => ({ run: await selectRun(sql, runId), ...(await selectTaskSummaries(sql, runId, options.changedSince)), gates: await selectGates(sql, { runId }) }));
+  }
+
+  countTasksByState(runIds: readonly string[]): Promise<Record<string, StateCounts>> {
+    return this.read((sql) => selectStateCounts(sql, runIds));
+  }
+
+  listDrones(options: { since: number }): Promise<DroneRecord[]> {
+    return this.snapshot((sql) => selectDrones(sql, options.since));
+  }
+
+  tailEvents(options: { runId?: string; limit: number }): Promise<EventTail> {
+    return this.snapshot((sql) => selectEventTail(sql, options));
+  }
+
+  tailLogs(taskId: number, limit: number): Promise<LogRecord[]> {
+    return this.read((sql) => selectLogTail(sql, taskId, limit));
+  }
+
+  getTask(taskId: number): Promise<TaskRecord> {
+    return this.read(async (sql) => {
+      const [row] = await q<TaskRow>(sql, `${TASK_SELECT} WHERE t.id = $1`, [taskId]);
+      if (!row) throw new NotFoundError("task", String(taskId));
+      return toTask(row);
+    });
+  }
+
+  findTask(runId: string, key: string): Promise<TaskRecord> {
+    return this.read(async (sql) => {
+      const [row] = await q<TaskRow>(sql, `${TASK_SELECT} WHERE t.run_id = $1 AND t.key = $2`, [runId, key]);
+      if (!row) throw new NotFoundError("task", `${runId}/${key}`, `list the run's tasks with \`farcaster status ${runId}\``);
+      return toTask(row);
+    });
+  }
+
+  listAttempts(taskId: number): Promise<AttemptRecord[]> {
+    return this.read(async (sql) => (await q<AttemptRow>(sql, "SELECT id, task_id, number, worker, state, started_at, heartbeat_at, ended_at, error FROM attempts WHERE task_id = $1 ORDER BY id", [taskId])).map(toAttempt));
+  }
+
+  listSteps(taskId: number): Promise<StepRecord[]> {
+    return this.read(async (sql) =>
+      (
+        await q<StepRow>(
+          sql,
+          "SELECT task_id, key, seq, kind, attempt_id, status, input, output, error, started_at, ended_at, usage_input_tokens, usage_output_tokens FROM steps WHERE task_id = $1 ORDER BY seq",
+          [taskId],
+        )
+      ).map(toStep),
+    );
+  }
+
+  dependencyOutputs(taskId: number): Promise<Record<string, unknown>> {
+    return this.read(async (sql) => {
+      const rows = await q<{ key: string; output: string | null }>(
+        sql,
+        "SELECT d.key, d.output FROM task_deps e JOIN tasks d ON d.id = e.depends_on WHERE e.task_id = $1 ORDER BY d.key",
+        [taskId],
+      );
+      return Object.fromEntries(rows.map((row) => [row.key, row.output === null ? null : JSON.parse(row.output)]));
+    });
+  }
+
+  listEvents(options: { runId?: string; taskId?: number; afterId?: number; limit?: number } = {}): Promise<EventRecord[]> {
+    return this.read((sql) => selectEvents(sql, { ...options, afterId: options.afterId ?? 0, limit: options.limit ?? 1000 }));
+  }
+
+  followEvents(options: FollowOptions & { runId?: string; taskId?: number } = {}): AsyncIterable<EventRecord> {
+    return this.follow((afterId, limit) => this.listEvents({ runId: options.runId, taskId: options.taskId, afterId, limit }), options);
+  }
+
+  followLogs(taskId: number, options: FollowOptions = {}): AsyncIterable<LogRecord> {
+    return this.follow((afterId, limit) => this.listLogs(taskId, { afterId, limit }), options);
+  }
+
+  /** A follower that ends, rather than fails, when the store closes under it (its read in flight meets a closed pool). */
+  private follow<T extends { id: number }>(read: (afterId: number, limit: number) => Promise<T[]>, options: FollowOptions): AsyncIterable<T> {
+    const signal = options.signal ? AbortSignal.any([options.signal, this.closing.signal]) : this.closing.signal;
+    const guarded = async (afterId: number, limit: number) => {
+      try {
+        return await read(afterId, limit);
+      } catch (error) {
+        if (this.closed) return [];
+        throw error;
+      }
+    };
+    return follow(guarded, this.followChanges, { ...options, signal });
+  }
+
+  /** The upkeep (reclaim, gate sweep, wake-ups) runs when due, or when a claim finds nothing. */
+  async claimTasks(worker: string, limit: number, leaseMs: number, options: ClaimOptions = {}): Promise<ClaimedTask[]> {
+    if (!Number.isSafeInteger(limit) || limit < 0) throw new RangeError(`a claim's limit must be a whole number ≥ 0 (got ${limit})`);
+    const groups = options.groups ?? [{ workflows: options.workflows ?? [], limit }];
+    for (const group of groups) {
+      if (!Number.isSafeInteger(group.limit) || group.limit < 0) throw new RangeError(`a claim group's limit must be a whole number ≥ 0 (got ${group.limit})`);
+    }
+    /** One statement for every group, each with the room it has left after what `claimed` holds. */
+    const claimAll = async (ctx: TxContext, claimed: ClaimedTask[]) => {
+      const room = groups.map((group) => ({
+        workflows: group.workflows,
+        limit: group.limit - claimed.filter((c) => group.workflows.length === 0 || group.workflows.includes(c.workflow)).length,
+      }));
+      claimed.push(...(await claimReady(ctx, { worker, limit: limit - claimed.length, leaseMs, runId: options.runId, groups: room, recoveryLimit: this.recoveryLimit })));
+      return claimed;
+    };
+    return this.write("claiming tasks", {
+      kind: "claim",
+      tasks: [],
+      run: async (ctx) => {
+        const due = limit === 0 || this.upkeepDue(ctx.now);
+        if (due) await this.upkeep(ctx, worker);
+        const claimed = await claimAll(ctx, []);
+        // A claim that found nothing runs the upkeep now (an idle drone takes an expired or woken task at once), and claims
+        // again if it freed anything. Not one that found some: with drones on several machines claims often come back
+        // short (others hold the rows they skipped), and three more statements each time would cost more than they find.
+        if (due || claimed.length > 0) return claimed;
+        const changed = await this.upkeep(ctx, worker);
+        return changed === 0 ? claimed : claimAll(ctx, claimed);
+      },
+    });
+  }
+
+  private upkeepDue(now: number): boolean {
+    return now - this.upkeepAt >= UPKEEP_INTERVAL_MS || now < this.upkeepAt;
+  }
+
+  /** Reclaims expired leases, sweeps gate timeouts, wakes sleepers; returns how many tasks and gates it changed. */
+  private async upkeep(ctx: TxContext, actor: string): Promise<number> {
+    const reclaimed = await reclaimExpired(ctx, actor, { recoveryLimit: this.recoveryLimit });
+    const swept = await sweepGateTimeouts(ctx, actor);
+    const woken = await wakeSleepers(ctx);
+    const backlog = reclaimed >= RECLAIM_BATCH || swept >= GATE_SWEEP_BATCH;
+    this.upkeepAt = backlog ? Number.NEGATIVE_INFINITY : ctx.now;
+    return reclaimed + swept + woken;
+  }
+
+  nextDueAt(options: ClaimOptions = {}): Promise<number | null> {
+    return this.read((sql) => nextDueTx({ sql }, options));
+  }
+
+  changeToken(): number {
+    return this.changes.token();
+  }
+
+  waitForChange(options: { since: number; signal?: AbortSignal; maxWaitMs: number }): Promise<void> {
+    return this.changes.wait(options.since, options.signal, options.maxWaitMs, false);
+  }
+
+  renewLeases(worker: string, leases: readonly LeaseRenewal[]): Promise<number[]> {
+    if (leases.length === 0) return Promise.resolve([]);
+    return this.write("renewing leases", { kind: "hot", tasks: leases.map((l) => l.taskId), idempotent: true, run: (ctx) => renewLeasesTx(ctx, worker, leases) });
+  }
+
+  extendLease(taskId: number, attemptId: number, leaseMs: number): Promise<number> {
+    return this.write("extending a lease", { kind: "hot", tasks: [taskId], idempotent: true, run: (ctx) => extendLeaseTx(ctx, taskId, attemptId, leaseMs) });
+  }
+
+  recordStep(taskId: number, attemptId: number, step: StepWrite): Promise<void> {
+    const payload: StepRequest = { taskId, attemptId, step };
+    return this.write<void>("recording a step", {
+      kind: "hot",
+      tasks: [taskId],
+      idempotent: true,
+      group: STEPS as WriteGroup<unknown, void>,
+      payload,
+      run: async (ctx) => {
+        const [outcome] = await recordSteps(ctx, [payload]);
+        if (!outcome!.ok) throw outcome!.error;
+      },
+    });
+  }
+
+  completeTask(taskId: number, attemptId: number, output: unknown): Promise<CompleteResult> {
+    const payload: CompleteRequest = { taskId, attemptId, output: JSON.stringify(output ?? null) };
+    return this.write("completing a task", {
+      kind: "hot",
+      tasks: [taskId],
+      idempotent: true,
+      group: COMPLETIONS as WriteGroup<unknown, CompleteResult>,
+      payload,
+      run: (ctx) => completeTaskTx(ctx, taskId, attemptId, payload.output),
+    });
+  }
+
+  failTask(taskId: number, attemptId: number, error: TaskError, options: FailOptions = {}): Promise<FailResult> {
+    return this.write("failing a task", {
+      kind: "hot",
+      tasks: [taskId],
+      idempotent: true,
+      run: (ctx) => failTaskTx(ctx, taskId, attemptId, error, options, this.backoff, this.random),
+    });
+  }
+
+  suspendTask(taskId: number, attemptId: number, options: SuspendOptions): Promise<void> {
+    return this.write("suspending a task", { kind: "hot", tasks: [taskId], idempotent: true, run: (ctx) => suspendTaskTx(ctx, taskId, attemptId, options) });
+  }
+
+  releaseTask(taskId: number, attemptId: number): Promise<void> {
+    return this.write("releasing a task", { kind: "hot", tasks: [taskId], idempotent: true, run: (ctx) => releaseTaskTx(ctx, taskId, attemptId) });
+  }
+
+  runBudget(runId: string): Promise<RunBudget | null> {
+    return this.read(async (sql) => {
+      const [row] = await q<{ budget: string | null }>(sql, "SELECT (workplan::jsonb -> 'budget')::text AS budget FROM run_plans WHERE run_id = $1", [runId]);
+      return row?.budget && row.budget !== "null" ? (JSON.parse(row.budget) as RunBudget) : null;
+    });
+  }
+
+  runModelUsage(runId: string): Promise<{ turns: number; inputTokens: number; outputTokens: number }> {
+    return this.read(async (sql) => {
+      const [row] = await q<{ turns: string | null; input: string | null; output: string | null }>(
+        sql,
+        `SELECT sum(turns) AS turns, sum(input) AS input, sum(output) AS output FROM (
+           SELECT count(*) AS turns, sum(s.usage_input_tokens) AS input, sum(s.usage_output_tokens) AS output
+           FROM steps s JOIN tasks t ON t.id = s.task_id
+           WHERE t.run_id = $1 AND s.status = 'completed' AND s.usage_input_tokens IS NOT NULL
+           UNION ALL
+           SELECT sum(spent_turns), sum(spent_input_tokens), sum(spent_output_tokens) FROM tasks WHERE run_id = $1
+         ) u`,
+        [runId],
+      );
+      return { turns: Number(row?.turns ?? 0), inputTokens: Number(row?.input ?? 0), outputTokens: Number(row?.output ?? 0) };
+    });
+  }
+
+  resumeRun(runId: string, options: { actor?: string } = {}): Promise<{ run: RunRecord; reopened: number }> {
+    return this.other("resuming a run", (ctx) => reopenRunTx(ctx, runId, options.actor ?? "user"));
+  }
+
+  cancelRun(runId: string, options: { actor?: string; reason?: string } = {}): Promise<RunRecord> {
+    return this.other("cancelling a run", (ctx) => cancelRunTx(ctx, runId, options.actor ?? "user", options.reason));
+  }
+
+  getGate(gateId: string): Promise<GateRecord> {
+    return this.read((sql) => selectGate(sql, gateId));
+  }
+
+  listGates(options: { runId?: string; pendingOnly?: boolean } = {}): Promise<GateRecord[]> {
+    return this.read((sql) => selectGates(sql, options));
+  }
+
+  decideGate(gateId: string, decision: GateDecision): Promise<GateRecord> {
+    return this.other("deciding a gate", (ctx) => decideGateTx(ctx, gateId, decision));
+  }
+
+  appendLogs(taskId: number, attemptId: number, entries: readonly LogEntry[]): Promise<number> {
+    if (entries.length === 0) return Promise.resolve(0);
+    const payload: LogRequest = { taskId, attemptId, entries };
+    return this.write("appending logs", {
+      kind: "hot",
+      tasks: [taskId],
+      group: LOGS as WriteGroup<unknown, number>,
+      payload,
+      run: async (ctx) => (await appendLogs(ctx, [payload]))[0]!,
+    });
+  }
+
+  listLogs(taskId: number, options: { afterId?: number; limit?: number } = {}): Promise<LogRecord[]> {
+    return this.read((sql) => selectLogs(sql, taskId, options.afterId ?? 0, options.limit ?? 1000));
+  }
+
+  createSchedule(input: ScheduleInput, actor: string): Promise<ScheduleRecord> {
+    return this.other("creating a schedule", (ctx) => insertSchedule(ctx, input, actor));
+  }
+
+  getSchedule(nameOrId: string): Promise<ScheduleRecord> {
+    return this.read((sql) => selectSchedule(sql, nameOrId));
+  }
+
+  listSchedules(options: { enabledOnly?: boolean } = {}): Promise<ScheduleRecord[]> {
+    return this.read((sql) => selectSchedules(sql, options.enabledOnly ?? false));
+  }
+
+  setScheduleEnabled(name: string, enabled: boolean, actor: string): Promise<ScheduleRecord> {
+    return this.other(enabled ? "resuming a schedule" : "pausing a schedule", (ctx) => setEnabledTx(ctx, name, enabled, actor));
+  }
+
+  deleteSchedule(name: string, actor: string): Promise<void> {
+    return this.other("removing a schedule", (ctx) => deleteScheduleTx(ctx, name, actor));
+  }
+
+  fireSchedule(request: FireRequest): Promise<FireResult> {
+    return this.other("firing a schedule", (ctx) => fireTx(ctx, request));
+  }
+
+  recordScheduleMissed(scheduleId: string, throughSlot: number, missed: number, policy: string, actor: string): Promise<boolean> {
+    return this.other("recording missed slots", (ctx) => recordMissedTx(ctx, scheduleId, throughSlot, missed, policy, actor));
+  }
+
+  emitSignal(name: string, data: unknown, by: string): Promise<EmitResult> {
+    return this.other("emitting a signal", (ctx) => emitSignalTx(ctx, name, data, by));
+  }
+
+  getSignal(name: string): Promise<SignalRecord | null> {
+    return this.read((sql) => selectSignal(sql, name));
+  }
+
+  /** Closing twice is harmless. What was queued before is committed (or fails) first; followers wake and end. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.closing.abort();
+    await this.writer.drain();
+    await this.changes.close();
+    await this.sqlPool.close({ timeout: 5 }).catch(() => {});
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+}
+
+/** Steps of one layer of a batch: one statement (steps.ts). */
+const STEPS: WriteGroup<StepRequest, void> = {
+  name: "recording steps",
+  async applyMany(ctx, payloads) {
+    return (await recordSteps(ctx, payloads)).map((outcome) => (outcome.ok ? { ok: true, value: undefined } : outcome));
+  },
+};
+
+/** Completions of one layer: one statement (outcomes.ts); the planning task goes alone. */
+const COMPLETIONS: WriteGroup<CompleteRequest, CompleteResult> = {
+  name: "completing tasks",
+  async applyMany(ctx, payloads) {
+    return (await completeTasks(ctx, payloads)).map((outcome) => (outcome.ok === true ? { ok: true, value: outcome.value } : outcome));
+  },
+};
+
+/** Output of one layer: one statement (logs.ts). */
+const LOGS: WriteGroup<LogRequest, number> = {
+  name: "appending logs",
+  async applyMany(ctx, payloads) {
+    return (await appendLogs(ctx, payloads)).map((value) => ({ ok: true, value }));
+  },
+};
+
+async function selectTasks(sql: SQL, runId: string): Promise<TaskRecord[]> {
+  return (await q<TaskRow>(sql, `${TASK_SELECT} WHERE t.run_id = $1 ORDER BY t.id`, [runId])).map(toTask);
+}
+
+async function selectGates(sql: SQL, options: { runId?: string; pendingOnly?: boolean }): Promise<GateRecord[]> {
+  const p = new Params();
+  const where: string[] = [];
+  if (options.runId) where.push(`g.run_id = ${p.add(options.runId)}`);
+  if (options.pendingOnly) where.push("g.state = 'pending'");
+  const text = `${GATE_SELECT}${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY g.created_at, g.id`;
+  return (await q<GateRow>(sql, text, p.values)).map(toGate);
+}
