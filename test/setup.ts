@@ -3,11 +3,13 @@
  * - databases go to a private temp directory, never to ./.farcaster
  * - provider API keys and endpoints are removed, so no test can reach a real model
  * - every store a test opened is closed when the test ends (test/fixtures/stores.ts)
+ * - every subprocess a test started and left running is killed when it ends (test/fixtures/processes.ts)
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeEach } from "bun:test";
+import { reapSpawned, trackSpawns } from "./fixtures/processes.ts";
 import { leakedStores, testEnded, testStarted } from "./fixtures/stores.ts";
 
 const root = mkdtempSync(join(tmpdir(), "farcaster-test-"));
@@ -19,10 +21,15 @@ for (const name of Object.keys(process.env)) {
   }
 }
 
+trackSpawns();
 beforeEach(testStarted);
-afterEach(testEnded);
+afterEach(async () => {
+  await reapSpawned();
+  await testEnded();
+});
 
 afterAll(async () => {
+  await reapSpawned();
   const leaked = await leakedStores();
   // The PostgreSQL tests' schemas and connection (test/fixtures/pg.ts), if this file used them.
   if ((globalThis as { __farcasterPg?: unknown }).__farcasterPg) await (await import("./fixtures/pg.ts")).cleanupPg();

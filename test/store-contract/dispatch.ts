@@ -4,6 +4,7 @@
  * the claim, when a claim could next find work, and change tokens.
  */
 import { describe, expect, test } from "bun:test";
+import type { Store } from "../../src/store/types.ts";
 import type { OpenDb } from "./harness.ts";
 import { claimOne, plan, tasks } from "./support.ts";
 
@@ -104,5 +105,23 @@ export function dispatchContract(open: OpenDb): void {
       stop.abort();
       await waiting;
     });
+
+    test("a claim that finds nothing is no change (idle drones of one process would otherwise wake each other for ever); a claim that takes a task is one", async () => {
+      const { store } = await open();
+      await claimNone(store);
+      const idle = store.changeToken();
+      await claimNone(store);
+      await Promise.all([claimNone(store), claimNone(store), claimNone(store)]); // one batch of empty claims
+      expect(store.changeToken()).toBe(idle);
+      await store.createRun(plan(["a"]));
+      const queued = store.changeToken();
+      expect(queued).not.toBe(idle);
+      await claimOne(store);
+      expect(store.changeToken()).not.toBe(queued);
+    });
   });
+}
+
+async function claimNone(store: Store): Promise<void> {
+  expect(await store.claimTasks("idle", 4, 10_000)).toEqual([]);
 }

@@ -127,6 +127,8 @@ export class PgGroupWriter {
   private flushing: Promise<void> | null = null;
   /** Batches committed and writes they held (for tests and the bench). */
   readonly stats = { batches: 0, writes: 0, retries: 0 };
+  /** Whether the batch last applied changed anything (see emptyClaimsOnly). */
+  private changedLast = true;
 
   constructor(private readonly options: PgWriterOptions) {}
 
@@ -214,7 +216,9 @@ export class PgGroupWriter {
       }
       this.stats.batches++;
       this.stats.writes += batch.length;
-      this.options.onCommit();
+      // A batch of claims that found nothing changed nothing: waking this store's
+      // idle drones for it would have them claim again at once, and wake each other forever.
+      if (this.changedLast) this.options.onCommit();
       batch.forEach((write, index) => {
         const outcome = outcomes[index]!;
         if (outcome.ok) write.resolve(outcome.value);
@@ -271,6 +275,7 @@ export class PgGroupWriter {
     // Claims go last, so they see what the batch made ready. A claim is its statement (and the upkeep's):
     // in a batch that fails, the batch is applied again with it in a savepoint (safe mode).
     for (const i of claims) outcomes[i] = safe ? await this.single(ctx, batch[i]!) : await this.direct(ctx, batch[i]!);
+    this.changedLast = !emptyClaimsOnly(batch, outcomes, ctx);
     await this.finish(tx, ctx);
     return outcomes;
   }
@@ -348,4 +353,13 @@ export class PgGroupWriter {
       return { ok: false, error };
     }
   }
+}
+
+/** Only claims, each of which claimed nothing, and no event or newly ready task (an upkeep that did nothing). */
+function emptyClaimsOnly(batch: readonly Queued[], outcomes: readonly Outcome[], ctx: TxContext): boolean {
+  if (ctx.events.length > 0 || ctx.ready) return false;
+  return batch.every((write, i) => {
+    const outcome = outcomes[i];
+    return write.kind === "claim" && outcome !== undefined && outcome.ok && Array.isArray(outcome.value) && outcome.value.length === 0;
+  });
 }

@@ -65,6 +65,7 @@ export class GroupWriter {
   private readonly begin: () => void;
   private readonly commit: () => void;
   private readonly rollback: () => void;
+  private readonly totalChanges: () => number;
   /** Batches committed and writes they held (for tests and the bench). */
   readonly stats = { batches: 0, writes: 0 };
 
@@ -80,6 +81,8 @@ export class GroupWriter {
     this.savepoint = statement("SAVEPOINT w");
     this.release = statement("RELEASE w");
     this.rollbackTo = statement("ROLLBACK TO w");
+    const total = sql<{ n: number }, []>(db, "SELECT total_changes() AS n");
+    this.totalChanges = () => total.get()!.n;
   }
 
   write<T>(kind: WriteKind, fn: (ctx: TxContext) => T): Promise<T> {
@@ -130,6 +133,8 @@ export class GroupWriter {
     const batch = this.queue.splice(0, MAX_BATCH);
     const ctx: TxContext = { db: this.options.db, now: this.options.clock.now(), deltas: new Map() };
     const outcomes: { ok: boolean; value: unknown }[] = [];
+    const changesBefore = this.totalChanges();
+    let changed = true;
     try {
       for (const phase of ["first", "claims"] as const) {
         batch.forEach((write, index) => {
@@ -139,6 +144,7 @@ export class GroupWriter {
         });
       }
       applyRunDeltas(ctx);
+      changed = this.totalChanges() !== changesBefore;
       this.commit();
     } catch (error) {
       // The COMMIT (or the deferred counters) failed: nothing of the batch is durable.
@@ -149,7 +155,9 @@ export class GroupWriter {
     this.stats.batches++;
     this.stats.writes += batch.length;
     this.options.checkpointer?.committed();
-    this.options.onCommit();
+    // A batch that changed no row (claims that found nothing) is not a change: waking this
+    // store's idle drones for it would have them claim again at once, and wake each other forever.
+    if (changed) this.options.onCommit();
     batch.forEach((write, index) => {
       const outcome = outcomes[index]!;
       if (outcome.ok) write.resolve(outcome.value);
