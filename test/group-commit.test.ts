@@ -1,6 +1,7 @@
 /**
- * Group commit: the writes of one event-loop turn share one transaction,
- * each in its own savepoint, and every caller learns its outcome only after
+ * Group commit: the writes of one event-loop turn share one transaction
+ * (steps and completions as sets; write by write, each in its savepoint,
+ * when one of them fails), and every caller learns its outcome only after
  * that COMMIT. These tests queue writes in one turn (no await in between)
  * and check what the batch did.
  */
@@ -36,18 +37,32 @@ describe("one batch, one transaction", () => {
     const [stolen] = await store.claimTasks("thief", 1, 60_000);
     expect(stolen!.taskId).toBe(a!.taskId);
     const again = await store.claimTasks("w", 2, 60_000);
-    const before = store.writeStats.batches;
+    const before = { ...store.writeStats };
     const results = await Promise.allSettled([
-      store.recordStep(a!.taskId, a!.attemptId, step("s1", 1)), // stale: a is the thief's now
       store.recordStep(again[0]!.taskId, again[0]!.attemptId, step("s1", 1)),
+      store.recordStep(a!.taskId, a!.attemptId, step("s1", 1)), // stale: a is the thief's now
       store.completeTask(again[1]!.taskId, again[1]!.attemptId, "done"),
     ]);
-    expect(store.writeStats.batches - before).toBe(1);
-    expect(results.map((r) => r.status)).toEqual(["rejected", "fulfilled", "fulfilled"]);
-    expect((results[0] as PromiseRejectedResult).reason).toBeInstanceOf(LeaseLostError);
+    expect(store.writeStats.batches - before.batches).toBe(1);
+    // Applied without savepoints first; the lost lease sent the batch round again with them.
+    expect(store.writeStats.safeRetries - before.safeRetries).toBe(1);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(LeaseLostError);
     expect(await store.listSteps(a!.taskId)).toEqual([]);
     expect((await store.listSteps(again[0]!.taskId)).map((s) => s.key)).toEqual(["s1"]);
     expect((await store.getTask(again[1]!.taskId)).state).toBe("succeeded");
+    // The step written before the failing one is there once, not twice (the first pass was rolled back).
+    expect((await store.listSteps(again[0]!.taskId)).map((s) => [s.key, s.attemptId])).toEqual([["s1", again[0]!.attemptId]]);
+  });
+
+  test("a batch in which nothing throws is applied without savepoints", async () => {
+    const { store } = freshStore();
+    await store.createRun(plan(["a"], ["b"]));
+    const claimed = await store.claimTasks("w", 2, 10_000);
+    const before = store.writeStats.safeRetries;
+    await Promise.all(claimed.map((task) => store.recordStep(task.taskId, task.attemptId, step("s1", 1))));
+    await Promise.all(claimed.map((task) => store.completeTask(task.taskId, task.attemptId, null)));
+    expect(store.writeStats.safeRetries).toBe(before);
   });
 
   test("a write that throws halfway is rolled back alone, and the others of its batch still resolve", async () => {
@@ -61,6 +76,51 @@ describe("one batch, one transaction", () => {
     expect(completed.status).toBe("fulfilled");
     expect((await store.listRuns()).map((r) => r.id)).toEqual([good.id]); // nothing of the bad run
     expect((await store.getRun(good.id)).state).toBe("succeeded");
+  });
+
+  test("completions of one batch are applied as one set: a dependent of several of them is readied once, named by the last", async () => {
+    const { store } = freshStore();
+    const run = await store.createRun(plan(["a"], ["b"], ["c"], ["sink", "a", "b", "c"], ["after-b", "b"]));
+    const claimed = await store.claimTasks("w", 3, 10_000);
+    const byKey = new Map(await Promise.all(claimed.map(async (task) => [(await store.getTask(task.taskId)).key, task] as const)));
+    const before = { ...store.writeStats };
+    const order = ["c", "a", "b"].map((key) => byKey.get(key)!);
+    await Promise.all(order.map((task) => store.recordStep(task.taskId, task.attemptId, step("s1", 1))));
+    const results = await Promise.all(order.map((task) => store.completeTask(task.taskId, task.attemptId, { key: task.taskId })));
+    expect(store.writeStats.safeRetries).toBe(before.safeRetries); // applied as sets, not write by write
+    expect(store.writeStats.batches - before.batches).toBe(2);
+    // b is last in the batch: it readies both the sink (its last dependency) and after-b.
+    expect(results.map((r) => r.unblocked)).toEqual([0, 0, 2]);
+    expect(results.every((r) => r.runState === "running")).toBe(true);
+    const events = (await store.listEvents({ runId: run.id })).filter((e) => e.type === "task.succeeded");
+    expect(events.map((e) => [e.taskId, (e.data as { unblocked: string[] }).unblocked.sort()])).toEqual([
+      [byKey.get("c")!.taskId, []],
+      [byKey.get("a")!.taskId, []],
+      [byKey.get("b")!.taskId, ["after-b", "sink"]],
+    ]);
+    const tasks = new Map((await store.listTasks(run.id)).map((task) => [task.key, task]));
+    expect(tasks.get("sink")).toMatchObject({ state: "ready", pendingDeps: 0 });
+    expect(tasks.get("a")).toMatchObject({ state: "succeeded", output: { key: byKey.get("a")!.taskId } });
+    expect((await store.listAttempts(byKey.get("a")!.taskId)).map((a) => a.state)).toEqual(["succeeded"]);
+    expect((await store.getRun(run.id)).tasksOpen).toBe(2);
+  });
+
+  test("a completion whose lease was lost sends its set round write by write: only it fails", async () => {
+    const { store, clock } = freshStore();
+    await store.createRun(plan(["a"], ["b"]));
+    const [a, b] = await store.claimTasks("w", 2, 1_000);
+    clock.advance(1_001);
+    const [stolen] = await store.claimTasks("thief", 1, 60_000);
+    const [mine, lost] = stolen!.taskId === a!.taskId ? [b!, a!] : [a!, b!];
+    const again = (await store.claimTasks("w", 1, 60_000))[0]!; // mine, under a new attempt
+    expect(again.taskId).toBe(mine.taskId);
+    const before = store.writeStats.safeRetries;
+    const [ok, refused] = await Promise.allSettled([store.completeTask(again.taskId, again.attemptId, 1), store.completeTask(lost.taskId, lost.attemptId, 2)]);
+    expect(store.writeStats.safeRetries).toBe(before + 1);
+    expect(ok.status).toBe("fulfilled");
+    expect(refused.status === "rejected" && refused.reason).toBeInstanceOf(LeaseLostError);
+    expect((await store.getTask(again.taskId)).state).toBe("succeeded");
+    expect((await store.getTask(lost.taskId))).toMatchObject({ state: "running", leaseOwner: "thief" });
   });
 
   test("a task's writes keep their order: its steps and then its completion, queued in one turn", async () => {

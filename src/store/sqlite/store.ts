@@ -78,7 +78,12 @@ import { decideGateTx, selectGate } from "./gates.ts";
 import { finalizeStatements, inList, sql } from "./statements.ts";
 import { UNFINISHED_RUN_STATES } from "../../core/states.ts";
 import { Upkeep } from "./upkeep.ts";
-import { GroupWriter, type WriteKind } from "./writer.ts";
+import { GroupWriter, type SetGroup, type SetMember, type WriteKind } from "./writer.ts";
+import { completeTasks, recordSteps, type CompletionItem, type StepItem } from "./sets.ts";
+
+// Many tasks' steps, and many completions, of one batch as one statement each (sets.ts).
+const STEP_SET: SetGroup<StepItem, void> = { name: "recording steps", apply: recordSteps };
+const COMPLETION_SET: SetGroup<CompletionItem, CompleteResult> = { name: "completing tasks", apply: completeTasks };
 import { selectDrones, selectEventTail, selectLogTail, selectStateCounts, selectTaskSummaries } from "./views.ts";
 
 export interface SqliteStoreOptions {
@@ -146,14 +151,14 @@ export class SqliteStore implements Store {
   }
 
   /** Batches committed and writes they held (tests, the bench). */
-  get writeStats(): Readonly<{ batches: number; writes: number }> {
+  get writeStats(): Readonly<{ batches: number; writes: number; safeRetries: number }> {
     return this.writer.stats;
   }
 
   /** Queues a write for this turn's batch; resolves after the COMMIT that holds it. */
-  private write<T>(operation: string, fn: (ctx: TxContext) => T, kind: WriteKind = "other"): Promise<T> {
+  private write<T>(operation: string, fn: (ctx: TxContext) => T, kind: WriteKind = "other", set?: SetMember): Promise<T> {
     if (this.readOnly) return Promise.reject(new ReadOnlyStoreError(operation));
-    return this.writer.write(kind, Object.defineProperty(fn, "name", { value: operation }));
+    return this.writer.write(kind, Object.defineProperty(fn, "name", { value: operation }), set);
   }
 
   /** A read of one statement. */
@@ -341,12 +346,16 @@ export class SqliteStore implements Store {
   }
 
   recordStep(taskId: number, attemptId: number, step: StepWrite): Promise<void> {
-    return this.write("recording a step", (ctx) => recordStepTx(ctx, taskId, attemptId, step), "hot");
+    return this.write("recording a step", (ctx) => recordStepTx(ctx, taskId, attemptId, step), "hot", { group: STEP_SET, task: taskId, payload: { taskId, attemptId, step } });
   }
 
   completeTask(taskId: number, attemptId: number, output: unknown): Promise<CompleteResult> {
     const json = JSON.stringify(output ?? null);
-    return this.write("completing a task", (ctx) => completeTaskTx(ctx, taskId, attemptId, json), "hot");
+    return this.write("completing a task", (ctx) => completeTaskTx(ctx, taskId, attemptId, json), "hot", {
+      group: COMPLETION_SET,
+      task: taskId,
+      payload: { taskId, attemptId, output: json },
+    });
   }
 
   failTask(taskId: number, attemptId: number, error: TaskError, options: FailOptions = {}): Promise<FailResult> {

@@ -9,10 +9,13 @@
  *
  * The promises keep their meaning: a caller learns of success only after the
  * COMMIT that holds its write (a `ctx.step` returns once its output is
- * durable), and of failure only for its own write. Each write runs inside a
- * SAVEPOINT: one that throws (LeaseLostError from its fence, a plan the
- * database refuses) is rolled back alone and rejects alone; the rest of the
- * batch commits. If the COMMIT itself fails, every write of the batch rejects.
+ * durable), and of failure only for its own write. A batch is first applied
+ * without savepoints; if a write throws (LeaseLostError from its fence, a
+ * plan the database refuses), the transaction is rolled back and the batch
+ * applied again with each write in its own SAVEPOINT, so the one that throws
+ * is rolled back alone and rejects alone, and the rest commits. (Writes are
+ * functions of the database and the batch's clock: applying one twice is
+ * safe.) If the COMMIT itself fails, every write of the batch rejects.
  *
  * Order: writes apply in the order they were queued, so a task's own writes
  * keep their order; claims go last, so a claim sees what the batch's
@@ -36,9 +39,28 @@ import { acquireWriteLock } from "./writeLock.ts";
  */
 export type WriteKind = "hot" | "claim" | "other";
 
+/**
+ * Writes of one kind that can be applied many at once (sets.ts): `apply`
+ * takes the payloads of distinct tasks and returns their values in order,
+ * or throws when any of them needs the write-by-write path.
+ */
+export interface SetGroup<P = unknown, R = unknown> {
+  name: string;
+  apply: (ctx: TxContext, payloads: P[]) => R[];
+}
+
+/** A write's place in a set: its group, its task (a task's writes never share a set), its payload. */
+export interface SetMember {
+  // The payload is the group's own type; the writer only hands it back to the group.
+  group: SetGroup<never, unknown>;
+  task: number;
+  payload: unknown;
+}
+
 interface QueuedWrite {
   kind: WriteKind;
   fn: (ctx: TxContext) => unknown;
+  set?: SetMember;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -67,7 +89,7 @@ export class GroupWriter {
   private readonly rollback: () => void;
   private readonly totalChanges: () => number;
   /** Batches committed and writes they held (for tests and the bench). */
-  readonly stats = { batches: 0, writes: 0 };
+  readonly stats = { batches: 0, writes: 0, safeRetries: 0 };
 
   constructor(private readonly options: WriterOptions) {
     const { db } = options;
@@ -85,9 +107,9 @@ export class GroupWriter {
     this.totalChanges = () => total.get()!.n;
   }
 
-  write<T>(kind: WriteKind, fn: (ctx: TxContext) => T): Promise<T> {
+  write<T>(kind: WriteKind, fn: (ctx: TxContext) => T, set?: SetMember): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ kind, fn, resolve: resolve as (value: unknown) => void, reject });
+      this.queue.push({ kind, fn, set, resolve: resolve as (value: unknown) => void, reject });
       this.schedule();
     });
   }
@@ -131,23 +153,19 @@ export class GroupWriter {
     }
     // Taken after the lock: writes queued while we waited for it join this batch.
     const batch = this.queue.splice(0, MAX_BATCH);
-    const ctx: TxContext = { db: this.options.db, now: this.options.clock.now(), deltas: new Map() };
-    const outcomes: { ok: boolean; value: unknown }[] = [];
-    const changesBefore = this.totalChanges();
-    let changed = true;
+    let applied: Applied;
     try {
-      for (const phase of ["first", "claims"] as const) {
-        batch.forEach((write, index) => {
-          if ((write.kind === "claim") !== (phase === "claims")) return;
-          if (write.kind !== "hot") applyRunDeltas(ctx); // it may read the runs' counters or states
-          outcomes[index] = this.apply(write, ctx);
-        });
+      applied = this.applyBatch(batch, "fast");
+      if (!applied.outcomes.every((outcome) => outcome.ok)) {
+        // A write threw: apply the batch again from the start, each write in its savepoint, so only it fails.
+        this.rollback();
+        this.stats.safeRetries++;
+        await acquireWriteLock(this.begin, this.options.busyTimeoutMs);
+        applied = this.applyBatch(batch, "safe");
       }
-      applyRunDeltas(ctx);
-      changed = this.totalChanges() !== changesBefore;
       this.commit();
     } catch (error) {
-      // The COMMIT (or the deferred counters) failed: nothing of the batch is durable.
+      // The lock, the COMMIT or the deferred counters failed: nothing of the batch is durable.
       if (this.options.db.inTransaction) this.rollback();
       for (const write of batch) write.reject(error);
       return;
@@ -157,16 +175,58 @@ export class GroupWriter {
     this.options.checkpointer?.committed();
     // A batch that changed no row (claims that found nothing) is not a change: waking this
     // store's idle drones for it would have them claim again at once, and wake each other forever.
-    if (changed) this.options.onCommit();
+    if (applied.changed) this.options.onCommit();
     batch.forEach((write, index) => {
-      const outcome = outcomes[index]!;
+      const outcome = applied.outcomes[index]!;
       if (outcome.ok) write.resolve(outcome.value);
       else write.reject(outcome.value);
     });
   }
 
+  /**
+   * Every write of the batch, claims last, inside the open transaction.
+   * fast: no savepoints (two statements fewer per write); the first write
+   * that throws stops the batch, which the caller rolls back and applies
+   * again in safe mode. safe: each write in its savepoint, so one that
+   * throws is rolled back alone and only it fails.
+   */
+  private applyBatch(batch: readonly QueuedWrite[], mode: "fast" | "safe"): Applied {
+    const ctx: TxContext = { db: this.options.db, now: this.options.clock.now(), deltas: new Map() };
+    const outcomes: Outcome[] = [];
+    const changesBefore = this.totalChanges();
+    const sets = new PendingSets(outcomes);
+    for (const phase of ["first", "claims"] as const) {
+      for (let index = 0; index < batch.length; index++) {
+        const write = batch[index]!;
+        if ((write.kind === "claim") !== (phase === "claims")) continue;
+        if (mode === "fast" && write.set) {
+          // Joins the set of its kind; a second write of the same task first applies what is pending.
+          if (sets.holds(write.set.task) && !sets.flush(ctx)) return { outcomes, changed: true };
+          sets.add(index, write.set);
+          continue;
+        }
+        if (mode === "fast" && !sets.flush(ctx)) return { outcomes, changed: true };
+        if (write.kind !== "hot") applyRunDeltas(ctx); // it may read the runs' counters or states
+        const outcome = mode === "fast" ? this.applyDirect(write, ctx) : this.applyInSavepoint(write, ctx);
+        outcomes[index] = outcome;
+        if (!outcome.ok && mode === "fast") return { outcomes, changed: true };
+      }
+      if (mode === "fast" && !sets.flush(ctx)) return { outcomes, changed: true };
+    }
+    applyRunDeltas(ctx);
+    return { outcomes, changed: this.totalChanges() !== changesBefore };
+  }
+
+  private applyDirect(write: QueuedWrite, ctx: TxContext): Outcome {
+    try {
+      return { ok: true, value: write.fn(ctx) };
+    } catch (error) {
+      return { ok: false, value: error };
+    }
+  }
+
   /** One write inside its savepoint; its run-counter changes join the batch's only if it succeeded. */
-  private apply(write: QueuedWrite, batchCtx: TxContext): { ok: boolean; value: unknown } {
+  private applyInSavepoint(write: QueuedWrite, batchCtx: TxContext): Outcome {
     const own: TxContext = { db: batchCtx.db, now: batchCtx.now, deltas: new Map() };
     this.savepoint();
     try {
@@ -180,6 +240,52 @@ export class GroupWriter {
       return { ok: false, value: error };
     }
   }
+}
+
+type Outcome = { ok: boolean; value: unknown };
+
+/** The sets a fast batch has gathered and not yet applied, in the order their groups first appeared. */
+class PendingSets {
+  private readonly groups = new Map<SetGroup<never, unknown>, { indices: number[]; payloads: unknown[] }>();
+  private readonly tasks = new Set<number>();
+
+  constructor(private readonly outcomes: Outcome[]) {}
+
+  holds(task: number): boolean {
+    return this.tasks.has(task);
+  }
+
+  add(index: number, member: SetMember): void {
+    let pending = this.groups.get(member.group);
+    if (!pending) this.groups.set(member.group, (pending = { indices: [], payloads: [] }));
+    pending.indices.push(index);
+    pending.payloads.push(member.payload);
+    this.tasks.add(member.task);
+  }
+
+  /** Applies every pending set; false (with the failure as the first one's outcome) when one needs the one-by-one path. */
+  flush(ctx: TxContext): boolean {
+    if (this.tasks.size === 0) return true;
+    const groups = [...this.groups];
+    this.groups.clear();
+    this.tasks.clear();
+    for (const [group, { indices, payloads }] of groups) {
+      try {
+        const values = group.apply(ctx, payloads as never[]);
+        indices.forEach((index, i) => (this.outcomes[index] = { ok: true, value: values[i] }));
+      } catch (error) {
+        this.outcomes[indices[0]!] = { ok: false, value: error };
+        return false;
+      }
+    }
+    return true;
+  }
+}
+
+interface Applied {
+  outcomes: Outcome[];
+  /** Whether any row changed (total_changes moved). */
+  changed: boolean;
 }
 
 function mergeDeltas(into: Map<string, RunDelta>, from: Map<string, RunDelta>): void {

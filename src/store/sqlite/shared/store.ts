@@ -48,13 +48,24 @@ type Route = { kind: "host"; host: StoreHost } | { kind: "client"; connection: H
 export class SharedSqliteStore extends SqliteStore {
   private route: Route = { kind: "direct", why: "not elected yet" };
   private electing: Promise<void>;
+  /** Set once an election is done and until the next begins: writes then take their route at once. */
+  private elected = false;
   private closing = false;
   readonly socketPath: string;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     super(path, { ...options, onCommit: () => this.hostCommitted() });
     this.socketPath = socketPathFor(path);
-    this.electing = this.elect();
+    this.electing = Promise.resolve();
+    this.startElection();
+  }
+
+  private startElection(): void {
+    this.elected = false;
+    const electing: Promise<void> = this.elect().finally(() => {
+      if (this.electing === electing) this.elected = true; // not an older election ending during a newer one
+    });
+    this.electing = electing;
   }
 
   /** Waits for the first election: tests and `farcaster workers` ask who writes. */
@@ -108,20 +119,28 @@ export class SharedSqliteStore extends SqliteStore {
       return;
     }
     this.route = { kind: "direct", why: "electing a new host" };
-    this.electing = this.elect();
+    this.startElection();
     // Sent again once a new host is known (or written here, if this process is it).
     for (const request of pending) void this.send(request.method as WriteMethod, request.args).then(request.resolve, request.reject);
     this.noteChange();
   }
 
-  /** A write: to the host when there is another one, else through this store. */
-  private async send(method: WriteMethod, args: unknown[]): Promise<unknown> {
-    await this.electing;
+  /**
+   * A write: to the host when there is another one, else through this store.
+   * Once elected, without an extra await: this is every write's path (a step,
+   * a completion, a claim), and an async hop per write shows in the profile.
+   */
+  private send(method: WriteMethod, args: unknown[]): Promise<unknown> {
+    if (!this.elected) return this.electing.then(() => this.send(method, args));
     const route = this.route;
     if (route.kind === "client") {
       return new Promise((resolve, reject) => route.connection.request(method, args, resolve, reject)).finally(() => this.noteChange());
     }
-    return (SqliteStore.prototype[method] as (...a: unknown[]) => Promise<unknown>).apply(this, args);
+    try {
+      return (SqliteStore.prototype[method] as (...a: unknown[]) => Promise<unknown>).apply(this, args);
+    } catch (error) {
+      return Promise.reject(error); // a write fails as a rejection, never by throwing at its caller
+    }
   }
 
   override async close(): Promise<void> {
