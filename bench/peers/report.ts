@@ -159,7 +159,7 @@ export function formatReport(report: PeersReport, shapes: readonly Shape[]): str
     "- Each round runs every shape once per contender, back to back, the contenders' order rotating from round to round; each ratio is computed within a round, then the median and range over rounds are shown. A fresh database file per measurement.",
     "- tasks/s: tasks in the shape ÷ (last task's finish − first task's start). Farcaster: started_at / finished_at of the plan's tasks (the @plan task that inserts them is left out); " +
       "plainjob: the workers' own clock, from the first handler call to the last completion.",
-    "- Farcaster runs `farcaster run plan.json --detach` then `farcaster worker --quiet` (its defaults: 4 slots, 30 s lease); plainjob runs one defineWorker per process, one job at a time (its only mode), default poll interval. " +
+    "- Farcaster runs `farcaster run plan.json --detach` then `farcaster worker --quiet` (its default slots, 128 today, and 30 s lease); plainjob runs one defineWorker per process, one job at a time (its only mode), default poll interval. " +
       "Both: WAL, synchronous=NORMAL, or FULL on the FULL row (FARCASTER_SYNC=full; PRAGMA synchronous=FULL after plainjob's defineQueue).",
     "- plainjob has no dependencies: a chain's job enqueues its successor from its handler; a diamond's root enqueues its 98 jobs, each of which counts itself in a table of the same database, and the one that completes the count enqueues the sink (see bench/peers/plainjob-worker.ts).",
     "- CPU µs/task and bytes written/task: the worker processes' user+sys CPU and write-call bytes (/proc/PID/stat, /proc/PID/io wchar: WAL appends, checkpoint copies, anything else) " +
