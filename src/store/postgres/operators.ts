@@ -34,7 +34,8 @@ export async function selectOpenTasks(sql: SQL, options: { runId?: string; limit
     return {
       id: num(row.id), runId: row.run_id, key: row.key, workflow: row.workflow, state: row.state,
       availableAt: availableAt >= WAIT_FOREVER ? null : availableAt, waitingFor: row.waiting_for,
-      leaseOwner: row.lease_owner, leaseExpiresAt: num(row.lease_expires_at), updatedAt: num(row.updated_at), after: [],
+      // A task that suspended keeps its last lease owner in the row; it owns nothing now.
+      leaseOwner: row.state === "running" ? row.lease_owner : null, leaseExpiresAt: num(row.lease_expires_at), updatedAt: num(row.updated_at), after: [],
     };
   });
   if (tasks.length > 0) {

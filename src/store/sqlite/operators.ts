@@ -32,7 +32,8 @@ export function selectOpenTasks(ctx: TxContext, options: { runId?: string; limit
   const tasks = rows.map((row): OpenTaskRecord => ({
     id: row.id, runId: row.run_id, key: row.key, workflow: row.workflow, state: row.state,
     availableAt: row.available_at >= WAIT_FOREVER ? null : row.available_at, waitingFor: row.waiting_for,
-    leaseOwner: row.lease_owner, leaseExpiresAt: row.lease_expires_at, updatedAt: row.updated_at, after: [],
+    // A task that suspended keeps its last lease owner in the row; it owns nothing now.
+    leaseOwner: row.state === "running" ? row.lease_owner : null, leaseExpiresAt: row.lease_expires_at, updatedAt: row.updated_at, after: [],
   }));
   if (tasks.length > 0) {
     const byId = new Map(tasks.map((task) => [task.id, task]));
