@@ -11,6 +11,7 @@ import { Scheduler } from "../../engine/scheduler.ts";
 import { fireInput } from "../../services/schedules.ts";
 import { openStore } from "../../store/index.ts";
 import { commandWorkflows, intOption } from "../args.ts";
+import { idleWarning } from "../idleWarning.ts";
 import { COMMON_OPTIONS, stringOption, type Command } from "../command.ts";
 
 export const serveCommand: Command = {
@@ -42,6 +43,8 @@ export const serveCommand: Command = {
     );
     scheduler.start();
     context.output.out(`farcaster serve: listening on http://${server.hostname}:${server.port} (${token ? "token required" : "no token"}, ${workers} drone(s))`);
+    const idle = await idleWarning(store, workers);
+    if (idle) context.output.err(idle);
 
     await new Promise<void>((resolve) => {
       const stop = () => resolve();
