@@ -42,8 +42,8 @@ export const serveCommand: Command = {
       new Drone({ store, registry, concurrency: 4, id: `${hostname()}:${process.pid}:s${i + 1}` }).start(),
     );
     scheduler.start();
-    context.output.out(`farcaster serve: listening on http://${server.hostname}:${server.port} (${token ? "token required" : "no token"}, ${workers} drone(s))`);
     const idle = await idleWarning(store, workers);
+    context.output.out(`farcaster serve: listening on http://${server.hostname}:${server.port} (${token ? "token required" : "no token"}, ${workers} drone(s))`);
     if (idle) context.output.err(idle);
 
     await new Promise<void>((resolve) => {
