@@ -40,6 +40,7 @@ export default defineWorkflow({
     })
     .strict(),
   limits: { retries: 1, leaseMs: 60_000, timeoutMs: 60 * 60_000, concurrency: 4 },
+  usesModel: true,
   async run(ctx, input) {
     const config = resolveModelConfig();
     if (!config) throw new NonRetryableError("the agent needs a model: set OPENAI_API_KEY, or OPENAI_BASE_URL for an OpenAI-compatible server", { code: "no_model" });

@@ -34,6 +34,7 @@ export default defineWorkflow({
     maxRepairs: z.number().int().min(0).max(5).default(2),
   }),
   limits: { retries: 2, leaseMs: 60_000, timeoutMs: 15 * 60_000, concurrency: 4 },
+  usesModel: (input) => input.plan === undefined, // a goal file's own plan needs no model
   async run(ctx, input) {
     let valid: ValidWorkplan;
     const byModel = input.plan === undefined;

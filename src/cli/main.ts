@@ -15,6 +15,8 @@ import { planCommand } from "./commands/plan.ts";
 import { scheduleCommand } from "./commands/schedule.ts";
 import { serveCommand } from "./commands/serve.ts";
 import { workerCommand } from "./commands/worker.ts";
+import { workersCommand } from "./commands/workers.ts";
+import { doctorCommand } from "./commands/doctor.ts";
 import { logCommand } from "./commands/log.ts";
 import { logsCommand } from "./commands/logs.ts";
 import { statusCommand } from "./commands/status.ts";
@@ -27,6 +29,7 @@ export const COMMANDS: readonly Command[] = [
   planCommand,
   resumeCommand,
   workerCommand,
+  workersCommand,
   serveCommand,
   statusCommand,
   tuiCommand,
@@ -40,6 +43,7 @@ export const COMMANDS: readonly Command[] = [
   emitCommand,
   scheduleCommand,
   cancelCommand,
+  doctorCommand,
 ];
 
 const VERSION = "0.1.0";

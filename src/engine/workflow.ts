@@ -135,6 +135,11 @@ export interface Workflow<Input = unknown, Output = unknown> {
   description?: string;
   input: z.ZodType<Input>;
   limits?: WorkflowLimits;
+  /**
+   * Whether a task with this input calls a language model (OPENAI_API_KEY…):
+   * `farcaster doctor` reports such tasks where no model is configured.
+   */
+  usesModel?: boolean | ((input: Input) => boolean);
   run(ctx: WorkflowContext, input: Input): Promise<Output>;
 }
 

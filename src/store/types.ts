@@ -418,9 +418,59 @@ export interface DroneRecord {
   lastHeartbeatAt: number;
   /** Attempts of its seen among the recent ones. */
   attempts: number;
+  /** Workflows of the tasks its recent attempts ran and of the leases it holds, sorted (only when asked: `withWorkflows`). */
+  workflows?: string[];
   /** What it holds now, by lease expiry; an expired lease not yet reclaimed stays here. */
   leases: HeldLease[];
 }
+
+/**
+ * An unfinished task as an operator's check sees it (`farcaster doctor`): what
+ * it waits on, and who could move it next. Only tasks of unfinished runs.
+ */
+export interface OpenTaskRecord {
+  id: number;
+  runId: string;
+  key: string;
+  workflow: string;
+  state: "blocked" | "ready" | "running" | "waiting";
+  /** ready: not before; waiting: when its timer ends (a sleep, an event's timeout); null: it waits to be woken. */
+  availableAt: number | null;
+  /** The event a waiting task waits for (ctx.waitForEvent). */
+  waitingFor: string | null;
+  leaseOwner: string | null;
+  leaseExpiresAt: number | null;
+  /** When its state last changed (a ready task: when it became ready; a waiting one: when it began to wait). */
+  updatedAt: number;
+  /** Keys of the tasks it depends on, sorted. */
+  after: string[];
+}
+
+/** The database behind a store, for `farcaster doctor`. */
+export type DatabaseInfo =
+  | {
+      dialect: "sqlite";
+      path: string;
+      schemaVersion: number;
+      /** The newest migration this code knows. */
+      latestVersion: number;
+      fileBytes: number;
+      /** The write-ahead log beside the file (0 when there is none). */
+      walBytes: number;
+      journalMode: string;
+      /** The `synchronous` mode this process's writers use (FARCASTER_SYNC): per connection, not stored in the file. */
+      syncMode: "normal" | "full";
+    }
+  | {
+      dialect: "postgres";
+      /** The server as a URL without its password. */
+      target: string;
+      schema: string;
+      schemaVersion: number;
+      latestVersion: number;
+      /** `server_version` as the server reports it. */
+      serverVersion: string;
+    };
 
 /** The last events, oldest first, with the workplan ids of the tasks they name. */
 export interface EventTail {
@@ -464,7 +514,14 @@ export interface Store {
    * among the most recent attempts, and every worker that holds a lease now
    * (expired or not). Ordered by id.
    */
-  listDrones(options: { since: number }): Promise<DroneRecord[]>;
+  listDrones(options: { since: number; withWorkflows?: boolean }): Promise<DroneRecord[]>;
+  /**
+   * The unfinished tasks (blocked, ready, running, waiting) of unfinished runs,
+   * or of one run, in id order, at most `limit`: what `farcaster doctor` checks.
+   */
+  listOpenTasks(options: { runId?: string; limit: number }): Promise<OpenTaskRecord[]>;
+  /** The database: schema version, and its size and sync mode (SQLite) or server version (PostgreSQL). */
+  describeDatabase(): Promise<DatabaseInfo>;
   /** The last `limit` events (of a run, when given), oldest first, with the keys of their tasks. */
   tailEvents(options: { runId?: string; limit: number }): Promise<EventTail>;
   /**

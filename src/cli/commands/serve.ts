@@ -11,6 +11,7 @@ import { Scheduler } from "../../engine/scheduler.ts";
 import { fireInput } from "../../services/schedules.ts";
 import { openStore } from "../../store/index.ts";
 import { commandWorkflows, intOption } from "../args.ts";
+import { idleWarning } from "../idleWarning.ts";
 import { COMMON_OPTIONS, stringOption, type Command } from "../command.ts";
 
 export const serveCommand: Command = {
@@ -41,7 +42,9 @@ export const serveCommand: Command = {
       new Drone({ store, registry, concurrency: 4, id: `${hostname()}:${process.pid}:s${i + 1}` }).start(),
     );
     scheduler.start();
+    const idle = await idleWarning(store, workers);
     context.output.out(`farcaster serve: listening on http://${server.hostname}:${server.port} (${token ? "token required" : "no token"}, ${workers} drone(s))`);
+    if (idle) context.output.err(idle);
 
     await new Promise<void>((resolve) => {
       const stop = () => resolve();

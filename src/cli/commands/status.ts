@@ -6,12 +6,25 @@ import { withStore } from "../args.ts";
 import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command } from "../command.ts";
 import { paintState, table, type Output } from "../output.ts";
 
-function printRun(output: Output, run: RunRecord, tasks: TaskRecord[]): void {
+/** Who holds a running task and for how long yet; why a failed one failed. */
+function taskNote(task: TaskRecord, now: number): string {
+  if (task.state === "running" && task.leaseOwner) {
+    const left = (task.leaseExpiresAt ?? now) - now;
+    return `${task.leaseOwner}, lease ${left >= 0 ? `${formatDuration(left)} left` : `expired ${formatDuration(-left)} ago`}`;
+  }
+  if (task.state === "failed") {
+    const message = task.error?.message.split("\n")[0] ?? "";
+    return `${task.failReason ?? "error"}${message ? `: ${message.length > 80 ? message.slice(0, 79) + "…" : message}` : ""}`;
+  }
+  return "";
+}
+
+function printRun(output: Output, run: RunRecord, tasks: TaskRecord[], now: number): void {
   const done = tasks.filter((task) => task.state === "succeeded").length;
   output.out(`run ${run.id}  ${paintState(output, run.state)}  ${done}/${tasks.length} tasks succeeded`);
   output.out(`goal: ${run.goal}`);
-  const plain = [["TASK", "STATE", "AFTER", "ATTEMPTS", "WORKFLOW"]];
-  for (const task of tasks) plain.push([task.key, task.state, task.after.join(",") || "-", String(task.attempts), task.workflow]);
+  const plain = [["TASK", "STATE", "AFTER", "ATTEMPTS", "WORKFLOW", "DRONE / REASON"]];
+  for (const task of tasks) plain.push([task.key, task.state, task.after.join(",") || "-", String(task.attempts), task.workflow, taskNote(task, now) || "-"]);
   const painted = plain.map((row, i) => (i === 0 ? row : [row[0]!, paintState(output, row[1]!), ...row.slice(2)]));
   for (const line of table(painted, plain)) output.out("  " + line);
 }
@@ -47,7 +60,7 @@ export const statusCommand: Command = {
         const run = await store.getRun(runId);
         const tasks = await store.listTasks(runId);
         if (context.values.json) context.output.json({ run, tasks });
-        else printRun(context.output, run, tasks);
+        else printRun(context.output, run, tasks, Date.now());
       } else {
         const limit = Number(stringOption(context, "limit") ?? 20);
         const runs = await store.listRuns({ limit: Number.isInteger(limit) && limit > 0 ? limit : 20 });

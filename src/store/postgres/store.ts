@@ -47,6 +47,8 @@ import type {
   SuspendOptions,
   TaskError,
   TaskRecord,
+  DatabaseInfo,
+  OpenTaskRecord,
 } from "../types.ts";
 import { PgChangeFeed } from "./changes.ts";
 import { claimReady } from "./claims.ts";
@@ -65,6 +67,7 @@ import { inList, lockKey, Params, q } from "./sqlText.ts";
 import { recordSteps, type StepRequest } from "./steps.ts";
 import { RUN_SELECT, toRun, type RunRow } from "./rows.ts";
 import { PgGroupWriter, type Write, type WriteGroup } from "./writer.ts";
+import { describePostgres, selectDroneWorkflows, selectOpenTasks } from "./operators.ts";
 import { selectDrones, selectEventTail, selectLogTail, selectStateCounts, selectTaskSummaries } from "./views.ts";
 
 export interface PostgresStoreOptions {
@@ -269,8 +272,26 @@ export class PostgresStore implements Store {
     return this.read((sql) => selectStateCounts(sql, runIds));
   }
 
-  listDrones(options: { since: number }): Promise<DroneRecord[]> {
-    return this.snapshot((sql) => selectDrones(sql, options.since));
+  listDrones(options: { since: number; withWorkflows?: boolean }): Promise<DroneRecord[]> {
+    return this.snapshot(async (sql) => {
+      const drones = await selectDrones(sql, options.since);
+      if (options.withWorkflows) {
+        const workflows = await selectDroneWorkflows(sql, options.since);
+        for (const drone of drones) drone.workflows = workflows.get(drone.id) ?? [];
+      }
+      return drones;
+    });
+  }
+
+  listOpenTasks(options: { runId?: string; limit: number }): Promise<OpenTaskRecord[]> {
+    return this.snapshot(async (sql) => {
+      if (options.runId !== undefined) await selectRun(sql, options.runId);
+      return selectOpenTasks(sql, options);
+    });
+  }
+
+  describeDatabase(): Promise<DatabaseInfo> {
+    return this.snapshot((sql) => describePostgres(sql, this.target, this.schema));
   }
 
   tailEvents(options: { runId?: string; limit: number }): Promise<EventTail> {

@@ -37,8 +37,10 @@ import type {
   RunSnapshot,
   RunSummary,
   StateCounts,
+  DatabaseInfo,
   DroneRecord,
   EventTail,
+  OpenTaskRecord,
   StepRecord,
   StepWrite,
   Store,
@@ -85,6 +87,7 @@ import { completeTasks, recordSteps, type CompletionItem, type StepItem } from "
 const STEP_SET: SetGroup<StepItem, void> = { name: "recording steps", apply: recordSteps };
 const COMPLETION_SET: SetGroup<CompletionItem, CompleteResult> = { name: "completing tasks", apply: completeTasks };
 import { selectDrones, selectEventTail, selectLogTail, selectStateCounts, selectTaskSummaries } from "./views.ts";
+import { describeSqlite, selectDroneWorkflows, selectOpenTasks } from "./operators.ts";
 
 export interface SqliteStoreOptions {
   clock?: Clock;
@@ -115,12 +118,14 @@ export class SqliteStore implements Store {
   private readonly writer: GroupWriter;
   private readonly checkpointer: Checkpointer | null;
   private readonly changes: ChangeFeed;
+  private readonly sync: SyncMode;
   private closed = false;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.path = path;
     this.clock = options.clock ?? systemClock;
     this.readOnly = options.readOnly ?? false;
+    this.sync = options.sync ?? "normal";
     this.db = this.readOnly ? openReadOnlyDatabase(path) : openDatabase(path, { sync: options.sync, now: () => this.clock.now() });
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.random = options.random ?? Math.random;
@@ -239,8 +244,26 @@ export class SqliteStore implements Store {
     return this.read((ctx) => selectStateCounts(ctx, runIds));
   }
 
-  listDrones(options: { since: number }): Promise<DroneRecord[]> {
-    return this.snapshot((ctx) => selectDrones(ctx, options.since));
+  listDrones(options: { since: number; withWorkflows?: boolean }): Promise<DroneRecord[]> {
+    return this.snapshot((ctx) => {
+      const drones = selectDrones(ctx, options.since);
+      if (options.withWorkflows) {
+        const workflows = selectDroneWorkflows(ctx, options.since);
+        for (const drone of drones) drone.workflows = workflows.get(drone.id) ?? [];
+      }
+      return drones;
+    });
+  }
+
+  listOpenTasks(options: { runId?: string; limit: number }): Promise<OpenTaskRecord[]> {
+    return this.snapshot((ctx) => {
+      if (options.runId !== undefined) selectRun(ctx, options.runId);
+      return selectOpenTasks(ctx, options);
+    });
+  }
+
+  describeDatabase(): Promise<DatabaseInfo> {
+    return this.read(({ db }) => describeSqlite(db, this.path, this.sync));
   }
 
   tailEvents(options: { runId?: string; limit: number }): Promise<EventTail> {
