@@ -14,6 +14,10 @@ export class HttpError extends FarcasterError {
 
 const STATUS_BY_CODE: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   plan_invalid: 422,
+  too_large: 413,
+  too_deep: 422,
+  goal_file_unreadable: 400,
+  goal_file_outside_roots: 403,
   bad_input: 400,
   usage: 400,
   gate_not_pending: 409,

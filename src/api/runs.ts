@@ -29,6 +29,7 @@ const ListRuns = z.object({
 export function runRoutes(v1: Hono, options: ApiOptions): void {
   const { store, registry } = options;
   const cwd = options.cwd ?? process.cwd();
+  const roots = options.goalRoots ?? [cwd];
 
   v1.post("/runs", async (c) => {
     const input = await body(c, CreateRun);
@@ -42,11 +43,12 @@ export function runRoutes(v1: Hono, options: ApiOptions): void {
       input.goal !== undefined
         ? prepareGoalText(input.goal, "goal", registry)
         : input.goalFile !== undefined
-          ? prepareGoal(resolve(cwd, input.goalFile), registry)
+          ? await prepareGoal(resolve(cwd, input.goalFile), registry, { roots })
           : prepareWorkplan(input.workplan, registry);
     const source = input.goalFile !== undefined ? prepared.file.path : "api";
-    const { run } = await startGoalRun(store, prepared, { review: input.review, forceNew: true, source, cwd, actor: "api", idempotencyKey });
-    return c.json({ run, created: true }, 201);
+    // The store decides, in the write that inserts: of concurrent requests with one key exactly one creates (201).
+    const { run, created } = await startGoalRun(store, prepared, { review: input.review, forceNew: true, source, cwd, actor: "api", idempotencyKey });
+    return c.json({ run, created }, created ? 201 : 200);
   });
 
   v1.get("/runs", async (c) => {
