@@ -34,7 +34,19 @@ export function statusOf(error: FarcasterError): ContentfulStatusCode {
   return STATUS_BY_CODE[error.code] ?? 500;
 }
 
+/**
+ * A client that went away mid-request (half a body, then the socket closed)
+ * makes reading the body throw an AbortError. That is the client's business,
+ * not a fault of the server: nothing is logged, and the answer goes nowhere.
+ */
+function clientWentAway(c: Context, error: unknown): boolean {
+  return c.req.raw.signal?.aborted === true || (error instanceof DOMException && error.name === "AbortError");
+}
+
 export function errorResponse(c: Context, error: unknown): Response {
+  if (!(error instanceof FarcasterError) && clientWentAway(c, error)) {
+    return c.json({ error: { code: "bad_request", message: "the client closed the connection before the request was read" } }, 400);
+  }
   if (error instanceof FarcasterError) {
     const body: { code: string; message: string; details?: unknown } = { code: error.code, message: error.message };
     if (error.details !== undefined) body.details = error.details;

@@ -90,8 +90,8 @@ export function runRoutes(v1: Hono, options: ApiOptions): void {
     const header = c.req.header("last-event-id") ?? c.req.query("after");
     const after = header === undefined ? 0 : Number(header);
     if (!Number.isInteger(after) || after < 0) throw new HttpError(400, "bad_request", `Last-Event-ID must be an event id (got "${header}")`);
+    const aborted = new AbortController();
     return streamSSE(c, async (stream) => {
-      const aborted = new AbortController();
       stream.onAbort(() => aborted.abort());
       let ended = false;
       const until = async () => (ended = TERMINAL_RUN_STATES.has((await store.getRun(runId)).state));
@@ -99,6 +99,9 @@ export function runRoutes(v1: Hono, options: ApiOptions): void {
         await stream.writeSSE({ id: String(event.id), event: event.type, data: JSON.stringify(event) });
       }
       if (ended) await stream.writeSSE({ event: "end", data: JSON.stringify({ run: await store.getRun(runId) }) });
+    }, async (error) => {
+      // A client that dropped the stream is not a fault; anything else is worth a line in the log.
+      if (!aborted.signal.aborted && !c.req.raw.signal?.aborted) console.error(`farcaster serve: the event stream of run ${runId} failed: ${(error as Error)?.message ?? error}`);
     });
   });
 }
