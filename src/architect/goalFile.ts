@@ -14,6 +14,7 @@
  * LIMITS.goalFileBytes, asynchronously, optionally only under given roots.
  */
 import { InputError, type PlanIssue } from "../core/errors.ts";
+import { LIMITS } from "../core/limits.ts";
 import { readTextFile, type ReadOptions } from "./safeRead.ts";
 import { nearest } from "../core/nearest.ts";
 
@@ -45,7 +46,7 @@ const HEADING = /^##\s+(.*)$/;
 
 /** A workplan JSON file's data, unvalidated (checkPlan validates it with the workflows in view). */
 export async function readPlanFile(path: string, options: ReadOptions = {}): Promise<unknown> {
-  const text = await readTextFile(path, "plan file", "a workplan JSON file", options);
+  const text = await readTextFile(path, "plan file", "a workplan JSON file", { maxBytes: LIMITS.workplanBytes, ...options });
   if (text.trim() === "") throw new InputError(`plan file ${path} is empty; it should hold a workplan: {"goal": "...", "tasks": [...]}`);
   try {
     return JSON.parse(text);
@@ -55,13 +56,18 @@ export async function readPlanFile(path: string, options: ReadOptions = {}): Pro
 }
 
 export async function readGoalFile(path: string, options: ReadOptions = {}): Promise<GoalFile> {
-  const text = await readTextFile(path, "goal file", "a Markdown goal (goal.md) or a workplan JSON file", options);
+  const maxBytes = isJsonPath(path) ? LIMITS.workplanBytes : LIMITS.goalFileBytes;
+  const text = await readTextFile(path, "goal file", "a Markdown goal (goal.md) or a workplan JSON file", { maxBytes, ...options });
   if (text.trim() === "") throw new InputError(`goal file ${path} is empty; write the goal in it (and, optionally, a plan: see README "Goal files")`);
   return { ...parseGoalText(text, path), hash: contentHash(text) };
 }
 
+function isJsonPath(path: string): boolean {
+  return path.toLowerCase().endsWith(".json");
+}
+
 export function parseGoalText(text: string, path = "goal.md"): GoalFile {
-  if (path.toLowerCase().endsWith(".json")) {
+  if (isJsonPath(path)) {
     const plan = parseJson(text, path, 1) as { goal?: unknown } | null;
     return { path, goal: typeof plan?.goal === "string" ? plan.goal : "", plan, planSource: "json-file", taskLines: [], problems: [] };
   }

@@ -19,8 +19,10 @@ const MiB = 1024 * KiB;
 export const LIMITS = Object.freeze({
   /** Containers (objects, arrays) inside one another, counting the outermost. */
   depth: 64,
+  /** A Markdown goal file. */
   goalFileBytes: 1 * MiB,
-  workplanBytes: 1 * MiB,
+  /** A workplan, and a `.json` plan file: tools write plans of tens of thousands of tasks. */
+  workplanBytes: 64 * MiB,
   taskInputBytes: 256 * KiB,
   eventDataBytes: 256 * KiB,
   gateEvidenceBytes: 1 * MiB,
