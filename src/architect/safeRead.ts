@@ -90,7 +90,8 @@ export async function readTextFile(path: string, what: string, expected: string,
   }
   let handle: FileHandle;
   try {
-    handle = await open(target, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+    // Under roots, `target` is a real path: O_NOFOLLOW refuses a last component swapped for a symlink since.
+    handle = await open(target, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY | (options.roots ? constants.O_NOFOLLOW : 0));
   } catch (error) {
     throw missingOr(error, path, what, expected);
   }
