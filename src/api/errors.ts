@@ -14,6 +14,10 @@ export class HttpError extends FarcasterError {
 
 const STATUS_BY_CODE: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   plan_invalid: 422,
+  too_large: 413,
+  too_deep: 422,
+  goal_file_unreadable: 400,
+  goal_file_outside_roots: 403,
   bad_input: 400,
   usage: 400,
   gate_not_pending: 409,
@@ -30,7 +34,19 @@ export function statusOf(error: FarcasterError): ContentfulStatusCode {
   return STATUS_BY_CODE[error.code] ?? 500;
 }
 
+/**
+ * A client that went away mid-request (half a body, then the socket closed)
+ * makes reading the body throw an AbortError. That is the client's business,
+ * not a fault of the server: nothing is logged, and the answer goes nowhere.
+ */
+function clientWentAway(c: Context, error: unknown): boolean {
+  return c.req.raw.signal?.aborted === true || (error instanceof DOMException && error.name === "AbortError");
+}
+
 export function errorResponse(c: Context, error: unknown): Response {
+  if (!(error instanceof FarcasterError) && clientWentAway(c, error)) {
+    return c.json({ error: { code: "bad_request", message: "the client closed the connection before the request was read" } }, 400);
+  }
   if (error instanceof FarcasterError) {
     const body: { code: string; message: string; details?: unknown } = { code: error.code, message: error.message };
     if (error.details !== undefined) body.details = error.details;

@@ -13,6 +13,11 @@ export interface ApiOptions {
   bodyLimitBytes?: number;
   /** Working directory for runs created here (goal file paths resolve against it). */
   cwd?: string;
+  /**
+   * Directories under which `goalFile` (and a schedule's files) may lie, symlinks
+   * resolved; default: [cwd]. A client may not make the server read anything else.
+   */
+  goalRoots?: readonly string[];
   /** Called when a schedule was added or resumed here, so the scheduler looks at once. */
   onSchedulesChanged?: () => void;
 }

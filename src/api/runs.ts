@@ -29,6 +29,7 @@ const ListRuns = z.object({
 export function runRoutes(v1: Hono, options: ApiOptions): void {
   const { store, registry } = options;
   const cwd = options.cwd ?? process.cwd();
+  const roots = options.goalRoots ?? [cwd];
 
   v1.post("/runs", async (c) => {
     const input = await body(c, CreateRun);
@@ -42,11 +43,12 @@ export function runRoutes(v1: Hono, options: ApiOptions): void {
       input.goal !== undefined
         ? prepareGoalText(input.goal, "goal", registry)
         : input.goalFile !== undefined
-          ? prepareGoal(resolve(cwd, input.goalFile), registry)
+          ? await prepareGoal(resolve(cwd, input.goalFile), registry, { roots })
           : prepareWorkplan(input.workplan, registry);
     const source = input.goalFile !== undefined ? prepared.file.path : "api";
-    const { run } = await startGoalRun(store, prepared, { review: input.review, forceNew: true, source, cwd, actor: "api", idempotencyKey });
-    return c.json({ run, created: true }, 201);
+    // The store decides, in the write that inserts: of concurrent requests with one key exactly one creates (201).
+    const { run, created } = await startGoalRun(store, prepared, { review: input.review, forceNew: true, source, cwd, actor: "api", idempotencyKey });
+    return c.json({ run, created }, created ? 201 : 200);
   });
 
   v1.get("/runs", async (c) => {
@@ -88,8 +90,8 @@ export function runRoutes(v1: Hono, options: ApiOptions): void {
     const header = c.req.header("last-event-id") ?? c.req.query("after");
     const after = header === undefined ? 0 : Number(header);
     if (!Number.isInteger(after) || after < 0) throw new HttpError(400, "bad_request", `Last-Event-ID must be an event id (got "${header}")`);
+    const aborted = new AbortController();
     return streamSSE(c, async (stream) => {
-      const aborted = new AbortController();
       stream.onAbort(() => aborted.abort());
       let ended = false;
       const until = async () => (ended = TERMINAL_RUN_STATES.has((await store.getRun(runId)).state));
@@ -97,6 +99,9 @@ export function runRoutes(v1: Hono, options: ApiOptions): void {
         await stream.writeSSE({ id: String(event.id), event: event.type, data: JSON.stringify(event) });
       }
       if (ended) await stream.writeSSE({ event: "end", data: JSON.stringify({ run: await store.getRun(runId) }) });
+    }, async (error) => {
+      // A client that dropped the stream is not a fault; anything else is worth a line in the log.
+      if (!aborted.signal.aborted && !c.req.raw.signal?.aborted) console.error(`farcaster serve: the event stream of run ${runId} failed: ${(error as Error)?.message ?? error}`);
     });
   });
 }

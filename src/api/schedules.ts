@@ -24,6 +24,7 @@ const AddSchedule = z
 export function scheduleRoutes(v1: Hono, options: ApiOptions): void {
   const { store, registry } = options;
   const cwd = options.cwd ?? process.cwd();
+  const roots = options.goalRoots ?? [cwd];
 
   v1.get("/schedules", async (c) => {
     const now = Date.now();
@@ -34,7 +35,7 @@ export function scheduleRoutes(v1: Hono, options: ApiOptions): void {
     const input = await body(c, AddSchedule);
     const schedule = await addSchedule(store, registry, {
       name: input.name, cron: input.cron, timezone: input.timezone, overlap: input.overlap, catchUp: input.catchUp,
-      goalFile: input.goalFile, goalText: input.goal, planFile: input.workplanFile, freezeFile: input.freeze, cwd, actor: input.by ?? "api",
+      goalFile: input.goalFile, goalText: input.goal, planFile: input.workplanFile, freezeFile: input.freeze, cwd, actor: input.by ?? "api", roots,
     });
     options.onSchedulesChanged?.();
     return c.json({ schedule: withNextFire(schedule, Date.now()) }, 201);

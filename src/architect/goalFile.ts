@@ -10,9 +10,12 @@
  *     looks like a field but names none is an error (a typo must not turn a
  *     dependency into description); a blank line ends the fields.
  * Without a plan, the file's text is the goal for the Architect.
+ * Files are read through safeRead.ts: regular files only, at most
+ * LIMITS.goalFileBytes, asynchronously, optionally only under given roots.
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
 import { InputError, type PlanIssue } from "../core/errors.ts";
+import { LIMITS } from "../core/limits.ts";
+import { readTextFile, type ReadOptions } from "./safeRead.ts";
 import { nearest } from "../core/nearest.ts";
 
 export type PlanSource = "json-file" | "json-block" | "markdown";
@@ -42,10 +45,8 @@ const FIELDS = new Set<string>(GOAL_FILE_FIELDS);
 const HEADING = /^##\s+(.*)$/;
 
 /** A workplan JSON file's data, unvalidated (checkPlan validates it with the workflows in view). */
-export function readPlanFile(path: string): unknown {
-  if (!existsSync(path)) throw new InputError(`plan file ${path} does not exist; pass the path of a workplan JSON file`);
-  if (statSync(path).isDirectory()) throw new InputError(`${path} is a directory; pass the path of a workplan JSON file`);
-  const text = readFileSync(path, "utf8");
+export async function readPlanFile(path: string, options: ReadOptions = {}): Promise<unknown> {
+  const text = await readTextFile(path, "plan file", "a workplan JSON file", { maxBytes: LIMITS.workplanBytes, ...options });
   if (text.trim() === "") throw new InputError(`plan file ${path} is empty; it should hold a workplan: {"goal": "...", "tasks": [...]}`);
   try {
     return JSON.parse(text);
@@ -54,16 +55,19 @@ export function readPlanFile(path: string): unknown {
   }
 }
 
-export function readGoalFile(path: string): GoalFile {
-  if (!existsSync(path)) throw new InputError(`goal file ${path} does not exist; pass a Markdown goal (goal.md) or a workplan JSON file`);
-  if (statSync(path).isDirectory()) throw new InputError(`${path} is a directory; pass a goal file`);
-  const text = readFileSync(path, "utf8");
+export async function readGoalFile(path: string, options: ReadOptions = {}): Promise<GoalFile> {
+  const maxBytes = isJsonPath(path) ? LIMITS.workplanBytes : LIMITS.goalFileBytes;
+  const text = await readTextFile(path, "goal file", "a Markdown goal (goal.md) or a workplan JSON file", { maxBytes, ...options });
   if (text.trim() === "") throw new InputError(`goal file ${path} is empty; write the goal in it (and, optionally, a plan: see README "Goal files")`);
   return { ...parseGoalText(text, path), hash: contentHash(text) };
 }
 
+function isJsonPath(path: string): boolean {
+  return path.toLowerCase().endsWith(".json");
+}
+
 export function parseGoalText(text: string, path = "goal.md"): GoalFile {
-  if (path.toLowerCase().endsWith(".json")) {
+  if (isJsonPath(path)) {
     const plan = parseJson(text, path, 1) as { goal?: unknown } | null;
     return { path, goal: typeof plan?.goal === "string" ? plan.goal : "", plan, planSource: "json-file", taskLines: [], problems: [] };
   }

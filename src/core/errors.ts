@@ -14,6 +14,10 @@ export const ERROR_CODES = Object.freeze([
   "bad_input",
   "goal_changed",
   "plan_invalid",
+  "too_large",
+  "too_deep",
+  "goal_file_unreadable",
+  "goal_file_outside_roots",
   ...NOT_FOUND_ENTITIES.map((entity) => `${entity}_not_found` as const),
   // the store
   "lease_lost",
@@ -182,10 +186,10 @@ export class NonDeterminismError extends FarcasterError {
   }
 }
 
-/** A step returned something that cannot be stored as JSON. */
+/** A step returned something that cannot be stored as JSON, or is over the journal's limits (too deep, too large). */
 export class StepOutputError extends FarcasterError {
-  constructor(taskLabel: string, key: string, problem: string) {
-    super("step_output_not_json", `task ${taskLabel}: the output of step "${key}" cannot be journaled as JSON: ${problem}; return plain data (objects, arrays, strings, numbers, booleans, null)`);
+  constructor(taskLabel: string, key: string, problem: string, fix = "return plain data (objects, arrays, strings, numbers, booleans, null)") {
+    super("step_output_not_json", `task ${taskLabel}: the output of step "${key}" cannot be journaled as JSON: ${problem}; ${fix}`);
   }
 }
 
@@ -262,6 +266,23 @@ export class DatabaseTooOldError extends FarcasterError {
     super(
       "database_too_old",
       `database ${path} is at schema version ${dbVersion}, and this farcaster needs ${codeVersion}; a read-only command does not upgrade it: run one that writes first (farcaster worker, farcaster run, farcaster serve)`,
+    );
+  }
+}
+
+/** A goal or plan file that is not a regular file, or whose read failed (EACCES, EIO…). */
+export class FileUnreadableError extends FarcasterError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super("goal_file_unreadable", message, options);
+  }
+}
+
+/** A goal file named over HTTP that lies outside the server's goal roots (symlinks resolved). */
+export class OutsideGoalRootsError extends FarcasterError {
+  constructor(path: string, roots: readonly string[]) {
+    super(
+      "goal_file_outside_roots",
+      `goalFile ${path} is outside the server's goal roots (${roots.join(", ")}): the server reads goal files only under them; start it with \`farcaster serve --goal-root DIR\` to allow another directory, or send the goal itself as "goal"`,
     );
   }
 }

@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { parseDuration } from "./duration.ts";
 import { PlanInvalidError, type PlanIssue } from "./errors.ts";
+import { deepMessage, jsonLimitProblem, largeMessage, LIMITS, nestedDeeperThan } from "./limits.ts";
 
 export const WORKPLAN_VERSION = 1;
 
@@ -95,7 +96,39 @@ function listIds(ids: readonly string[]): string {
   return ids.length > 12 ? `${shown}, … (${ids.length} in all)` : shown || "(none)";
 }
 
+/**
+ * A plan over the limits (LIMITS in limits.ts) is refused before anything
+ * else looks at it: schema and graph checks on a 50,000-level input would
+ * only recurse, and the store's JSON.stringify would overflow the stack.
+ * Task inputs are the only free-form values of a plan, so they are checked
+ * one by one and named; the whole plan's size and depth after them.
+ */
+export function planLimitIssues(input: unknown): PlanIssue[] {
+  const issues: PlanIssue[] = [];
+  const tasks = (input as { tasks?: unknown } | null)?.tasks;
+  if (Array.isArray(tasks)) {
+    tasks.forEach((task, index) => {
+      if (task === null || typeof task !== "object" || !("input" in task)) return;
+      const problem = jsonLimitProblem((task as { input: unknown }).input, LIMITS.taskInputBytes);
+      if (problem) issues.push({ path: `tasks[${index}].input`, message: problem.problem });
+    });
+  }
+  if (issues.length > 0) return issues;
+  // A plan is three levels around its inputs (plan, tasks, task): deeper than that is in a field zod checks, or nowhere legal.
+  if (nestedDeeperThan(input, LIMITS.depth + 3)) return [{ path: "", message: `the plan is ${deepMessage(LIMITS.depth + 3)}` }];
+  let bytes = 0;
+  try {
+    bytes = Buffer.byteLength(JSON.stringify(input) ?? "");
+  } catch {
+    return []; // not JSON (a cycle, a BigInt, from code): the schema says what is wrong
+  }
+  if (bytes > LIMITS.workplanBytes) return [{ path: "", message: `the plan is ${largeMessage(bytes, LIMITS.workplanBytes)}` }];
+  return [];
+}
+
 export function validateWorkplan(input: unknown): ValidationResult {
+  const limits = planLimitIssues(input);
+  if (limits.length > 0) return { ok: false, issues: limits };
   const parsed = WorkplanSchema.safeParse(input);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message }));

@@ -6,7 +6,7 @@
  * workflow (the Architect) check plans the same way.
  */
 import { PlanInvalidError, type PlanIssue } from "../core/errors.ts";
-import { formatPath, validateWorkplan, type ValidWorkplan, type Workplan } from "../core/workplan.ts";
+import { formatPath, planLimitIssues, validateWorkplan, type ValidWorkplan, type Workplan } from "../core/workplan.ts";
 import type { WorkflowCatalog } from "./workflow.ts";
 
 /**
@@ -14,6 +14,9 @@ import type { WorkflowCatalog } from "./workflow.ts";
  * path, all at once: a cycle does not hide an unknown workflow or a bad input.
  */
 export function checkPlan(input: unknown, catalog: WorkflowCatalog, source?: string): ValidWorkplan {
+  // Over its limits, a plan is not checked further: the workflows' schemas may recurse into an input.
+  const limits = planLimitIssues(input);
+  if (limits.length > 0) throw new PlanInvalidError(limits, source);
   const result = validateWorkplan(input);
   const rawTasks = (input as { tasks?: unknown })?.tasks;
   const tasks = result.ok ? result.value.plan.tasks : Array.isArray(rawTasks) ? (rawTasks as TaskLike[]) : [];

@@ -16,7 +16,7 @@ export const RESCAN_MS = 5_000;
 
 /** What a fire of a schedule creates (a planning run's goal and input), or with `error` why it cannot. */
 export type FireInput = Pick<FireRequest, "goal" | "planningInput" | "error">;
-export type PrepareFire = (schedule: ScheduleRecord) => FireInput;
+export type PrepareFire = (schedule: ScheduleRecord) => FireInput | Promise<FireInput>;
 
 export interface SchedulerOptions {
   store: Store;
@@ -52,7 +52,7 @@ export class Scheduler {
         await store.recordScheduleMissed(schedule.id, through, due.missed, schedule.catchUp, this.id);
       }
       for (const slot of due.fire) {
-        const result = await store.fireSchedule({ scheduleId: schedule.id, slot, actor: this.id, ...prepareFire(schedule) });
+        const result = await store.fireSchedule({ scheduleId: schedule.id, slot, actor: this.id, ...(await prepareFire(schedule)) });
         this.options.onFire?.(schedule, slot, result);
       }
       const next = nextSlot(spec, now);

@@ -9,6 +9,7 @@
  * the workflow goes on, so a crash can only repeat the step that was running.
  */
 import type { Clock } from "../core/clock.ts";
+import { deepMessage, largeMessage, LIMITS, nestedDeeperThan } from "../core/limits.ts";
 import { GateRejectedError, NonDeterminismError, NonRetryableError, StepFailedError, StepOutputError } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import type { StepRecord, StepWrite, Store, TaskError } from "../store/types.ts";
@@ -37,9 +38,13 @@ export interface StepContextOptions {
   onSuspending?: () => void;
 }
 
+const OVER_LIMIT_FIX = "return less (large data belongs in a file; return its path), see README \"Limits\"";
+
 /** Round-trips a value through JSON so first runs and replays return identical data. */
-export function toJournalValue(value: unknown, label: string, key: string): unknown {
+export function toJournalValue(value: unknown, label: string, key: string, maxBytes: number = LIMITS.stepOutputBytes): unknown {
   if (value === undefined) return null;
+  // Checked before stringifying: a value nested thousands deep would overflow the stack in JSON.stringify.
+  if (nestedDeeperThan(value)) throw new StepOutputError(label, key, deepMessage(), OVER_LIMIT_FIX);
   let text: string | undefined;
   try {
     text = JSON.stringify(value, (_k, v: unknown) => {
@@ -51,7 +56,10 @@ export function toJournalValue(value: unknown, label: string, key: string): unkn
   } catch (error) {
     throw new StepOutputError(label, key, (error as Error).message);
   }
-  return text === undefined ? null : JSON.parse(text);
+  if (text === undefined) return null;
+  const bytes = Buffer.byteLength(text);
+  if (bytes > maxBytes) throw new StepOutputError(label, key, largeMessage(bytes, maxBytes), OVER_LIMIT_FIX);
+  return JSON.parse(text);
 }
 
 export function describeError(error: unknown): TaskError {
@@ -203,7 +211,7 @@ export class StepContext implements WorkflowContext {
       return settle(decision, gateId);
     }
     const gateId = newId("g", this.clock.now());
-    const evidence = options.evidence === undefined ? undefined : toJournalValue(options.evidence, this.label, key);
+    const evidence = options.evidence === undefined ? undefined : toJournalValue(options.evidence, this.label, key, LIMITS.gateEvidenceBytes);
     const subjectHash = new Bun.CryptoHasher("sha256").update(JSON.stringify({ question: options.question, evidence: evidence ?? null })).digest("hex");
     const now = this.clock.now();
     this.throwIfAborted();

@@ -32,9 +32,12 @@ export interface PreparedGoal {
   plan: ValidWorkplan | null;
 }
 
-/** Reads and checks a goal file; throws before anything is written. */
-export function prepareGoal(path: string, registry: WorkflowRegistry, env = process.env): PreparedGoal {
-  return checkGoal(readGoalFile(path), registry, env);
+/**
+ * Reads and checks a goal file; throws before anything is written. `roots`
+ * (the server's goal roots) confines where the file may be.
+ */
+export async function prepareGoal(path: string, registry: WorkflowRegistry, options: { env?: Record<string, string | undefined>; roots?: readonly string[] } = {}): Promise<PreparedGoal> {
+  return checkGoal(await readGoalFile(path, { roots: options.roots }), registry, options.env ?? process.env);
 }
 
 /** Checks a goal given as text (an API trigger); `label` names it in messages. */
@@ -72,6 +75,8 @@ export interface StartedGoal {
   run: RunRecord;
   /** True when an unfinished run of the same goal file was picked up. */
   resumed: boolean;
+  /** False when the idempotency key named a run already: this call created nothing. */
+  created: boolean;
   prepared: PreparedGoal;
 }
 
@@ -83,10 +88,10 @@ export async function startGoalRun(store: Store, prepared: PreparedGoal, options
   if (!options.forceNew) {
     const [unfinished] = await store.listRuns({ source, unfinished: true, limit: 1 });
     if (unfinished && unfinished.sourceHash && sourceHash && unfinished.sourceHash !== sourceHash) throw new GoalChangedError(path, unfinished.id);
-    if (unfinished) return { run: unfinished, resumed: true, prepared };
+    if (unfinished) return { run: unfinished, resumed: true, created: false, prepared };
   }
   const goal = prepared.plan?.plan.goal || prepared.file.goal || source;
-  const run = await store.createPlanningRun(
+  const { run, created } = await store.createPlanningRunOnce(
     goal,
     {
       goal,
@@ -96,5 +101,5 @@ export async function startGoalRun(store: Store, prepared: PreparedGoal, options
     },
     { source, sourceHash, cwd: options.cwd ?? process.cwd(), actor: options.actor ?? "cli", idempotencyKey: options.idempotencyKey },
   );
-  return { run, resumed: false, prepared };
+  return { run, resumed: false, created, prepared };
 }

@@ -33,6 +33,8 @@ export interface AddScheduleOptions {
   goalText?: string;
   cwd?: string;
   actor: string;
+  /** When set (the HTTP API: the server's goal roots), files must lie under these directories. */
+  roots?: readonly string[];
 }
 
 export async function addSchedule(store: Store, registry: WorkflowRegistry, options: AddScheduleOptions): Promise<ScheduleRecord> {
@@ -50,13 +52,13 @@ export async function addSchedule(store: Store, registry: WorkflowRegistry, opti
   let approval: ScheduleInput["approval"];
   if (options.goalFile !== undefined) {
     const path = resolve(cwd, options.goalFile);
-    prepareGoal(path, registry); // refuses a missing, empty or broken file now
+    await prepareGoal(path, registry, { roots: options.roots }); // refuses a missing, empty or broken file now
     target = { targetKind: "goal_file", target: path };
   } else if (options.planFile !== undefined) {
-    const data = readPlanFile(resolve(cwd, options.planFile));
+    const data = await readPlanFile(resolve(cwd, options.planFile), { roots: options.roots });
     target = { targetKind: "workplan", target: JSON.stringify(prepareWorkplan(data, registry, options.planFile).plan!.plan) };
   } else if (options.freezeFile !== undefined) {
-    const frozen = await freeze(resolve(cwd, options.freezeFile), registry);
+    const frozen = await freeze(resolve(cwd, options.freezeFile), registry, options.roots);
     target = { targetKind: "workplan", target: JSON.stringify(frozen.plan.plan) };
     // A frozen plan in which a model wrote commands or agents runs only once a person approved exactly it.
     const review = planReview(frozen.plan.plan, frozen.plan.waves, frozen.writtenBy);
@@ -74,8 +76,8 @@ export async function addSchedule(store: Store, registry: WorkflowRegistry, opti
 }
 
 /** A goal file's plan, planned now (by the model if the file has none) and reused at every fire. */
-async function freeze(path: string, registry: WorkflowRegistry): Promise<{ plan: ValidWorkplan; writtenBy: "model" | "goal file" }> {
-  const prepared = prepareGoal(path, registry);
+async function freeze(path: string, registry: WorkflowRegistry, roots: readonly string[] | undefined): Promise<{ plan: ValidWorkplan; writtenBy: "model" | "goal file" }> {
+  const prepared = await prepareGoal(path, registry, { roots });
   if (prepared.plan) return { plan: prepared.plan, writtenBy: "goal file" };
   const config = resolveModelConfig()!;
   const result = await planGoal({ goal: prepared.file.goal, workflows: registry, config, maxRepairs: 2, step: (_n, input, call) => call(input, new AbortController().signal) });
@@ -84,11 +86,11 @@ async function freeze(path: string, registry: WorkflowRegistry): Promise<{ plan:
 }
 
 /** What a fire creates: the planning run's goal and input, or (with `error`) why it cannot fire. */
-export function fireInput(schedule: ScheduleRecord, registry: WorkflowRegistry): FireInput {
+export async function fireInput(schedule: ScheduleRecord, registry: WorkflowRegistry): Promise<FireInput> {
   try {
     const prepared =
       schedule.targetKind === "goal_file"
-        ? prepareGoal(schedule.target, registry)
+        ? await prepareGoal(schedule.target, registry)
         : schedule.targetKind === "goal_text"
           ? prepareGoalText(schedule.target, "goal", registry)
           : prepareWorkplan(JSON.parse(schedule.target), registry, `schedule ${schedule.name}`);
@@ -103,7 +105,7 @@ export function fireInput(schedule: ScheduleRecord, registry: WorkflowRegistry):
 /** Fires a schedule now, outside its cron (`schedule run`, POST /v1/schedules/:name/run). */
 export async function fireNow(store: Store, registry: WorkflowRegistry, name: string, actor: string): Promise<{ schedule: ScheduleRecord; result: FireResult }> {
   const schedule = await store.getSchedule(name);
-  const result = await store.fireSchedule({ scheduleId: schedule.id, slot: Date.now(), actor, manual: true, ...fireInput(schedule, registry) });
+  const result = await store.fireSchedule({ scheduleId: schedule.id, slot: Date.now(), actor, manual: true, ...(await fireInput(schedule, registry)) });
   return { schedule, result };
 }
 

@@ -173,6 +173,12 @@ export interface CreateRunOptions {
   actor?: string;
 }
 
+export interface CreatedRun {
+  run: RunRecord;
+  /** False when the idempotency key named a run already (this is it). */
+  created: boolean;
+}
+
 export interface CompleteResult {
   /** Dependents that became ready because of this completion. */
   unblocked: number;
@@ -487,6 +493,13 @@ export interface Store {
   createRun(plan: unknown, options?: CreateRunOptions): Promise<RunRecord>;
   /** A run whose first task plans it (workflow `architect`, key "@plan"); its output becomes the run's tasks. */
   createPlanningRun(goal: string, planningInput: unknown, options?: CreateRunOptions): Promise<RunRecord>;
+  /**
+   * createPlanningRun that says whether it created the run: when the
+   * idempotency key already names a run, that run comes back with `created`
+   * false. Decided inside the one write that inserts (a unique key), so of
+   * concurrent calls with one key exactly one creates (HTTP: 201 once, 200 after).
+   */
+  createPlanningRunOnce(goal: string, planningInput: unknown, options?: CreateRunOptions): Promise<CreatedRun>;
   getRun(runId: string): Promise<RunRecord>;
   listRuns(options?: { limit?: number; source?: string; unfinished?: boolean; idempotencyKey?: string }): Promise<RunRecord[]>;
   listTasks(runId: string): Promise<TaskRecord[]>;

@@ -157,5 +157,20 @@ export function runContract(open: OpenDb): void {
       expect(await store.listRuns()).toHaveLength(1);
       expect((await store.listEvents()).filter((e) => e.type === "run.created")).toHaveLength(1);
     });
+
+    test("of ten planning runs created at once with one key by two stores, exactly one says it created the run; the others get that run", async () => {
+      const { store, another } = await open();
+      const other = await another();
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => (i % 2 ? other : store).createPlanningRunOnce(`goal ${i}`, { goal: `goal ${i}` }, { idempotencyKey: "deploy-7" })),
+      );
+      expect(results.filter((r) => r.created)).toHaveLength(1);
+      const winner = results.find((r) => r.created)!.run;
+      for (const result of results) expect(result.run.id).toBe(winner.id);
+      expect(await store.listRuns()).toEqual([winner]);
+      const again = await store.createPlanningRunOnce("later", {}, { idempotencyKey: "deploy-7" });
+      expect(again).toEqual({ run: winner, created: false });
+      expect(await store.createPlanningRunOnce("no key", {})).toMatchObject({ created: true, run: { idempotencyKey: null } });
+    });
   });
 }

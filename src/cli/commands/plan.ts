@@ -39,7 +39,7 @@ export const planCommand: Command = {
     const file = context.positionals[0];
     if (!file) throw new UsageError("plan needs a goal file: farcaster plan GOAL.md");
     const registry = await commandWorkflows(context);
-    const prepared = prepareGoal(file, registry);
+    const prepared = await prepareGoal(file, registry);
     let valid = prepared.plan;
     let calls = 0;
     if (!valid) {

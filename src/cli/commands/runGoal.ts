@@ -63,7 +63,7 @@ export const runCommand: Command = {
     const interactive = Boolean(process.stdout.isTTY && process.stdin.isTTY) && !context.values.json;
     const yes = Boolean(context.values.yes);
     // Everything wrong with the goal file is found before the database is even opened.
-    const prepared = prepareGoal(file, registry);
+    const prepared = await prepareGoal(file, registry);
     // A run driven here lives as long as its drones: it shares the file's writer (see sqlite/shared).
     const store = await openStore({ db: stringOption(context, "db"), share: !context.values.detach });
     try {

@@ -2,7 +2,9 @@
  * `farcaster serve`: the HTTP API on Bun.serve, the cron scheduler, and
  * optionally in-process drones. Refuses to listen beyond loopback without FARCASTER_TOKEN.
  */
+import { existsSync, statSync } from "node:fs";
 import { hostname } from "node:os";
+import { resolve } from "node:path";
 import { UsageError } from "../../core/errors.ts";
 import { createApp } from "../../api/app.ts";
 import { isLoopback } from "../../api/auth.ts";
@@ -12,18 +14,19 @@ import { fireInput } from "../../services/schedules.ts";
 import { openStore } from "../../store/index.ts";
 import { commandWorkflows, intOption } from "../args.ts";
 import { idleWarning } from "../idleWarning.ts";
-import { COMMON_OPTIONS, stringOption, type Command } from "../command.ts";
+import { COMMON_OPTIONS, stringOption, type Command, type CommandContext } from "../command.ts";
 
 export const serveCommand: Command = {
   name: "serve",
   summary: "serve the HTTP API (triggers, gates, events, status), optionally with drones",
-  usage: "serve [--port 8787] [--host 127.0.0.1] [--workers N]",
+  usage: "serve [--port 8787] [--host 127.0.0.1] [--workers N] [--goal-root DIR]...",
   options: {
     ...COMMON_OPTIONS,
     port: { type: "string", short: "p", valueName: "PORT", description: "port to listen on (default 8787; 0 picks a free one)" },
     host: { type: "string", valueName: "HOST", description: "address to listen on (default 127.0.0.1); beyond loopback needs FARCASTER_TOKEN" },
     workers: { type: "string", short: "w", valueName: "N", description: "drones in this process (default 0: use `farcaster worker`)" },
     workflows: { type: "string", valueName: "DIR", description: "also load workflows from DIR (or $FARCASTER_WORKFLOWS)" },
+    "goal-root": { type: "string", multiple: true, valueName: "DIR", description: "a directory clients' goalFile paths may lie under (repeatable; default: the current directory)" },
   },
   async run(context) {
     const host = stringOption(context, "host") ?? "127.0.0.1";
@@ -33,10 +36,11 @@ export const serveCommand: Command = {
     if (!isLoopback(host) && !token) {
       throw new UsageError(`refusing to listen on ${host} without a token: set FARCASTER_TOKEN (clients then send "Authorization: Bearer <token>"), or listen on 127.0.0.1`);
     }
+    const goalRoots = goalRootsOf(context);
     const registry = await commandWorkflows(context);
     const store = await openStore({ db: stringOption(context, "db"), share: true });
     const scheduler = new Scheduler({ store, prepareFire: (schedule) => fireInput(schedule, registry) });
-    const app = createApp({ store, registry, token, onSchedulesChanged: () => scheduler.poke() });
+    const app = createApp({ store, registry, token, goalRoots, onSchedulesChanged: () => scheduler.poke() });
     const server = Bun.serve({ hostname: host, port, fetch: app.fetch, idleTimeout: 0 });
     const drones = Array.from({ length: workers }, (_, i) =>
       new Drone({ store, registry, concurrency: 4, id: `${hostname()}:${process.pid}:s${i + 1}` }).start(),
@@ -59,3 +63,15 @@ export const serveCommand: Command = {
     return 0;
   },
 };
+
+/** `--goal-root DIR`, repeatable: each must be an existing directory (resolved now, so the server's later cwd does not matter). */
+function goalRootsOf(context: CommandContext): string[] | undefined {
+  const given = context.values["goal-root"];
+  const dirs = (Array.isArray(given) ? given : given === undefined ? [] : [given]).filter((dir): dir is string => typeof dir === "string");
+  if (dirs.length === 0) return undefined;
+  return dirs.map((dir) => {
+    const path = resolve(dir);
+    if (!existsSync(path) || !statSync(path).isDirectory()) throw new UsageError(`--goal-root ${dir} is not a directory; pass an existing directory clients' goal files may lie under`);
+    return path;
+  });
+}

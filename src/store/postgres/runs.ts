@@ -4,7 +4,7 @@ import { InvalidTransitionError, NotFoundError } from "../../core/errors.ts";
 import { newId } from "../../core/ids.ts";
 import { OPEN_TASK_STATES, PLANNING_TASK_KEY, REOPENABLE_TASK_STATES, TERMINAL_RUN_STATES, UNFINISHED_RUN_STATES, type RunState } from "../../core/states.ts";
 import type { ValidWorkplan } from "../../core/workplan.ts";
-import type { CreateRunOptions, RunRecord } from "../types.ts";
+import type { CreatedRun, CreateRunOptions, RunRecord } from "../types.ts";
 import { appendEvent, type TxContext } from "./context.ts";
 import { RUN_SELECT, toRun, type RunRow } from "./rows.ts";
 import { inList, num, q, toJson } from "./sqlText.ts";
@@ -109,10 +109,10 @@ export async function insertRun(ctx: TxContext, valid: ValidWorkplan, options: C
 }
 
 /** A run that starts with its planning task (key "@plan", workflow `architect`); the plan's tasks come when it completes. */
-export async function insertPlanningRun(ctx: TxContext, goal: string, planningInput: unknown, options: CreateRunOptions): Promise<RunRecord> {
+export async function insertPlanningRun(ctx: TxContext, goal: string, planningInput: unknown, options: CreateRunOptions): Promise<CreatedRun> {
   const input = JSON.stringify(planningInput ?? {});
   const runId = await insertRunRow(ctx, goal, "planning", null, 1, options);
-  if (!runId) return existingRun(ctx, options.idempotencyKey);
+  if (!runId) return { run: await existingRun(ctx, options.idempotencyKey), created: false };
   await q(
     ctx.sql,
     `INSERT INTO tasks (run_id, key, title, workflow, input, state, pending_deps, available_at, created_at, updated_at)
@@ -121,7 +121,7 @@ export async function insertPlanningRun(ctx: TxContext, goal: string, planningIn
   );
   ctx.ready = true;
   appendEvent(ctx, { type: "run.created", actor: options.actor ?? "user", runId, data: { planning: true, source: options.source ?? null } });
-  return selectRun(ctx.sql, runId);
+  return { run: await selectRun(ctx.sql, runId), created: true };
 }
 
 /** The planning task completed with a workplan: its tasks join the run in the same transaction, and the run starts running. */

@@ -153,7 +153,7 @@ export async function fireTx(ctx: TxContext, request: FireRequest): Promise<Fire
   if (schedule.overlap === "cancel-previous") {
     for (const runId of unfinished) await cancelRunTx(ctx, runId, request.actor, `schedule ${schedule.name} fired again (overlap: cancel-previous)`);
   }
-  const run = await insertPlanningRun(ctx, request.goal, request.planningInput, {
+  const { run } = await insertPlanningRun(ctx, request.goal, request.planningInput, {
     source: `schedule:${schedule.name}`,
     cwd: schedule.cwd ?? undefined,
     idempotencyKey: `schedule:${schedule.id}:${request.slot}`,

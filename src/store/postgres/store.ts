@@ -20,6 +20,7 @@ import type {
   ClaimedTask,
   ClaimOptions,
   CompleteResult,
+  CreatedRun,
   CreateRunOptions,
   EmitResult,
   EventRecord,
@@ -227,7 +228,11 @@ export class PostgresStore implements Store {
     return this.other("creating a run", (ctx) => insertRun(ctx, valid, options));
   }
 
-  createPlanningRun(goal: string, planningInput: unknown, options: CreateRunOptions = {}): Promise<RunRecord> {
+  async createPlanningRun(goal: string, planningInput: unknown, options: CreateRunOptions = {}): Promise<RunRecord> {
+    return (await this.createPlanningRunOnce(goal, planningInput, options)).run;
+  }
+
+  createPlanningRunOnce(goal: string, planningInput: unknown, options: CreateRunOptions = {}): Promise<CreatedRun> {
     return this.other("creating a run", (ctx) => insertPlanningRun(ctx, goal, planningInput, options));
   }
 

@@ -4,7 +4,7 @@ import { InvalidTransitionError, NotFoundError } from "../../core/errors.ts";
 import { newId } from "../../core/ids.ts";
 import { OPEN_TASK_STATES, PLANNING_TASK_KEY, REOPENABLE_TASK_STATES, TERMINAL_RUN_STATES, UNFINISHED_RUN_STATES } from "../../core/states.ts";
 import type { ValidWorkplan } from "../../core/workplan.ts";
-import type { CreateRunOptions, RunRecord } from "../types.ts";
+import type { CreatedRun, CreateRunOptions, RunRecord } from "../types.ts";
 import { appendEvent, type TxContext } from "./context.ts";
 import { RUN_SELECT, toJson, toRun, type RunRow } from "./rows.ts";
 import { inList, sql } from "./statements.ts";
@@ -73,9 +73,10 @@ export function insertRun(ctx: TxContext, valid: ValidWorkplan, options: CreateR
  * A run that starts with its planning task (key "@plan", workflow `architect`).
  * The plan's tasks are inserted when that task completes (see applyPlan).
  */
-export function insertPlanningRun(ctx: TxContext, goal: string, planningInput: unknown, options: CreateRunOptions): RunRecord {
+export function insertPlanningRun(ctx: TxContext, goal: string, planningInput: unknown, options: CreateRunOptions): CreatedRun {
+  // Inside the write transaction (BEGIN IMMEDIATE): no other writer can insert the key between this look and the insert.
   const existing = existingRun(ctx, options.idempotencyKey);
-  if (existing) return existing;
+  if (existing) return { run: existing, created: false };
   const runId = insertRunRow(ctx, goal, "planning", null, 1, options);
   sql(
     ctx.db,
@@ -83,7 +84,7 @@ export function insertPlanningRun(ctx: TxContext, goal: string, planningInput: u
      VALUES (?, ?, 'Plan the work', 'architect', ?, 'ready', 0, ?, ?, ?)`,
   ).run(runId, PLANNING_TASK_KEY, JSON.stringify(planningInput ?? {}), ctx.now, ctx.now, ctx.now);
   appendEvent(ctx, { type: "run.created", actor: options.actor ?? "user", runId, data: { planning: true, source: options.source ?? null } });
-  return selectRun(ctx, runId);
+  return { run: selectRun(ctx, runId), created: true };
 }
 
 /**

@@ -141,7 +141,7 @@ export function fireTx(ctx: TxContext, request: FireRequest): FireResult {
   if (schedule.overlap === "cancel-previous") {
     for (const runId of unfinished) cancelRunTx(ctx, runId, request.actor, `schedule ${schedule.name} fired again (overlap: cancel-previous)`);
   }
-  const run = insertPlanningRun(ctx, request.goal, request.planningInput, {
+  const { run } = insertPlanningRun(ctx, request.goal, request.planningInput, {
     source: `schedule:${schedule.name}`,
     cwd: schedule.cwd ?? undefined,
     idempotencyKey: `schedule:${schedule.id}:${request.slot}`,

@@ -18,6 +18,7 @@ import type {
   ClaimedTask,
   ClaimOptions,
   CompleteResult,
+  CreatedRun,
   CreateRunOptions,
   EventRecord,
   FailOptions,
@@ -192,7 +193,11 @@ export class SqliteStore implements Store {
     return this.write("creating a run", (ctx) => insertRun(ctx, valid, options));
   }
 
-  createPlanningRun(goal: string, planningInput: unknown, options: CreateRunOptions = {}): Promise<RunRecord> {
+  async createPlanningRun(goal: string, planningInput: unknown, options: CreateRunOptions = {}): Promise<RunRecord> {
+    return (await this.createPlanningRunOnce(goal, planningInput, options)).run;
+  }
+
+  createPlanningRunOnce(goal: string, planningInput: unknown, options: CreateRunOptions = {}): Promise<CreatedRun> {
     return this.write("creating a run", (ctx) => insertPlanningRun(ctx, goal, planningInput, options));
   }
 

@@ -19,6 +19,7 @@ import { LineBuffer, Outbox } from "./lines.ts";
 export const WRITE_METHODS = [
   "createRun",
   "createPlanningRun",
+  "createPlanningRunOnce",
   "claimTasks",
   "extendLease",
   "renewLeases",

@@ -1,0 +1,83 @@
+/**
+ * Size and depth limits on the JSON that people, models and workflows hand
+ * us: workplans, task inputs, event data, gate evidence, step outputs and
+ * goal files. One module, so the README, the validator, the API and the
+ * engine agree on the numbers.
+ *
+ * Why depth: JSON.stringify (and anything else that recurses) overflows the
+ * stack on data nested some thousands of levels deep, and the RangeError it
+ * throws says nothing about which field was wrong. The check here walks the
+ * value with an explicit stack, so it cannot overflow itself, and stops at
+ * the first container past the limit. Only once the depth is known to be
+ * sane is the value stringified to measure its size.
+ */
+import { FarcasterError } from "./errors.ts";
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+export const LIMITS = Object.freeze({
+  /** Containers (objects, arrays) inside one another, counting the outermost. */
+  depth: 64,
+  /** A Markdown goal file. */
+  goalFileBytes: 1 * MiB,
+  /** A workplan, and a `.json` plan file: tools write plans of tens of thousands of tasks. */
+  workplanBytes: 64 * MiB,
+  taskInputBytes: 256 * KiB,
+  eventDataBytes: 256 * KiB,
+  gateEvidenceBytes: 1 * MiB,
+  stepOutputBytes: 4 * MiB,
+});
+
+/** A value over one of LIMITS: `too_large` (HTTP 413) or `too_deep` (HTTP 422). */
+export class LimitError extends FarcasterError {
+  constructor(code: "too_large" | "too_deep", readonly path: string, problem: string) {
+    super(code, `${path}: ${problem}`, { details: [{ path, message: problem }] });
+  }
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes >= MiB) return `${+(bytes / MiB).toFixed(1)} MB`;
+  if (bytes >= KiB) return `${+(bytes / KiB).toFixed(1)} KB`;
+  return `${bytes} bytes`;
+}
+
+/** True when `value` holds containers nested deeper than `max` levels. Iterative: safe on any depth. */
+export function nestedDeeperThan(value: unknown, max: number = LIMITS.depth): boolean {
+  if (value === null || typeof value !== "object") return false;
+  const stack: { node: object; depth: number }[] = [{ node: value, depth: 1 }];
+  while (stack.length > 0) {
+    const { node, depth } = stack.pop()!;
+    if (depth > max) return true;
+    const children = Array.isArray(node) ? node : Object.values(node);
+    for (const child of children) if (child !== null && typeof child === "object") stack.push({ node: child, depth: depth + 1 });
+  }
+  return false;
+}
+
+export function deepMessage(max: number = LIMITS.depth): string {
+  return `nested deeper than ${max} levels`;
+}
+
+export function largeMessage(bytes: number, max: number): string {
+  return `${formatBytes(bytes)} of JSON, over the limit of ${formatBytes(max)}`;
+}
+
+/** The problem with `value` as JSON under the limits, or null. */
+export function jsonLimitProblem(value: unknown, maxBytes: number, maxDepth: number = LIMITS.depth): { code: "too_large" | "too_deep"; problem: string } | null {
+  if (nestedDeeperThan(value, maxDepth)) return { code: "too_deep", problem: deepMessage(maxDepth) };
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch {
+    return null; // not JSON at all (a cycle, a BigInt): the caller's own checks say so
+  }
+  const bytes = text === undefined ? 0 : Buffer.byteLength(text);
+  return bytes > maxBytes ? { code: "too_large", problem: largeMessage(bytes, maxBytes) } : null;
+}
+
+/** Throws a LimitError naming `path` when `value` is too deep or too large. */
+export function assertJsonWithinLimits(value: unknown, path: string, maxBytes: number, maxDepth: number = LIMITS.depth): void {
+  const problem = jsonLimitProblem(value, maxBytes, maxDepth);
+  if (problem) throw new LimitError(problem.code, path, problem.problem);
+}
