@@ -9,14 +9,14 @@ import { isLoopback } from "../../api/auth.ts";
 import { Drone } from "../../engine/drone.ts";
 import { Scheduler } from "../../engine/scheduler.ts";
 import { fireInput } from "../../services/schedules.ts";
-import { openStore } from "../../store/index.ts";
-import { commandWorkflows, intOption } from "../args.ts";
+import { commandWorkflows, intOption, openCommandStore } from "../args.ts";
 import { COMMON_OPTIONS, stringOption, type Command } from "../command.ts";
 
 export const serveCommand: Command = {
   name: "serve",
   summary: "serve the HTTP API (triggers, gates, events, status), optionally with drones",
   usage: "serve [--port 8787] [--host 127.0.0.1] [--workers N]",
+  positionals: [],
   options: {
     ...COMMON_OPTIONS,
     port: { type: "string", short: "p", valueName: "PORT", description: "port to listen on (default 8787; 0 picks a free one)" },
@@ -33,7 +33,7 @@ export const serveCommand: Command = {
       throw new UsageError(`refusing to listen on ${host} without a token: set FARCASTER_TOKEN (clients then send "Authorization: Bearer <token>"), or listen on 127.0.0.1`);
     }
     const registry = await commandWorkflows(context);
-    const store = await openStore({ db: stringOption(context, "db"), share: true });
+    const store = await openCommandStore(context, "create", { share: true });
     const scheduler = new Scheduler({ store, prepareFire: (schedule) => fireInput(schedule, registry) });
     const app = createApp({ store, registry, token, onSchedulesChanged: () => scheduler.poke() });
     const server = Bun.serve({ hostname: host, port, fetch: app.fetch, idleTimeout: 0 });

@@ -266,7 +266,7 @@ export class SqliteStore implements Store {
   getTask(taskId: number): Promise<TaskRecord> {
     return this.read(({ db }) => {
       const row = sql<TaskRow, [number]>(db, `${TASK_SELECT} WHERE t.id = ?`).get(taskId);
-      if (!row) throw new NotFoundError("task", String(taskId));
+      if (!row) throw new NotFoundError("task", String(taskId), "list a run's tasks with `farcaster status RUN`");
       return toTask(row);
     });
   }
