@@ -1,5 +1,5 @@
 /** Option values every command reads the same way: checked numbers and durations, and the workflows to load. */
-import { parseDuration } from "../core/duration.ts";
+import { MAX_DURATION_TEXT, parseDuration } from "../core/duration.ts";
 import { UsageError } from "../core/errors.ts";
 import { loadWorkflows, type WorkflowRegistry } from "../engine/registry.ts";
 import { resolve } from "node:path";
@@ -22,7 +22,7 @@ export function durationOption(context: CommandContext, name: string, fallback: 
   const raw = stringOption(context, name);
   if (raw === undefined) return fallback;
   const ms = parseDuration(raw);
-  if (ms === undefined || ms <= 0) throw new UsageError(`--${name} must be a duration such as 500ms, 30s or 2m (got "${raw}")`);
+  if (ms === undefined || ms <= 0) throw new UsageError(`--${name} must be a duration such as 500ms, 30s or 2m, at most ${MAX_DURATION_TEXT} (got "${raw}")`);
   return ms;
 }
 
