@@ -1,7 +1,7 @@
 /** `farcaster inspect RUN/TASK`: a task's attempts and journal, each step's input and output. */
 import { formatDuration } from "../../core/duration.ts";
 import { withStore } from "../args.ts";
-import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command } from "../command.ts";
+import { COMMON_OPTIONS, JSON_OPTION, type Command } from "../command.ts";
 import { paintState, preview } from "../output.ts";
 import { resolveTask } from "../taskRef.ts";
 

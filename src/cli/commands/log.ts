@@ -1,7 +1,7 @@
 /** `farcaster log RUN`: the run's events, oldest first. */
 import { withStore } from "../args.ts";
 import { jsonPieces } from "../jsonStream.ts";
-import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command } from "../command.ts";
+import { COMMON_OPTIONS, JSON_OPTION, type Command } from "../command.ts";
 
 export const logCommand: Command = {
   name: "log",

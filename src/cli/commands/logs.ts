@@ -1,7 +1,7 @@
 /** `farcaster logs RUN/TASK [--follow]`: a task's output (stdout, stderr), as it happened. */
 import { TERMINAL_TASK_STATES } from "../../core/states.ts";
 import { withStore } from "../args.ts";
-import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command } from "../command.ts";
+import { COMMON_OPTIONS, JSON_OPTION, type Command } from "../command.ts";
 import { paint } from "../output.ts";
 import { resolveTask } from "../taskRef.ts";
 

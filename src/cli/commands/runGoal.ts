@@ -9,7 +9,7 @@ import type { WorkflowRegistry } from "../../engine/registry.ts";
 import { prepareGoal, startGoalRun } from "../../services/goals.ts";
 import type { Store } from "../../store/types.ts";
 import { commandWorkflows, intOption, openCommandStore } from "../args.ts";
-import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command, type CommandContext, type OptionSpec } from "../command.ts";
+import { COMMON_OPTIONS, JSON_OPTION, type Command, type CommandContext, type OptionSpec } from "../command.ts";
 import { printSummary } from "../progress.ts";
 import { defaultWorkers, runSwarm } from "../swarm.ts";
 

@@ -2,7 +2,7 @@
 import { formatDuration } from "../../core/duration.ts";
 import type { RunRecord, TaskRecord } from "../../store/types.ts";
 import { intOption, withStore } from "../args.ts";
-import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command } from "../command.ts";
+import { COMMON_OPTIONS, JSON_OPTION, type Command } from "../command.ts";
 import { paintState, table, type Output } from "../output.ts";
 
 function printRun(output: Output, run: RunRecord, tasks: TaskRecord[]): void {
