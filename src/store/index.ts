@@ -79,22 +79,6 @@ export function describeDb(db: string): string {
 
 export { isPostgresUrl };
 
-/**
- * Whether there is a database to read: a file that exists, or a PostgreSQL
- * database with Farcaster's tables (a server that cannot be reached is an
- * error, not "no database").
- */
-export async function databaseExists(db: string): Promise<boolean> {
-  if (!isPostgresUrl(db)) return existsSync(db);
-  try {
-    await (await PostgresStore.open(db, { readOnly: true, poolSize: 1 })).close();
-    return true;
-  } catch (error) {
-    if (error instanceof NotFoundError) return false;
-    throw error;
-  }
-}
-
 export type StoreAccess = "create" | "existing" | "read";
 
 export interface OpenStoreOptions {
