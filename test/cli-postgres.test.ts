@@ -67,11 +67,12 @@ describe("choosing the store by URL", () => {
 });
 
 describe.skipIf(!pgAvailable)("the CLI on PostgreSQL", () => {
-  test("status on a database without Farcaster's tables says there are no runs, and creates nothing", async () => {
+  test("status on a database without Farcaster's tables says so, exits 1, and creates nothing", async () => {
     const url = schemaUrl();
     const result = await farcaster(["status", "--json", "--db", url]);
-    expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: "" });
-    expect(JSON.parse(result.stdout)).toEqual({ runs: [] });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe("");
+    expect(JSON.parse(result.stderr).error).toMatchObject({ code: "database_not_found", message: expect.stringContaining("has no Farcaster tables yet") });
     const approve = await farcaster(["approve", "g-none", "--by", "x", "--db", url]);
     expect(approve.code).toBe(1);
     expect(approve.stderr).toContain("has no Farcaster tables yet");

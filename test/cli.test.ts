@@ -133,17 +133,16 @@ describe("the command line", () => {
     expect(result.stderr).toContain('run "rmissing" not found; list runs with `farcaster status`');
   });
 
-  test("read commands never create a database: status says there are no runs, the others say where they looked", async () => {
+  test("read commands never create a database: they say where they looked and exit 1", async () => {
     const dir = freshDir();
-    const status = await farcaster(["status"], { cwd: dir });
-    expect(status.code).toBe(0);
-    expect(status.stdout).toContain("no runs yet; start one with `farcaster GOAL.md`");
-    expect(JSON.parse((await farcaster(["status", "--json"], { cwd: dir })).stdout)).toEqual({ runs: [] });
-    for (const args of [["gates"], ["log", "r1"], ["inspect", "r1/a"], ["approve", "g1"], ["resume", "r1"]]) {
+    for (const args of [["status"], ["gates"], ["log", "r1"], ["inspect", "r1/a"], ["approve", "g1"], ["resume", "r1"]]) {
       const result = await farcaster(args, { cwd: dir });
       expect(result.code).toBe(1);
-      expect(result.stderr).toContain(`database "${join(dir, ".farcaster", "farcaster.db")}" not found; start a run first`);
+      expect(result.stderr).toContain(`database ".farcaster/farcaster.db" not found; looked in ${dir} and the`);
     }
+    const json = await farcaster(["status", "--json"], { cwd: dir });
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stderr).error.code).toBe("database_not_found");
     expect(existsSync(join(dir, ".farcaster"))).toBe(false);
   });
 

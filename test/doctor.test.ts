@@ -5,7 +5,7 @@
  * task without a model. And `farcaster serve` without drones says so.
  */
 import { describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { ManualClock } from "../src/core/clock.ts";
@@ -154,11 +154,12 @@ describe("farcaster doctor", () => {
     expect([withModel.code, withModel.report.findings]).toEqual([0, []]);
   });
 
-  test("no database is nothing to check (exit 0); a bad option is exit 2; an unknown run is exit 1", async () => {
+  test("no database is exit 1 naming the file looked for, as for every reader; a bad option is exit 2; an unknown run is exit 1", async () => {
     const dir = freshDir();
     const db = join(dir, "none.db");
     const none = await farcaster(["doctor"], { db });
-    expect([none.code, none.stdout]).toEqual([0, expect.stringContaining("no database at")]);
+    expect([none.code, none.stderr]).toEqual([1, expect.stringContaining(db)]);
+    expect(existsSync(db)).toBe(false);
     expect((await farcaster(["doctor", "--grace", "soon"], { db })).code).toBe(2);
     await createRun(db, { goal: "x", tasks: [shell("a", "true")] });
     const missing = await farcaster(["doctor", "r_missing"], { db });

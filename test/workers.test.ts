@@ -1,5 +1,6 @@
 /** `farcaster workers` and the text of `status RUN` through the real CLI, with real worker processes. */
 import { describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { farcaster, spawnFarcaster, withReader } from "./cli-helpers.ts";
 import { freshDir, openTestStore, until } from "./helpers.ts";
@@ -47,13 +48,16 @@ describe("farcaster workers", () => {
     expect(status).toMatch(/broken\s+failed\s+-\s+1\s+shell\s+error: .*exit/);
   }, 30_000);
 
-  test("with no database or no drone seen it says how to start one; a bad --since is a command-line error", async () => {
+  test("with no database it exits 1 naming the file; with no drone seen it says how to start one; a bad --since is a command-line error", async () => {
     const dir = freshDir();
     const db = join(dir, "none.db");
+    const none = await farcaster(["workers"], { db });
+    expect([none.code, none.stderr]).toEqual([1, expect.stringContaining(db)]);
+    expect(existsSync(db)).toBe(false);
+    await createRun(db, [{ id: "a", command: "true" }]);
     const empty = await farcaster(["workers"], { db });
     expect([empty.code, empty.stdout]).toEqual([0, expect.stringContaining("no drone seen in the last 10m0s: start one with `farcaster worker`")]);
     expect(JSON.parse((await farcaster(["workers", "--json"], { db })).stdout)).toEqual({ sinceMs: 600_000, drones: [] });
-    await createRun(db, [{ id: "a", command: "true" }]);
     expect((await farcaster(["workers", "--since", "1m"], { db })).stdout).toContain("no drone seen in the last 1m0s");
     const bad = await farcaster(["workers", "--since", "lately"], { db });
     expect([bad.code, bad.stderr]).toEqual([2, expect.stringContaining("--since must be a duration")]);

@@ -1,8 +1,9 @@
 /** Option values every command reads the same way: checked numbers and durations, and the workflows to load. */
-import { parseDuration } from "../core/duration.ts";
+import { MAX_DURATION_TEXT, parseDuration } from "../core/duration.ts";
 import { UsageError } from "../core/errors.ts";
 import { loadWorkflows, type WorkflowRegistry } from "../engine/registry.ts";
-import { openStore, type Store, type StoreAccess } from "../store/index.ts";
+import { resolve } from "node:path";
+import { locateDatabase, openStore, projectDirOf, type DbLocation, type Store, type StoreAccess } from "../store/index.ts";
 import { stringOption, type CommandContext } from "./command.ts";
 
 /** A whole number within [min, max]; `fallback` when the option is absent. */
@@ -21,7 +22,7 @@ export function durationOption(context: CommandContext, name: string, fallback: 
   const raw = stringOption(context, name);
   if (raw === undefined) return fallback;
   const ms = parseDuration(raw);
-  if (ms === undefined || ms <= 0) throw new UsageError(`--${name} must be a duration such as 500ms, 30s or 2m (got "${raw}")`);
+  if (ms === undefined || ms <= 0) throw new UsageError(`--${name} must be a duration such as 500ms, 30s or 2m, at most ${MAX_DURATION_TEXT} (got "${raw}")`);
   return ms;
 }
 
@@ -31,13 +32,29 @@ export function commandWorkflows(context: CommandContext): Promise<WorkflowRegis
 }
 
 /**
- * Runs `fn` with the store named by --db / FARCASTER_DB, and closes it.
- * `access` says what the command does with it (see src/store/index.ts): a
- * reader never writes or migrates, and neither a reader nor a decider
+ * Opens the store named by --db / FARCASTER_DB, or found from the current
+ * directory upwards (src/store/index.ts). A database found above the current
+ * directory is named on stderr (as JSON with --json), so nobody writes to a
+ * database they did not expect. `access` says what the command does with it:
+ * a reader never writes or migrates, and neither a reader nor a decider
  * creates a database that is not there.
  */
+export function openCommandStore(context: CommandContext, access: StoreAccess, options: { share?: boolean } = {}): Promise<Store> {
+  const flag = stringOption(context, "db");
+  const location = locateDatabase(flag);
+  if (location.source === "found" && projectDirOf(location) !== resolve(process.cwd())) noteFoundAbove(context, location);
+  return openStore({ db: flag, access, share: options.share });
+}
+
+function noteFoundAbove(context: CommandContext, location: DbLocation): void {
+  const projectDir = projectDirOf(location);
+  if (context.values.json) context.output.err(JSON.stringify({ database: { path: location.db, foundIn: projectDir } }));
+  else context.output.err(`farcaster: using ${location.db} (found in ${projectDir}, above the current directory)`);
+}
+
+/** Runs `fn` with the store (see openCommandStore), and closes it. */
 export async function withStore<T>(context: CommandContext, access: StoreAccess, fn: (store: Store) => Promise<T>): Promise<T> {
-  const store = await openStore({ db: stringOption(context, "db"), access });
+  const store = await openCommandStore(context, access);
   try {
     return await fn(store);
   } finally {

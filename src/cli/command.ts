@@ -10,6 +10,21 @@ export interface OptionSpec {
   multiple?: boolean;
 }
 
+/**
+ * One positional argument of a command, declared so that every command's
+ * arguments are checked the same way (src/cli/main.ts): a missing one, or
+ * one too many, is a usage error (exit 2) with the usage line.
+ */
+export interface PositionalSpec {
+  /** As in the usage line: RUN, GATE, RUN/TASK, GOAL.md. */
+  name: string;
+  /** What it is, for "cancel needs a run id". */
+  what: string;
+  optional?: boolean;
+  /** Where to find one, e.g. "list runs with `farcaster status`". */
+  hint?: string;
+}
+
 export interface CommandContext {
   values: Record<string, string | boolean | (string | boolean)[] | undefined>;
   positionals: string[];
@@ -22,6 +37,8 @@ export interface Command {
   /** e.g. "status [RUN]" */
   usage: string;
   options: Record<string, OptionSpec>;
+  /** The positional arguments it takes, in order; optional ones come last. */
+  positionals: readonly PositionalSpec[];
   /** Returns the process exit code. */
   run(context: CommandContext): Promise<number>;
 }

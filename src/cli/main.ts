@@ -88,11 +88,31 @@ function parseCommandArgs(command: Command, args: string[]) {
   try {
     return parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (error) {
-    throw new UsageError(`${(error as Error).message.replace(/\. To specify a positional argument.*$/s, "")}\nsee \`farcaster ${command.name} --help\``);
+    throw new UsageError((error as Error).message.replace(/\. To specify a positional argument.*$/s, ""));
+  }
+}
+
+/**
+ * Every command's positionals checked the same way, from its declaration:
+ * a missing one, or one too many, is a usage error (exit 2).
+ */
+function checkPositionals(command: Command, positionals: string[]): void {
+  const specs = command.positionals;
+  const missing = specs.find((spec, i) => !spec.optional && positionals[i] === undefined);
+  if (missing) {
+    throw new UsageError(`${command.name} needs ${missing.what}${missing.hint ? ` (${missing.hint})` : ""}`);
+  }
+  if (positionals.length > specs.length) {
+    const extra = positionals.slice(specs.length).map((arg) => `"${arg}"`).join(", ");
+    const takes = specs.length === 0 ? "no arguments" : `${specs.length === 1 ? "one argument" : `at most ${specs.length} arguments`} (${specs.map((spec) => spec.name).join(" ")})`;
+    throw new UsageError(`${command.name} takes ${takes}; unexpected ${extra}`);
   }
 }
 
 export async function main(argv: string[], output: Output = consoleOutput()): Promise<number> {
+  // Known before parsing, so that even a command line that does not parse gets its error as JSON.
+  const json = argv.includes("--json");
+  let command: Command | undefined;
   try {
     const [first, ...rest] = argv;
     if (first === undefined || first === "help" || first === "--help" || first === "-h") {
@@ -104,7 +124,7 @@ export async function main(argv: string[], output: Output = consoleOutput()): Pr
       output.out(VERSION);
       return 0;
     }
-    let command = COMMANDS.find((candidate) => candidate.name === first);
+    command = COMMANDS.find((candidate) => candidate.name === first);
     let args = rest;
     if (!command) {
       // `farcaster goal.md` is the main job.
@@ -120,17 +140,35 @@ export async function main(argv: string[], output: Output = consoleOutput()): Pr
       output.out(commandHelp(command));
       return 0;
     }
+    checkPositionals(command, positionals);
     return await command.run({ values, positionals, output });
   } catch (error) {
-    return reportError(output, error);
+    return reportError(output, error, { json, command });
   }
 }
 
-function reportError(output: Output, error: unknown): number {
-  if (error instanceof FarcasterError) {
-    output.err(`farcaster: ${error.message} [${error.code}]`);
-    return error instanceof UsageError || error.code === "goal_changed" ? 2 : 1;
+/** The exit code of an error: 2 for a wrong command line (or a changed goal: the person decides), else 1. */
+export function exitCodeOf(error: unknown): number {
+  return error instanceof UsageError || (error instanceof FarcasterError && error.code === "goal_changed") ? 2 : 1;
+}
+
+/**
+ * An error as the user sees it: one line (plus the usage line for a usage
+ * error) on stderr, or with --json one JSON object {"error": {"code",
+ * "message"}} on stderr; the exit code is the same either way. An error that
+ * is not ours is a bug: its message, and its stack only with FARCASTER_DEBUG.
+ */
+function reportError(output: Output, error: unknown, where: { json: boolean; command?: Command }): number {
+  const ours = error instanceof FarcasterError;
+  const code = ours ? error.code : "internal";
+  const message = ours ? error.message : `unexpected error: ${(error as Error)?.message ?? String(error)}`;
+  const usage = error instanceof UsageError && where.command ? `farcaster ${where.command.usage}` : undefined;
+  if (where.json) {
+    output.err(JSON.stringify({ error: { code, message, ...(usage ? { usage } : {}) } }));
+  } else {
+    output.err(`farcaster: ${message} [${code}]`);
+    if (usage) output.err(`usage: ${usage}\nsee \`farcaster ${where.command!.name} --help\``);
+    if (!ours && process.env.FARCASTER_DEBUG) output.err(String((error as Error)?.stack ?? error));
   }
-  output.err(`farcaster: unexpected error: ${(error as Error)?.stack ?? String(error)}`);
-  return 1;
+  return exitCodeOf(error);
 }

@@ -2,6 +2,8 @@
  * Time is injected: every store call takes its "now" from a Clock, so tests
  * move time instead of sleeping. Times are Unix epoch milliseconds.
  */
+import { MAX_TIMER_MS, setLongInterval } from "./timers.ts";
+
 export interface Clock {
   now(): number;
 }
@@ -33,6 +35,7 @@ export interface Ticker {
 
 export const realTicker: Ticker = Object.freeze({
   every(ms: number, fn: () => unknown) {
+    if (ms > MAX_TIMER_MS) return setLongInterval(() => void fn(), ms); // a heartbeat of a lease of months
     const timer = setInterval(fn, ms);
     return () => clearInterval(timer);
   },

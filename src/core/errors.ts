@@ -236,8 +236,13 @@ export class GateRejectedError extends NonRetryableError {
 
 /** The database stayed write-locked by another process past the store's patience. */
 export class StoreBusyError extends FarcasterError {
-  constructor(waitedMs: number) {
-    super("store_busy", `the database stayed locked by another process for ${Math.round(waitedMs)} ms; is a process stuck holding a write transaction?`);
+  /** `what`: what was being done ("opening /path/farcaster.db"), when known. */
+  constructor(waitedMs: number, what?: string, cause?: unknown) {
+    super(
+      "store_busy",
+      `${what ? `${what}: ` : ""}the database stayed locked by another process for ${Math.round(waitedMs)} ms (another process may be recovering a crashed writer's journal, or be stuck holding a write transaction); try again, or find that process`,
+      { cause },
+    );
   }
 }
 

@@ -5,7 +5,7 @@
  * graph: duplicate ids, unknown and self dependencies, cycles (with their path).
  */
 import { z } from "zod";
-import { parseDuration } from "./duration.ts";
+import { MAX_DURATION_TEXT, parseDuration } from "./duration.ts";
 import { PlanInvalidError, type PlanIssue } from "./errors.ts";
 import { deepMessage, jsonLimitProblem, largeMessage, LIMITS, nestedDeeperThan } from "./limits.ts";
 
@@ -18,7 +18,7 @@ const duration = z
   .transform((value, ctx) => {
     const ms = parseDuration(value);
     if (ms === undefined) {
-      ctx.addIssue({ code: "custom", message: `expected a duration such as 30000, "30s", "5m" or "2h"; got ${JSON.stringify(value)}` });
+      ctx.addIssue({ code: "custom", message: `expected a duration such as 30000, "30s", "5m" or "2h", at most ${MAX_DURATION_TEXT}; got ${JSON.stringify(value)}` });
       return z.NEVER;
     }
     return ms;

@@ -14,6 +14,7 @@
  *   any other error   -> failTask with the workflow's backoff
  */
 import type { Clock } from "../core/clock.ts";
+import { setLongTimeout } from "../core/timers.ts";
 import { FarcasterError, LeaseLostError, NonDeterminismError, NonRetryableError, StepOutputError, StoreUnreachableError, TaskTimeoutError } from "../core/errors.ts";
 import type { ClaimedTask, Store } from "../store/types.ts";
 import { LeaseKeeper } from "./leaseKeeper.ts";
@@ -84,7 +85,7 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
   };
   const logs = new LogBuffer(store, taskId, attemptId, () => clock.now());
   const timeoutMs = claimed.timeoutMs ?? workflow.limits?.timeoutMs;
-  const timer = timeoutMs ? setTimeout(() => controller.abort(new TaskTimeoutError(label, timeoutMs)), timeoutMs) : undefined;
+  const cancelTimeout = timeoutMs ? setLongTimeout(() => controller.abort(new TaskTimeoutError(label, timeoutMs)), timeoutMs) : undefined;
 
   try {
     let output: unknown;
@@ -125,7 +126,7 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
     }
   } finally {
     settling();
-    if (timer) clearTimeout(timer);
+    cancelTimeout?.();
   }
 }
 

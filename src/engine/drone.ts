@@ -13,6 +13,7 @@
  */
 import { hostname } from "node:os";
 import { systemClock, type Clock, type Ticker } from "../core/clock.ts";
+import { setLongTimeout } from "../core/timers.ts";
 import type { ClaimedTask, ClaimGroup, Store } from "../store/types.ts";
 import { runAttempt, ShutdownAbort, type AttemptResult } from "./attempt.ts";
 import { LeaseKeeper } from "./leaseKeeper.ts";
@@ -107,9 +108,9 @@ export class Drone {
     this.idleAbort.abort();
     await this.loop;
     const all = () => Promise.all([...this.running.values()].map((r) => r.done));
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([all(), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
-    clearTimeout(timer);
+    let cancelGrace = () => {};
+    await Promise.race([all(), new Promise<void>((resolve) => (cancelGrace = setLongTimeout(resolve, graceMs)))]);
+    cancelGrace();
     for (const running of this.running.values()) running.controller.abort(new ShutdownAbort());
     await all();
     this.leases.stop();

@@ -10,6 +10,7 @@
  */
 import { realTicker, type Clock, type Ticker } from "../core/clock.ts";
 import { LeaseLostError } from "../core/errors.ts";
+import { setLongTimeout } from "../core/timers.ts";
 import type { LeaseRenewal, Store } from "../store/types.ts";
 
 /** The shortest interval between beats, however short a lease (tests use tens of ms). */
@@ -81,7 +82,7 @@ export class LeaseKeeper {
     // A renewal that hangs (a partition that drops packets rather than refusing them) counts as failing:
     // once it has hung for a whole lease, every lease it carries that went unrenewed that long is lost.
     const shortest = Math.min(...leases.map((lease) => lease.leaseMs));
-    const watchdog = setTimeout(() => {
+    const cancelWatchdog = setLongTimeout(() => {
       const now = clock.now();
       for (const lease of leases) {
         if (now - lease.renewedAt >= lease.leaseMs) this.lose(lease, new LeaseLostError(lease.taskId, lease.attemptId, `a heartbeat that hung for a whole lease (${lease.leaseMs} ms)`));
@@ -98,7 +99,7 @@ export class LeaseKeeper {
       }
       return;
     } finally {
-      clearTimeout(watchdog);
+      cancelWatchdog();
     }
     const now = clock.now();
     for (const lease of leases) {

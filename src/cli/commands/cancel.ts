@@ -1,5 +1,4 @@
 /** `farcaster cancel RUN`: cancels the run's open tasks; running ones stop at their next write. */
-import { UsageError } from "../../core/errors.ts";
 import { defaultDecider } from "../../services/gates.ts";
 import { withStore } from "../args.ts";
 import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command } from "../command.ts";
@@ -8,10 +7,10 @@ export const cancelCommand: Command = {
   name: "cancel",
   summary: "cancel a run and its unfinished tasks",
   usage: "cancel RUN [--reason TEXT]",
+  positionals: [{ name: "RUN", what: "a run id", hint: "list runs with `farcaster status`" }],
   options: { ...COMMON_OPTIONS, ...JSON_OPTION, reason: { type: "string", valueName: "TEXT", description: "why (kept in the event log)" } },
   async run(context) {
-    const runId = context.positionals[0];
-    if (!runId) throw new UsageError("cancel needs a run id: farcaster cancel RUN (list runs with `farcaster status`)");
+    const runId = context.positionals[0]!;
     return withStore(context, "existing", async (store) => {
       const run = await store.cancelRun(runId, { actor: defaultDecider(), reason: stringOption(context, "reason") });
       if (context.values.json) context.output.json({ run });

@@ -9,12 +9,11 @@ import { formatDuration } from "../../core/duration.ts";
 import { StoreUnreachableError } from "../../core/errors.ts";
 import { nextSlot } from "../../engine/cron.ts";
 import type { WorkflowRegistry } from "../../engine/registry.ts";
-import { databaseExists, describeDb, openStore, resolveDbPath } from "../../store/index.ts";
 import type { DatabaseInfo, OpenTaskRecord, Store } from "../../store/types.ts";
 import { DEFAULT_GRACE_MS, diagnose, type DoctorReport, type Finding } from "../../view/doctor.ts";
 import { workerRows } from "../../view/workers.ts";
-import { commandWorkflows, durationOption } from "../args.ts";
-import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command } from "../command.ts";
+import { commandWorkflows, durationOption, openCommandStore } from "../args.ts";
+import { COMMON_OPTIONS, JSON_OPTION, type Command } from "../command.ts";
 import { paint, table, type Output } from "../output.ts";
 import { localProcessProbe } from "../processProbe.ts";
 import { DEFAULT_SEEN_MS } from "./workers.ts";
@@ -89,6 +88,7 @@ export const doctorCommand: Command = {
   name: "doctor",
   summary: "check that every open task has an owner of its next action (drone, person, timer, event); exit 1 if not",
   usage: "doctor [RUN] [--json] [--grace 10s]",
+  positionals: [{ name: "RUN", what: "a run id", optional: true, hint: "list runs with `farcaster status`" }],
   options: {
     ...COMMON_OPTIONS,
     ...JSON_OPTION,
@@ -100,16 +100,10 @@ export const doctorCommand: Command = {
     const graceMs = durationOption(context, "grace", DEFAULT_GRACE_MS);
     const windowMs = durationOption(context, "since", DEFAULT_SEEN_MS);
     const runId = context.positionals[0];
-    const db = resolveDbPath(stringOption(context, "db"));
     let store: Store;
     try {
-      if (!runId && !(await databaseExists(db))) {
-        const message = `no database at ${describeDb(db)}: nothing to check (start a run with \`farcaster GOAL.md\`, or point --db / FARCASTER_DB at one)`;
-        if (context.values.json) context.output.json({ healthy: true, database: null, findings: [], message });
-        else context.output.out(message);
-        return 0;
-      }
-      store = await openStore({ db: stringOption(context, "db"), access: "read" });
+      // No database is not "healthy": like every reader, doctor says where it looked and exits 1.
+      store = await openCommandStore(context, "read");
     } catch (error) {
       if (!(error instanceof StoreUnreachableError)) throw error;
       const finding = { kind: "database", severity: "ownerless", runId: null, subjects: [], blocked: 0, message: error.message, fix: "start the database server, or fix --db / FARCASTER_DB" };

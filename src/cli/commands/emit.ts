@@ -1,5 +1,5 @@
 /** `farcaster emit EVENT [--data JSON]`: records a named fact; tasks waiting for it go on. The first emit wins. */
-import { InputError, UsageError } from "../../core/errors.ts";
+import { UsageError } from "../../core/errors.ts";
 import { defaultDecider } from "../../services/gates.ts";
 import { emitSignal } from "../../services/signals.ts";
 import { withStore } from "../args.ts";
@@ -9,6 +9,7 @@ export const emitCommand: Command = {
   name: "emit",
   summary: "emit a named event that waiting tasks receive (the first emit wins)",
   usage: "emit EVENT [--data JSON]",
+  positionals: [{ name: "EVENT", what: "an event name" }],
   options: {
     ...COMMON_OPTIONS,
     ...JSON_OPTION,
@@ -16,18 +17,17 @@ export const emitCommand: Command = {
     by: { type: "string", valueName: "NAME", description: "who emits it (default $FARCASTER_USER or $USER)" },
   },
   async run(context) {
-    const name = context.positionals[0];
-    if (!name) throw new UsageError("emit needs an event name: farcaster emit EVENT [--data JSON]");
+    const name = context.positionals[0]!;
     const raw = stringOption(context, "data");
     let data: unknown = null;
     if (raw !== undefined) {
       try {
         data = JSON.parse(raw);
       } catch (error) {
-        throw new InputError(`--data is not valid JSON: ${(error as Error).message}; e.g. --data '{"version": "1.2"}'`);
+        throw new UsageError(`--data is not valid JSON: ${(error as Error).message}; e.g. --data '{"version": "1.2"}'`);
       }
     }
-    return withStore(context, "create", async (store) => {
+    return withStore(context, "existing", async (store) => {
       const result = await emitSignal(store, name, data, stringOption(context, "by") ?? defaultDecider());
       if (context.values.json) context.output.json(result);
       else if (result.created) context.output.out(`emitted ${name}; ${result.woken} waiting task(s) go on`);

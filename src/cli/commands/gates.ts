@@ -25,10 +25,13 @@ export const gatesCommand: Command = {
   name: "gates",
   summary: "list pending gates with their question and evidence",
   usage: "gates [RUN]",
+  positionals: [{ name: "RUN", what: "a run id", optional: true, hint: "list runs with `farcaster status`" }],
   options: { ...COMMON_OPTIONS, ...JSON_OPTION, all: { type: "boolean", description: "include decided, expired and cancelled gates, with who decided, when and why" } },
   async run(context) {
     return withStore(context, "read", async (store) => {
-      const gates = await store.listGates({ runId: context.positionals[0], pendingOnly: !context.values.all });
+      const runId = context.positionals[0];
+      if (runId) await store.getRun(runId); // an unknown run is not found, not a run without gates
+      const gates = await store.listGates({ runId, pendingOnly: !context.values.all });
       if (context.values.json) context.output.json({ gates });
       else if (gates.length === 0) context.output.out(context.values.all ? "no gates" : "no pending gates");
       else for (const gate of gates) printGate(context.output, gate, Date.now());
@@ -41,10 +44,10 @@ export const approveCommand: Command = {
   name: "approve",
   summary: "approve a pending gate; the waiting task goes on",
   usage: "approve GATE [--by NAME]",
+  positionals: [{ name: "GATE", what: "a gate id", hint: "list pending gates with `farcaster gates`" }],
   options: { ...COMMON_OPTIONS, ...JSON_OPTION, by: { type: "string", valueName: "NAME", description: "who approves (default $FARCASTER_USER or $USER)" } },
   async run(context) {
-    const gateId = context.positionals[0];
-    if (!gateId) throw new UsageError("approve needs a gate id: farcaster approve GATE (list them with `farcaster gates`)");
+    const gateId = context.positionals[0]!;
     return withStore(context, "existing", async (store) => {
       const gate = await approveGate(store, gateId, stringOption(context, "by") ?? defaultDecider());
       if (context.values.json) context.output.json({ gate });
@@ -58,6 +61,7 @@ export const rejectCommand: Command = {
   name: "reject",
   summary: "reject a pending gate with a reason; the task fails, or retries with the reason as feedback",
   usage: "reject GATE --reason TEXT [--action retry|fail]",
+  positionals: [{ name: "GATE", what: "a gate id", hint: "list pending gates with `farcaster gates`" }],
   options: {
     ...COMMON_OPTIONS,
     ...JSON_OPTION,
@@ -66,9 +70,8 @@ export const rejectCommand: Command = {
     by: { type: "string", valueName: "NAME", description: "who rejects (default $FARCASTER_USER or $USER)" },
   },
   async run(context) {
-    const gateId = context.positionals[0];
+    const gateId = context.positionals[0]!;
     const reason = stringOption(context, "reason");
-    if (!gateId) throw new UsageError("reject needs a gate id: farcaster reject GATE --reason TEXT");
     if (!reason?.trim()) throw new UsageError(`reject needs a reason: farcaster reject ${gateId} --reason "what must change"`);
     return withStore(context, "existing", async (store) => {
       const gate = await rejectGate(store, gateId, { by: stringOption(context, "by") ?? defaultDecider(), reason, action: stringOption(context, "action") });

@@ -1,8 +1,7 @@
 /** `farcaster inspect RUN/TASK`: a task's attempts and journal, each step's input and output. */
 import { formatDuration } from "../../core/duration.ts";
-import { UsageError } from "../../core/errors.ts";
 import { withStore } from "../args.ts";
-import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command } from "../command.ts";
+import { COMMON_OPTIONS, JSON_OPTION, type Command } from "../command.ts";
 import { paintState, preview } from "../output.ts";
 import { resolveTask } from "../taskRef.ts";
 
@@ -10,10 +9,10 @@ export const inspectCommand: Command = {
   name: "inspect",
   summary: "show a task's attempts and journal (each step's input, output or error, timing)",
   usage: "inspect RUN/TASK",
+  positionals: [{ name: "RUN/TASK", what: "a task (RUN/TASK or its number)", hint: "list a run's tasks with `farcaster status RUN`" }],
   options: { ...COMMON_OPTIONS, ...JSON_OPTION },
   async run(context) {
-    const ref = context.positionals[0];
-    if (!ref) throw new UsageError("inspect needs a task: farcaster inspect RUN/TASK");
+    const ref = context.positionals[0]!;
     return withStore(context, "read", async (store) => {
       const task = await resolveTask(store, ref);
       const [attempts, steps] = await Promise.all([store.listAttempts(task.id), store.listSteps(task.id)]);

@@ -1,17 +1,16 @@
 /** `farcaster log RUN`: the run's events, oldest first. */
-import { UsageError } from "../../core/errors.ts";
 import { withStore } from "../args.ts";
 import { jsonPieces } from "../jsonStream.ts";
-import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command } from "../command.ts";
+import { COMMON_OPTIONS, JSON_OPTION, type Command } from "../command.ts";
 
 export const logCommand: Command = {
   name: "log",
   summary: "show a run's event log",
   usage: "log RUN",
+  positionals: [{ name: "RUN", what: "a run id", hint: "list runs with `farcaster status`" }],
   options: { ...COMMON_OPTIONS, ...JSON_OPTION },
   async run(context) {
-    const runId = context.positionals[0];
-    if (!runId) throw new UsageError("log needs a run id: farcaster log RUN (list runs with `farcaster status`)");
+    const runId = context.positionals[0]!;
     return withStore(context, "read", async (store) => {
       await store.getRun(runId);
       // Page by page, never the whole log in memory: a follower that stops once it has caught up.

@@ -1,8 +1,7 @@
 /** `farcaster logs RUN/TASK [--follow]`: a task's output (stdout, stderr), as it happened. */
-import { UsageError } from "../../core/errors.ts";
 import { TERMINAL_TASK_STATES } from "../../core/states.ts";
 import { withStore } from "../args.ts";
-import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command } from "../command.ts";
+import { COMMON_OPTIONS, JSON_OPTION, type Command } from "../command.ts";
 import { paint } from "../output.ts";
 import { resolveTask } from "../taskRef.ts";
 
@@ -10,10 +9,10 @@ export const logsCommand: Command = {
   name: "logs",
   summary: "show a task's output (stdout and stderr); --follow waits for more",
   usage: "logs RUN/TASK [--follow]",
+  positionals: [{ name: "RUN/TASK", what: "a task (RUN/TASK or its number)", hint: "list a run's tasks with `farcaster status RUN`" }],
   options: { ...COMMON_OPTIONS, ...JSON_OPTION, follow: { type: "boolean", short: "f", description: "keep printing until the task has ended" } },
   async run(context) {
-    const ref = context.positionals[0];
-    if (!ref) throw new UsageError("logs needs a task: farcaster logs RUN/TASK");
+    const ref = context.positionals[0]!;
     return withStore(context, "read", async (store) => {
       const task = await resolveTask(store, ref);
       // Without --follow: what is there now. With it: until the task has ended (and its last output is read).

@@ -4,7 +4,7 @@
  * DAG and its waves. Writes nothing, unless --save FILE asks for the plan as JSON.
  */
 import { writeFileSync } from "node:fs";
-import { InputError, UsageError } from "../../core/errors.ts";
+import { InputError } from "../../core/errors.ts";
 import type { ValidWorkplan } from "../../core/workplan.ts";
 import { resolveModelConfig } from "../../architect/model.ts";
 import { formatIssues, planGoal } from "../../architect/planGoal.ts";
@@ -29,6 +29,7 @@ export const planCommand: Command = {
   name: "plan",
   summary: "plan a goal without running it: print the DAG and its waves",
   usage: "plan GOAL.md [--save PLAN.json]",
+  positionals: [{ name: "GOAL.md", what: "a goal file (or a workplan .json)" }],
   options: {
     ...COMMON_OPTIONS,
     ...JSON_OPTION,
@@ -36,8 +37,7 @@ export const planCommand: Command = {
     workflows: { type: "string", valueName: "DIR", description: "also load workflows from DIR (or $FARCASTER_WORKFLOWS)" },
   },
   async run(context) {
-    const file = context.positionals[0];
-    if (!file) throw new UsageError("plan needs a goal file: farcaster plan GOAL.md");
+    const file = context.positionals[0]!;
     const registry = await commandWorkflows(context);
     const prepared = await prepareGoal(file, registry);
     let valid = prepared.plan;

@@ -4,14 +4,12 @@
  * review, runs the swarm in this process with live progress, prints a summary,
  * and exits 0 only if every task succeeded.
  */
-import { UsageError } from "../../core/errors.ts";
 import { PLANNING_TASK_KEY } from "../../core/states.ts";
 import type { WorkflowRegistry } from "../../engine/registry.ts";
 import { prepareGoal, startGoalRun } from "../../services/goals.ts";
-import { openStore } from "../../store/index.ts";
 import type { Store } from "../../store/types.ts";
-import { commandWorkflows, intOption } from "../args.ts";
-import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command, type CommandContext, type OptionSpec } from "../command.ts";
+import { commandWorkflows, intOption, openCommandStore } from "../args.ts";
+import { COMMON_OPTIONS, JSON_OPTION, type Command, type CommandContext, type OptionSpec } from "../command.ts";
 import { printSummary } from "../progress.ts";
 import { defaultWorkers, runSwarm } from "../swarm.ts";
 
@@ -47,6 +45,7 @@ export const runCommand: Command = {
   name: "run",
   summary: "plan a goal file and run it to the end with a local swarm (also: farcaster GOAL.md)",
   usage: "run GOAL.md",
+  positionals: [{ name: "GOAL.md", what: "a goal file (or a workplan .json)" }],
   options: {
     ...COMMON_OPTIONS,
     ...JSON_OPTION,
@@ -56,8 +55,7 @@ export const runCommand: Command = {
     detach: { type: "boolean", description: "only create the run; drones started elsewhere (farcaster worker) do the work" },
   },
   async run(context) {
-    const file = context.positionals[0];
-    if (!file) throw new UsageError("run needs a goal file: farcaster run GOAL.md (or a workplan .json)");
+    const file = context.positionals[0]!;
     const registry = await commandWorkflows(context);
     const workers = workerCount(context); // a bad value is refused before anything is written
     const interactive = Boolean(process.stdout.isTTY && process.stdin.isTTY) && !context.values.json;
@@ -65,7 +63,7 @@ export const runCommand: Command = {
     // Everything wrong with the goal file is found before the database is even opened.
     const prepared = await prepareGoal(file, registry);
     // A run driven here lives as long as its drones: it shares the file's writer (see sqlite/shared).
-    const store = await openStore({ db: stringOption(context, "db"), share: !context.values.detach });
+    const store = await openCommandStore(context, "create", { share: !context.values.detach });
     try {
       const started = await startGoalRun(store, prepared, {
         review: interactive || yes,
@@ -95,11 +93,11 @@ export const resumeCommand: Command = {
   name: "resume",
   summary: "continue a run with a local swarm (a failed or cancelled one is reopened after its last successful steps)",
   usage: "resume RUN",
+  positionals: [{ name: "RUN", what: "a run id", hint: "list runs with `farcaster status`" }],
   options: { ...COMMON_OPTIONS, ...JSON_OPTION, ...SWARM_OPTIONS, yes: { type: "boolean", short: "y", description: "approve the plan on your behalf" } },
   async run(context) {
-    const runId = context.positionals[0];
-    if (!runId) throw new UsageError("resume needs a run id: farcaster resume RUN (list runs with `farcaster status`)");
-    const store = await openStore({ db: stringOption(context, "db"), access: "existing", share: true });
+    const runId = context.positionals[0]!;
+    const store = await openCommandStore(context, "existing", { share: true });
     try {
       const before = await store.getRun(runId);
       const { run, reopened } = await store.resumeRun(runId, { actor: "cli" });

@@ -23,6 +23,10 @@ export const scheduleCommand: Command = {
   name: "schedule",
   summary: "recurring plans on cron: add, list, pause, resume, rm, run",
   usage: "schedule add --name N --cron EXPR (GOAL.md | --plan PLAN.json | --freeze GOAL.md) | list | pause N | resume N | rm N | run N",
+  positionals: [
+    { name: "SUBCOMMAND", what: "a subcommand (add, list, pause, resume, rm, run)" },
+    { name: "NAME", what: "a schedule name (or, for add, a goal file)", optional: true, hint: "list schedules with `farcaster schedule list`" },
+  ],
   options: {
     ...COMMON_OPTIONS,
     ...JSON_OPTION,
@@ -42,13 +46,15 @@ export const scheduleCommand: Command = {
     }
     const actor = defaultDecider();
     const registry = await commandWorkflows(context);
-    if (sub !== "add" && sub !== "list" && !arg) throw new UsageError(`schedule ${sub} needs a schedule name: farcaster schedule ${sub} NAME`);
+    if (sub !== "add" && sub !== "list" && !arg) throw new UsageError(`schedule ${sub} needs a schedule name: farcaster schedule ${sub} NAME (list schedules with \`farcaster schedule list\`)`);
+    if (sub === "list" && arg !== undefined) throw new UsageError(`schedule list takes no name (got "${arg}")`);
     if (sub === "add") {
       const name = stringOption(context, "name");
       const cron = stringOption(context, "cron");
       if (!name || !cron) throw new UsageError('schedule add needs --name NAME and --cron EXPR, e.g. --name nightly --cron "0 3 * * *" goal.md');
     }
-    return withStore(context, "create", async (store) => {
+    // Only adding a schedule creates work (and so, if need be, the database); listing reads.
+    return withStore(context, sub === "add" ? "create" : sub === "list" ? "read" : "existing", async (store) => {
       const out = context.output;
       switch (sub) {
         case "add": {

@@ -11,8 +11,7 @@ import { isLoopback } from "../../api/auth.ts";
 import { Drone } from "../../engine/drone.ts";
 import { Scheduler } from "../../engine/scheduler.ts";
 import { fireInput } from "../../services/schedules.ts";
-import { openStore } from "../../store/index.ts";
-import { commandWorkflows, intOption } from "../args.ts";
+import { commandWorkflows, intOption, openCommandStore } from "../args.ts";
 import { idleWarning } from "../idleWarning.ts";
 import { COMMON_OPTIONS, stringOption, type Command, type CommandContext } from "../command.ts";
 
@@ -20,6 +19,7 @@ export const serveCommand: Command = {
   name: "serve",
   summary: "serve the HTTP API (triggers, gates, events, status), optionally with drones",
   usage: "serve [--port 8787] [--host 127.0.0.1] [--workers N] [--goal-root DIR]...",
+  positionals: [],
   options: {
     ...COMMON_OPTIONS,
     port: { type: "string", short: "p", valueName: "PORT", description: "port to listen on (default 8787; 0 picks a free one)" },
@@ -38,7 +38,7 @@ export const serveCommand: Command = {
     }
     const goalRoots = goalRootsOf(context);
     const registry = await commandWorkflows(context);
-    const store = await openStore({ db: stringOption(context, "db"), share: true });
+    const store = await openCommandStore(context, "create", { share: true });
     const scheduler = new Scheduler({ store, prepareFire: (schedule) => fireInput(schedule, registry) });
     const app = createApp({ store, registry, token, goalRoots, onSchedulesChanged: () => scheduler.poke() });
     const server = Bun.serve({ hostname: host, port, fetch: app.fetch, idleTimeout: 0 });

@@ -1,9 +1,8 @@
 /** `farcaster status [RUN]`: the recent runs, or one run with its tasks. */
 import { formatDuration } from "../../core/duration.ts";
-import { databaseExists, resolveDbPath } from "../../store/index.ts";
 import type { RunRecord, TaskRecord } from "../../store/types.ts";
-import { withStore } from "../args.ts";
-import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command } from "../command.ts";
+import { intOption, withStore } from "../args.ts";
+import { COMMON_OPTIONS, JSON_OPTION, type Command } from "../command.ts";
 import { paintState, table, type Output } from "../output.ts";
 
 /** Who holds a running task and for how long yet; why a failed one failed. */
@@ -46,14 +45,11 @@ function printRuns(output: Output, runs: RunRecord[], now: number): void {
 export const statusCommand: Command = {
   name: "status",
   summary: "list recent runs, or show one run with its tasks",
-  usage: "status [RUN]",
+  usage: "status [RUN] [--limit N]",
+  positionals: [{ name: "RUN", what: "a run id", optional: true, hint: "list runs with `farcaster status`" }],
   options: { ...COMMON_OPTIONS, ...JSON_OPTION, limit: { type: "string", valueName: "N", description: "how many runs to list (default 20)" } },
   async run(context) {
-    if (!context.positionals[0] && !(await databaseExists(resolveDbPath(stringOption(context, "db"))))) {
-      if (context.values.json) context.output.json({ runs: [] });
-      else printRuns(context.output, [], Date.now());
-      return 0;
-    }
+    const limit = intOption(context, "limit", { min: 1, max: 100_000, fallback: 20 }); // checked before the database is opened
     return withStore(context, "read", async (store) => {
       const runId = context.positionals[0];
       if (runId) {
@@ -62,8 +58,7 @@ export const statusCommand: Command = {
         if (context.values.json) context.output.json({ run, tasks });
         else printRun(context.output, run, tasks, Date.now());
       } else {
-        const limit = Number(stringOption(context, "limit") ?? 20);
-        const runs = await store.listRuns({ limit: Number.isInteger(limit) && limit > 0 ? limit : 20 });
+        const runs = await store.listRuns({ limit });
         if (context.values.json) context.output.json({ runs });
         else printRuns(context.output, runs, Date.now());
       }

@@ -6,6 +6,7 @@ export const tuiCommand: Command = {
   name: "tui",
   summary: "the dashboard: runs, tasks by wave, drones, gates and events, live; approve, reject or cancel from it",
   usage: "tui [RUN]",
+  positionals: [{ name: "RUN", what: "a run id", optional: true, hint: "list runs with `farcaster status`" }],
   options: { ...COMMON_OPTIONS },
   async run(context) {
     if (!process.stdout.isTTY || !process.stdin.isTTY) {

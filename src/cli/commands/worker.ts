@@ -4,8 +4,7 @@
  * second signal exits at once (leases then expire and are reclaimed).
  */
 import { DEFAULT_CONCURRENCY, Drone, type DroneEvent } from "../../engine/drone.ts";
-import { openStore } from "../../store/index.ts";
-import { commandWorkflows, durationOption, intOption } from "../args.ts";
+import { commandWorkflows, durationOption, intOption, openCommandStore } from "../args.ts";
 import { COMMON_OPTIONS, stringOption, type Command } from "../command.ts";
 import { paint, type Output } from "../output.ts";
 import { describeSharing, sharingOf } from "../sharing.ts";
@@ -30,6 +29,7 @@ export const workerCommand: Command = {
   name: "worker",
   summary: "run a drone: claim ready tasks and run them until stopped",
   usage: "worker [--concurrency N]",
+  positionals: [],
   options: {
     ...COMMON_OPTIONS,
     concurrency: { type: "string", short: "c", valueName: "N", description: `tasks run at once (default ${DEFAULT_CONCURRENCY}; shell commands, agents and planning keep their own lower limits)` },
@@ -63,7 +63,7 @@ export const workerCommand: Command = {
     process.on("SIGTERM", () => onSignal("SIGTERM"));
 
     const registry = await commandWorkflows(context);
-    const store = await openStore({ db: stringOption(context, "db"), share: true });
+    const store = await openCommandStore(context, "create", { share: true });
     drone = new Drone({
       store, registry, concurrency, leaseMs,
       forceLease: stringOption(context, "lease") !== undefined,

@@ -1,9 +1,8 @@
 /** `farcaster workers`: the drones seen lately, what each holds, its last heartbeat, and whether it looks alive. */
 import { formatDuration } from "../../core/duration.ts";
-import { databaseExists, resolveDbPath } from "../../store/index.ts";
 import { workerRows, type WorkerRow } from "../../view/workers.ts";
 import { durationOption, withStore } from "../args.ts";
-import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command } from "../command.ts";
+import { COMMON_OPTIONS, JSON_OPTION, type Command } from "../command.ts";
 import { paint, table, type Output, type Style } from "../output.ts";
 import { localProcessProbe } from "../processProbe.ts";
 
@@ -37,6 +36,7 @@ export const workersCommand: Command = {
   name: "workers",
   summary: "the drones seen lately: host, pid, workflows, the leases they hold, last heartbeat, whether alive",
   usage: "workers [--since 10m] [--json]",
+  positionals: [],
   options: {
     ...COMMON_OPTIONS,
     ...JSON_OPTION,
@@ -44,11 +44,6 @@ export const workersCommand: Command = {
   },
   async run(context) {
     const sinceMs = durationOption(context, "since", DEFAULT_SEEN_MS);
-    if (!(await databaseExists(resolveDbPath(stringOption(context, "db"))))) {
-      if (context.values.json) context.output.json({ sinceMs, drones: [] });
-      else printWorkers(context.output, [], sinceMs);
-      return 0;
-    }
     return withStore(context, "read", async (store) => {
       const now = Date.now();
       const rows = workerRows(await store.listDrones({ since: now - sinceMs, withWorkflows: true }), now, localProcessProbe);

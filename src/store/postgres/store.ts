@@ -310,7 +310,7 @@ export class PostgresStore implements Store {
   getTask(taskId: number): Promise<TaskRecord> {
     return this.read(async (sql) => {
       const [row] = await q<TaskRow>(sql, `${TASK_SELECT} WHERE t.id = $1`, [taskId]);
-      if (!row) throw new NotFoundError("task", String(taskId));
+      if (!row) throw new NotFoundError("task", String(taskId), "list a run's tasks with `farcaster status RUN`");
       return toTask(row);
     });
   }

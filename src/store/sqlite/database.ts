@@ -15,11 +15,19 @@
  *   retries BEGIN IMMEDIATE itself with short, jittered waits (see writeLock.ts).
  *   Reads in WAL mode do not take the write lock and are retried the same way
  *   in the rare case they see SQLITE_BUSY (WAL recovery).
+ *
+ * Opening meets locks too: while another process recovers a crashed writer's
+ * WAL (SQLITE_BUSY_RECOVERY), checkpoints it on close, or migrates. So the
+ * connection's busy handling (busy_timeout=0) is set before any statement
+ * that touches the file, and every step of opening that can meet a lock is
+ * retried the same way, within OPEN_BUSY_TIMEOUT_MS for the whole open, then
+ * StoreBusyError ("store_busy") naming the file.
  */
 import { Database } from "bun:sqlite";
 import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { DatabaseTooNewError, DatabaseTooOldError, MigrationError, NotFoundError, UsageError } from "../../core/errors.ts";
+import { busyDeadline, retryWhileBusySync, type BusyDeadline } from "./writeLock.ts";
 
 export type SyncMode = "normal" | "full";
 
@@ -29,6 +37,8 @@ export interface OpenOptions {
   migrationsDir?: string;
   /** Clock for the bookkeeping rows. */
   now?: () => number;
+  /** How long opening may wait for other processes' locks in all (default OPEN_BUSY_TIMEOUT_MS). */
+  busyTimeoutMs?: number;
 }
 
 /** How long opening a database waits for another process's lock before it gives up. */
@@ -59,17 +69,16 @@ export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
 
 export function openDatabase(path: string, options: OpenOptions = {}): Database {
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
-  const db = new Database(path, { create: true, strict: true });
+  const deadline = busyDeadline(options.busyTimeoutMs ?? OPEN_BUSY_TIMEOUT_MS, `opening ${path}`);
+  const db = retryWhileBusySync(() => new Database(path, { create: true, strict: true }), deadline);
   try {
     // Busy handling comes first: even setting the journal mode meets a lock while another
-    // process closes (its last checkpoint) or recovers a crashed writer's WAL. Opening and
-    // migrating may wait; the store's own writes take the lock fairly (writeLock.ts).
-    db.run(`PRAGMA busy_timeout = ${OPEN_BUSY_TIMEOUT_MS}`);
-    db.run("PRAGMA journal_mode = WAL");
+    // process closes (its last checkpoint) or recovers a crashed writer's WAL.
+    db.run("PRAGMA busy_timeout = 0");
+    retryWhileBusySync(() => db.run("PRAGMA journal_mode = WAL"), deadline);
     db.run(`PRAGMA synchronous = ${options.sync === "full" ? "FULL" : "NORMAL"}`);
     db.run("PRAGMA foreign_keys = ON");
-    migrate(db, path, loadMigrations(options.migrationsDir), options.now ?? Date.now);
-    db.run("PRAGMA busy_timeout = 0");
+    migrate(db, path, loadMigrations(options.migrationsDir), options.now ?? Date.now, deadline);
   } catch (error) {
     db.close();
     throw error;
@@ -83,18 +92,22 @@ export function openDatabase(path: string, options: OpenOptions = {}): Database 
  * It refuses a database at another schema version than the code's, since its
  * reads would not mean what the code thinks. WAL readers never block the
  * writer; a reader only meets SQLITE_BUSY while a crashed writer's WAL is
- * recovered, so a plain busy timeout is right here.
+ * recovered (or the last connection checkpoints on close), and retries then
+ * as openDatabase does.
  */
-export function openReadOnlyDatabase(path: string, options: Pick<OpenOptions, "migrationsDir"> = {}): Database {
+export function openReadOnlyDatabase(path: string, options: Pick<OpenOptions, "migrationsDir" | "busyTimeoutMs"> = {}): Database {
   if (path === ":memory:" || !existsSync(path)) {
     throw new NotFoundError("database", path, "start a run first (farcaster GOAL.md), or point --db / FARCASTER_DB at an existing database");
   }
-  const db = new Database(path, { readonly: true, strict: true });
+  const deadline = busyDeadline(options.busyTimeoutMs ?? OPEN_BUSY_TIMEOUT_MS, `opening ${path}`);
+  const db = retryWhileBusySync(() => new Database(path, { readonly: true, strict: true }), deadline);
   try {
-    db.run(`PRAGMA busy_timeout = ${OPEN_BUSY_TIMEOUT_MS}`);
+    db.run("PRAGMA busy_timeout = 0");
     const latest = loadMigrations(options.migrationsDir).length;
-    const hasTable = db.query("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'").get() !== null;
-    const current = hasTable ? schemaVersion(db) : 0;
+    const current = retryWhileBusySync(() => {
+      const hasTable = db.query("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'").get() !== null;
+      return hasTable ? schemaVersion(db) : 0;
+    }, deadline);
     if (current > latest) throw new DatabaseTooNewError(path, current, latest);
     if (current < latest) throw new DatabaseTooOldError(path, current, latest);
   } catch (error) {
@@ -123,20 +136,21 @@ export function schemaVersion(db: Database): number {
  */
 export const FOREIGN_KEYS_OFF = "-- farcaster: foreign keys off";
 
-export function migrate(db: Database, path: string, migrations: Migration[], now: () => number): void {
-  db.run(`CREATE TABLE IF NOT EXISTS schema_migrations (
+export function migrate(db: Database, path: string, migrations: Migration[], now: () => number, deadline: BusyDeadline = busyDeadline(OPEN_BUSY_TIMEOUT_MS, `migrating ${path}`)): void {
+  retryWhileBusySync(() => db.run(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INTEGER PRIMARY KEY,
     name       TEXT NOT NULL,
     applied_at INTEGER NOT NULL
-  )`);
+  )`), deadline);
   const latest = migrations.length;
-  const current = schemaVersion(db);
+  const current = retryWhileBusySync(() => schemaVersion(db), deadline);
   if (current > latest) throw new DatabaseTooNewError(path, current, latest);
   for (const migration of migrations) {
     if (migration.version <= current) continue;
     const rebuild = migration.sql.startsWith(FOREIGN_KEYS_OFF);
     if (rebuild) db.run("PRAGMA foreign_keys = OFF");
-    db.run("BEGIN IMMEDIATE");
+    // The write lock is taken here, so nothing inside the transaction can be busy.
+    retryWhileBusySync(() => db.run("BEGIN IMMEDIATE"), deadline);
     try {
       if (schemaVersion(db) >= migration.version) {
         db.run("COMMIT");

@@ -81,6 +81,7 @@ import { decideGateTx, selectGate } from "./gates.ts";
 import { finalizeStatements, inList, sql } from "./statements.ts";
 import { UNFINISHED_RUN_STATES } from "../../core/states.ts";
 import { Upkeep } from "./upkeep.ts";
+import { retryWhileBusy } from "./writeLock.ts";
 import { GroupWriter, type SetGroup, type SetMember, type WriteKind } from "./writer.ts";
 import { completeTasks, recordSteps, type CompletionItem, type StepItem } from "./sets.ts";
 
@@ -120,6 +121,7 @@ export class SqliteStore implements Store {
   private readonly checkpointer: Checkpointer | null;
   private readonly changes: ChangeFeed;
   private readonly sync: SyncMode;
+  private readonly busyTimeoutMs: number;
   private closed = false;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
@@ -127,9 +129,12 @@ export class SqliteStore implements Store {
     this.clock = options.clock ?? systemClock;
     this.readOnly = options.readOnly ?? false;
     this.sync = options.sync ?? "normal";
-    this.db = this.readOnly ? openReadOnlyDatabase(path) : openDatabase(path, { sync: options.sync, now: () => this.clock.now() });
+    // Opening waits for other processes' locks as long as a write would, when the caller chose how long.
+    const opening = { busyTimeoutMs: options.busyTimeoutMs };
+    this.db = this.readOnly ? openReadOnlyDatabase(path, opening) : openDatabase(path, { ...opening, sync: options.sync, now: () => this.clock.now() });
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.random = options.random ?? Math.random;
+    this.busyTimeoutMs = options.busyTimeoutMs ?? 30_000;
     this.upkeep = new Upkeep({ recoveryLimit: options.recoveryLimit ?? DEFAULT_RECOVERY_LIMIT });
     this.changes = new ChangeFeed(this.db);
     // An in-memory database has no WAL: SQLite's defaults are fine there. A reader never checkpoints.
@@ -142,7 +147,7 @@ export class SqliteStore implements Store {
     this.writer = new GroupWriter({
       db: this.db,
       clock: this.clock,
-      busyTimeoutMs: options.busyTimeoutMs ?? 30_000,
+      busyTimeoutMs: this.busyTimeoutMs,
       checkpointer: this.checkpointer,
       onCommit: () => {
         this.changes.committed();
@@ -167,25 +172,32 @@ export class SqliteStore implements Store {
     return this.writer.write(kind, Object.defineProperty(fn, "name", { value: operation }), set);
   }
 
-  /** A read of one statement. */
+  /**
+   * A read of one statement. In WAL mode a read meets SQLITE_BUSY only while
+   * another process recovers a crashed writer's WAL: it is retried then, with
+   * the writes' waits and bound (writeLock.ts).
+   */
   private read<T>(fn: (ctx: TxContext) => T): Promise<T> {
-    return Promise.resolve().then(() => fn({ db: this.db, now: this.clock.now() }));
+    return Promise.resolve().then(() => retryWhileBusy(() => fn({ db: this.db, now: this.clock.now() }), this.busyTimeoutMs, `reading ${this.path}`));
   }
 
   /**
    * A read of several statements, in one read transaction: one snapshot.
    * Synchronous from BEGIN to COMMIT, so no write of this process can run
    * on the connection in between (the writer's batches are synchronous too).
+   * A busy read ends its transaction and the whole snapshot is read again.
    */
   private snapshot<T>(fn: (ctx: TxContext) => T): Promise<T> {
-    return Promise.resolve().then(() => {
-      this.db.run("BEGIN");
-      try {
-        return fn({ db: this.db, now: this.clock.now() });
-      } finally {
-        this.db.run("COMMIT");
-      }
-    });
+    return Promise.resolve().then(() =>
+      retryWhileBusy(() => {
+        this.db.run("BEGIN");
+        try {
+          return fn({ db: this.db, now: this.clock.now() });
+        } finally {
+          this.db.run("COMMIT");
+        }
+      }, this.busyTimeoutMs, `reading ${this.path}`),
+    );
   }
 
   async createRun(plan: unknown, options: CreateRunOptions = {}): Promise<RunRecord> {
@@ -282,7 +294,7 @@ export class SqliteStore implements Store {
   getTask(taskId: number): Promise<TaskRecord> {
     return this.read(({ db }) => {
       const row = sql<TaskRow, [number]>(db, `${TASK_SELECT} WHERE t.id = ?`).get(taskId);
-      if (!row) throw new NotFoundError("task", String(taskId));
+      if (!row) throw new NotFoundError("task", String(taskId), "list a run's tasks with `farcaster status RUN`");
       return toTask(row);
     });
   }

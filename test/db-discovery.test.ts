@@ -1,0 +1,131 @@
+/**
+ * Finding the database as git finds .git: without --db / FARCASTER_DB, the
+ * nearest .farcaster/farcaster.db in the current directory or above it.
+ * Only commands that create work may create one; the others say where they
+ * looked and exit 1.
+ */
+import { describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { locateDatabase } from "../src/store/index.ts";
+import { farcaster, spawnFarcaster, until } from "./cli-helpers.ts";
+import { freshDir } from "./helpers.ts";
+
+const PLAN = JSON.stringify({ version: 1, goal: "discovery", tasks: [{ id: "wait", title: "wait for deploy", workflow: "noop", input: {} }] });
+
+/** A project directory with a database holding one detached run, and a subdirectory two levels down. */
+async function project() {
+  const root = freshDir();
+  writeFileSync(join(root, "plan.json"), PLAN);
+  const created = await farcaster(["run", "plan.json", "--detach", "--json"], { cwd: root });
+  expect(created.code).toBe(0);
+  const runId = JSON.parse(created.stdout).run.id as string;
+  const sub = join(root, "src", "deep");
+  mkdirSync(sub, { recursive: true });
+  return { root, sub, runId, db: join(root, ".farcaster", "farcaster.db") };
+}
+
+describe("finding the database", () => {
+  test("from a subdirectory, status finds the database above and says which file it uses", async () => {
+    const { sub, runId, db } = await project();
+    const status = await farcaster(["status"], { cwd: sub });
+    expect(status.code).toBe(0);
+    expect(status.stdout).toContain(runId);
+    expect(status.stderr).toBe(`farcaster: using ${db} (found in ${join(sub, "..", "..")}, above the current directory)\n`);
+
+    const json = await farcaster(["status", "--json"], { cwd: sub });
+    expect(JSON.parse(json.stdout).runs.map((run: { id: string }) => run.id)).toEqual([runId]);
+    expect(JSON.parse(json.stderr)).toEqual({ database: { path: db, foundIn: join(sub, "..", "..") } });
+    expect(existsSync(join(sub, ".farcaster"))).toBe(false);
+  });
+
+  test("in the directory that holds the database nothing is said about it", async () => {
+    const { root, runId } = await project();
+    const status = await farcaster(["status", runId], { cwd: root });
+    expect(status.code).toBe(0);
+    expect(status.stderr).toBe("");
+  });
+
+  test("commands run in a subdirectory write to the database found above, not to a new one", async () => {
+    const { sub, db } = await project();
+    const emit = await farcaster(["emit", "deployed", "--json"], { cwd: sub });
+    expect(emit.code).toBe(0);
+    expect(JSON.parse(emit.stdout).created).toBe(true);
+    writeFileSync(join(sub, "plan.json"), PLAN);
+    const again = await farcaster(["run", "plan.json", "--detach", "--new"], { cwd: sub });
+    expect(again.code).toBe(0);
+    expect(again.stderr).toContain(`using ${db}`);
+    expect(existsSync(join(sub, ".farcaster"))).toBe(false);
+    const runs = JSON.parse((await farcaster(["status", "--json"], { cwd: sub })).stdout).runs;
+    expect(runs).toHaveLength(2);
+  });
+
+  test("without a database, every command that does not create work says where it looked and exits 1, creating nothing", async () => {
+    const dir = join(freshDir(), "a", "b");
+    mkdirSync(dir, { recursive: true });
+    const commands = [
+      ["status"], ["status", "--json"], ["status", "r1"], ["gates"], ["gates", "r1"], ["log", "r1"], ["logs", "r1/a"], ["inspect", "r1/a"], ["graph", "r1"],
+      ["approve", "g1"], ["reject", "g1", "--reason", "no"], ["cancel", "r1"], ["resume", "r1"], ["emit", "deployed"],
+      ["schedule", "list"], ["schedule", "rm", "nightly"], ["schedule", "pause", "nightly"], ["schedule", "run", "nightly"], ["schedule", "log", "nightly"],
+      ["workers"], ["workers", "--json"], ["doctor"], ["doctor", "--json"],
+    ];
+    for (const args of commands) {
+      const result = await farcaster(args, { cwd: dir });
+      expect({ args, code: result.code }).toEqual({ args, code: 1 });
+      const message = args.includes("--json") ? JSON.parse(result.stderr).error.message : result.stderr;
+      expect(message).toContain(`database ".farcaster/farcaster.db" not found; looked in ${dir} and the `);
+      expect(message).toContain("directories above it (up to /)");
+      expect(result.stdout).toBe("");
+    }
+    for (let at = dir; at !== "/"; at = join(at, "..")) expect(existsSync(join(at, ".farcaster"))).toBe(false);
+  }, 60_000);
+
+  test("with no database found, commands that create work create it in the current directory", async () => {
+    const dir = freshDir();
+    writeFileSync(join(dir, "plan.json"), PLAN);
+    const run = await farcaster(["run", "plan.json", "--detach"], { cwd: dir });
+    expect(run.code).toBe(0);
+    expect(run.stderr).toBe("");
+    expect(existsSync(join(dir, ".farcaster", "farcaster.db"))).toBe(true);
+
+    const scheduleDir = freshDir();
+    writeFileSync(join(scheduleDir, "plan.json"), PLAN);
+    const added = await farcaster(["schedule", "add", "--name", "nightly", "--cron", "0 3 * * *", "--plan", "plan.json"], { cwd: scheduleDir });
+    expect(added.code).toBe(0);
+    expect(existsSync(join(scheduleDir, ".farcaster", "farcaster.db"))).toBe(true);
+
+    const workerDir = freshDir();
+    const worker = spawnFarcaster(["worker"], { cwd: workerDir });
+    await until(() => worker.seen.includes("slots"), 30_000, "the worker to start");
+    worker.proc.kill("SIGTERM");
+    expect(await worker.proc.exited).toBe(0);
+    expect(existsSync(join(workerDir, ".farcaster", "farcaster.db"))).toBe(true);
+  }, 60_000);
+
+  test("--db and FARCASTER_DB win over a database found above", async () => {
+    const { sub } = await project();
+    const other = join(freshDir(), "other.db");
+    const viaEnv = await farcaster(["status", "--json"], { cwd: sub, db: other });
+    expect(viaEnv.code).toBe(1);
+    expect(JSON.parse(viaEnv.stderr).error).toEqual({ code: "database_not_found", message: expect.stringContaining(`database "${other}" not found`) });
+    const viaFlag = await farcaster(["status", "--db", "../x.db"], { cwd: sub });
+    expect(viaFlag.code).toBe(1);
+    expect(viaFlag.stderr).toContain(`database "${join(sub, "..", "x.db")}" not found`);
+  });
+
+  test("locateDatabase searches the current directory, then each one above it, nearest first", () => {
+    const root = freshDir();
+    const sub = join(root, "x", "y");
+    mkdirSync(sub, { recursive: true });
+    const none = locateDatabase(undefined, {}, sub);
+    expect(none.source).toBe("default");
+    expect(none.db).toBe(join(sub, ".farcaster", "farcaster.db"));
+    expect(none.searched.slice(0, 3)).toEqual([sub, join(root, "x"), root]);
+    expect(none.searched.at(-1)).toBe("/");
+    mkdirSync(join(root, ".farcaster"));
+    writeFileSync(join(root, ".farcaster", "farcaster.db"), "");
+    expect(locateDatabase(undefined, {}, sub)).toEqual({ db: join(root, ".farcaster", "farcaster.db"), source: "found", searched: [sub, join(root, "x"), root] });
+    expect(locateDatabase("rel.db", {}, sub)).toEqual({ db: join(sub, "rel.db"), source: "flag", searched: [] });
+    expect(locateDatabase(undefined, { FARCASTER_DB: "postgres://u@h/db" }, sub)).toEqual({ db: "postgres://u@h/db", source: "env", searched: [] });
+  });
+});
