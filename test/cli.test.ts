@@ -106,8 +106,11 @@ describe("the command line", () => {
     }
     const mermaid = await farcaster(["graph", runId], { cwd: dir });
     expect(mermaid.stdout).toContain("flowchart TD");
-    expect(mermaid.stdout).toContain("  links --> review");
-    expect(mermaid.stdout).toContain("  pages_ok --> review");
+    // Nodes are numbered; task ids are only labels.
+    const node = (key: string) => mermaid.stdout.match(new RegExp(`^  (n\\d+)\\["${key}#58; `, "m"))?.[1];
+    expect(node("pages-ok")).toMatch(/^n\d+$/);
+    expect(mermaid.stdout).toContain(`  ${node("links")} --> ${node("review")}`);
+    expect(mermaid.stdout).toContain(`  ${node("pages-ok")} --> ${node("review")}`);
     const dot = await farcaster(["graph", runId, "--format", "dot"], { cwd: dir });
     expect(dot.stdout).toContain('"review" -> "publish";');
     expect((await farcaster(["graph", runId, "--format", "svg"], { cwd: dir })).code).toBe(2);

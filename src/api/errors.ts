@@ -21,6 +21,7 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   bad_input: 400,
   usage: 400,
   gate_not_pending: 409,
+  conflict: 409,
   invalid_transition: 409,
   lease_lost: 409,
   model_misconfigured: 500,

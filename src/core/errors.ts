@@ -23,6 +23,7 @@ export const ERROR_CODES = Object.freeze([
   "lease_lost",
   "invalid_transition",
   "gate_not_pending",
+  "conflict",
   "store_busy",
   "store_unreachable",
   "store_read_only",
@@ -149,6 +150,13 @@ export class GoalChangedError extends FarcasterError {
       "goal_changed",
       `${file} changed since its unfinished run ${runId} was planned from it; continue the old plan with \`farcaster resume ${runId}\`, or plan the new content with \`farcaster ${file} --new\``,
     );
+  }
+}
+
+/** What was asked would make a second of something that must be unique (a schedule's name): HTTP 409, CLI exit 1. */
+export class ConflictError extends FarcasterError {
+  constructor(message: string) {
+    super("conflict", message);
   }
 }
 

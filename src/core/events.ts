@@ -78,6 +78,12 @@ const TYPES: Record<EventType, true> = {
 
 export const EVENT_TYPES: readonly EventType[] = Object.freeze(Object.keys(TYPES) as EventType[]);
 
+/** What happened to a schedule: its life (created, paused, resumed, removed) and the scheduler's decisions. */
+export type ScheduleEventType = Extract<EventType, `schedule.${string}`>;
+export const SCHEDULE_EVENT_TYPES: readonly ScheduleEventType[] = Object.freeze(EVENT_TYPES.filter((type): type is ScheduleEventType => type.startsWith("schedule.")));
+/** The scheduler's decisions about a slot: what `schedule list` shows as a schedule's last. */
+export const SCHEDULE_DECISION_TYPES: readonly ScheduleEventType[] = Object.freeze(["schedule.fired", "schedule.skipped", "schedule.missed", "schedule.failed"] as const);
+
 /** The events that end a run. */
 export const RUN_END_EVENTS: ReadonlySet<EventType> = new Set(["run.succeeded", "run.failed", "run.cancelled"]);
 
@@ -93,6 +99,9 @@ interface EventBase {
 
 /** An event as read back: `data` is typed by `type`. */
 export type EventRecord = { [K in EventType]: EventBase & { type: K; data: EventPayloads[K] } }[EventType];
+
+/** One of a schedule's events, as read back. */
+export type ScheduleEvent = Extract<EventRecord, { type: ScheduleEventType }>;
 
 /** An event to append: the store adds id and time. */
 export type EventWrite = {

@@ -6,7 +6,9 @@
 import { resolve } from "node:path";
 import { InputError } from "../core/errors.ts";
 import type { ValidWorkplan } from "../core/workplan.ts";
+import { SCHEDULE_DECISION_TYPES } from "../core/events.ts";
 import { planReview } from "../view/planReview.ts";
+import { scheduleDecision, zonedTime, type ScheduleDecision } from "../view/schedules.ts";
 import { CATCH_UP_POLICIES, SCHEDULE_OVERLAPS } from "../core/states.ts";
 import { readPlanFile } from "../architect/goalFile.ts";
 import { resolveModelConfig } from "../architect/model.ts";
@@ -109,7 +111,45 @@ export async function fireNow(store: Store, registry: WorkflowRegistry, name: st
   return { schedule, result };
 }
 
-/** A schedule with the instant it fires next (null when paused or never again). */
-export function withNextFire(schedule: ScheduleRecord, now: number): ScheduleRecord & { nextFireAt: number | null } {
-  return { ...schedule, nextFireAt: schedule.enabled ? nextSlot({ cron: schedule.cron, timezone: schedule.timezone }, now) : null };
+/** How many of the coming fire times a schedule is shown with. */
+const NEXT_FIRES_SHOWN = 3;
+
+export type ScheduleWithNextFire = ScheduleRecord & {
+  /** The instant it fires next (null when paused or never again). */
+  nextFireAt: number | null;
+  /** The next fire times in the schedule's timezone, with the offset (empty when paused). */
+  nextFires: string[];
+};
+
+export function withNextFire(schedule: ScheduleRecord, now: number): ScheduleWithNextFire {
+  const nextFires: number[] = [];
+  if (schedule.enabled) {
+    for (let after = now; nextFires.length < NEXT_FIRES_SHOWN; ) {
+      const slot = nextSlot({ cron: schedule.cron, timezone: schedule.timezone }, after);
+      if (slot === null) break;
+      nextFires.push(slot);
+      after = slot;
+    }
+  }
+  return { ...schedule, nextFireAt: nextFires[0] ?? null, nextFires: nextFires.map((slot) => zonedTime(slot, schedule.timezone)) };
+}
+
+/** A schedule as `schedule list` shows it: its next fires and the scheduler's last decision about it. */
+export type ScheduleOverview = ScheduleWithNextFire & { lastDecision: ScheduleDecision | null };
+
+export async function scheduleOverview(store: Store, now: number): Promise<ScheduleOverview[]> {
+  const schedules = await store.listSchedules();
+  return Promise.all(
+    schedules.map(async (schedule) => {
+      const [last] = await store.listScheduleEvents(schedule.id, { limit: 1, types: SCHEDULE_DECISION_TYPES });
+      return { ...withNextFire(schedule, now), lastDecision: last ? scheduleDecision(last, schedule.timezone) : null };
+    }),
+  );
+}
+
+/** The last `limit` things a schedule did and had done to it, oldest first, in its timezone. */
+export async function scheduleLog(store: Store, name: string, limit: number): Promise<{ schedule: ScheduleRecord; decisions: ScheduleDecision[] }> {
+  const schedule = await store.getSchedule(name);
+  const events = await store.listScheduleEvents(schedule.id, { limit });
+  return { schedule, decisions: events.map((event) => scheduleDecision(event, schedule.timezone)) };
 }

@@ -14,7 +14,7 @@
  * SKIP LOCKED) can stand in without changing callers.
  */
 import type { BackoffPolicy } from "../core/backoff.ts";
-import type { EventRecord } from "../core/events.ts";
+import type { EventRecord, ScheduleEvent, ScheduleEventType } from "../core/events.ts";
 import type {
   AttemptState,
   CatchUpPolicy,
@@ -31,7 +31,7 @@ import type {
   TaskState,
 } from "../core/states.ts";
 
-export type { EventRecord, EventType, EventPayloads } from "../core/events.ts";
+export type { EventRecord, EventType, EventPayloads, ScheduleEvent, ScheduleEventType } from "../core/events.ts";
 export type { CatchUpPolicy, Overlap, RejectAction, StepStatus } from "../core/states.ts";
 import type { RunBudget, TaskSpec } from "../core/workplan.ts";
 import type { FollowOptions } from "./follow.ts";
@@ -596,6 +596,12 @@ export interface Store {
   deleteSchedule(name: string, actor: string): Promise<void>;
   /** Fires one slot: exactly once per (schedule, slot) however many schedulers ask. */
   fireSchedule(request: FireRequest): Promise<FireResult>;
+  /**
+   * The events of the schedule now named `name` (since it was created under
+   * that name: an earlier schedule of the same name that was removed is not
+   * this one), the last `limit` (default 100) of `types` (default all), oldest first.
+   */
+  listScheduleEvents(name: string, options?: { limit?: number; types?: readonly ScheduleEventType[] }): Promise<ScheduleEvent[]>;
   /** Moves past slots that will not fire; true for the one scheduler that recorded it. */
   recordScheduleMissed(scheduleId: string, throughSlot: number, missed: number, policy: string, actor: string): Promise<boolean>;
 

@@ -28,6 +28,7 @@ import { planningContract } from "./planning.ts";
 import { readSideContract } from "./readSide.ts";
 import { runContract } from "./runs.ts";
 import { scheduleContract } from "./schedules.ts";
+import { scheduleLogContract } from "./scheduleLog.ts";
 import { signalContract } from "./signals.ts";
 import { usageContract } from "./usage.ts";
 import { viewerContract } from "./viewer.ts";
@@ -52,6 +53,7 @@ export function storeContract(name: string, factory: StoreFactory): void {
     lifecycleContract(open);
     usageContract(open);
     scheduleContract(open);
+    scheduleLogContract(open);
     logContract(open);
     eventContract(open);
     readSideContract(open);

@@ -1,7 +1,7 @@
 /** Schedules and their fires: each (schedule, slot) fires exactly once, however many schedulers ask. */
 import { rejected } from "../helpers.ts";
 import { describe, expect, test } from "bun:test";
-import { InputError, NotFoundError } from "../../src/core/errors.ts";
+import { ConflictError, InputError, NotFoundError } from "../../src/core/errors.ts";
 import type { FireRequest, ScheduleRecord, Store } from "../../src/store/types.ts";
 import type { OpenDb } from "./harness.ts";
 import { eventsOf, scheduleInput } from "./support.ts";
@@ -33,10 +33,10 @@ export function scheduleContract(open: OpenDb): void {
       expect(event).toMatchObject({ actor: "alice", runId: null, data: { schedule: "nightly", cron: "0 3 * * *", timezone: "Europe/Berlin" } });
     });
 
-    test("a second schedule with a name already taken is refused with InputError, and the first is unchanged", async () => {
+    test("a second schedule with a name already taken is refused with ConflictError, and the first is unchanged", async () => {
       const { store } = await open();
       const first = await store.createSchedule(scheduleInput("x", { cron: "0 9 * * *" }), "t");
-      expect(await rejected(store.createSchedule(scheduleInput("x", { cron: "0 10 * * *" }), "t"))).toBeInstanceOf(InputError);
+      expect(await rejected(store.createSchedule(scheduleInput("x", { cron: "0 10 * * *" }), "t"))).toBeInstanceOf(ConflictError);
       expect((await rejected(store.createSchedule(scheduleInput("x"), "t"))).message).toContain('a schedule named "x" already exists');
       expect(await store.listSchedules()).toEqual([first]);
     });

@@ -1,17 +1,22 @@
 /**
- * `farcaster schedule add|list|pause|resume|rm|run`: recurring plans on cron.
+ * `farcaster schedule add|list|log|pause|resume|rm|run`: recurring plans on cron.
  * `farcaster serve` runs the scheduler; any number of them may share a database.
+ * Times are shown in each schedule's own timezone, with the offset.
  */
 import { UsageError } from "../../core/errors.ts";
 import { defaultDecider } from "../../services/gates.ts";
-import { addSchedule, fireNow, withNextFire } from "../../services/schedules.ts";
+import { addSchedule, fireNow, scheduleLog, scheduleOverview, withNextFire } from "../../services/schedules.ts";
 import type { ScheduleRecord } from "../../store/types.ts";
-import { commandWorkflows, withStore } from "../args.ts";
+import { clip } from "../../view/text.ts";
+import { commandWorkflows, intOption, withStore } from "../args.ts";
 import { printGate } from "./gates.ts";
 import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command } from "../command.ts";
 import { table } from "../output.ts";
 
-const SUBCOMMANDS = ["add", "list", "pause", "resume", "rm", "run"] as const;
+const SUBCOMMANDS = ["add", "list", "log", "pause", "resume", "rm", "run"] as const;
+
+/** A decision's words fit in a table column; --json has them whole. */
+const LAST_COLUMN_WIDTH = 60;
 
 function describeTarget(schedule: ScheduleRecord): string {
   if (schedule.targetKind === "goal_file") return schedule.target;
@@ -21,10 +26,10 @@ function describeTarget(schedule: ScheduleRecord): string {
 
 export const scheduleCommand: Command = {
   name: "schedule",
-  summary: "recurring plans on cron: add, list, pause, resume, rm, run",
-  usage: "schedule add --name N --cron EXPR (GOAL.md | --plan PLAN.json | --freeze GOAL.md) | list | pause N | resume N | rm N | run N",
+  summary: "recurring plans on cron: add, list, log, pause, resume, rm, run",
+  usage: "schedule add --name N --cron EXPR (GOAL.md | --plan PLAN.json | --freeze GOAL.md) | list | log N [--limit N] | pause N | resume N | rm N | run N",
   positionals: [
-    { name: "SUBCOMMAND", what: "a subcommand (add, list, pause, resume, rm, run)" },
+    { name: "SUBCOMMAND", what: "a subcommand (add, list, log, pause, resume, rm, run)" },
     { name: "NAME", what: "a schedule name (or, for add, a goal file)", optional: true, hint: "list schedules with `farcaster schedule list`" },
   ],
   options: {
@@ -38,6 +43,7 @@ export const scheduleCommand: Command = {
     plan: { type: "string", valueName: "PLAN.json", description: "run this workplan each time (add)" },
     freeze: { type: "string", valueName: "GOAL.md", description: "plan GOAL.md now and reuse that plan each time (add)" },
     workflows: { type: "string", valueName: "DIR", description: "also load workflows from DIR" },
+    limit: { type: "string", valueName: "N", description: "how many of the last events to show (log; default 20)" },
   },
   async run(context) {
     const [sub, arg] = context.positionals;
@@ -46,6 +52,7 @@ export const scheduleCommand: Command = {
     }
     const actor = defaultDecider();
     const registry = await commandWorkflows(context);
+    const limit = intOption(context, "limit", { min: 1, max: 10_000, fallback: 20 });
     if (sub !== "add" && sub !== "list" && !arg) throw new UsageError(`schedule ${sub} needs a schedule name: farcaster schedule ${sub} NAME (list schedules with \`farcaster schedule list\`)`);
     if (sub === "list" && arg !== undefined) throw new UsageError(`schedule list takes no name (got "${arg}")`);
     if (sub === "add") {
@@ -53,8 +60,8 @@ export const scheduleCommand: Command = {
       const cron = stringOption(context, "cron");
       if (!name || !cron) throw new UsageError('schedule add needs --name NAME and --cron EXPR, e.g. --name nightly --cron "0 3 * * *" goal.md');
     }
-    // Only adding a schedule creates work (and so, if need be, the database); listing reads.
-    return withStore(context, sub === "add" ? "create" : sub === "list" ? "read" : "existing", async (store) => {
+    // Only adding a schedule creates work (and so, if need be, the database); list and log only read.
+    return withStore(context, sub === "add" ? "create" : sub === "list" || sub === "log" ? "read" : "existing", async (store) => {
       const out = context.output;
       switch (sub) {
         case "add": {
@@ -75,19 +82,30 @@ export const scheduleCommand: Command = {
           else if (gate) {
             out.out(`added schedule ${schedule.name} paused: a model wrote commands or agents into its frozen plan, and it runs nothing before a person approves exactly this plan`);
             printGate(out, gate, Date.now());
-          } else out.out(`added schedule ${schedule.name}: ${schedule.cron} (${schedule.timezone}), next ${shown.nextFireAt ? new Date(shown.nextFireAt).toISOString() : "never"}; \`farcaster serve\` fires it`);
+          } else out.out(`added schedule ${schedule.name}: ${schedule.cron} (${schedule.timezone}), next ${shown.nextFires[0] ?? "never"}; \`farcaster serve\` fires it`);
           return 0;
         }
         case "list": {
-          const now = Date.now();
-          const schedules = (await store.listSchedules()).map((s) => withNextFire(s, now));
+          const schedules = await scheduleOverview(store, Date.now());
           if (context.values.json) out.json({ schedules });
           else if (schedules.length === 0) out.out("no schedules; add one with `farcaster schedule add --name N --cron EXPR goal.md`");
           else {
-            const rows = [["NAME", "CRON", "TZ", "NEXT", "OVERLAP", "CATCH-UP", "STATE", "RUNS"]];
+            const rows = [["NAME", "CRON", "TZ", "NEXT", "LAST", "OVERLAP", "CATCH-UP", "STATE", "RUNS"]];
             for (const s of schedules) {
-              rows.push([s.name, s.cron, s.timezone, s.nextFireAt ? new Date(s.nextFireAt).toISOString() : "-", s.overlap, s.catchUp, s.enabled ? "active" : s.approvalHash && s.approvedHash !== s.approvalHash ? "awaiting approval" : "paused", describeTarget(s)]);
+              const last = s.lastDecision ? clip(`${s.lastDecision.atLocal} ${s.lastDecision.summary}`, LAST_COLUMN_WIDTH) : "-";
+              rows.push([s.name, s.cron, s.timezone, s.nextFires[0] ?? "-", last, s.overlap, s.catchUp, s.enabled ? "active" : s.approvalHash && s.approvedHash !== s.approvalHash ? "awaiting approval" : "paused", describeTarget(s)]);
             }
+            for (const line of table(rows)) out.out(line);
+          }
+          return 0;
+        }
+        case "log": {
+          const { schedule, decisions } = await scheduleLog(store, arg!, limit);
+          if (context.values.json) out.json({ schedule: { id: schedule.id, name: schedule.name, timezone: schedule.timezone }, decisions });
+          else if (decisions.length === 0) out.out(`schedule ${schedule.name} has no events`);
+          else {
+            const rows = [[`TIME (${schedule.timezone})`, "DECISION", "SLOT", "BY", "DETAIL"]];
+            for (const d of decisions) rows.push([d.atLocal, d.decision, d.slotLocal ?? "-", d.actor, d.detail || "-"]);
             for (const line of table(rows)) out.out(line);
           }
           return 0;

@@ -6,10 +6,12 @@
  * policy and moving `last_slot` happen in the same transaction as that INSERT.
  */
 import type { SQL } from "bun";
-import { InputError, InvalidTransitionError, NotFoundError } from "../../core/errors.ts";
+import { ConflictError, InvalidTransitionError, NotFoundError } from "../../core/errors.ts";
 import { newId } from "../../core/ids.ts";
 import { UNFINISHED_RUN_STATES } from "../../core/states.ts";
-import type { FireRequest, FireResult, ScheduleInput, ScheduleRecord } from "../types.ts";
+import { SCHEDULE_EVENT_TYPES } from "../../core/events.ts";
+import type { FireRequest, FireResult, ScheduleEvent, ScheduleEventType, ScheduleInput, ScheduleRecord } from "../types.ts";
+import { toEvent, type EventRow } from "./rows.ts";
 import { appendEvent, type TxContext } from "./context.ts";
 import { cancelRunTx, insertPlanningRun } from "./runs.ts";
 import { contentHash, scheduleApproved, unapprovedReason } from "../scheduleApproval.ts";
@@ -58,6 +60,33 @@ export async function selectSchedules(sql: SQL, enabledOnly: boolean): Promise<S
   return (await q<ScheduleRow>(sql, `${SCHEDULE_SELECT} ${enabledOnly ? "WHERE enabled" : ""} ORDER BY name`)).map(toSchedule);
 }
 
+/**
+ * A schedule's events without a scan of the log: all but `schedule.fired`
+ * carry no run, so they sit in the run_id IS NULL part of events_by_run
+ * (schedule events, schedule gates, signals: a small part); each fired one is
+ * found through its fire's run. An earlier schedule of the same name ends
+ * where this one's `schedule.created` begins.
+ */
+export async function selectScheduleEvents(sql: SQL, name: string, options: { limit: number; types?: readonly ScheduleEventType[] }): Promise<ScheduleEvent[]> {
+  const schedule = await selectSchedule(sql, name);
+  const rows = await q<EventRow>(
+    sql,
+    `SELECT * FROM (
+       SELECT e.id, e.at, e.type, e.actor, e.run_id, e.task_id, e.attempt_id, e.data FROM events e
+       WHERE e.run_id IS NULL AND e.type LIKE 'schedule.%' AND e.data::jsonb ->> 'schedule' = $1
+         AND e.id >= (SELECT coalesce(max(id), 0) FROM events
+                      WHERE run_id IS NULL AND type = 'schedule.created' AND data::jsonb ->> 'schedule' = $1)
+       UNION ALL
+       SELECT e.id, e.at, e.type, e.actor, e.run_id, e.task_id, e.attempt_id, e.data FROM schedule_fires f
+       JOIN events e ON e.run_id = f.run_id AND e.type = 'schedule.fired'
+       WHERE f.schedule_id = $2 AND f.run_id IS NOT NULL
+     ) s WHERE type = ANY($3::text[])
+     ORDER BY id DESC LIMIT $4`,
+    [schedule.name, schedule.id, [...(options.types ?? SCHEDULE_EVENT_TYPES)], options.limit],
+  );
+  return rows.reverse().map((row) => toEvent(row) as ScheduleEvent);
+}
+
 export async function insertSchedule(ctx: TxContext, input: ScheduleInput, actor: string): Promise<ScheduleRecord> {
   const id = newId("s", ctx.now);
   const approvalHash = input.approval ? contentHash(input.target) : null;
@@ -68,7 +97,7 @@ export async function insertSchedule(ctx: TxContext, input: ScheduleInput, actor
     [id, input.name, input.cron, input.timezone, input.targetKind, input.target, input.cwd ?? null, input.overlap, input.catchUp, !input.approval, ctx.now, approvalHash],
   );
   if (inserted.length === 0) {
-    throw new InputError(`a schedule named "${input.name}" already exists; remove it first (farcaster schedule rm ${input.name}) or pick another name`);
+    throw new ConflictError(`a schedule named "${input.name}" already exists; remove it first (farcaster schedule rm ${input.name}) or pick another name`);
   }
   appendEvent(ctx, { type: "schedule.created", actor, data: { schedule: input.name, cron: input.cron, timezone: input.timezone } });
   if (input.approval) {

@@ -40,6 +40,8 @@ import type {
   DroneRecord,
   EventTail,
   ScheduleInput,
+  ScheduleEvent,
+  ScheduleEventType,
   ScheduleRecord,
   SignalRecord,
   StepRecord,
@@ -62,7 +64,7 @@ import { appendLogs, selectLogs, type LogRequest } from "./logs.ts";
 import { completeTasks, completeTaskTx, failTaskTx, type CompleteRequest } from "./outcomes.ts";
 import { GATE_SELECT, TASK_SELECT, toAttempt, toGate, toStep, toTask, type AttemptRow, type GateRow, type StepRow, type TaskRow } from "./rows.ts";
 import { cancelRunTx, insertPlanningRun, insertRun, reopenRunTx, selectRun } from "./runs.ts";
-import { deleteScheduleTx, fireTx, insertSchedule, recordMissedTx, selectSchedule, selectSchedules, setEnabledTx } from "./schedules.ts";
+import { deleteScheduleTx, fireTx, insertSchedule, recordMissedTx, selectSchedule, selectScheduleEvents, selectSchedules, setEnabledTx } from "./schedules.ts";
 import { emitSignalTx, selectSignal } from "./signals.ts";
 import { inList, lockKey, Params, q } from "./sqlText.ts";
 import { recordSteps, type StepRequest } from "./steps.ts";
@@ -570,6 +572,10 @@ export class PostgresStore implements Store {
 
   fireSchedule(request: FireRequest): Promise<FireResult> {
     return this.other("firing a schedule", (ctx) => fireTx(ctx, request));
+  }
+
+  listScheduleEvents(name: string, options: { limit?: number; types?: readonly ScheduleEventType[] } = {}): Promise<ScheduleEvent[]> {
+    return this.read((sql) => selectScheduleEvents(sql, name, { limit: options.limit ?? 100, types: options.types }));
   }
 
   recordScheduleMissed(scheduleId: string, throughSlot: number, missed: number, policy: string, actor: string): Promise<boolean> {

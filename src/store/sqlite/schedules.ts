@@ -5,11 +5,12 @@
  * the run, applying the overlap policy and moving `last_slot` happen in the
  * same transaction as that INSERT.
  */
-import { InputError, InvalidTransitionError, NotFoundError } from "../../core/errors.ts";
+import { ConflictError, InvalidTransitionError, NotFoundError } from "../../core/errors.ts";
 import { newId } from "../../core/ids.ts";
-import type { FireRequest, FireResult, ScheduleInput, ScheduleRecord } from "../types.ts";
+import { SCHEDULE_EVENT_TYPES } from "../../core/events.ts";
+import type { FireRequest, FireResult, ScheduleEvent, ScheduleEventType, ScheduleInput, ScheduleRecord } from "../types.ts";
 import { appendEvent, type TxContext } from "./context.ts";
-import { toJson } from "./rows.ts";
+import { toEvent, toJson, type EventRow } from "./rows.ts";
 import { contentHash, scheduleApproved, unapprovedReason } from "../scheduleApproval.ts";
 import { cancelRunTx, insertPlanningRun } from "./runs.ts";
 import { UNFINISHED_RUN_STATES } from "../../core/states.ts";
@@ -56,9 +57,35 @@ export function selectSchedules(ctx: TxContext, enabledOnly: boolean): ScheduleR
   return sql<ScheduleRow, []>(ctx.db, `SELECT * FROM schedules ${enabledOnly ? "WHERE enabled = 1" : ""} ORDER BY name`).all().map(toSchedule);
 }
 
+/**
+ * A schedule's events without a scan of the log: all but `schedule.fired`
+ * carry no run, so they sit in the run_id IS NULL part of events_by_run
+ * (schedule events, schedule gates, signals: a small part); each fired one is
+ * found through its fire's run. An earlier schedule of the same name ends
+ * where this one's `schedule.created` begins.
+ */
+export function selectScheduleEvents(ctx: TxContext, name: string, options: { limit: number; types?: readonly ScheduleEventType[] }): ScheduleEvent[] {
+  const schedule = selectSchedule(ctx, name);
+  const types = options.types ?? SCHEDULE_EVENT_TYPES;
+  const rows = sql<EventRow, (string | number)[]>(
+    ctx.db,
+    `SELECT * FROM (
+       SELECT e.* FROM events e
+       WHERE e.run_id IS NULL AND e.type LIKE 'schedule.%' AND json_extract(e.data, '$.schedule') = ?1
+         AND e.id >= (SELECT coalesce(max(id), 0) FROM events
+                      WHERE run_id IS NULL AND type = 'schedule.created' AND json_extract(data, '$.schedule') = ?1)
+       UNION ALL
+       SELECT e.* FROM schedule_fires f JOIN events e ON e.run_id = f.run_id AND e.type = 'schedule.fired'
+       WHERE f.schedule_id = ?2 AND f.run_id IS NOT NULL
+     ) WHERE type IN (${types.map(() => "?").join(", ")})
+     ORDER BY id DESC LIMIT ?`,
+  ).all(schedule.name, schedule.id, ...types, options.limit);
+  return rows.reverse().map((row) => toEvent(row) as ScheduleEvent);
+}
+
 export function insertSchedule(ctx: TxContext, input: ScheduleInput, actor: string): ScheduleRecord {
   if (sql(ctx.db, "SELECT 1 FROM schedules WHERE name = ?").get(input.name)) {
-    throw new InputError(`a schedule named "${input.name}" already exists; remove it first (farcaster schedule rm ${input.name}) or pick another name`);
+    throw new ConflictError(`a schedule named "${input.name}" already exists; remove it first (farcaster schedule rm ${input.name}) or pick another name`);
   }
   const id = newId("s", ctx.now);
   const approvalHash = input.approval ? contentHash(input.target) : null;

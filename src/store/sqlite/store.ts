@@ -28,6 +28,8 @@ import type {
   FireRequest,
   FireResult,
   ScheduleInput,
+  ScheduleEvent,
+  ScheduleEventType,
   ScheduleRecord,
   LogEntry,
   LogRecord,
@@ -75,7 +77,7 @@ import {
 } from "./rows.ts";
 import { cancelRunTx, insertPlanningRun, insertRun, reopenRunTx, selectRun } from "./runs.ts";
 import { emitSignalTx, selectSignal } from "./signals.ts";
-import { deleteScheduleTx, fireTx, insertSchedule, recordMissedTx, selectSchedule, selectSchedules, setEnabledTx } from "./schedules.ts";
+import { deleteScheduleTx, fireTx, insertSchedule, recordMissedTx, selectSchedule, selectScheduleEvents, selectSchedules, setEnabledTx } from "./schedules.ts";
 import { appendLogsTx, selectLogs } from "./logs.ts";
 import { decideGateTx, selectGate } from "./gates.ts";
 import { finalizeStatements, inList, sql } from "./statements.ts";
@@ -484,6 +486,10 @@ export class SqliteStore implements Store {
 
   fireSchedule(request: FireRequest): Promise<FireResult> {
     return this.write("firing a schedule", (ctx) => fireTx(ctx, request));
+  }
+
+  listScheduleEvents(name: string, options: { limit?: number; types?: readonly ScheduleEventType[] } = {}): Promise<ScheduleEvent[]> {
+    return this.read((ctx) => selectScheduleEvents(ctx, name, { limit: options.limit ?? 100, types: options.types }));
   }
 
   recordScheduleMissed(scheduleId: string, throughSlot: number, missed: number, policy: string, actor: string): Promise<boolean> {
