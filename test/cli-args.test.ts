@@ -38,7 +38,7 @@ describe("command-line mistakes exit 2 with the usage line", () => {
     expectUsage(await farcaster(["status", "--limit", "abc"], { cwd: project }), '--limit must be a whole number from 1 to 100000 (got "abc")', "status [RUN] [--limit N]");
     expectUsage(await farcaster(["status", "--limit", "0"], { cwd: project }), '--limit must be a whole number from 1 to 100000 (got "0")', "status [RUN] [--limit N]");
     expectUsage(await farcaster(["worker", "--lease", "soon"], { cwd: project }), '--lease must be a duration such as 500ms, 30s or 2m, at most 3650d (got "soon")', "worker [--concurrency N]");
-    expectUsage(await farcaster(["graph", runId, "--format", "png"], { cwd: project }), '--format is mermaid or dot (got "png")', "graph RUN [--format mermaid|dot]");
+    expectUsage(await farcaster(["graph", runId, "--format", "png"], { cwd: project }), '--format is mermaid or dot (got "png")', "graph RUN [--format mermaid|dot] [--json]");
   });
 
   test("--limit is honoured when it is a number", async () => {
