@@ -6,7 +6,9 @@ import { z } from "zod";
 import { TERMINAL_RUN_STATES } from "../core/states.ts";
 import { prepareGoal, prepareGoalText, prepareWorkplan, startGoalRun } from "../services/goals.ts";
 import type { ApiOptions } from "./options.ts";
+import { created } from "./created.ts";
 import { HttpError } from "./errors.ts";
+import { documented } from "./openapi.ts";
 import { body, query } from "./validate.ts";
 
 const CreateRun = z
@@ -26,11 +28,14 @@ const ListRuns = z.object({
   unfinished: z.enum(["true", "false"]).optional(),
 });
 
+const CancelRun = z.object({ reason: z.string().optional(), by: z.string().optional() }).strict();
+const ResumeRun = z.object({ by: z.string().optional() }).strict();
+
 export function runRoutes(v1: Hono, options: ApiOptions): void {
   const { store, registry } = options;
   const cwd = options.cwd ?? process.cwd();
 
-  v1.post("/runs", async (c) => {
+  v1.post("/runs", documented({ tag: "runs", summary: "Create a run from a goal text, a goal file or a workplan (Idempotency-Key header: the same key returns the same run)", body: CreateRun, responses: { 201: "the run was created", 200: "a run with this Idempotency-Key exists" } }), async (c) => {
     const input = await body(c, CreateRun);
     const idempotencyKey = c.req.header("idempotency-key")?.trim() || undefined;
     if (idempotencyKey && idempotencyKey.length > 200) throw new HttpError(400, "bad_request", "Idempotency-Key is longer than 200 characters");
@@ -46,32 +51,32 @@ export function runRoutes(v1: Hono, options: ApiOptions): void {
           : prepareWorkplan(input.workplan, registry);
     const source = input.goalFile !== undefined ? prepared.file.path : "api";
     const { run } = await startGoalRun(store, prepared, { review: input.review, forceNew: true, source, cwd, actor: "api", idempotencyKey });
-    return c.json({ run, created: true }, 201);
+    return created(c, `/v1/runs/${run.id}`, { run, created: true });
   });
 
-  v1.get("/runs", async (c) => {
+  v1.get("/runs", documented({ tag: "runs", summary: "List runs, newest first", query: ListRuns }), async (c) => {
     const q = query(c, ListRuns);
     return c.json({ runs: await store.listRuns({ limit: q.limit, unfinished: q.unfinished === "true" }) });
   });
 
-  v1.get("/runs/:id", async (c) => {
+  v1.get("/runs/:id", documented({ tag: "runs", summary: "A run and its tasks" }), async (c) => {
     const id = c.req.param("id");
     const run = await store.getRun(id);
     return c.json({ run, tasks: await store.listTasks(id) });
   });
 
-  v1.post("/runs/:id/cancel", async (c) => {
-    const { reason, by } = await body(c, z.object({ reason: z.string().optional(), by: z.string().optional() }).strict());
+  v1.post("/runs/:id/cancel", documented({ tag: "runs", summary: "Cancel a run: its open tasks are cancelled, its pending gates closed", body: CancelRun }), async (c) => {
+    const { reason, by } = await body(c, CancelRun);
     return c.json({ run: await store.cancelRun(c.req.param("id"), { actor: by ?? "api", reason }) });
   });
 
   /** Reopens a failed or cancelled run (drones carry on after the last successful steps); an unfinished one is returned as it is. */
-  v1.post("/runs/:id/resume", async (c) => {
-    const { by } = await body(c, z.object({ by: z.string().optional() }).strict());
+  v1.post("/runs/:id/resume", documented({ tag: "runs", summary: "Reopen a failed or cancelled run", body: ResumeRun }), async (c) => {
+    const { by } = await body(c, ResumeRun);
     return c.json(await store.resumeRun(c.req.param("id"), { actor: by ?? "api" }));
   });
 
-  v1.get("/runs/:id/tasks/:key/journal", async (c) => {
+  v1.get("/runs/:id/tasks/:key/journal", documented({ tag: "runs", summary: "A task's attempts and journaled steps" }), async (c) => {
     const task = await store.findTask(c.req.param("id"), c.req.param("key"));
     const [attempts, steps] = await Promise.all([store.listAttempts(task.id), store.listSteps(task.id)]);
     return c.json({ task, attempts, steps });
@@ -82,7 +87,7 @@ export function runRoutes(v1: Hono, options: ApiOptions): void {
    * Last-Event-ID (event ids only grow, so a reconnecting client misses
    * nothing). The stream ends with an `end` event once the run has ended.
    */
-  v1.get("/runs/:id/events", async (c) => {
+  v1.get("/runs/:id/events", documented({ tag: "runs", summary: "The run's events as Server-Sent Events (Last-Event-ID resumes); ends with an `end` event", sse: true }), async (c) => {
     const runId = c.req.param("id");
     await store.getRun(runId); // 404 before the stream starts
     const header = c.req.header("last-event-id") ?? c.req.query("after");
