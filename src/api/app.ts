@@ -11,6 +11,7 @@ import { bodyLimit } from "hono/body-limit";
 import { bearerAuth } from "./auth.ts";
 import { errorResponse, HttpError } from "./errors.ts";
 import { gateRoutes } from "./gates.ts";
+import { logRoutes } from "./logs.ts";
 import { documented, openApiRoute } from "./openapi.ts";
 import type { ApiOptions } from "./options.ts";
 import { runRoutes } from "./runs.ts";
@@ -46,11 +47,12 @@ export function createApp(options: ApiOptions): Hono {
         "GET /v1/runs/:id/tasks/:key/journal", "GET /v1/gates", "POST /v1/gates/:id/approve", "POST /v1/gates/:id/reject", "POST /v1/events/:name",
         "GET /v1/schedules", "POST /v1/schedules", "GET /v1/schedules/:name", "POST /v1/schedules/:name/pause",
         "POST /v1/schedules/:name/resume", "POST /v1/schedules/:name/run", "DELETE /v1/schedules/:name",
-        "GET /v1/gates/:id", "GET /v1/events/:name", "GET /openapi.json (public)",
+        "GET /v1/gates/:id", "GET /v1/events/:name", "GET /v1/runs/:id/tasks/:key/logs (?follow=1: SSE)", "GET /openapi.json (public)",
       ],
     }),
   );
   runRoutes(v1, options);
+  logRoutes(v1, options);
   gateRoutes(v1, options);
   scheduleRoutes(v1, options);
   app.route("/v1", v1);

@@ -13,6 +13,8 @@ export interface ApiOptions {
   bodyLimitBytes?: number;
   /** Working directory for runs created here (goal file paths resolve against it). */
   cwd?: string;
+  /** How often an open event or log stream sends a keep-alive comment (default SSE_KEEP_ALIVE_MS, 15 s). */
+  sseKeepAliveMs?: number;
   /** Called when a schedule was added or resumed here, so the scheduler looks at once. */
   onSchedulesChanged?: () => void;
 }

@@ -1,6 +1,5 @@
 /** Routes for runs: create (goal text, goal file or workplan; idempotent), list, get, cancel, journal, event stream. */
 import type { Hono } from "hono";
-import { streamSSE } from "hono/streaming";
 import { resolve } from "node:path";
 import { z } from "zod";
 import { TERMINAL_RUN_STATES } from "../core/states.ts";
@@ -9,6 +8,8 @@ import type { ApiOptions } from "./options.ts";
 import { created } from "./created.ts";
 import { HttpError } from "./errors.ts";
 import { documented } from "./openapi.ts";
+import { sse, SSE_KEEP_ALIVE_MS } from "./sse.ts";
+import { TaskKeys } from "./taskKeys.ts";
 import { body, query } from "./validate.ts";
 
 const CreateRun = z
@@ -86,6 +87,7 @@ export function runRoutes(v1: Hono, options: ApiOptions): void {
    * The run's event log as Server-Sent Events, from the start or after
    * Last-Event-ID (event ids only grow, so a reconnecting client misses
    * nothing). The stream ends with an `end` event once the run has ended.
+   * Each event carries its task's key (`taskKey`) besides its numeric id.
    */
   v1.get("/runs/:id/events", documented({ tag: "runs", summary: "The run's events as Server-Sent Events (Last-Event-ID resumes); ends with an `end` event", sse: true }), async (c) => {
     const runId = c.req.param("id");
@@ -93,13 +95,12 @@ export function runRoutes(v1: Hono, options: ApiOptions): void {
     const header = c.req.header("last-event-id") ?? c.req.query("after");
     const after = header === undefined ? 0 : Number(header);
     if (!Number.isInteger(after) || after < 0) throw new HttpError(400, "bad_request", `Last-Event-ID must be an event id (got "${header}")`);
-    return streamSSE(c, async (stream) => {
-      const aborted = new AbortController();
-      stream.onAbort(() => aborted.abort());
+    const keys = new TaskKeys(store, runId);
+    return sse(c, options.sseKeepAliveMs ?? SSE_KEEP_ALIVE_MS, async (stream, signal) => {
       let ended = false;
       const until = async () => (ended = TERMINAL_RUN_STATES.has((await store.getRun(runId)).state));
-      for await (const event of store.followEvents({ runId, after, signal: aborted.signal, until })) {
-        await stream.writeSSE({ id: String(event.id), event: event.type, data: JSON.stringify(event) });
+      for await (const event of store.followEvents({ runId, after, signal, until })) {
+        await stream.writeSSE({ id: String(event.id), event: event.type, data: JSON.stringify({ ...event, taskKey: await keys.of(event.taskId) }) });
       }
       if (ended) await stream.writeSSE({ event: "end", data: JSON.stringify({ run: await store.getRun(runId) }) });
     });
