@@ -22,6 +22,7 @@ import { contractHarness, type StoreFactory } from "./harness.ts";
 import { leaseContract } from "./leases.ts";
 import { lifecycleContract } from "./lifecycle.ts";
 import { logContract } from "./logs.ts";
+import { metricsContract } from "./metrics.ts";
 import { outcomeContract } from "./outcomes.ts";
 import { planningContract } from "./planning.ts";
 import { readSideContract } from "./readSide.ts";
@@ -55,5 +56,6 @@ export function storeContract(name: string, factory: StoreFactory): void {
     eventContract(open);
     readSideContract(open);
     viewerContract(open);
+    metricsContract(open);
   });
 }

@@ -38,6 +38,8 @@ import type {
   StateCounts,
   DroneRecord,
   EventTail,
+  MetricsOptions,
+  MetricsSnapshot,
   ScheduleInput,
   ScheduleRecord,
   SignalRecord,
@@ -65,6 +67,7 @@ import { inList, lockKey, Params, q } from "./sqlText.ts";
 import { recordSteps, type StepRequest } from "./steps.ts";
 import { RUN_SELECT, toRun, type RunRow } from "./rows.ts";
 import { PgGroupWriter, type Write, type WriteGroup } from "./writer.ts";
+import { selectMetrics } from "./metrics.ts";
 import { selectDrones, selectEventTail, selectLogTail, selectStateCounts, selectTaskSummaries } from "./views.ts";
 
 export interface PostgresStoreOptions {
@@ -271,6 +274,10 @@ export class PostgresStore implements Store {
 
   listDrones(options: { since: number }): Promise<DroneRecord[]> {
     return this.snapshot((sql) => selectDrones(sql, options.since));
+  }
+
+  readMetrics(options: MetricsOptions): Promise<MetricsSnapshot> {
+    return this.snapshot((sql) => selectMetrics(sql, options));
   }
 
   tailEvents(options: { runId?: string; limit: number }): Promise<EventTail> {

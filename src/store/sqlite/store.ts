@@ -39,6 +39,8 @@ import type {
   StateCounts,
   DroneRecord,
   EventTail,
+  MetricsOptions,
+  MetricsSnapshot,
   StepRecord,
   StepWrite,
   Store,
@@ -84,6 +86,7 @@ import { completeTasks, recordSteps, type CompletionItem, type StepItem } from "
 // Many tasks' steps, and many completions, of one batch as one statement each (sets.ts).
 const STEP_SET: SetGroup<StepItem, void> = { name: "recording steps", apply: recordSteps };
 const COMPLETION_SET: SetGroup<CompletionItem, CompleteResult> = { name: "completing tasks", apply: completeTasks };
+import { selectMetrics } from "./metrics.ts";
 import { selectDrones, selectEventTail, selectLogTail, selectStateCounts, selectTaskSummaries } from "./views.ts";
 
 export interface SqliteStoreOptions {
@@ -241,6 +244,10 @@ export class SqliteStore implements Store {
 
   listDrones(options: { since: number }): Promise<DroneRecord[]> {
     return this.snapshot((ctx) => selectDrones(ctx, options.since));
+  }
+
+  readMetrics(options: MetricsOptions): Promise<MetricsSnapshot> {
+    return this.snapshot((ctx) => selectMetrics(ctx, options));
   }
 
   tailEvents(options: { runId?: string; limit: number }): Promise<EventTail> {
