@@ -1,14 +1,19 @@
 /**
  * The HTTP API: a Hono app whose routes call the same services as the CLI.
  * Every body and query is validated with zod; errors are JSON with the status
- * their code implies (errors.ts); a bearer token guards everything but
- * /healthz whenever one is configured.
+ * their code implies (errors.ts); a bearer token guards everything (/v1 and
+ * /metrics) but /healthz and /openapi.json whenever one is configured. The OpenAPI document
+ * is public like /healthz: it describes the routes, holds no data, and a
+ * client generator must be able to read it before it has a token.
  */
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { bearerAuth } from "./auth.ts";
 import { errorResponse, HttpError } from "./errors.ts";
 import { gateRoutes } from "./gates.ts";
+import { logRoutes } from "./logs.ts";
+import { metricsRoute } from "./metrics.ts";
+import { documented, openApiRoute } from "./openapi.ts";
 import type { ApiOptions } from "./options.ts";
 import { runRoutes } from "./runs.ts";
 import { scheduleRoutes } from "./schedules.ts";
@@ -22,7 +27,10 @@ export function createApp(options: ApiOptions): Hono {
   app.onError((error, c) => errorResponse(c, error));
   app.notFound((c) => errorResponse(c, new HttpError(404, "route_not_found", `no route ${c.req.method} ${c.req.path}; see GET /v1 for the routes`)));
 
-  app.get("/healthz", (c) => c.json({ ok: true, version: VERSION }));
+  app.get("/healthz", documented({ tag: "server", summary: "Liveness and version", public: true }), (c) => c.json({ ok: true, version: VERSION }));
+  app.get("/openapi.json", documented({ tag: "server", summary: "This document (OpenAPI 3.1)", public: true }), openApiRoute(app, { token: Boolean(options.token) }));
+
+  metricsRoute(app, options);
 
   const v1 = new Hono();
   if (options.token) v1.use("*", bearerAuth(options.token));
@@ -35,17 +43,19 @@ export function createApp(options: ApiOptions): Hono {
       },
     }),
   );
-  v1.get("/", (c) =>
+  v1.get("/", documented({ tag: "server", summary: "The routes of /v1, one line each" }), (c) =>
     c.json({
       routes: [
         "POST /v1/runs", "GET /v1/runs", "GET /v1/runs/:id", "POST /v1/runs/:id/cancel", "POST /v1/runs/:id/resume", "GET /v1/runs/:id/events (SSE)",
         "GET /v1/runs/:id/tasks/:key/journal", "GET /v1/gates", "POST /v1/gates/:id/approve", "POST /v1/gates/:id/reject", "POST /v1/events/:name",
         "GET /v1/schedules", "POST /v1/schedules", "GET /v1/schedules/:name", "POST /v1/schedules/:name/pause",
         "POST /v1/schedules/:name/resume", "POST /v1/schedules/:name/run", "DELETE /v1/schedules/:name",
+        "GET /v1/gates/:id", "GET /v1/events/:name", "GET /v1/runs/:id/tasks/:key/logs (?follow=1: SSE)", "GET /openapi.json (public)", "GET /metrics (Prometheus)",
       ],
     }),
   );
   runRoutes(v1, options);
+  logRoutes(v1, options);
   gateRoutes(v1, options);
   scheduleRoutes(v1, options);
   app.route("/v1", v1);

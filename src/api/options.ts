@@ -1,4 +1,5 @@
 /** What the HTTP API is built from: the store, the workflows, and the server's settings. */
+import type { Clock } from "../core/clock.ts";
 import type { WorkflowRegistry } from "../engine/registry.ts";
 import type { Store } from "../store/types.ts";
 
@@ -18,6 +19,10 @@ export interface ApiOptions {
    * resolved; default: [cwd]. A client may not make the server read anything else.
    */
   goalRoots?: readonly string[];
+  /** "Now" for what the API measures (/metrics: how long the oldest gate has waited); default the system clock. */
+  clock?: Clock;
+  /** How often an open event or log stream sends a keep-alive comment (default SSE_KEEP_ALIVE_MS, 15 s). */
+  sseKeepAliveMs?: number;
   /** Called when a schedule was added or resumed here, so the scheduler looks at once. */
   onSchedulesChanged?: () => void;
 }

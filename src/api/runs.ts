@@ -1,12 +1,15 @@
 /** Routes for runs: create (goal text, goal file or workplan; idempotent), list, get, cancel, journal, event stream. */
 import type { Hono } from "hono";
-import { streamSSE } from "hono/streaming";
 import { resolve } from "node:path";
 import { z } from "zod";
 import { TERMINAL_RUN_STATES } from "../core/states.ts";
 import { prepareGoal, prepareGoalText, prepareWorkplan, startGoalRun } from "../services/goals.ts";
 import type { ApiOptions } from "./options.ts";
+import { created } from "./created.ts";
 import { HttpError } from "./errors.ts";
+import { documented } from "./openapi.ts";
+import { sse, SSE_KEEP_ALIVE_MS } from "./sse.ts";
+import { TaskKeys } from "./taskKeys.ts";
 import { body, query } from "./validate.ts";
 
 const CreateRun = z
@@ -26,12 +29,15 @@ const ListRuns = z.object({
   unfinished: z.enum(["true", "false"]).optional(),
 });
 
+const CancelRun = z.object({ reason: z.string().optional(), by: z.string().optional() }).strict();
+const ResumeRun = z.object({ by: z.string().optional() }).strict();
+
 export function runRoutes(v1: Hono, options: ApiOptions): void {
   const { store, registry } = options;
   const cwd = options.cwd ?? process.cwd();
   const roots = options.goalRoots ?? [cwd];
 
-  v1.post("/runs", async (c) => {
+  v1.post("/runs", documented({ tag: "runs", summary: "Create a run from a goal text, a goal file or a workplan (Idempotency-Key header: the same key returns the same run)", body: CreateRun, responses: { 201: "the run was created", 200: "a run with this Idempotency-Key exists" } }), async (c) => {
     const input = await body(c, CreateRun);
     const idempotencyKey = c.req.header("idempotency-key")?.trim() || undefined;
     if (idempotencyKey && idempotencyKey.length > 200) throw new HttpError(400, "bad_request", "Idempotency-Key is longer than 200 characters");
@@ -47,33 +53,33 @@ export function runRoutes(v1: Hono, options: ApiOptions): void {
           : prepareWorkplan(input.workplan, registry);
     const source = input.goalFile !== undefined ? prepared.file.path : "api";
     // The store decides, in the write that inserts: of concurrent requests with one key exactly one creates (201).
-    const { run, created } = await startGoalRun(store, prepared, { review: input.review, forceNew: true, source, cwd, actor: "api", idempotencyKey });
-    return c.json({ run, created }, created ? 201 : 200);
+    const { run, created: isNew } = await startGoalRun(store, prepared, { review: input.review, forceNew: true, source, cwd, actor: "api", idempotencyKey });
+    return isNew ? created(c, `/v1/runs/${run.id}`, { run, created: true }) : c.json({ run, created: false }, 200);
   });
 
-  v1.get("/runs", async (c) => {
+  v1.get("/runs", documented({ tag: "runs", summary: "List runs, newest first", query: ListRuns }), async (c) => {
     const q = query(c, ListRuns);
     return c.json({ runs: await store.listRuns({ limit: q.limit, unfinished: q.unfinished === "true" }) });
   });
 
-  v1.get("/runs/:id", async (c) => {
+  v1.get("/runs/:id", documented({ tag: "runs", summary: "A run and its tasks" }), async (c) => {
     const id = c.req.param("id");
     const run = await store.getRun(id);
     return c.json({ run, tasks: await store.listTasks(id) });
   });
 
-  v1.post("/runs/:id/cancel", async (c) => {
-    const { reason, by } = await body(c, z.object({ reason: z.string().optional(), by: z.string().optional() }).strict());
+  v1.post("/runs/:id/cancel", documented({ tag: "runs", summary: "Cancel a run: its open tasks are cancelled, its pending gates closed", body: CancelRun }), async (c) => {
+    const { reason, by } = await body(c, CancelRun);
     return c.json({ run: await store.cancelRun(c.req.param("id"), { actor: by ?? "api", reason }) });
   });
 
   /** Reopens a failed or cancelled run (drones carry on after the last successful steps); an unfinished one is returned as it is. */
-  v1.post("/runs/:id/resume", async (c) => {
-    const { by } = await body(c, z.object({ by: z.string().optional() }).strict());
+  v1.post("/runs/:id/resume", documented({ tag: "runs", summary: "Reopen a failed or cancelled run", body: ResumeRun }), async (c) => {
+    const { by } = await body(c, ResumeRun);
     return c.json(await store.resumeRun(c.req.param("id"), { actor: by ?? "api" }));
   });
 
-  v1.get("/runs/:id/tasks/:key/journal", async (c) => {
+  v1.get("/runs/:id/tasks/:key/journal", documented({ tag: "runs", summary: "A task's attempts and journaled steps" }), async (c) => {
     const task = await store.findTask(c.req.param("id"), c.req.param("key"));
     const [attempts, steps] = await Promise.all([store.listAttempts(task.id), store.listSteps(task.id)]);
     return c.json({ task, attempts, steps });
@@ -83,25 +89,22 @@ export function runRoutes(v1: Hono, options: ApiOptions): void {
    * The run's event log as Server-Sent Events, from the start or after
    * Last-Event-ID (event ids only grow, so a reconnecting client misses
    * nothing). The stream ends with an `end` event once the run has ended.
+   * Each event carries its task's key (`taskKey`) besides its numeric id.
    */
-  v1.get("/runs/:id/events", async (c) => {
+  v1.get("/runs/:id/events", documented({ tag: "runs", summary: "The run's events as Server-Sent Events (Last-Event-ID resumes); ends with an `end` event", sse: true }), async (c) => {
     const runId = c.req.param("id");
     await store.getRun(runId); // 404 before the stream starts
     const header = c.req.header("last-event-id") ?? c.req.query("after");
     const after = header === undefined ? 0 : Number(header);
     if (!Number.isInteger(after) || after < 0) throw new HttpError(400, "bad_request", `Last-Event-ID must be an event id (got "${header}")`);
-    const aborted = new AbortController();
-    return streamSSE(c, async (stream) => {
-      stream.onAbort(() => aborted.abort());
+    const keys = new TaskKeys(store, runId);
+    return sse(c, options.sseKeepAliveMs ?? SSE_KEEP_ALIVE_MS, async (stream, signal) => {
       let ended = false;
       const until = async () => (ended = TERMINAL_RUN_STATES.has((await store.getRun(runId)).state));
-      for await (const event of store.followEvents({ runId, after, signal: aborted.signal, until })) {
-        await stream.writeSSE({ id: String(event.id), event: event.type, data: JSON.stringify(event) });
+      for await (const event of store.followEvents({ runId, after, signal, until })) {
+        await stream.writeSSE({ id: String(event.id), event: event.type, data: JSON.stringify({ ...event, taskKey: await keys.of(event.taskId) }) });
       }
       if (ended) await stream.writeSSE({ event: "end", data: JSON.stringify({ run: await store.getRun(runId) }) });
-    }, async (error) => {
-      // A client that dropped the stream is not a fault; anything else is worth a line in the log.
-      if (!aborted.signal.aborted && !c.req.raw.signal?.aborted) console.error(`farcaster serve: the event stream of run ${runId} failed: ${(error as Error)?.message ?? error}`);
-    });
+    }, `the event stream of run ${runId}`);
   });
 }

@@ -4,6 +4,8 @@ import { z } from "zod";
 import { CATCH_UP_POLICIES, SCHEDULE_OVERLAPS } from "../core/states.ts";
 import { addSchedule, fireNow, withNextFire } from "../services/schedules.ts";
 import type { ApiOptions } from "./options.ts";
+import { created, segment } from "./created.ts";
+import { documented } from "./openapi.ts";
 import { body } from "./validate.ts";
 
 const AddSchedule = z
@@ -26,36 +28,36 @@ export function scheduleRoutes(v1: Hono, options: ApiOptions): void {
   const cwd = options.cwd ?? process.cwd();
   const roots = options.goalRoots ?? [cwd];
 
-  v1.get("/schedules", async (c) => {
+  v1.get("/schedules", documented({ tag: "schedules", summary: "List schedules with their next fire" }), async (c) => {
     const now = Date.now();
     return c.json({ schedules: (await store.listSchedules()).map((s) => withNextFire(s, now)) });
   });
 
-  v1.post("/schedules", async (c) => {
+  v1.post("/schedules", documented({ tag: "schedules", summary: "Add a schedule", body: AddSchedule, responses: { 201: "the schedule was added" } }), async (c) => {
     const input = await body(c, AddSchedule);
     const schedule = await addSchedule(store, registry, {
       name: input.name, cron: input.cron, timezone: input.timezone, overlap: input.overlap, catchUp: input.catchUp,
       goalFile: input.goalFile, goalText: input.goal, planFile: input.workplanFile, freezeFile: input.freeze, cwd, actor: input.by ?? "api", roots,
     });
     options.onSchedulesChanged?.();
-    return c.json({ schedule: withNextFire(schedule, Date.now()) }, 201);
+    return created(c, `/v1/schedules/${segment(schedule.name)}`, { schedule: withNextFire(schedule, Date.now()) });
   });
 
-  v1.get("/schedules/:name", async (c) => c.json({ schedule: withNextFire(await store.getSchedule(c.req.param("name")), Date.now()) }));
+  v1.get("/schedules/:name", documented({ tag: "schedules", summary: "A schedule with its next fire" }), async (c) => c.json({ schedule: withNextFire(await store.getSchedule(c.req.param("name")), Date.now()) }));
 
-  v1.post("/schedules/:name/pause", async (c) => c.json({ schedule: await store.setScheduleEnabled(c.req.param("name"), false, "api") }));
-  v1.post("/schedules/:name/resume", async (c) => {
+  v1.post("/schedules/:name/pause", documented({ tag: "schedules", summary: "Pause a schedule" }), async (c) => c.json({ schedule: await store.setScheduleEnabled(c.req.param("name"), false, "api") }));
+  v1.post("/schedules/:name/resume", documented({ tag: "schedules", summary: "Resume a paused schedule" }), async (c) => {
     const schedule = await store.setScheduleEnabled(c.req.param("name"), true, "api");
     options.onSchedulesChanged?.();
     return c.json({ schedule });
   });
 
-  v1.post("/schedules/:name/run", async (c) => {
+  v1.post("/schedules/:name/run", documented({ tag: "schedules", summary: "Fire a schedule now", responses: { 201: "a run was started", 200: "the fire was skipped or failed (see outcome)" } }), async (c) => {
     const { result } = await fireNow(store, registry, c.req.param("name"), "api");
-    return c.json(result, result.outcome === "fired" ? 201 : 200);
+    return result.outcome === "fired" ? created(c, `/v1/runs/${result.runId}`, result) : c.json(result, 200);
   });
 
-  v1.delete("/schedules/:name", async (c) => {
+  v1.delete("/schedules/:name", documented({ tag: "schedules", summary: "Remove a schedule" }), async (c) => {
     await store.deleteSchedule(c.req.param("name"), "api");
     return c.json({ removed: c.req.param("name") });
   });

@@ -5,7 +5,7 @@
  */
 import type { FailReason } from "./states.ts";
 
-export const NOT_FOUND_ENTITIES = Object.freeze(["run", "task", "attempt", "gate", "schedule", "file", "database"] as const);
+export const NOT_FOUND_ENTITIES = Object.freeze(["run", "task", "attempt", "gate", "schedule", "file", "database", "signal"] as const);
 export type NotFoundEntity = (typeof NOT_FOUND_ENTITIES)[number];
 
 export const ERROR_CODES = Object.freeze([

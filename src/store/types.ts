@@ -14,7 +14,7 @@
  * SKIP LOCKED) can stand in without changing callers.
  */
 import type { BackoffPolicy } from "../core/backoff.ts";
-import type { EventRecord, ScheduleEvent, ScheduleEventType } from "../core/events.ts";
+import type { EventRecord, EventType, ScheduleEvent, ScheduleEventType } from "../core/events.ts";
 import type {
   AttemptState,
   CatchUpPolicy,
@@ -477,6 +477,50 @@ export type DatabaseInfo =
       /** `server_version` as the server reports it. */
       serverVersion: string;
     };
+/** Durations bucketed as a Prometheus histogram: observations at or below each bound. */
+export interface DurationHistogram {
+  /** Upper bounds in ms, ascending, as asked for. */
+  boundsMs: number[];
+  /** Observations at or below each bound (cumulative). */
+  cumulative: number[];
+  count: number;
+  sumMs: number;
+}
+
+/** How a schedule's slots went: fired (a run), skipped (overlap), failed (the goal could not be prepared), missed (not caught up). */
+export type ScheduleDecision = "fired" | "skipped" | "failed" | "missed";
+
+/**
+ * Totals over the whole database for /metrics, read in one snapshot from
+ * what the store records anyway (tasks, attempts, steps, gates, events):
+ * every drone's work counts, whichever process did it.
+ */
+export interface MetricsSnapshot {
+  runs: Partial<Record<RunState, number>>;
+  /** Tasks now, by workflow and state (the planning tasks are workflow `architect`). */
+  tasks: { workflow: string; state: TaskState; count: number }[];
+  /** Attempts ever made: one per claim. */
+  claims: number;
+  /** Attempts by how they ended (a running attempt has not). */
+  attemptsEnded: Partial<Record<Exclude<AttemptState, "running">, number>>;
+  /** Events by type, all of them ever appended (task.succeeded, task.lease_expired, ...). */
+  events: Partial<Record<EventType, number>>;
+  /** Schedule decisions by schedule name: `count` events, `slots` the slots they cover (a miss may cover many). */
+  schedules: { schedule: string; decision: ScheduleDecision; count: number; slots: number }[];
+  gatesPending: number;
+  /** When the longest-waiting pending gate was opened (null: none pending). */
+  oldestPendingGateAt: number | null;
+  /** How long decided gates waited for their decision, by how they ended. */
+  gateWaits: { state: Exclude<GateState, "pending">; histogram: DurationHistogram }[];
+  /** How long finished steps took, by step kind (step, sleep, approval, event, ...). */
+  stepDurations: { kind: string; histogram: DurationHistogram }[];
+}
+
+export interface MetricsOptions {
+  /** Bucket bounds (ms, ascending) of the step durations and of the gate waits. */
+  stepBucketsMs: readonly number[];
+  gateBucketsMs: readonly number[];
+}
 
 /** The last events, oldest first, with the workplan ids of the tasks they name. */
 export interface EventTail {
@@ -535,6 +579,8 @@ export interface Store {
   listOpenTasks(options: { runId?: string; limit: number }): Promise<OpenTaskRecord[]>;
   /** The database: schema version, and its size and sync mode (SQLite) or server version (PostgreSQL). */
   describeDatabase(): Promise<DatabaseInfo>;
+  /** Totals of the whole database for /metrics, in one snapshot (a scan of tasks, attempts, steps, gates and events). */
+  readMetrics(options: MetricsOptions): Promise<MetricsSnapshot>;
   /** The last `limit` events (of a run, when given), oldest first, with the keys of their tasks. */
   tailEvents(options: { runId?: string; limit: number }): Promise<EventTail>;
   /**

@@ -23,6 +23,7 @@ import { leaseContract } from "./leases.ts";
 import { lifecycleContract } from "./lifecycle.ts";
 import { logContract } from "./logs.ts";
 import { operatorContract } from "./operators.ts";
+import { metricsContract } from "./metrics.ts";
 import { outcomeContract } from "./outcomes.ts";
 import { planningContract } from "./planning.ts";
 import { readSideContract } from "./readSide.ts";
@@ -59,5 +60,6 @@ export function storeContract(name: string, factory: StoreFactory): void {
     readSideContract(open);
     viewerContract(open);
     operatorContract(open);
+    metricsContract(open);
   });
 }

@@ -39,6 +39,8 @@ import type {
   StateCounts,
   DroneRecord,
   EventTail,
+  MetricsOptions,
+  MetricsSnapshot,
   ScheduleInput,
   ScheduleEvent,
   ScheduleEventType,
@@ -71,6 +73,7 @@ import { recordSteps, type StepRequest } from "./steps.ts";
 import { RUN_SELECT, toRun, type RunRow } from "./rows.ts";
 import { PgGroupWriter, type Write, type WriteGroup } from "./writer.ts";
 import { describePostgres, selectDroneWorkflows, selectOpenTasks } from "./operators.ts";
+import { selectMetrics } from "./metrics.ts";
 import { selectDrones, selectEventTail, selectLogTail, selectStateCounts, selectTaskSummaries } from "./views.ts";
 
 export interface PostgresStoreOptions {
@@ -299,6 +302,10 @@ export class PostgresStore implements Store {
 
   describeDatabase(): Promise<DatabaseInfo> {
     return this.snapshot((sql) => describePostgres(sql, this.target, this.schema));
+  }
+
+  readMetrics(options: MetricsOptions): Promise<MetricsSnapshot> {
+    return this.snapshot((sql) => selectMetrics(sql, options));
   }
 
   tailEvents(options: { runId?: string; limit: number }): Promise<EventTail> {

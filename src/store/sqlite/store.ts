@@ -44,6 +44,8 @@ import type {
   DroneRecord,
   EventTail,
   OpenTaskRecord,
+  MetricsOptions,
+  MetricsSnapshot,
   StepRecord,
   StepWrite,
   Store,
@@ -90,6 +92,7 @@ import { completeTasks, recordSteps, type CompletionItem, type StepItem } from "
 // Many tasks' steps, and many completions, of one batch as one statement each (sets.ts).
 const STEP_SET: SetGroup<StepItem, void> = { name: "recording steps", apply: recordSteps };
 const COMPLETION_SET: SetGroup<CompletionItem, CompleteResult> = { name: "completing tasks", apply: completeTasks };
+import { selectMetrics } from "./metrics.ts";
 import { selectDrones, selectEventTail, selectLogTail, selectStateCounts, selectTaskSummaries } from "./views.ts";
 import { describeSqlite, selectDroneWorkflows, selectOpenTasks } from "./operators.ts";
 
@@ -283,6 +286,10 @@ export class SqliteStore implements Store {
 
   describeDatabase(): Promise<DatabaseInfo> {
     return this.read(({ db }) => describeSqlite(db, this.path, this.sync));
+  }
+
+  readMetrics(options: MetricsOptions): Promise<MetricsSnapshot> {
+    return this.snapshot((ctx) => selectMetrics(ctx, options));
   }
 
   tailEvents(options: { runId?: string; limit: number }): Promise<EventTail> {
