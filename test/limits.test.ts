@@ -8,7 +8,7 @@ import { validateWorkplan } from "../src/core/workplan.ts";
 import { loadWorkflows, type WorkflowRegistry } from "../src/engine/registry.ts";
 import { farcaster, withReader } from "./cli-helpers.ts";
 import { attemptOnce, submitOne, workflow } from "./engine-helpers.ts";
-import { freshDir, freshStore } from "./helpers.ts";
+import { freshDir, freshStore, openTestStore } from "./helpers.ts";
 
 let registry: WorkflowRegistry;
 beforeAll(async () => {
@@ -148,9 +148,10 @@ describe("through the CLI", () => {
   test("`emit --data` nested too deep exits 1 with data: nested deeper than 64 levels, and records nothing", async () => {
     const dir = freshDir();
     const db = join(dir, "f.db");
+    await openTestStore(db).close(); // emit writes to a database that exists (it never creates one)
     const { code, stderr } = await farcaster(["emit", "deploy", "--data", nestedText(15_000), "--db", db], { cwd: dir });
     expect(code).toBe(1);
     expect(stderr.trim()).toBe("farcaster: data: nested deeper than 64 levels [too_deep]");
-    if (existsSync(db)) expect(await withReader(db, (store) => store.getSignal("deploy"))).toBeNull();
+    expect(await withReader(db, (store) => store.getSignal("deploy"))).toBeNull();
   });
 });
