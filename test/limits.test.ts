@@ -1,6 +1,6 @@
 /** Size and depth limits: a clear error naming the path, never a RangeError, anywhere a user can reach. */
 import { beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createApp } from "../src/api/app.ts";
 import { LIMITS, nestedDeeperThan } from "../src/core/limits.ts";
