@@ -8,7 +8,7 @@ import { Scheduler } from "../src/engine/scheduler.ts";
 import { addSchedule, fireInput, withNextFire } from "../src/services/schedules.ts";
 import { zonedTime } from "../src/view/schedules.ts";
 import { farcaster } from "./cli-helpers.ts";
-import { freshDir, freshStore } from "./helpers.ts";
+import { freshDir, freshStore, openTestStore } from "./helpers.ts";
 
 let registry: WorkflowRegistry;
 beforeAll(async () => {
@@ -110,6 +110,33 @@ describe("schedule list and schedule log", () => {
     const missingName = await farcaster(["schedule", "log", "--db", db], { cwd: dir });
     expect(missingName.code).toBe(2);
     expect(missingName.stderr).toContain("schedule log needs a schedule name");
+  });
+
+  test("over HTTP, GET /v1/schedules carries each last decision and /v1/schedules/:name/log the decisions, as the CLI shows them", async () => {
+    const { db, runId, dir } = await historyOf();
+    const store = openTestStore(db, { readOnly: true });
+    const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: createApp({ store, registry, cwd: dir }).fetch });
+    try {
+      const list = (await (await fetch(`${server.url}v1/schedules`)).json()) as { schedules: any[] };
+      expect(list.schedules.map((s) => [s.name, s.lastDecision?.decision, s.nextFires.length])).toEqual([["morning", "failed", 3]]);
+      const log = await fetch(`${server.url}v1/schedules/morning/log?limit=3`);
+      expect(log.status).toBe(200);
+      const { schedule, decisions } = (await log.json()) as { schedule: any; decisions: any[] };
+      expect(schedule.name).toBe("morning");
+      // The last three, oldest first, the same records `schedule log --json` prints.
+      const cli = JSON.parse((await farcaster(["schedule", "log", "morning", "--limit", "3", "--json", "--db", db], { cwd: dir })).stdout);
+      expect(decisions).toEqual(cli.decisions);
+      expect(decisions.map((d) => d.decision).at(-1)).toBe("failed");
+      expect(runId).toBeTruthy();
+      const all = (await (await fetch(`${server.url}v1/schedules/morning/log`)).json()) as { decisions: any[] };
+      expect(all.decisions.find((d) => d.decision === "fired")?.runId).toBe(runId);
+      const bad = await fetch(`${server.url}v1/schedules/morning/log?limit=0`);
+      expect([bad.status, ((await bad.json()) as any).error.code]).toEqual([400, "bad_request"]);
+      const unknown = await fetch(`${server.url}v1/schedules/evening/log`);
+      expect([unknown.status, ((await unknown.json()) as any).error.code]).toEqual([404, "schedule_not_found"]);
+    } finally {
+      await server.stop(true);
+    }
   });
 
   test("schedule list shows the last decision and the next fire in the schedule's timezone, in text and JSON", async () => {

@@ -2,11 +2,11 @@
 import type { Hono } from "hono";
 import { z } from "zod";
 import { CATCH_UP_POLICIES, SCHEDULE_OVERLAPS } from "../core/states.ts";
-import { addSchedule, fireNow, withNextFire } from "../services/schedules.ts";
+import { addSchedule, fireNow, scheduleLog, scheduleOverview, withNextFire } from "../services/schedules.ts";
 import type { ApiOptions } from "./options.ts";
 import { created, segment } from "./created.ts";
 import { documented } from "./openapi.ts";
-import { body } from "./validate.ts";
+import { body, query } from "./validate.ts";
 
 const AddSchedule = z
   .object({
@@ -23,15 +23,18 @@ const AddSchedule = z
   })
   .strict();
 
+const ReadScheduleLog = z
+  .object({ limit: z.coerce.number().int().min(1).max(10_000).default(20).describe("the last N decisions, oldest first") })
+  .strict();
+
 export function scheduleRoutes(v1: Hono, options: ApiOptions): void {
   const { store, registry } = options;
   const cwd = options.cwd ?? process.cwd();
   const roots = options.goalRoots ?? [cwd];
 
-  v1.get("/schedules", documented({ tag: "schedules", summary: "List schedules with their next fire" }), async (c) => {
-    const now = Date.now();
-    return c.json({ schedules: (await store.listSchedules()).map((s) => withNextFire(s, now)) });
-  });
+  v1.get("/schedules", documented({ tag: "schedules", summary: "List schedules with their next fires and the last decision (fired, skipped, missed, failed), in each one's timezone" }), async (c) =>
+    c.json({ schedules: await scheduleOverview(store, Date.now()) }),
+  );
 
   v1.post("/schedules", documented({ tag: "schedules", summary: "Add a schedule", body: AddSchedule, responses: { 201: "the schedule was added" } }), async (c) => {
     const input = await body(c, AddSchedule);
@@ -44,6 +47,12 @@ export function scheduleRoutes(v1: Hono, options: ApiOptions): void {
   });
 
   v1.get("/schedules/:name", documented({ tag: "schedules", summary: "A schedule with its next fire" }), async (c) => c.json({ schedule: withNextFire(await store.getSchedule(c.req.param("name")), Date.now()) }));
+
+  v1.get("/schedules/:name/log", documented({ tag: "schedules", summary: "What the schedule decided, oldest first (as `farcaster schedule log`)", query: ReadScheduleLog }), async (c) => {
+    const q = query(c, ReadScheduleLog);
+    const { schedule, decisions } = await scheduleLog(store, c.req.param("name"), q.limit);
+    return c.json({ schedule: withNextFire(schedule, Date.now()), decisions });
+  });
 
   v1.post("/schedules/:name/pause", documented({ tag: "schedules", summary: "Pause a schedule" }), async (c) => c.json({ schedule: await store.setScheduleEnabled(c.req.param("name"), false, "api") }));
   v1.post("/schedules/:name/resume", documented({ tag: "schedules", summary: "Resume a paused schedule" }), async (c) => {
