@@ -78,6 +78,31 @@ describe.skipIf(!pgAvailable)("the CLI on PostgreSQL", () => {
     expect(approve.stderr).toContain("has no Farcaster tables yet");
   });
 
+  test("doctor and workers on PostgreSQL: a run nobody works is a finding (exit 1) with the server named; once a worker ran it, healthy, and the drone is listed", async () => {
+    const url = schemaUrl();
+    const dir = freshDir();
+    await Bun.write(join(dir, "plan.json"), JSON.stringify({ goal: "doctor on PostgreSQL", tasks: [{ id: "a", title: "A", workflow: "noop", input: {} }] }));
+    const created = await farcaster(["run", "plan.json", "--detach", "--json"], { cwd: dir, env: { FARCASTER_DB: url } });
+    const runId = JSON.parse(created.stdout).run.id as string;
+    const noModel = { OPENAI_API_KEY: "", OPENAI_BASE_URL: "" };
+    // No grace: the planning task became ready a moment ago, and nobody will claim it.
+    const sick = await farcaster(["doctor", "--json", "--grace", "1ms", "--db", url], { env: noModel });
+    expect(sick.code).toBe(1);
+    const report = JSON.parse(sick.stdout);
+    expect(report.findings.map((f: { kind: string; runId: string }) => [f.kind, f.runId])).toEqual([["no_drone", runId]]);
+    expect(report.database).toMatchObject({ dialect: "postgres", schema: schemaOf(url), schemaVersion: report.database.latestVersion });
+    expect(report.database.serverVersion).toMatch(/^\d+/);
+    expect(report.database.target).not.toContain("password");
+
+    const worker = spawnFarcaster(["worker", "--id", "pg-drone"], { cwd: dir, env: { FARCASTER_DB: url } });
+    running.push(worker.proc);
+    await until(async () => JSON.parse((await farcaster(["status", runId, "--json", "--db", url])).stdout).run.state === "succeeded", 30_000, "the worker to finish the run");
+    const well = await farcaster(["doctor", "--json", "--grace", "1ms", "--db", url], { env: noModel });
+    expect([well.code, JSON.parse(well.stdout).findings]).toEqual([0, []]);
+    const workers = JSON.parse((await farcaster(["workers", "--json", "--db", url])).stdout);
+    expect(workers.drones.map((d: { id: string }) => d.id)).toEqual(["pg-drone"]);
+  }, 40_000);
+
   test("run --detach creates the run; worker processes on the same URL do it; status, inspect and log read it", async () => {
     const url = schemaUrl();
     const dir = freshDir();
