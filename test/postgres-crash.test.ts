@@ -210,15 +210,28 @@ describe.skipIf(!pgAvailable)("crash recovery on PostgreSQL with real drone proc
     const { run } = await submitPlan(store, await registry(), { goal: "swarm under fire", tasks });
 
     let next = 0;
-    const start = () => drone(url, `d${next++}`, ["--quiet", "-c", "8"]);
+    const ids = new Map<DroneProcess, string>();
+    const start = () => {
+      const id = `d${next++}`;
+      const handle = drone(url, id, ["--quiet", "-c", "8"]);
+      ids.set(handle, id);
+      return handle;
+    };
     const live = Array.from({ length: 4 }, start);
     // A seeded sequence of kills: one every 300–700 ms, the victim replaced at once, until the run ends.
+    // The victim is one holding a task when there is one (on a loaded machine a drone just started
+    // may not have claimed yet), so the kills land on work in flight.
     let seed = 42;
     const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const holding = async () => new Set((await store.listTasks(run.id)).filter((t) => t.state === "running").map((t) => t.leaseOwner));
     let kills = 0;
     while ((await store.getRun(run.id)).state === "running" && kills < 8) {
       await Bun.sleep(300 + Math.floor(random() * 400));
-      const victim = live.splice(Math.floor(random() * live.length), 1)[0]!;
+      const owners = await holding();
+      const candidates = live.filter((d) => owners.has(ids.get(d)!));
+      const pool = candidates.length > 0 ? candidates : live;
+      const victim = pool[Math.floor(random() * pool.length)]!;
+      live.splice(live.indexOf(victim), 1);
       victim.kill("SIGKILL");
       await victim.exited;
       kills++;
