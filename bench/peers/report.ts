@@ -157,7 +157,7 @@ export function formatReport(report: PeersReport, shapes: readonly Shape[]): str
     "",
     "Notes:",
     "- Each round runs every shape once per contender, back to back, the contenders' order rotating from round to round; each ratio is computed within a round, then the median and range over rounds are shown. A fresh database file per measurement.",
-    "- tasks/s: tasks in the shape ÷ (last task's finish − first task's start). Farcaster: started_at / finished_at of the plan's tasks (the @plan task that inserts them is left out); " +
+    "- tasks/s: tasks in the shape ÷ (last task's finish − first task's start). Farcaster: from the first step of the plan's tasks (its journaled started_at) to their last finished_at (the @plan task that inserts them is left out); " +
       "plainjob: the workers' own clock, from the first handler call to the last completion.",
     "- Farcaster runs `farcaster run plan.json --detach` then `farcaster worker --quiet` (its default slots, 128 today, and 30 s lease); plainjob runs one defineWorker per process, one job at a time (its only mode), default poll interval. " +
       "Both: WAL, synchronous=NORMAL, or FULL on the FULL row (FARCASTER_SYNC=full; PRAGMA synchronous=FULL after plainjob's defineQueue).",

@@ -94,7 +94,12 @@ export function farcaster(scratch: string, children: Children, concurrency: numb
           return run?.state === "succeeded";
         },
         async firstStart(admin) {
-          const [row] = await admin.unsafe<{ first: string }[]>(`SELECT min(started_at) AS first FROM ${schema}.tasks WHERE run_id = $1 AND key <> '@plan'`, [runId]);
+          // The first step function's start (as the peers' first handler call), not the first task's
+          // started_at: tasks claimed with @plan's completion carry the clock of that transaction's start.
+          const [row] = await admin.unsafe<{ first: string }[]>(
+            `SELECT min(s.started_at) AS first FROM ${schema}.steps s JOIN ${schema}.tasks t ON t.id = s.task_id WHERE t.run_id = $1 AND t.key <> '@plan'`,
+            [runId],
+          );
           return Number(row!.first);
         },
       };
