@@ -6,13 +6,16 @@
  */
 import { afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { open, realpath } from "node:fs/promises";
 import { join } from "node:path";
+import { refuseUnlessOpenedUnder } from "../src/architect/safeRead.ts";
+import type { FarcasterError } from "../src/core/errors.ts";
 import { createApp } from "../src/api/app.ts";
 import { LIMITS } from "../src/core/limits.ts";
 import { loadWorkflows, type WorkflowRegistry } from "../src/engine/registry.ts";
 import { ENTRY, farcaster, runsOf } from "./cli-helpers.ts";
 import { startServe, type ServeProcess } from "./fixtures/serve.ts";
-import { freshDir, freshStore } from "./helpers.ts";
+import { freshDir, freshStore, rejected } from "./helpers.ts";
 
 const GOAL = "# Ship it\n\n## build: Build\nrun: echo built\n";
 
@@ -107,6 +110,42 @@ describe("goal files over HTTP", () => {
       expect(response.body.error.message).toContain(message);
     }
     expect(await app.store.listRuns()).toHaveLength(0);
+  });
+});
+
+describe("what a path is, before it is opened", () => {
+  test("a Unix socket is refused as a socket: its kind is asked before the path is opened (opening one would fail ENXIO)", async () => {
+    const s = setup();
+    const listener = Bun.listen({ unix: join(s.cwd, "sock.md"), socket: { data() {} } });
+    try {
+      const { status, body } = await s.post("/v1/runs", { goalFile: "sock.md" });
+      expect(status).toBe(400);
+      expect(body.error.code).toBe("goal_file_unreadable");
+      expect(body.error.message).toContain("sock.md is a socket, not a regular file");
+      const cli = await farcaster(["plan", "sock.md"], { cwd: s.cwd });
+      expect(cli.code).toBe(1);
+      expect(cli.stderr).toContain("goal file sock.md is a socket, not a regular file");
+    } finally {
+      listener.stop(true);
+    }
+  });
+
+  test("under roots, a descriptor that was opened outside them is refused (a directory swapped between realpath and open)", async () => {
+    const root = await realpath(freshDir());
+    const outside = await realpath(freshDir());
+    writeFileSync(join(root, "goal.md"), GOAL);
+    writeFileSync(join(outside, "goal.md"), GOAL);
+    const inside = await open(join(root, "goal.md"), "r");
+    const elsewhere = await open(join(outside, "goal.md"), "r");
+    try {
+      await refuseUnlessOpenedUnder(inside, [root], "goal.md", [root]);
+      const error = (await rejected(refuseUnlessOpenedUnder(elsewhere, [root], "goal.md", [root]))) as FarcasterError;
+      expect(error.code).toBe("goal_file_outside_roots");
+      expect(error.message).toContain(`goalFile goal.md is outside the server's goal roots (${root})`);
+    } finally {
+      await inside.close();
+      await elsewhere.close();
+    }
   });
 });
 
