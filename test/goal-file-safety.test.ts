@@ -5,17 +5,20 @@
  * (EACCES) and missing ones are clear errors, and the server never blocks.
  */
 import { afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { open, realpath } from "node:fs/promises";
 import { join } from "node:path";
 import { refuseUnlessOpenedUnder } from "../src/architect/safeRead.ts";
 import type { FarcasterError } from "../src/core/errors.ts";
 import { createApp } from "../src/api/app.ts";
+import { ManualClock } from "../src/core/clock.ts";
 import { LIMITS } from "../src/core/limits.ts";
 import { loadWorkflows, type WorkflowRegistry } from "../src/engine/registry.ts";
+import { Scheduler } from "../src/engine/scheduler.ts";
+import { addSchedule, fireInput, fireNow } from "../src/services/schedules.ts";
 import { ENTRY, farcaster, runsOf } from "./cli-helpers.ts";
 import { startServe, type ServeProcess } from "./fixtures/serve.ts";
-import { freshDir, freshStore, rejected } from "./helpers.ts";
+import { freshDir, freshStore, rejected, until } from "./helpers.ts";
 
 const GOAL = "# Ship it\n\n## build: Build\nrun: echo built\n";
 
@@ -162,6 +165,78 @@ describe("serve --goal-root", () => {
     const bad = await farcaster(["serve", "--port", "0", "--goal-root", "no/such/dir", "--db", join(freshDir(), "f.db")]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("--goal-root no/such/dir is not a directory");
+  });
+});
+
+describe("schedules fired under goal roots", () => {
+  test("a fire reads its goal file under the roots again: a symlink retargeted outside them since the schedule was added is a failed fire", async () => {
+    const clock = new ManualClock(Date.parse("2026-01-01T00:00:30Z"));
+    const { store } = freshStore({ clock });
+    const root = freshDir();
+    const outside = freshDir();
+    writeFileSync(join(root, "goal.md"), GOAL);
+    writeFileSync(join(outside, "secret.md"), "# Secret\n\n## leak: Leak\nrun: echo secret\n");
+    symlinkSync(join(root, "goal.md"), join(root, "link.md"));
+    await addSchedule(store, registry, { name: "nightly", cron: "* * * * *", overlap: "allow", goalFile: "link.md", cwd: root, actor: "t", roots: [root] });
+    const scheduler = new Scheduler({ store, clock, prepareFire: (schedule) => fireInput(schedule, registry, { roots: [root] }) });
+    clock.set(Date.parse("2026-01-01T00:01:00Z"));
+    await scheduler.tick();
+    expect((await store.listRuns()).map((run) => run.goal)).toEqual(["Ship it"]);
+
+    unlinkSync(join(root, "link.md"));
+    symlinkSync(join(outside, "secret.md"), join(root, "link.md"));
+    clock.set(Date.parse("2026-01-01T00:02:00Z"));
+    await scheduler.tick();
+    const failed = (await store.listEvents()).filter((event) => event.type === "schedule.failed");
+    expect(failed).toHaveLength(1);
+    const error = (failed[0]!.data as { error: string }).error;
+    expect(error).toContain(`goal file ${join(root, "link.md")} is outside this server's goal roots (${root}) once symlinks are resolved`);
+    expect(error).toContain("farcaster serve --goal-root DIR");
+    expect((await store.listRuns()).map((run) => run.goal)).toEqual(["Ship it"]);
+
+    // `farcaster schedule run` (no roots) reads the file as the local user does.
+    expect((await fireNow(store, registry, "nightly", "person")).result.outcome).toBe("fired");
+    expect((await store.listRuns()).map((run) => run.goal).sort()).toEqual(["Secret", "Ship it"]);
+  });
+
+  test("`serve` fires under its goal roots whoever added the schedule; `schedule run` from the CLI reads as the local user", async () => {
+    const server = await startServe();
+    servers.push(server);
+    const outside = freshDir();
+    writeFileSync(join(server.dir, "goal.md"), GOAL);
+    writeFileSync(join(outside, "secret.md"), "# Secret\n\n## leak: Leak\nrun: echo secret\n");
+    symlinkSync(join(server.dir, "goal.md"), join(server.dir, "link.md"));
+    const added = await fetch(server.url + "/v1/schedules", {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "every-second", cron: "* * * * * *", overlap: "allow", goalFile: "link.md" }),
+    });
+    expect(added.status).toBe(201);
+    const decisions = async () => ((await (await fetch(`${server.url}/v1/schedules/every-second/log?limit=1000`)).json()) as any).decisions as { decision: string; detail: string }[];
+    await until(async () => (await decisions()).some((d) => d.decision === "fired"), 20_000, "a fire of the goal under the root");
+
+    unlinkSync(join(server.dir, "link.md"));
+    symlinkSync(join(outside, "secret.md"), join(server.dir, "link.md"));
+    await until(async () => (await decisions()).some((d) => d.decision === "failed"), 20_000, "a failed fire once the link points outside");
+    const failure = (await decisions()).find((d) => d.decision === "failed")!;
+    expect(failure.detail).toContain("is outside this server's goal roots");
+    // What the server started never read the file outside its roots.
+    const goals = async () => (((await (await fetch(`${server.url}/v1/runs?limit=500`)).json()) as any).runs as { goal: string }[]).map((run) => run.goal);
+    expect(await goals()).toContain("Ship it");
+    expect(await goals()).not.toContain("Secret");
+
+    // Paused, so no cron slot collides with the fires by hand. The API's "fire now" checks the roots too.
+    expect((await fetch(`${server.url}/v1/schedules/every-second/pause`, { method: "POST" })).status).toBe(200);
+    const viaApi = await fetch(`${server.url}/v1/schedules/every-second/run`, { method: "POST" });
+    expect(viaApi.status).toBe(200);
+    const apiResult = (await viaApi.json()) as any;
+    expect(apiResult.outcome).toBe("failed");
+    expect(apiResult.detail).toContain("is outside this server's goal roots");
+    expect(await goals()).not.toContain("Secret");
+    const byHand = await farcaster(["schedule", "run", "every-second", "--json", "--db", server.db], { cwd: server.dir });
+    expect(byHand.code).toBe(0);
+    expect(JSON.parse(byHand.stdout).outcome).toBe("fired");
+    expect(await goals()).toContain("Secret");
+    expect(server.log()).not.toContain("unexpected error");
   });
 });
 
