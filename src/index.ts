@@ -20,4 +20,4 @@ export { ManualClock, systemClock, type Clock } from "./core/clock.ts";
 export { createApp } from "./api/app.ts";
 export { approveGate, rejectGate } from "./services/gates.ts";
 export { emitSignal } from "./services/signals.ts";
-export { addSchedule, fireInput, type AddScheduleOptions } from "./services/schedules.ts";
+export { addSchedule, fireInput, type AddScheduleOptions, type FireOptions } from "./services/schedules.ts";

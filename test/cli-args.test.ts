@@ -68,6 +68,12 @@ describe("command-line mistakes exit 2 with the usage line", () => {
     expectUsage(await farcaster(["emit", "deployed", "--data", "{bad"], { cwd: project }), "--data is not valid JSON", "emit EVENT [--data JSON]");
   });
 
+  test("an event name that cannot be one, before any database is looked for", async () => {
+    expectUsage(await farcaster(["emit", "bad name"], { cwd: project }), 'event name "bad name" is not valid: 1-200 letters, digits and _ . : / -', "emit EVENT [--data JSON]");
+    // Refused as a usage mistake even where no database is found (that would be exit 1).
+    expectUsage(await farcaster(["emit", "deploy!"], { cwd: freshDir() }), 'event name "deploy!" is not valid', "emit EVENT [--data JSON]");
+  });
+
   test("every command declares its positionals, and one more than it takes is refused before anything runs", async () => {
     for (const command of COMMANDS) {
       const args = [command.name, ...command.positionals.map((spec) => (spec.name === "SUBCOMMAND" ? "list" : "x")), "extra"];

@@ -17,17 +17,19 @@ import { freshDir, openTestStore, rejected } from "./helpers.ts";
 
 const FIXTURES = join(import.meta.dir, "fixtures");
 
-/** Starts a fixture script and waits until it printed `marker`. */
+/** Starts a fixture and waits for `marker` on its stdout; `output()` is all it printed so far (read on in the background). */
 async function startFixture(script: string, args: string[], marker: string) {
   const proc = Bun.spawn([process.execPath, join(FIXTURES, script), ...args], { stdout: "pipe", stderr: "inherit" });
   let seen = "";
-  const decoder = new TextDecoder();
-  for await (const chunk of proc.stdout) {
-    seen += decoder.decode(chunk, { stream: true });
-    if (seen.includes(marker)) break;
-  }
+  const read = (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of proc.stdout) seen += decoder.decode(chunk, { stream: true });
+  })();
+  let ended = false;
+  void read.finally(() => (ended = true));
+  await until(() => ended || seen.includes(marker), 60_000, `${script} to print "${marker}"`);
   if (!seen.includes(marker)) throw new Error(`${script} ended before printing "${marker}" (exit ${await proc.exited})`);
-  return proc;
+  return { proc, output: () => seen, read };
 }
 
 describe("opening a database while another process holds or recovers it", () => {
@@ -36,8 +38,8 @@ describe("opening a database while another process holds or recovers it", () => 
     const db = join(dir, ".farcaster", "farcaster.db");
     const writer = await startFixture("walWriter.ts", [db, "128"], "ready");
     expect(statSync(`${db}-wal`).size).toBeGreaterThan(100 * 1024 * 1024);
-    writer.kill("SIGKILL");
-    await writer.exited;
+    writer.proc.kill("SIGKILL");
+    await writer.proc.exited;
 
     writeFileSync(join(dir, "plan.json"), JSON.stringify({ version: 1, goal: "g", tasks: [{ id: "a", title: "a", workflow: "noop", input: {} }] }));
     const options = { cwd: dir, db };
@@ -68,11 +70,15 @@ describe("opening a database while another process holds or recovers it", () => 
     const path = join(freshDir(), "farcaster.db");
     openDatabase(path).close();
     const holder = await startFixture("lockHolder.ts", [path, "400"], "locked");
-    const started = performance.now();
     const store = openTestStore(path, { readOnly: true });
-    expect(performance.now() - started).toBeGreaterThan(100);
+    const openedAt = Date.now();
     expect(await store.listRuns()).toEqual([]);
-    expect(await holder.exited).toBe(0);
+    expect(await holder.proc.exited).toBe(0);
+    await holder.read;
+    // The order of events, not a duration: the open returned only after the holder let go.
+    const releasedAt = Number(/releasing at (\d+)/.exec(holder.output())?.[1]);
+    expect(releasedAt).toBeGreaterThan(0);
+    expect(openedAt).toBeGreaterThanOrEqual(releasedAt);
   });
 
   test("past its bound, opening fails with store_busy naming the file", async () => {

@@ -38,10 +38,14 @@ describe("clients that go away", () => {
     const server = await startServe();
     servers.push(server);
     for (const path of ["/v1/runs", "/v1/events/deploy", "/v1/schedules"]) {
-      const { socket } = await rawConnection(server.url);
-      socket.write(`POST ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{"goal": "# half a go`);
+      const { socket, state } = await rawConnection(server.url);
+      // `Expect: 100-continue`: the server answers "100 Continue" once it has taken the request up
+      // and handed it to the app, so the client goes away while the app waits for the body.
+      socket.write(`POST ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n`);
       socket.flush();
-      await Bun.sleep(50); // let the server start reading the body before the client goes away
+      await until(() => state.received.startsWith("HTTP/1.1 100 Continue"), 10_000, `the server to take up POST ${path}`);
+      socket.write(`{"goal": "# half a go`);
+      socket.flush();
       socket.terminate();
     }
     // The server still answers, and reading the body again works.

@@ -132,6 +132,8 @@ interface Answer {
   status: number;
   contentType: string;
   text: string;
+  /** The run this request created, if it did. */
+  created?: string;
 }
 
 async function send(server: ServeProcess, rng: Rng, known: Known, goalFiles: string[]): Promise<Answer> {
@@ -156,9 +158,8 @@ async function send(server: ServeProcess, rng: Rng, known: Known, goalFiles: str
   }
   const text = await response.text();
   // What created a run says so: a trigger (201 with the run) or a schedule fired by hand (201 with its id).
-  if (response.status === 201 && method === "POST" && template === "/v1/runs") known.runs.push((JSON.parse(text) as { run: { id: string } }).run.id);
-  if (response.status === 201 && method === "POST" && template.endsWith("/run")) known.runs.push((JSON.parse(text) as { runId: string }).runId);
-  return { what, status: response.status, contentType, text };
+  const created = response.status === 201 && method === "POST" ? (template === "/v1/runs" ? (JSON.parse(text) as { run: { id: string } }).run.id : template.endsWith("/run") ? (JSON.parse(text) as { runId: string }).runId : undefined) : undefined;
+  return { what, status: response.status, contentType, text, ...(created ? { created } : {}) };
 }
 
 /** Mutations of a text: drop, repeat or replace a slice, insert odd bytes, truncate. */
@@ -214,7 +215,11 @@ describe(`fuzzing (seed ${SEED})`, () => {
   test(`${REQUESTS} malformed requests over real HTTP: never a 5xx, always a JSON error, nothing half-written, /healthz still answers`, async () => {
     const answers: Answer[] = [];
     for (let sent = 0; sent < REQUESTS; sent += 8) {
-      answers.push(...(await Promise.all(Array.from({ length: 8 }, () => send(server, rng, known, goalFiles)))));
+      // A batch picks ids from what was known before it, and learns the runs it created in the order
+      // the requests were sent, not the order the answers came back in: a seed replays exactly.
+      const batch = await Promise.all(Array.from({ length: 8 }, () => send(server, rng, known, goalFiles)));
+      for (const answer of batch) if (answer.created) known.runs.push(answer.created);
+      answers.push(...batch);
     }
     const failures = answers.filter((a) => a.status >= 500 || (a.status >= 400 && !/"error":\{"code":"[a-z_]+","message":"/.test(a.text)));
     expect(failures.map((a) => `${a.what} -> ${a.status} ${a.text.slice(0, 200)}`)).toEqual([]);

@@ -5,14 +5,20 @@
  * (EACCES) and missing ones are clear errors, and the server never blocks.
  */
 import { afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { open, realpath } from "node:fs/promises";
 import { join } from "node:path";
+import { refuseUnlessOpenedUnder } from "../src/architect/safeRead.ts";
+import type { FarcasterError } from "../src/core/errors.ts";
 import { createApp } from "../src/api/app.ts";
+import { ManualClock } from "../src/core/clock.ts";
 import { LIMITS } from "../src/core/limits.ts";
 import { loadWorkflows, type WorkflowRegistry } from "../src/engine/registry.ts";
+import { Scheduler } from "../src/engine/scheduler.ts";
+import { addSchedule, fireInput, fireNow } from "../src/services/schedules.ts";
 import { ENTRY, farcaster, runsOf } from "./cli-helpers.ts";
 import { startServe, type ServeProcess } from "./fixtures/serve.ts";
-import { freshDir, freshStore } from "./helpers.ts";
+import { freshDir, freshStore, rejected, until } from "./helpers.ts";
 
 const GOAL = "# Ship it\n\n## build: Build\nrun: echo built\n";
 
@@ -110,6 +116,42 @@ describe("goal files over HTTP", () => {
   });
 });
 
+describe("what a path is, before it is opened", () => {
+  test("a Unix socket is refused as a socket: its kind is asked before the path is opened (opening one would fail ENXIO)", async () => {
+    const s = setup();
+    const listener = Bun.listen({ unix: join(s.cwd, "sock.md"), socket: { data() {} } });
+    try {
+      const { status, body } = await s.post("/v1/runs", { goalFile: "sock.md" });
+      expect(status).toBe(400);
+      expect(body.error.code).toBe("goal_file_unreadable");
+      expect(body.error.message).toContain("sock.md is a socket, not a regular file");
+      const cli = await farcaster(["plan", "sock.md"], { cwd: s.cwd });
+      expect(cli.code).toBe(1);
+      expect(cli.stderr).toContain("goal file sock.md is a socket, not a regular file");
+    } finally {
+      listener.stop(true);
+    }
+  });
+
+  test("under roots, a descriptor that was opened outside them is refused (a directory swapped between realpath and open)", async () => {
+    const root = await realpath(freshDir());
+    const outside = await realpath(freshDir());
+    writeFileSync(join(root, "goal.md"), GOAL);
+    writeFileSync(join(outside, "goal.md"), GOAL);
+    const inside = await open(join(root, "goal.md"), "r");
+    const elsewhere = await open(join(outside, "goal.md"), "r");
+    try {
+      await refuseUnlessOpenedUnder(inside, [root], "goal.md", [root]);
+      const error = (await rejected(refuseUnlessOpenedUnder(elsewhere, [root], "goal.md", [root]))) as FarcasterError;
+      expect(error.code).toBe("goal_file_outside_roots");
+      expect(error.message).toContain(`goalFile goal.md is outside the server's goal roots (${root})`);
+    } finally {
+      await inside.close();
+      await elsewhere.close();
+    }
+  });
+});
+
 describe("serve --goal-root", () => {
   test("allows the directories it names and no other; a root that is not a directory is a usage error", async () => {
     const root = freshDir();
@@ -123,6 +165,78 @@ describe("serve --goal-root", () => {
     const bad = await farcaster(["serve", "--port", "0", "--goal-root", "no/such/dir", "--db", join(freshDir(), "f.db")]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("--goal-root no/such/dir is not a directory");
+  });
+});
+
+describe("schedules fired under goal roots", () => {
+  test("a fire reads its goal file under the roots again: a symlink retargeted outside them since the schedule was added is a failed fire", async () => {
+    const clock = new ManualClock(Date.parse("2026-01-01T00:00:30Z"));
+    const { store } = freshStore({ clock });
+    const root = freshDir();
+    const outside = freshDir();
+    writeFileSync(join(root, "goal.md"), GOAL);
+    writeFileSync(join(outside, "secret.md"), "# Secret\n\n## leak: Leak\nrun: echo secret\n");
+    symlinkSync(join(root, "goal.md"), join(root, "link.md"));
+    await addSchedule(store, registry, { name: "nightly", cron: "* * * * *", overlap: "allow", goalFile: "link.md", cwd: root, actor: "t", roots: [root] });
+    const scheduler = new Scheduler({ store, clock, prepareFire: (schedule) => fireInput(schedule, registry, { roots: [root] }) });
+    clock.set(Date.parse("2026-01-01T00:01:00Z"));
+    await scheduler.tick();
+    expect((await store.listRuns()).map((run) => run.goal)).toEqual(["Ship it"]);
+
+    unlinkSync(join(root, "link.md"));
+    symlinkSync(join(outside, "secret.md"), join(root, "link.md"));
+    clock.set(Date.parse("2026-01-01T00:02:00Z"));
+    await scheduler.tick();
+    const failed = (await store.listEvents()).filter((event) => event.type === "schedule.failed");
+    expect(failed).toHaveLength(1);
+    const error = (failed[0]!.data as { error: string }).error;
+    expect(error).toContain(`goal file ${join(root, "link.md")} is outside this server's goal roots (${root}) once symlinks are resolved`);
+    expect(error).toContain("farcaster serve --goal-root DIR");
+    expect((await store.listRuns()).map((run) => run.goal)).toEqual(["Ship it"]);
+
+    // `farcaster schedule run` (no roots) reads the file as the local user does.
+    expect((await fireNow(store, registry, "nightly", "person")).result.outcome).toBe("fired");
+    expect((await store.listRuns()).map((run) => run.goal).sort()).toEqual(["Secret", "Ship it"]);
+  });
+
+  test("`serve` fires under its goal roots whoever added the schedule; `schedule run` from the CLI reads as the local user", async () => {
+    const server = await startServe();
+    servers.push(server);
+    const outside = freshDir();
+    writeFileSync(join(server.dir, "goal.md"), GOAL);
+    writeFileSync(join(outside, "secret.md"), "# Secret\n\n## leak: Leak\nrun: echo secret\n");
+    symlinkSync(join(server.dir, "goal.md"), join(server.dir, "link.md"));
+    const added = await fetch(server.url + "/v1/schedules", {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "every-second", cron: "* * * * * *", overlap: "allow", goalFile: "link.md" }),
+    });
+    expect(added.status).toBe(201);
+    const decisions = async () => ((await (await fetch(`${server.url}/v1/schedules/every-second/log?limit=1000`)).json()) as any).decisions as { decision: string; detail: string }[];
+    await until(async () => (await decisions()).some((d) => d.decision === "fired"), 20_000, "a fire of the goal under the root");
+
+    unlinkSync(join(server.dir, "link.md"));
+    symlinkSync(join(outside, "secret.md"), join(server.dir, "link.md"));
+    await until(async () => (await decisions()).some((d) => d.decision === "failed"), 20_000, "a failed fire once the link points outside");
+    const failure = (await decisions()).find((d) => d.decision === "failed")!;
+    expect(failure.detail).toContain("is outside this server's goal roots");
+    // What the server started never read the file outside its roots.
+    const goals = async () => (((await (await fetch(`${server.url}/v1/runs?limit=500`)).json()) as any).runs as { goal: string }[]).map((run) => run.goal);
+    expect(await goals()).toContain("Ship it");
+    expect(await goals()).not.toContain("Secret");
+
+    // Paused, so no cron slot collides with the fires by hand. The API's "fire now" checks the roots too.
+    expect((await fetch(`${server.url}/v1/schedules/every-second/pause`, { method: "POST" })).status).toBe(200);
+    const viaApi = await fetch(`${server.url}/v1/schedules/every-second/run`, { method: "POST" });
+    expect(viaApi.status).toBe(200);
+    const apiResult = (await viaApi.json()) as any;
+    expect(apiResult.outcome).toBe("failed");
+    expect(apiResult.detail).toContain("is outside this server's goal roots");
+    expect(await goals()).not.toContain("Secret");
+    const byHand = await farcaster(["schedule", "run", "every-second", "--json", "--db", server.db], { cwd: server.dir });
+    expect(byHand.code).toBe(0);
+    expect(JSON.parse(byHand.stdout).outcome).toBe("fired");
+    expect(await goals()).toContain("Secret");
+    expect(server.log()).not.toContain("unexpected error");
   });
 });
 

@@ -54,6 +54,17 @@ describe("workplans", () => {
     expect(!result.ok && result.issues[0]).toMatchObject({ path: "tasks[0].input", message: expect.stringMatching(/^256 KB of JSON, over the limit of 256 KB$/) });
   });
 
+  test("a deep scope, budget or other field is named by its path with the documented limit, not the plan as a whole", () => {
+    const tasks = planWithInput({}, 2).tasks.map((task, i) => (i === 2 ? { ...task, scope: { writes: nested(50_000) } } : task));
+    const result = validateWorkplan({ goal: "g", budget: nested(LIMITS.depth + 1), tasks: [...tasks, nested(100)] });
+    expect(!result.ok && result.issues).toEqual([
+      { path: "budget", message: `nested deeper than ${LIMITS.depth} levels` },
+      { path: "tasks[2].scope", message: `nested deeper than ${LIMITS.depth} levels` },
+      { path: "tasks[3].a", message: `nested deeper than ${LIMITS.depth} levels` },
+    ]);
+    expect(LIMITS.depth).toBe(64); // the limit README "Limits" documents
+  });
+
   test("an input at the limits is accepted", () => {
     expect(validateWorkplan(planWithInput(nested(LIMITS.depth))).ok).toBe(true);
   });

@@ -62,7 +62,7 @@ export function scheduleRoutes(v1: Hono, options: ApiOptions): void {
   });
 
   v1.post("/schedules/:name/run", documented({ tag: "schedules", summary: "Fire a schedule now", responses: { 201: "a run was started", 200: "the fire was skipped or failed (see outcome)" } }), async (c) => {
-    const { result } = await fireNow(store, registry, c.req.param("name"), "api");
+    const { result } = await fireNow(store, registry, c.req.param("name"), "api", { roots });
     return result.outcome === "fired" ? created(c, `/v1/runs/${result.runId}`, result) : c.json(result, 200);
   });
 

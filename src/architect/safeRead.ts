@@ -5,14 +5,16 @@
  *
  * Why each rule: a FIFO or a device read synchronously froze the whole server
  * (`/healthz` stopped answering), `/dev/zero` would exhaust memory, and any
- * token holder could make the server read any file it can read. The file is
- * opened with O_NONBLOCK (opening a FIFO then does not wait for a writer) and
- * checked on the open handle, so it cannot be swapped between check and read;
- * its size is not trusted either (files in /proc report 0): the read stops
- * one byte past the limit.
+ * token holder could make the server read any file it can read. What the path
+ * is gets asked before it is opened (opening a device has side effects), then
+ * again on the open handle (opened with O_NONBLOCK, so a FIFO swapped in does
+ * not wait for a writer), so it cannot be swapped between check and read;
+ * under roots, the opened descriptor's real path is checked too. The size is
+ * not trusted either (files in /proc report 0): the read stops one byte past
+ * the limit.
  */
-import { constants } from "node:fs";
-import { open, realpath, type FileHandle } from "node:fs/promises";
+import { constants, type Stats } from "node:fs";
+import { lstat, open, readlink, realpath, stat, type FileHandle } from "node:fs/promises";
 import { isAbsolute, relative, resolve, sep } from "node:path";
 import { FileUnreadableError, InputError, OutsideGoalRootsError } from "../core/errors.ts";
 import { LimitError, formatBytes, LIMITS } from "../core/limits.ts";
@@ -75,35 +77,76 @@ export async function readTextFile(path: string, what: string, expected: string,
   const maxBytes = options.maxBytes ?? LIMITS.goalFileBytes;
   const absolute = resolve(path);
   let target = absolute;
+  let roots: string[] | undefined;
   if (options.roots) {
-    const roots = await realRoots(options.roots);
+    roots = await realRoots(options.roots);
     // Refused before touching the file: outside the roots, not even its existence is told.
     if (!roots.some((root) => isUnder(absolute, root)) && !options.roots.some((root) => isUnder(absolute, resolve(root)))) {
-      throw new OutsideGoalRootsError(path, options.roots.map((root) => resolve(root)));
+      throw outsideRoots(path, options.roots);
     }
     try {
       target = await realpath(absolute);
     } catch (error) {
       throw missingOr(error, path, what, expected);
     }
-    if (!roots.some((root) => isUnder(target, root))) throw new OutsideGoalRootsError(path, options.roots.map((root) => resolve(root)));
+    if (!roots.some((root) => isUnder(target, root))) throw outsideRoots(path, options.roots);
   }
+  // What the path is, asked before opening it: opening a device is not harmless even when nothing
+  // is read (closing /dev/watchdog without its magic byte can reboot the machine, a tape drive
+  // rewinds, a FIFO's waiting writer is let through). Under roots `target` is a real path, so lstat:
+  // a symlink there now was swapped in since realpath.
+  let stats: Stats;
+  try {
+    stats = await (roots ? lstat : stat)(target);
+  } catch (error) {
+    throw missingOr(error, path, what, expected);
+  }
+  refuseUnlessRegular(stats, path, what, expected);
+  if (stats.size > maxBytes) throw tooLarge(path, what, maxBytes, stats.size);
   let handle: FileHandle;
   try {
-    // Under roots, `target` is a real path: O_NOFOLLOW refuses a last component swapped for a symlink since.
-    handle = await open(target, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY | (options.roots ? constants.O_NOFOLLOW : 0));
+    // O_NOFOLLOW under roots refuses a last component swapped for a symlink since the lstat.
+    handle = await open(target, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY | (roots ? constants.O_NOFOLLOW : 0));
   } catch (error) {
     throw missingOr(error, path, what, expected);
   }
   try {
-    const stats = await handle.stat();
-    if (stats.isDirectory()) throw new InputError(`${path} is a directory; pass ${expected}`);
-    if (!stats.isFile()) throw new FileUnreadableError(`${what} ${path} is ${kindOf(stats)}, not a regular file; pass ${expected}`);
-    if (stats.size > maxBytes) throw tooLarge(path, what, maxBytes, stats.size);
+    // Checked again on the handle: the path may have been swapped between the stat and the open.
+    const opened = await handle.stat();
+    refuseUnlessRegular(opened, path, what, expected);
+    if (opened.size > maxBytes) throw tooLarge(path, what, maxBytes, opened.size);
+    if (roots) await refuseUnlessOpenedUnder(handle, roots, path, options.roots!);
     return await readAtMost(handle, path, what, maxBytes);
   } finally {
     await handle.close().catch(() => {});
   }
+}
+
+function refuseUnlessRegular(stats: Stats, path: string, what: string, expected: string): void {
+  if (stats.isDirectory()) throw new InputError(`${path} is a directory; pass ${expected}`);
+  if (!stats.isFile()) throw new FileUnreadableError(`${what} ${path} is ${kindOf(stats)}, not a regular file; pass ${expected}`);
+}
+
+function outsideRoots(path: string, roots: readonly string[]): OutsideGoalRootsError {
+  return new OutsideGoalRootsError(path, roots.map((root) => resolve(root)));
+}
+
+/**
+ * Refuses an opened file whose real path is not under the (real) roots. realpath and open are two
+ * steps: a directory on the way swapped for a symlink between them opens a file elsewhere, which
+ * O_NOFOLLOW (last component only) does not see. The kernel knows what the descriptor is: on Linux,
+ * /proc/self/fd/N. Elsewhere there is no such link and the realpath check is all there is.
+ */
+export async function refuseUnlessOpenedUnder(handle: FileHandle, roots: readonly string[], path: string, given: readonly string[]): Promise<void> {
+  if (process.platform !== "linux") return;
+  let opened: string;
+  try {
+    opened = await readlink(`/proc/self/fd/${handle.fd}`);
+  } catch (error) {
+    // Fail closed: without /proc the server cannot tell where the file it opened lies.
+    throw new FileUnreadableError(`goal file ${path}: cannot tell where the opened file lies (/proc/self/fd: ${describeErrno(error)}); mount /proc`, { cause: error });
+  }
+  if (!roots.some((root) => isUnder(opened, root))) throw outsideRoots(path, given);
 }
 
 /** `bytes` when the size is known (a stat); a read stopped past the limit knows only that it is more. */

@@ -101,7 +101,8 @@ function listIds(ids: readonly string[]): string {
  * else looks at it: schema and graph checks on a 50,000-level input would
  * only recurse, and the store's JSON.stringify would overflow the stack.
  * Task inputs are the only free-form values of a plan, so they are checked
- * one by one and named; the whole plan's size and depth after them.
+ * one by one and named; then every other field's depth, each named by its
+ * path; then the whole plan's size.
  */
 export function planLimitIssues(input: unknown): PlanIssue[] {
   const issues: PlanIssue[] = [];
@@ -114,8 +115,8 @@ export function planLimitIssues(input: unknown): PlanIssue[] {
     });
   }
   if (issues.length > 0) return issues;
-  // A plan is three levels around its inputs (plan, tasks, task): deeper than that is in a field zod checks, or nowhere legal.
-  if (nestedDeeperThan(input, LIMITS.depth + 3)) return [{ path: "", message: `the plan is ${deepMessage(LIMITS.depth + 3)}` }];
+  issues.push(...fieldDepthIssues(input));
+  if (issues.length > 0) return issues;
   let bytes = 0;
   try {
     bytes = Buffer.byteLength(JSON.stringify(input) ?? "");
@@ -124,6 +125,29 @@ export function planLimitIssues(input: unknown): PlanIssue[] {
   }
   if (bytes > LIMITS.workplanBytes) return [{ path: "", message: `the plan is ${largeMessage(bytes, LIMITS.workplanBytes)}` }];
   return [];
+}
+
+/**
+ * Every other field of the plan and of its tasks (scope, budget, a key the schema would refuse)
+ * checked for depth on its own and named by its path, with the same limit as an input: the schema
+ * would recurse into it before saying anything.
+ */
+function fieldDepthIssues(input: unknown): PlanIssue[] {
+  const deep = (path: string, value: unknown): PlanIssue[] => (nestedDeeperThan(value, LIMITS.depth) ? [{ path, message: deepMessage(LIMITS.depth) }] : []);
+  if (input === null || typeof input !== "object") return [];
+  if (Array.isArray(input)) return nestedDeeperThan(input, LIMITS.depth) ? [{ path: "", message: `the plan is ${deepMessage(LIMITS.depth)}` }] : [];
+  const issues: PlanIssue[] = [];
+  for (const [key, value] of Object.entries(input)) {
+    if (key !== "tasks" || !Array.isArray(value)) {
+      issues.push(...deep(key, value));
+      continue;
+    }
+    value.forEach((task, index) => {
+      if (task === null || typeof task !== "object" || Array.isArray(task)) return void issues.push(...deep(`tasks[${index}]`, task));
+      for (const [field, fieldValue] of Object.entries(task)) if (field !== "input") issues.push(...deep(`tasks[${index}].${field}`, fieldValue));
+    });
+  }
+  return issues;
 }
 
 export function validateWorkplan(input: unknown): ValidationResult {

@@ -4,7 +4,7 @@
  * turned into a planning run's input at each fire.
  */
 import { resolve } from "node:path";
-import { InputError } from "../core/errors.ts";
+import { InputError, OutsideGoalRootsError } from "../core/errors.ts";
 import type { ValidWorkplan } from "../core/workplan.ts";
 import { SCHEDULE_DECISION_TYPES } from "../core/events.ts";
 import { planReview } from "../view/planReview.ts";
@@ -87,12 +87,22 @@ async function freeze(path: string, registry: WorkflowRegistry, roots: readonly 
   return { plan: result.plan, writtenBy: "model" };
 }
 
+export interface FireOptions {
+  /**
+   * The goal roots of the server that fires (`serve`, its API): a goal file is read at each fire
+   * only if it still lies under them once symlinks are resolved. A symlink under a root that was
+   * retargeted after the schedule was added would otherwise let a fire read any file. Without
+   * roots (`farcaster schedule run`) the file is read as the local user reads it.
+   */
+  roots?: readonly string[];
+}
+
 /** What a fire creates: the planning run's goal and input, or (with `error`) why it cannot fire. */
-export async function fireInput(schedule: ScheduleRecord, registry: WorkflowRegistry): Promise<FireInput> {
+export async function fireInput(schedule: ScheduleRecord, registry: WorkflowRegistry, options: FireOptions = {}): Promise<FireInput> {
   try {
     const prepared =
       schedule.targetKind === "goal_file"
-        ? await prepareGoal(schedule.target, registry)
+        ? await prepareGoal(schedule.target, registry, { roots: options.roots })
         : schedule.targetKind === "goal_text"
           ? prepareGoalText(schedule.target, "goal", registry)
           : prepareWorkplan(JSON.parse(schedule.target), registry, `schedule ${schedule.name}`);
@@ -100,14 +110,21 @@ export async function fireInput(schedule: ScheduleRecord, registry: WorkflowRegi
     const source = schedule.targetKind === "goal_file" ? schedule.target : `schedule:${schedule.name}`;
     return { goal, planningInput: { goal, source, ...(prepared.plan ? { plan: prepared.plan.plan } : {}), review: "none" } };
   } catch (error) {
+    if (error instanceof OutsideGoalRootsError) {
+      const roots = options.roots!.map((root) => resolve(root)).join(", ");
+      return {
+        goal: schedule.name, planningInput: null,
+        error: `goal file ${schedule.target} is outside this server's goal roots (${roots}) once symlinks are resolved: the server fires only goal files under them; point the schedule at a file under a root, or start \`farcaster serve --goal-root DIR\``,
+      };
+    }
     return { goal: schedule.name, planningInput: null, error: (error as Error).message };
   }
 }
 
 /** Fires a schedule now, outside its cron (`schedule run`, POST /v1/schedules/:name/run). */
-export async function fireNow(store: Store, registry: WorkflowRegistry, name: string, actor: string): Promise<{ schedule: ScheduleRecord; result: FireResult }> {
+export async function fireNow(store: Store, registry: WorkflowRegistry, name: string, actor: string, options: FireOptions = {}): Promise<{ schedule: ScheduleRecord; result: FireResult }> {
   const schedule = await store.getSchedule(name);
-  const result = await store.fireSchedule({ scheduleId: schedule.id, slot: Date.now(), actor, manual: true, ...(await fireInput(schedule, registry)) });
+  const result = await store.fireSchedule({ scheduleId: schedule.id, slot: Date.now(), actor, manual: true, ...(await fireInput(schedule, registry, options)) });
   return { schedule, result };
 }
 

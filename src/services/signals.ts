@@ -5,10 +5,14 @@ import type { EmitResult, Store } from "../store/types.ts";
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.:\/-]{0,199}$/;
 
+/** Why `name` cannot be an event name, or null when it can (the CLI checks a positional with it before opening the store). */
+export function eventNameProblem(name: string): string | null {
+  return NAME.test(name) ? null : `event name "${name}" is not valid: 1-200 letters, digits and _ . : / -, starting with a letter or digit`;
+}
+
 export async function emitSignal(store: Store, name: string, data: unknown, by: string): Promise<EmitResult> {
-  if (!NAME.test(name)) {
-    throw new InputError(`event name "${name}" is not valid: 1-200 letters, digits and _ . : / -, starting with a letter or digit`);
-  }
+  const problem = eventNameProblem(name);
+  if (problem) throw new InputError(problem);
   assertJsonWithinLimits(data ?? null, "data", LIMITS.eventDataBytes);
   return store.emitSignal(name, data ?? null, by);
 }

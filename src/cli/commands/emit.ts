@@ -1,7 +1,7 @@
 /** `farcaster emit EVENT [--data JSON]`: records a named fact; tasks waiting for it go on. The first emit wins. */
 import { UsageError } from "../../core/errors.ts";
 import { defaultDecider } from "../../services/gates.ts";
-import { emitSignal } from "../../services/signals.ts";
+import { emitSignal, eventNameProblem } from "../../services/signals.ts";
 import { withStore } from "../args.ts";
 import { COMMON_OPTIONS, JSON_OPTION, stringOption, type Command } from "../command.ts";
 
@@ -18,6 +18,9 @@ export const emitCommand: Command = {
   },
   async run(context) {
     const name = context.positionals[0]!;
+    // A name that cannot be an event is a command-line mistake (exit 2), found before the store is opened.
+    const problem = eventNameProblem(name);
+    if (problem) throw new UsageError(problem);
     const raw = stringOption(context, "data");
     let data: unknown = null;
     if (raw !== undefined) {

@@ -39,7 +39,11 @@ export const serveCommand: Command = {
     const goalRoots = goalRootsOf(context);
     const registry = await commandWorkflows(context);
     const store = await openCommandStore(context, "create", { share: true });
-    const scheduler = new Scheduler({ store, prepareFire: (schedule) => fireInput(schedule, registry) });
+    // Every fire reads its goal file under the same roots as the API, whoever added the schedule
+    // (a client, or `farcaster schedule add` on this machine): what the server reads, it reads
+    // under its roots. `farcaster schedule run` fires as the local user instead.
+    const fireRoots = goalRoots ?? [process.cwd()];
+    const scheduler = new Scheduler({ store, prepareFire: (schedule) => fireInput(schedule, registry, { roots: fireRoots }) });
     const app = createApp({ store, registry, token, goalRoots, onSchedulesChanged: () => scheduler.poke() });
     const server = Bun.serve({ hostname: host, port, fetch: app.fetch, idleTimeout: 0 });
     const drones = Array.from({ length: workers }, (_, i) =>
