@@ -93,6 +93,9 @@ describe.skipIf(!pgAvailable)("the CLI on PostgreSQL", () => {
     expect(report.database).toMatchObject({ dialect: "postgres", schema: schemaOf(url), schemaVersion: report.database.latestVersion });
     expect(report.database.serverVersion).toMatch(/^\d+/);
     expect(report.database.target).not.toContain("password");
+    // The plain line names the schema once (the server's label alone, then the schema).
+    const line = (await farcaster(["doctor", "--grace", "1ms", "--db", url], { env: noModel })).stdout.split("\n").find((l) => l.startsWith("database"))!;
+    expect(line.split(`(schema ${schemaOf(url)})`)).toHaveLength(2);
 
     const worker = spawnFarcaster(["worker", "--id", "pg-drone"], { cwd: dir, env: { FARCASTER_DB: url } });
     running.push(worker.proc);

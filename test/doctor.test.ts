@@ -92,6 +92,23 @@ describe("farcaster doctor", () => {
     expect(report.drones).toBe(0); // the one seen is gone: it owns nothing
   }, 30_000);
 
+  test("a worker killed with SIGKILL while its lease has a minute left: doctor knows its process is gone and reports the lease at once, not a minute later", async () => {
+    const dir = freshDir();
+    const db = join(dir, "f.db");
+    const runId = await createRun(db, { goal: "slow", tasks: [shell("slow", "sleep 60")] });
+    const real = Bun.spawn([process.execPath, ENTRY, "worker", "--db", db, "--lease", "1m"], { cwd: dir, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    await until(async () => (await withReader(db, (store) => store.findTask(runId, "slow"))).state === "running", 20_000, "the task to run");
+    real.kill("SIGKILL");
+    await real.exited;
+    const { code, report } = await doctor(db);
+    expect(code).toBe(1);
+    expect(report.findings.map((f) => [f.kind, f.subjects])).toEqual([["drone_lost", ["slow"]]]);
+    expect(report.findings[0]!.message).toContain("whose process is not running");
+    const one = await doctor(db, [runId]);
+    expect(one.report.tasks.map((t) => [t.key, t.owner])).toEqual([["slow", null]]);
+    expect(one.report.tasks[0]!.detail).toMatch(/^drone .* is gone, lease \d+s left$/);
+  }, 30_000);
+
   test("a gate left past its timeout with no drone to expire it, and an escalated gate gone overdue, are reported with their fixes", async () => {
     const dir = freshDir();
     const db = join(dir, "f.db");
@@ -162,6 +179,11 @@ describe("farcaster doctor", () => {
     expect(existsSync(db)).toBe(false);
     expect((await farcaster(["doctor", "--grace", "soon"], { db })).code).toBe(2);
     await createRun(db, { goal: "x", tasks: [shell("a", "true")] });
+    // No grace at all is a legitimate check, not a usage error (a task ready a moment ago with no drone is a finding); other durations still must be positive.
+    const noGrace = await doctor(db, ["--grace", "0s"]);
+    expect([noGrace.code, noGrace.report.findings.map((f) => f.kind)]).toEqual([1, ["no_drone"]]);
+    const zeroSince = await farcaster(["doctor", "--since", "0s"], { db });
+    expect([zeroSince.code, zeroSince.stderr]).toEqual([2, expect.stringContaining("--since must be a duration")]);
     const missing = await farcaster(["doctor", "r_missing"], { db });
     expect([missing.code, missing.stderr]).toEqual([1, expect.stringContaining('run "r_missing" not found')]);
   });

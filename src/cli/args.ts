@@ -17,12 +17,17 @@ export function intOption(context: CommandContext, name: string, range: { min: n
   return n;
 }
 
-/** A positive duration such as 500ms, 30s or 2m; `fallback` when the option is absent. */
-export function durationOption(context: CommandContext, name: string, fallback: number): number {
+/**
+ * A positive duration such as 500ms, 30s or 2m; `fallback` when the option is
+ * absent. `allowZero` for the few options where 0 means something (no grace at all).
+ */
+export function durationOption(context: CommandContext, name: string, fallback: number, options: { allowZero?: boolean } = {}): number {
   const raw = stringOption(context, name);
   if (raw === undefined) return fallback;
   const ms = parseDuration(raw);
-  if (ms === undefined || ms <= 0) throw new UsageError(`--${name} must be a duration such as 500ms, 30s or 2m, at most ${MAX_DURATION_TEXT} (got "${raw}")`);
+  if (ms === undefined || ms < 0 || (ms === 0 && !options.allowZero)) {
+    throw new UsageError(`--${name} must be a duration such as ${options.allowZero ? "0s, " : ""}500ms, 30s or 2m, at most ${MAX_DURATION_TEXT} (got "${raw}")`);
+  }
   return ms;
 }
 

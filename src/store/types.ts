@@ -426,8 +426,16 @@ export interface DroneRecord {
   attempts: number;
   /** Workflows of the tasks its recent attempts ran and of the leases it holds, sorted (only when asked: `withWorkflows`). */
   workflows?: string[];
+  /** Those of `workflows` that one of its recent attempts finished successfully, sorted (only with `withWorkflows`): evidence that its environment can run them. */
+  succeededWorkflows?: string[];
   /** What it holds now, by lease expiry; an expired lease not yet reclaimed stays here. */
   leases: HeldLease[];
+}
+
+/** What a drone's recent attempts ran (DroneRecord.workflows) and which of those succeeded (succeededWorkflows). */
+export interface DroneWorkflows {
+  workflows: string[];
+  succeeded: string[];
 }
 
 /**

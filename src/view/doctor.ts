@@ -4,23 +4,28 @@
  * fixes it. Pure: store reads in, a report out.
  *
  * Owners:
- *   drone       a live lease (running)
- *   queue       ready, and a drone that ran its workflow was seen lately (busy, or about to claim)
+ *   drone       a live lease (running) of a drone not known to be dead or gone
+ *   queue       ready within the grace, or past it while a drone that runs its workflow is busy
  *   person      a pending gate, with how long it has waited
  *   timer       a sleep or an event's timeout, with when it ends
  *   event       a named event, with since when it is awaited
- *   dependency  a task it depends on that itself has an owner
+ *   dependency  a task it depends on that itself has an owner (or, on a truncated read, one not read)
  *
  * An idle drone leaves no trace in the database (it writes only for the tasks
  * it holds), and neither does a scheduler between fires; so "nobody is
  * there" is judged by what is overdue: a task ready for longer than `grace`
  * that no drone claimed, a lease or a timer past its time that no drone
  * reclaimed or woke, a schedule slot past its time that no scheduler
- * recorded. Those are facts, not guesses, whatever runs or does not.
+ * recorded. Those are facts, not guesses, whatever runs or does not. An idle
+ * drone claims a ready task within about a second, so a task ready past the
+ * grace while every drone that runs its workflow holds nothing means those
+ * drones have stopped (killed on another machine, or under `--id`, a drone
+ * stays `idle` in `farcaster workers` for the whole window).
  */
 import { formatDuration } from "../core/duration.ts";
 import { PLANNING_TASK_KEY } from "../core/states.ts";
 import type { DatabaseInfo, DroneRecord, GateRecord, OpenTaskRecord, ScheduleRecord } from "../store/types.ts";
+import { zonedTime } from "./schedules.ts";
 
 /** How long past due counts as stuck by default: drones wake at once on a change, and at least every second or so anyway. */
 export const DEFAULT_GRACE_MS = 10_000;
@@ -34,6 +39,9 @@ export type OwnerKind = "drone" | "queue" | "person" | "timer" | "event" | "depe
 export type FindingKind =
   | "no_drone"
   | "unclaimed"
+  | "drones_idle"
+  | "drone_lost"
+  | "blocked_without_cause"
   | "lease_expired"
   | "timer_overdue"
   | "gate_timeout_unhandled"
@@ -75,8 +83,10 @@ export interface DoctorInput {
   /** More open tasks exist than were read. */
   truncated: boolean;
   pendingGates: readonly GateRecord[];
-  /** Drones seen within `droneWindowMs`, with their workflows. */
+  /** Drones seen within `droneWindowMs` and not known to be dead or gone, with their workflows. */
   drones: readonly DroneRecord[];
+  /** Drones seen that `farcaster workers` calls dead (a lease of theirs expired) or gone (their process is not running): they own nothing. */
+  lostDrones?: readonly LostDrone[];
   droneWindowMs: number;
   /** Enabled schedules (empty for one run). */
   schedules: readonly ScheduleRecord[];
@@ -88,6 +98,11 @@ export interface DoctorInput {
   modelProblem: string | null;
   database: DatabaseInfo;
   graceMs?: number;
+}
+
+export interface LostDrone {
+  drone: DroneRecord;
+  liveness: "dead" | "gone";
 }
 
 export interface DoctorReport {
@@ -105,6 +120,17 @@ export interface DoctorReport {
 
 const ago = (ms: number) => `${formatDuration(Math.max(0, ms))} ago`;
 
+/**
+ * Since when a lost drone owns nothing: a gone one (its process is not
+ * running) from now; a dead one from its first lease that expired, judged with
+ * the grace like that lease. Null for a dead drone with no expired lease left.
+ */
+function lostSinceOf(lost: LostDrone, now: number): number | null {
+  if (lost.liveness === "gone") return now;
+  const expired = lost.drone.leases.map((lease) => lease.leaseExpiresAt).filter((at) => at <= now);
+  return expired.length > 0 ? Math.min(...expired) : null;
+}
+
 function keyList(keys: readonly string[]): string {
   const shown = keys.slice(0, KEYS_SHOWN).join(", ");
   return keys.length > KEYS_SHOWN ? `${shown} and ${keys.length - KEYS_SHOWN} more` : shown;
@@ -121,7 +147,10 @@ export function diagnose(input: DoctorInput): DoctorReport {
   const gateByTask = new Map<number, GateRecord>();
   for (const gate of input.pendingGates) if (gate.taskId !== null) gateByTask.set(gate.taskId, gate);
   const liveDrones = input.drones;
-  const ranWorkflow = (workflow: string) => liveDrones.filter((drone) => drone.workflows?.includes(workflow)).map((drone) => drone.id);
+  const runnersOf = (workflow: string) => liveDrones.filter((drone) => drone.workflows?.includes(workflow));
+  // Busy: holds a lease not yet expired. Only a busy drone explains a ready task left waiting past the grace.
+  const busy = (drone: DroneRecord) => drone.leases.some((lease) => lease.leaseExpiresAt > now);
+  const lostById = new Map((input.lostDrones ?? []).map((lost) => [lost.drone.id, lost]));
   const window = formatDuration(input.droneWindowMs);
 
   // Root causes, grouped so ten thousand ready tasks are one finding: by kind, run and a detail (a workflow, a drone).
@@ -140,7 +169,17 @@ export function diagnose(input: DoctorInput): DoctorReport {
     switch (task.state) {
       case "running": {
         const left = (task.leaseExpiresAt ?? now) - now;
-        if (left > -grace) {
+        const lost = task.leaseOwner === null ? undefined : lostById.get(task.leaseOwner);
+        const lostSince = lost && lostSinceOf(lost, now);
+        if (lost && lostSince !== null && left > -grace && (lost.liveness === "gone" || now - lostSince! > grace)) {
+          // Its lease has time left, but the drone will not use it: expired-like now, not when the lease runs out.
+          const why = lost.liveness === "gone" ? "whose process is not running (checked on this machine)" : `that stopped heartbeating (a lease of its expired ${ago(now - lostSince!)})`;
+          direct.set(task.id, { owner: null, detail: `drone ${task.leaseOwner} is ${lost.liveness}, lease ${left >= 0 ? `${formatDuration(left)} left` : `expired ${ago(-left)}`}` });
+          addRoot("drone_lost", task, task.leaseOwner!, lostSince!, (keys) => ({
+            message: `${tasksWord(keys.length)} (${keyList(keys)}) held by drone ${task.leaseOwner}, ${why}: nothing runs ${keys.length === 1 ? "it" : "them"}, and no drone can reclaim ${keys.length === 1 ? "it" : "them"} before the lease expires`,
+            fix: "farcaster worker   (any drone reclaims the leases once they expire; `farcaster workers` shows when)",
+          }));
+        } else if (left > -grace) {
           direct.set(task.id, { owner: "drone", detail: `drone ${task.leaseOwner}, lease ${left >= 0 ? `${formatDuration(left)} left` : `expired ${ago(-left)}`}` });
         } else {
           direct.set(task.id, { owner: null, detail: `lease of ${task.leaseOwner} expired ${ago(-left)}, not reclaimed` });
@@ -157,10 +196,18 @@ export function diagnose(input: DoctorInput): DoctorReport {
           direct.set(task.id, { owner: "timer", detail: `retry at ${new Date(since).toISOString()}` });
           break;
         }
-        const runners = ranWorkflow(task.workflow);
+        const runners = runnersOf(task.workflow);
+        const busyRunners = runners.filter(busy).map((drone) => drone.id);
         if (now - since <= grace) direct.set(task.id, { owner: "queue", detail: `ready ${ago(now - since)}` });
-        else if (runners.length > 0) direct.set(task.id, { owner: "queue", detail: `ready ${ago(now - since)}; drones that run ${task.workflow}: ${runners.join(", ")}` });
-        else if (liveDrones.length === 0) {
+        else if (busyRunners.length > 0) direct.set(task.id, { owner: "queue", detail: `ready ${ago(now - since)}; busy drones that run ${task.workflow}: ${busyRunners.join(", ")}` });
+        else if (runners.length > 0) {
+          const ids = runners.map((drone) => drone.id);
+          direct.set(task.id, { owner: null, detail: `ready ${ago(now - since)}, while the drones that run ${task.workflow} (${ids.join(", ")}) hold nothing` });
+          addRoot("drones_idle", task, task.workflow, since, (keys, first) => ({
+            message: `${tasksWord(keys.length)} of workflow ${task.workflow} (${keyList(keys)}) ready since ${ago(now - first)}; drones ${ids.join(", ")} ran ${task.workflow} but hold nothing and claimed none of these for ${formatDuration(now - first)} (an idle drone claims within a second or so): probably stopped`,
+            fix: "farcaster worker   (and `farcaster workers` to see which drones are really there)",
+          }));
+        } else if (liveDrones.length === 0) {
           direct.set(task.id, { owner: null, detail: `ready ${ago(now - since)}, no drone seen in ${window}` });
           addRoot("no_drone", task, "", since, (keys, first) => ({
             message: `${tasksWord(keys.length)} (${keyList(keys)}) ready since ${ago(now - first)} and no drone seen in the last ${window}: nothing will run ${keys.length === 1 ? "it" : "them"}`,
@@ -228,9 +275,16 @@ export function diagnose(input: DoctorInput): DoctorReport {
     seen.add(task.id);
     const deps = task.after.map((key) => byRunKey.get(`${task.runId}\u0000${key}`)).filter((dep): dep is OpenTaskRecord => dep !== undefined && !seen.has(dep.id));
     let result: { owner: OwnerKind | null; detail: string };
-    if (deps.length === 0) {
-      // Dependencies not among those read (a truncated read), or none open: nothing to judge by.
-      result = { owner: "dependency", detail: input.truncated ? "its dependencies were not read (too many open tasks)" : "its dependencies are done" };
+    if (deps.length === 0 && input.truncated) {
+      // Its open dependencies may be among the tasks not read: nothing to judge by.
+      result = { owner: "dependency", detail: "its dependencies were not read (too many open tasks)" };
+    } else if (deps.length === 0) {
+      // Every dependency finished, yet it is still blocked: the completion that should have unblocked it did not.
+      result = { owner: null, detail: task.after.length > 0 ? `after ${task.after.join(", ")}, which are all finished` : "blocked with no dependencies" };
+      addRoot("blocked_without_cause", task, "", task.updatedAt, (keys) => ({
+        message: `${tasksWord(keys.length)} (${keyList(keys)}) blocked although none of ${keys.length === 1 ? "its" : "their"} dependencies is open: nothing will make ${keys.length === 1 ? "it" : "them"} ready`,
+        fix: `farcaster cancel ${task.runId}   then   farcaster resume ${task.runId}   (resume counts each task's unfinished dependencies again)`,
+      }));
     } else {
       const owned = deps.map((dep) => ({ dep, ...resolve(dep, seen) })).filter((d) => d.owner !== null);
       result = owned.length > 0
@@ -269,18 +323,36 @@ export function diagnose(input: DoctorInput): DoctorReport {
     findings.push({ kind: group.kind, severity: "ownerless", runId: group.runId, subjects: group.keys, blocked: behind(group.taskIds), ...group.make(group.keys, group.since) });
   }
 
-  // Tasks that call a model, where no model is configured.
+  // Tasks that call a model, where no model is configured here. Doctor's shell is not the drones': a
+  // task running under a live lease is left out, and a workflow that succeeded lately makes it a warning.
   if (input.modelProblem !== null) {
-    const byRun = new Map<string, OpenTaskRecord[]>();
-    for (const task of input.tasks) if (input.modelTaskIds.has(task.id)) byRun.set(task.runId, [...(byRun.get(task.runId) ?? []), task]);
-    for (const [runId, tasks] of byRun) {
-      const keys = tasks.map((t) => t.key);
-      const planning = keys.includes(PLANNING_TASK_KEY) ? " (the run still has to be planned)" : "";
-      findings.push({
-        kind: "no_model", severity: "ownerless", runId, subjects: keys, blocked: behind(tasks.map((t) => t.id)),
-        message: `${tasksWord(keys.length)} (${keyList(keys)}) call a model${planning}, and ${input.modelProblem}`,
-        fix: "export OPENAI_API_KEY=…   (or OPENAI_BASE_URL=http://localhost:11434/v1 for a local server; FARCASTER_MODEL names the model) where the drones run",
-      });
+    const succeeded = new Set<string>();
+    for (const drone of [...liveDrones, ...(input.lostDrones ?? []).map((lost) => lost.drone)]) for (const workflow of drone.succeededWorkflows ?? []) succeeded.add(workflow);
+    const byRun = new Map<string, { ownerless: OpenTaskRecord[]; warning: OpenTaskRecord[] }>();
+    for (const task of input.tasks) {
+      if (!input.modelTaskIds.has(task.id) || (task.state === "running" && direct.get(task.id)?.owner === "drone")) continue;
+      const sure = (task.state === "ready" || task.state === "blocked") && !succeeded.has(task.workflow);
+      const run = byRun.get(task.runId) ?? { ownerless: [], warning: [] };
+      (sure ? run.ownerless : run.warning).push(task);
+      byRun.set(task.runId, run);
+    }
+    const fix = "export OPENAI_API_KEY=…   (or OPENAI_BASE_URL=http://localhost:11434/v1 for a local server; FARCASTER_MODEL names the model) where the drones run";
+    for (const [runId, run] of byRun) {
+      for (const severity of ["ownerless", "warning"] as const) {
+        const tasks = run[severity];
+        if (tasks.length === 0) continue;
+        const keys = tasks.map((t) => t.key);
+        const planning = keys.includes(PLANNING_TASK_KEY) ? " (the run still has to be planned)" : "";
+        const ran = [...new Set(tasks.map((t) => t.workflow))].filter((w) => succeeded.has(w));
+        const hedge = severity === "ownerless" ? "" : ran.length > 0
+          ? `; but ${ran.join(", ")} succeeded on drones seen in the last ${window}, so the drones likely have a model (ignore this if so)`
+          : "; a drone may have one where it runs (ignore this if so)";
+        findings.push({
+          kind: "no_model", severity, runId, subjects: keys, blocked: behind(tasks.map((t) => t.id)),
+          message: `${tasksWord(keys.length)} (${keyList(keys)}) call a model${planning}, and ${input.modelProblem}${hedge}`,
+          fix,
+        });
+      }
     }
   }
 
@@ -291,7 +363,7 @@ export function diagnose(input: DoctorInput): DoctorReport {
     if (due !== null && now - due > SCHEDULER_GRACE_MS) {
       findings.push({
         kind: "no_scheduler", severity: "ownerless", runId: null, subjects: [schedule.name], blocked: 0,
-        message: `schedule ${schedule.name} (${schedule.cron}, ${schedule.timezone}) was due at ${new Date(due).toISOString()} (${ago(now - due)}) and no scheduler fired, skipped or recorded that slot: no \`farcaster serve\` is running on this database`,
+        message: `schedule ${schedule.name} (${schedule.cron}, ${schedule.timezone}) was due at ${zonedTime(due, schedule.timezone)} (${ago(now - due)}) and no scheduler fired, skipped or recorded that slot: no \`farcaster serve\` is running on this database`,
         fix: "farcaster serve --workers N   (the scheduler, with drones for the runs it starts)",
       });
     }
@@ -331,4 +403,21 @@ export function diagnose(input: DoctorInput): DoctorReport {
     tasks,
     findings,
   };
+}
+
+/**
+ * The reads behind one report are several statements, not one snapshot: a
+ * gate decided between reading the tasks and reading the gates makes a task
+ * look as if nothing will wake it. So a report with findings is read and
+ * diagnosed again, and only what both passes found is reported: a finding of
+ * the second pass is kept when the first had one of the same kind and run
+ * about one of the same subjects (or both are about none).
+ */
+export function confirmFindings(first: DoctorReport, second: DoctorReport): DoctorReport {
+  const seen = (finding: Finding) =>
+    first.findings.some((earlier) =>
+      earlier.kind === finding.kind && earlier.runId === finding.runId &&
+      (finding.subjects.length === 0 ? earlier.subjects.length === 0 : finding.subjects.some((s) => earlier.subjects.includes(s))));
+  const findings = second.findings.filter(seen);
+  return { ...second, findings, healthy: !findings.some((f) => f.severity === "ownerless") };
 }

@@ -63,6 +63,25 @@ export function operatorContract(open: OpenDb): void {
       expect((await store.listDrones({ since: 0 })).map((d) => d.workflows)).toEqual([undefined, undefined]);
     });
 
+    test("listDrones withWorkflows names the workflows a drone's recent attempts finished successfully: not those that failed, nor those it still runs", async () => {
+      const { store, clock, reader } = await open();
+      await store.createRun(tasks({ id: "a", workflow: "noop" }, { id: "b", workflow: "shell", input: { command: "true" } }, { id: "c", workflow: "review", input: { question: "ok?" } }, { id: "d", workflow: "noop" }));
+      const a = await claimOne(store, "w1");
+      await store.completeTask(a.taskId, a.attemptId, null);
+      const b = await claimOne(store, "w1");
+      await store.failTask(b.taskId, b.attemptId, { message: "no" }, { retryable: false });
+      await claimOne(store, "w1");
+      const d = await claimOne(store, "w2");
+      await store.completeTask(d.taskId, d.attemptId, null);
+      const drones = await store.listDrones({ since: 0, withWorkflows: true });
+      expect(drones.map((x) => [x.id, x.workflows, x.succeededWorkflows])).toEqual([["w1", ["noop", "review", "shell"], ["noop"]], ["w2", ["noop"], ["noop"]]]);
+      expect(await (await reader()).listDrones({ since: 0, withWorkflows: true })).toEqual(drones);
+      // Successes older than `since` are not recent evidence.
+      clock.advance(60_000);
+      expect((await store.listDrones({ since: clock.now(), withWorkflows: true })).map((x) => [x.id, x.succeededWorkflows])).toEqual([["w1", []]]);
+      expect((await store.listDrones({ since: 0 })).map((x) => x.succeededWorkflows)).toEqual([undefined, undefined]);
+    });
+
     test("describeDatabase names the dialect and a schema at the code's latest version", async () => {
       const { store, reader } = await open();
       const info = await store.describeDatabase();

@@ -9,8 +9,8 @@ import { formatDuration } from "../../core/duration.ts";
 import { StoreUnreachableError } from "../../core/errors.ts";
 import { nextSlot } from "../../engine/cron.ts";
 import type { WorkflowRegistry } from "../../engine/registry.ts";
-import type { DatabaseInfo, OpenTaskRecord, Store } from "../../store/types.ts";
-import { DEFAULT_GRACE_MS, diagnose, type DoctorReport, type Finding } from "../../view/doctor.ts";
+import type { DatabaseInfo, DroneRecord, OpenTaskRecord, Store } from "../../store/types.ts";
+import { confirmFindings, DEFAULT_GRACE_MS, diagnose, type DoctorReport, type Finding, type LostDrone } from "../../view/doctor.ts";
 import { workerRows } from "../../view/workers.ts";
 import { commandWorkflows, durationOption, openCommandStore } from "../args.ts";
 import { COMMON_OPTIONS, JSON_OPTION, type Command } from "../command.ts";
@@ -84,6 +84,45 @@ function printReport(output: Output, report: DoctorReport, windowMs: number, see
   output.out(report.healthy ? paint(output, "green", "healthy: every open task has an owner of its next action") : paint(output, "red", `${problems} problem(s): something has no owner (see the fixes above)`));
 }
 
+/** One pass: the store's reads, then the rules; `seen` counts the drones seen, dead or gone ones included. */
+async function readAndDiagnose(
+  store: Store,
+  registry: WorkflowRegistry,
+  options: { runId?: string; windowMs: number; graceMs: number; modelProblem: string | null },
+): Promise<{ report: DoctorReport; seen: number }> {
+  const { runId, windowMs } = options;
+  const now = Date.now();
+  const read = await store.listOpenTasks({ runId, limit: MAX_OPEN_TASKS + 1 });
+  const tasks = read.slice(0, MAX_OPEN_TASKS);
+  // A drone that is known dead (its lease expired) or gone (its process is not running) owns nothing.
+  const seen = await store.listDrones({ since: now - windowMs, withWorkflows: true });
+  const rows = workerRows(seen, now, localProcessProbe);
+  const drones: DroneRecord[] = [];
+  const lostDrones: LostDrone[] = [];
+  seen.forEach((drone, i) => {
+    const liveness = rows[i]!.liveness;
+    if (liveness === "dead" || liveness === "gone") lostDrones.push({ drone, liveness });
+    else drones.push(drone);
+  });
+  const report = diagnose({
+    now,
+    runId,
+    tasks,
+    truncated: read.length > MAX_OPEN_TASKS,
+    pendingGates: await store.listGates({ runId, pendingOnly: true }),
+    drones,
+    lostDrones,
+    droneWindowMs: windowMs,
+    schedules: runId ? [] : await store.listSchedules({ enabledOnly: true }),
+    nextSlot: (schedule, after) => nextSlot(schedule, after),
+    modelTaskIds: await modelTaskIds(store, registry, tasks),
+    modelProblem: options.modelProblem,
+    database: await store.describeDatabase(),
+    graceMs: options.graceMs,
+  });
+  return { report, seen: seen.length };
+}
+
 export const doctorCommand: Command = {
   name: "doctor",
   summary: "check that every open task has an owner of its next action (drone, person, timer, event); exit 1 if not",
@@ -97,7 +136,7 @@ export const doctorCommand: Command = {
     workflows: { type: "string", valueName: "DIR", description: "also load workflows from DIR (or $FARCASTER_WORKFLOWS), to know which call a model" },
   },
   async run(context) {
-    const graceMs = durationOption(context, "grace", DEFAULT_GRACE_MS);
+    const graceMs = durationOption(context, "grace", DEFAULT_GRACE_MS, { allowZero: true });
     const windowMs = durationOption(context, "since", DEFAULT_SEEN_MS);
     const runId = context.positionals[0];
     let store: Store;
@@ -113,31 +152,14 @@ export const doctorCommand: Command = {
     }
     try {
       const registry = await commandWorkflows(context);
-      const now = Date.now();
       if (runId) await store.getRun(runId);
-      const read = await store.listOpenTasks({ runId, limit: MAX_OPEN_TASKS + 1 });
-      const tasks = read.slice(0, MAX_OPEN_TASKS);
-      // A drone that is known dead (its lease expired, its process gone) owns nothing.
-      const seen = await store.listDrones({ since: now - windowMs, withWorkflows: true });
-      const rows = workerRows(seen, now, localProcessProbe);
-      const drones = seen.filter((_, i) => rows[i]!.liveness !== "dead" && rows[i]!.liveness !== "gone");
-      const report = diagnose({
-        now,
-        runId,
-        tasks,
-        truncated: read.length > MAX_OPEN_TASKS,
-        pendingGates: await store.listGates({ runId, pendingOnly: true }),
-        drones,
-        droneWindowMs: windowMs,
-        schedules: runId ? [] : await store.listSchedules({ enabledOnly: true }),
-        nextSlot: (schedule, after) => nextSlot(schedule, after),
-        modelTaskIds: await modelTaskIds(store, registry, tasks),
-        modelProblem: modelProblem(),
-        database: await store.describeDatabase(),
-        graceMs,
-      });
+      const problem = modelProblem();
+      const check = () => readAndDiagnose(store, registry, { runId, windowMs, graceMs, modelProblem: problem });
+      const first = await check();
+      // Findings from reads that are not one snapshot could be a change caught halfway: confirm them once.
+      const { report, seen } = first.report.healthy ? first : await check().then((second) => ({ ...second, report: confirmFindings(first.report, second.report) }));
       if (context.values.json) context.output.json(report);
-      else printReport(context.output, report, windowMs, seen.length);
+      else printReport(context.output, report, windowMs, seen);
       return report.healthy ? 0 : 1;
     } finally {
       await store.close();

@@ -65,6 +65,8 @@ export interface PgTarget {
   url: string;
   /** Where to connect, for messages: user@host:port/database, never the password. */
   label: string;
+  /** user@host:port/database alone, without the schema. */
+  server: string;
   host: string;
   /** The schema named in the URL, or null for the user's default. */
   schema: string | null;
@@ -86,7 +88,8 @@ export function parsePgUrl(raw: string): PgTarget {
   const port = url.port || "5432";
   const database = decodeURIComponent(url.pathname.replace(/^\//, "")) || decodeURIComponent(url.username) || "postgres";
   const user = url.username ? `${decodeURIComponent(url.username)}@` : "";
-  return { url: url.toString(), label: `${user}${host}:${port}/${database}${schema ? ` (schema ${schema})` : ""}`, host: `${host}:${port}`, schema };
+  const server = `${user}${host}:${port}/${database}`;
+  return { url: url.toString(), label: `${server}${schema ? ` (schema ${schema})` : ""}`, server, host: `${host}:${port}`, schema };
 }
 
 /** The URL with its password masked, for messages. */

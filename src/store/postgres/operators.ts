@@ -5,7 +5,7 @@
  */
 import type { SQL } from "bun";
 import { OPEN_TASK_STATES, UNFINISHED_RUN_STATES } from "../../core/states.ts";
-import type { DatabaseInfo, OpenTaskRecord } from "../types.ts";
+import type { DatabaseInfo, DroneWorkflows, OpenTaskRecord } from "../types.ts";
 import { loadMigrations, type PgTarget } from "./database.ts";
 import { WAIT_FOREVER } from "./leases.ts";
 import { inList, num, Params, q } from "./sqlText.ts";
@@ -51,22 +51,25 @@ export async function selectOpenTasks(sql: SQL, options: { runId?: string; limit
   return tasks;
 }
 
-/** Workflows each worker's recent attempts ran, and those of the leases held now (as selectDrones sees the drones). */
-export async function selectDroneWorkflows(sql: SQL, since: number): Promise<Map<string, string[]>> {
-  const rows = await q<{ worker: string; workflow: string }>(
+/** Workflows each worker's recent attempts ran, those that succeeded, and those of the leases it holds now (as selectDrones sees the drones). */
+export async function selectDroneWorkflows(sql: SQL, since: number): Promise<Map<string, DroneWorkflows>> {
+  const rows = await q<{ worker: string; workflow: string; succeeded: boolean }>(
     sql,
-    `SELECT a.worker, t.workflow
-     FROM (SELECT worker, task_id, heartbeat_at FROM attempts ORDER BY id DESC LIMIT $1) a JOIN tasks t ON t.id = a.task_id
-     WHERE a.heartbeat_at >= $2
-     UNION SELECT lease_owner, workflow FROM tasks WHERE state = 'running' AND lease_owner IS NOT NULL
-     ORDER BY 1, 2`,
+    // Byte order (COLLATE "C"), as SQLite sorts: the database's collation would order names differently.
+    `SELECT worker, workflow, bool_or(succeeded) AS succeeded FROM (
+       SELECT a.worker, t.workflow, a.state = 'succeeded' AS succeeded
+       FROM (SELECT worker, task_id, state, heartbeat_at FROM attempts ORDER BY id DESC LIMIT $1) a JOIN tasks t ON t.id = a.task_id
+       WHERE a.heartbeat_at >= $2
+       UNION ALL SELECT lease_owner, workflow, false FROM tasks WHERE state = 'running' AND lease_owner IS NOT NULL
+     ) u GROUP BY worker, workflow ORDER BY worker COLLATE "C", workflow COLLATE "C"`,
     [RECENT_ATTEMPTS, since],
   );
-  const out = new Map<string, string[]>();
+  const out = new Map<string, DroneWorkflows>();
   for (const row of rows) {
-    const list = out.get(row.worker) ?? [];
-    list.push(row.workflow);
-    out.set(row.worker, list);
+    const entry = out.get(row.worker) ?? { workflows: [], succeeded: [] };
+    entry.workflows.push(row.workflow);
+    if (row.succeeded) entry.succeeded.push(row.workflow);
+    out.set(row.worker, entry);
   }
   return out;
 }
@@ -76,7 +79,7 @@ export async function describePostgres(sql: SQL, target: PgTarget, schema: strin
   const [server] = await q<{ server_version: string }>(sql, "SHOW server_version");
   return {
     dialect: "postgres",
-    target: target.label,
+    target: target.server, // the schema is its own field (the label would name it twice)
     schema,
     schemaVersion: version?.version ?? 0,
     latestVersion: loadMigrations().length,

@@ -287,7 +287,11 @@ export class PostgresStore implements Store {
       const drones = await selectDrones(sql, options.since);
       if (options.withWorkflows) {
         const workflows = await selectDroneWorkflows(sql, options.since);
-        for (const drone of drones) drone.workflows = workflows.get(drone.id) ?? [];
+        for (const drone of drones) {
+          const ran = workflows.get(drone.id);
+          drone.workflows = ran?.workflows ?? [];
+          drone.succeededWorkflows = ran?.succeeded ?? [];
+        }
       }
       return drones;
     });

@@ -6,7 +6,7 @@
 import type { Database } from "bun:sqlite";
 import { existsSync, statSync } from "node:fs";
 import { OPEN_TASK_STATES, UNFINISHED_RUN_STATES } from "../../core/states.ts";
-import type { DatabaseInfo, OpenTaskRecord } from "../types.ts";
+import type { DatabaseInfo, DroneWorkflows, OpenTaskRecord } from "../types.ts";
 import type { TxContext } from "./context.ts";
 import { loadMigrations, schemaVersion, type SyncMode } from "./database.ts";
 import { WAIT_FOREVER } from "./leases.ts";
@@ -47,21 +47,23 @@ export function selectOpenTasks(ctx: TxContext, options: { runId?: string; limit
   return tasks;
 }
 
-/** Workflows each worker's recent attempts ran (among the newest RECENT_ATTEMPTS, as selectDrones sees them). */
-export function selectDroneWorkflows(ctx: TxContext, since: number): Map<string, string[]> {
-  const rows = sql<{ worker: string; workflow: string }, [number, number]>(
+/** Workflows each worker's recent attempts ran (among the newest RECENT_ATTEMPTS, as selectDrones sees them), those that succeeded, and those of the leases it holds. */
+export function selectDroneWorkflows(ctx: TxContext, since: number): Map<string, DroneWorkflows> {
+  const rows = sql<{ worker: string; workflow: string; succeeded: number }, [number, number]>(
     ctx.db,
-    `SELECT a.worker, t.workflow
-     FROM (SELECT worker, task_id, heartbeat_at FROM attempts ORDER BY id DESC LIMIT ?1) a JOIN tasks t ON t.id = a.task_id
-     WHERE a.heartbeat_at >= ?2
-     UNION SELECT lease_owner, workflow FROM tasks WHERE state = 'running' AND lease_owner IS NOT NULL
-     ORDER BY 1, 2`,
+    `SELECT worker, workflow, max(succeeded) AS succeeded FROM (
+       SELECT a.worker, t.workflow, a.state = 'succeeded' AS succeeded
+       FROM (SELECT worker, task_id, state, heartbeat_at FROM attempts ORDER BY id DESC LIMIT ?1) a JOIN tasks t ON t.id = a.task_id
+       WHERE a.heartbeat_at >= ?2
+       UNION ALL SELECT lease_owner, workflow, 0 FROM tasks WHERE state = 'running' AND lease_owner IS NOT NULL
+     ) GROUP BY worker, workflow ORDER BY worker, workflow`,
   ).all(RECENT_ATTEMPTS, since);
-  const out = new Map<string, string[]>();
+  const out = new Map<string, DroneWorkflows>();
   for (const row of rows) {
-    const list = out.get(row.worker) ?? [];
-    list.push(row.workflow);
-    out.set(row.worker, list);
+    const entry = out.get(row.worker) ?? { workflows: [], succeeded: [] };
+    entry.workflows.push(row.workflow);
+    if (row.succeeded) entry.succeeded.push(row.workflow);
+    out.set(row.worker, entry);
   }
   return out;
 }

@@ -271,7 +271,11 @@ export class SqliteStore implements Store {
       const drones = selectDrones(ctx, options.since);
       if (options.withWorkflows) {
         const workflows = selectDroneWorkflows(ctx, options.since);
-        for (const drone of drones) drone.workflows = workflows.get(drone.id) ?? [];
+        for (const drone of drones) {
+          const ran = workflows.get(drone.id);
+          drone.workflows = ran?.workflows ?? [];
+          drone.succeededWorkflows = ran?.succeeded ?? [];
+        }
       }
       return drones;
     });
