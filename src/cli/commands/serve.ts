@@ -37,6 +37,14 @@ export const serveCommand: Command = {
       throw new UsageError(`refusing to listen on ${host} without a token: set FARCASTER_TOKEN (clients then send "Authorization: Bearer <token>"), or listen on 127.0.0.1`);
     }
     const goalRoots = goalRootsOf(context);
+    // Ctrl-C / SIGTERM handlers go in before anything is said: a client that reads "listening on" and
+    // stops the server at once must get the graceful stop (and every line written), not the default
+    // death by signal (seen: exit 143 with the idle warning lost, when the handlers came after the line).
+    const stopped = new Promise<void>((resolve) => {
+      const stop = () => resolve();
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+    });
     const registry = await commandWorkflows(context);
     const store = await openCommandStore(context, "create", { share: true });
     // Every fire reads its goal file under the same roots as the API, whoever added the schedule
@@ -54,11 +62,7 @@ export const serveCommand: Command = {
     context.output.out(`farcaster serve: listening on http://${server.hostname}:${server.port} (${token ? "token required" : "no token"}, ${workers} drone(s))`);
     if (idle) context.output.err(idle);
 
-    await new Promise<void>((resolve) => {
-      const stop = () => resolve();
-      process.once("SIGINT", stop);
-      process.once("SIGTERM", stop);
-    });
+    await stopped;
     context.output.out("farcaster serve: stopping");
     server.stop();
     await scheduler.stop();
