@@ -87,7 +87,7 @@ describe("GET /metrics", () => {
     const { types, samples } = await scrape(s);
     expect(types.get("farcaster_tasks")).toBe("gauge");
     expect(types.get("farcaster_task_claims_total")).toBe("counter");
-    expect(types.get("farcaster_step_duration_seconds")).toBe("histogram");
+    expect(types.get("farcaster_attempt_duration_seconds")).toBe("histogram");
     expect(types.get("farcaster_gate_wait_seconds")).toBe("histogram");
     expect(valueOf(samples, "farcaster_tasks", { state: "ready" })).toBe(0);
     expect(valueOf(samples, "farcaster_runs", { state: "running" })).toBe(0);
@@ -95,7 +95,7 @@ describe("GET /metrics", () => {
     expect(valueOf(samples, "farcaster_gate_oldest_pending_seconds")).toBe(0);
   });
 
-  test("values for a known run: tasks by state, claims, completions, step latency, a pending gate's wait, schedule decisions", async () => {
+  test("values for a known run: tasks by state, claims, completions, attempt latency, a pending gate's wait, schedule decisions", async () => {
     const registry = await loadWorkflows({ cwd: "/" });
     const s = startApiServer(registry);
     registry.register(
@@ -136,13 +136,15 @@ describe("GET /metrics", () => {
     expect(valueOf(samples, "farcaster_gate_oldest_pending_seconds")).toBe(90);
     expect(valueOf(samples, "farcaster_schedule_decisions_total", { schedule: "nightly", decision: "fired" })).toBe(1);
     expect(valueOf(samples, "farcaster_schedule_decisions_total", { schedule: "nightly", decision: "skipped" })).toBe(1);
-    // fetch took 40 ms (under 50 ms), build 3 s (under 5 s): the step kind's histogram.
-    expect(valueOf(samples, "farcaster_step_duration_seconds_bucket", { kind: "step", le: "0.025" })).toBe(0);
-    expect(valueOf(samples, "farcaster_step_duration_seconds_bucket", { kind: "step", le: "0.05" })).toBe(1);
-    expect(valueOf(samples, "farcaster_step_duration_seconds_bucket", { kind: "step", le: "2.5" })).toBe(1);
-    expect(valueOf(samples, "farcaster_step_duration_seconds_bucket", { kind: "step", le: "5" })).toBe(2);
-    expect(valueOf(samples, "farcaster_step_duration_seconds_count", { kind: "step" })).toBe(2);
-    expect(valueOf(samples, "farcaster_step_duration_seconds_sum", { kind: "step" })).toBe(3.04);
+    // a's one attempt held it for its two steps, 40 ms then 3 s: 3.04 s, under the 5 s bound; b's took no time.
+    const timed = { workflow: "timed", state: "succeeded" };
+    expect(valueOf(samples, "farcaster_attempt_duration_seconds_bucket", { ...timed, le: "2.5" })).toBe(0);
+    expect(valueOf(samples, "farcaster_attempt_duration_seconds_bucket", { ...timed, le: "5" })).toBe(1);
+    expect(valueOf(samples, "farcaster_attempt_duration_seconds_bucket", { ...timed, le: "+Inf" })).toBe(1);
+    expect(valueOf(samples, "farcaster_attempt_duration_seconds_count", timed)).toBe(1);
+    expect(valueOf(samples, "farcaster_attempt_duration_seconds_sum", timed)).toBe(3.04);
+    expect(valueOf(samples, "farcaster_attempt_duration_seconds_bucket", { workflow: "noop", state: "succeeded", le: "0.005" })).toBe(1);
+    expect(valueOf(samples, "farcaster_attempt_duration_seconds_count", { workflow: "noop", state: "suspended" })).toBe(1);
     expect(valueOf(samples, "farcaster_events_total", { type: "gate.opened" })).toBe(1);
   });
 
