@@ -1,6 +1,8 @@
 /** GET /openapi.json and the Location header of every 201, over a real loopback server. */
-import { beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, spyOn, test } from "bun:test";
 import { Validator } from "@seriousme/openapi-schema-validator";
+import { z } from "zod";
+import { documented } from "../src/api/openapi.ts";
 import { REJECT_ACTIONS } from "../src/core/states.ts";
 import { loadWorkflows, type WorkflowRegistry } from "../src/engine/registry.ts";
 import { startApiServer } from "./fixtures/apiServer.ts";
@@ -77,6 +79,61 @@ describe("GET /openapi.json", () => {
     expect(withToken.paths["/v1/runs"].post.responses["401"]).toBeDefined();
     const without = (await (await fetch(`${startApiServer(registry).url}/openapi.json`)).json()) as any;
     expect(without.security).toBeUndefined();
+  });
+  test("a generation that failed is not kept: the next request generates the document again", async () => {
+    const s = startApiServer(registry);
+    // A schema whose field cannot be turned into JSON Schema the first time it is read (a transient failure of the generation).
+    let failuresLeft = 1;
+    const onceBroken = z.object({
+      get ok() {
+        if (failuresLeft > 0) {
+          failuresLeft--;
+          throw new Error("schema not loaded yet");
+        }
+        return z.boolean();
+      },
+    });
+    s.app.post("/flaky", documented({ tag: "server", summary: "A route whose schema fails once", body: onceBroken }), (c) => c.json({}));
+    const logged = spyOn(console, "error").mockImplementation(() => {});
+    try {
+      const failed = await fetch(`${s.url}/openapi.json`);
+      expect(failed.status).toBe(500);
+      expect(((await failed.json()) as any).error.code).toBe("internal");
+      expect(logged).toHaveBeenCalledTimes(1);
+    } finally {
+      logged.mockRestore();
+    }
+    const retried = await fetch(`${s.url}/openapi.json`);
+    expect(retried.status).toBe(200);
+    const document = (await retried.json()) as any;
+    expect(document.paths["/flaky"].post.summary).toBe("A route whose schema fails once");
+    expect(failuresLeft).toBe(0);
+  });
+
+  test("concurrent first requests share one generation, and later ones reuse it", async () => {
+    /** A server with a route whose body schema counts how often a generation reads it. */
+    const countingServer = () => {
+      const s = startApiServer(registry);
+      const reads = { n: 0 };
+      const counted = z.object({
+        get ok() {
+          reads.n++;
+          return z.boolean();
+        },
+      });
+      s.app.post("/counted", documented({ tag: "server", summary: "A route that counts how often its schema is read", body: counted }), (c) => c.json({}));
+      return { s, reads };
+    };
+    const single = countingServer();
+    expect((await fetch(`${single.s.url}/openapi.json`)).status).toBe(200);
+    const perGeneration = single.reads.n;
+    expect(perGeneration).toBeGreaterThan(0);
+
+    const { s, reads } = countingServer();
+    const answers = await Promise.all([1, 2, 3].map(() => fetch(`${s.url}/openapi.json`)));
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 200]);
+    expect((await fetch(`${s.url}/openapi.json`)).status).toBe(200);
+    expect(reads.n).toBe(perGeneration);
   });
 });
 
