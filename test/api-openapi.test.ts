@@ -137,6 +137,38 @@ describe("GET /openapi.json", () => {
   });
 });
 
+describe("GET /v1", () => {
+  test("lists every route of the app, the same set the OpenAPI document holds, the schedule log among them", async () => {
+    const s = startApiServer(registry);
+    const response = await s.call("GET", "/v1");
+    expect(response.status).toBe(200);
+    const { routes, openapi } = (await response.json()) as { routes: string[]; openapi: string };
+    expect(openapi).toBe("/openapi.json");
+    expect(new Set(routes).size).toBe(routes.length);
+    expect(routes).toContain("GET /v1/schedules/:name/log");
+    for (const route of ["GET /healthz", "GET /openapi.json", "GET /metrics", "GET /v1", "POST /v1/runs", "GET /v1/runs/:id/tasks/:key/logs", "DELETE /v1/schedules/:name"]) expect(routes).toContain(route);
+
+    const document = (await (await s.call("GET", "/openapi.json")).json()) as any;
+    const documentedRoutes: string[] = [];
+    for (const [path, item] of Object.entries<any>(document.paths)) for (const method of METHODS) if (item[method]) documentedRoutes.push(`${method.toUpperCase()} ${path}`);
+    expect(routes.map((route) => openApiPath(route)).sort()).toEqual(documentedRoutes.sort());
+  });
+
+  test("every route it lists is one the server answers (never route_not_found)", async () => {
+    const s = startApiServer(registry);
+    const { routes } = (await (await s.call("GET", "/v1")).json()) as { routes: string[] };
+    const unrouted: string[] = [];
+    for (const route of routes) {
+      const [method, path] = route.split(" ") as [string, string];
+      const answer = await s.call(method, path.replace(/:([A-Za-z0-9_]+)/g, "nope"));
+      const text = await answer.text(); // an unknown run, gate or schedule is a 404 of its own, and no stream
+      if (answer.status === 404 && JSON.parse(text).error.code === "route_not_found") unrouted.push(route);
+    }
+    expect(unrouted).toEqual([]);
+    expect(((await (await s.call("GET", "/v2")).json()) as any).error.code).toBe("route_not_found"); // the check can tell
+  });
+});
+
 describe("Location on every 201", () => {
   test("every route documented with a 201 documents its Location header", async () => {
     const s = startApiServer(registry);
