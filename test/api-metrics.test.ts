@@ -148,6 +148,50 @@ describe("GET /metrics", () => {
     expect(valueOf(samples, "farcaster_events_total", { type: "gate.opened" })).toBe(1);
   });
 
+  test("no counter or histogram sample goes down when a failed task is retried and its run resumed over HTTP", async () => {
+    const registry = await loadWorkflows({ cwd: "/" });
+    const s = startApiServer(registry);
+    registry.register(
+      workflow("flaky", async (ctx) => {
+        await ctx.step("call", async () => {
+          s.clock.advance(25);
+          throw new Error("upstream down");
+        });
+        return null;
+      }),
+    );
+    /** Every sample of a counter or histogram family, by name and labels. */
+    const monotonic = async () => {
+      const { types, samples } = await scrape(s);
+      const out = new Map<string, number>();
+      for (const sample of samples) {
+        const family = types.has(sample.name) ? sample.name : sample.name.replace(/_(bucket|sum|count)$/, "");
+        if (types.get(family) === "counter" || types.get(family) === "histogram") out.set(`${sample.name}${JSON.stringify(sample.labels)}`, sample.value);
+      }
+      return out;
+    };
+    const decreased = (before: Map<string, number>, after: Map<string, number>) =>
+      [...before].filter(([key, value]) => !((after.get(key) ?? -Infinity) >= value)).map(([key, value]) => `${key}: ${value} -> ${after.get(key) ?? "gone"}`);
+
+    const created = await s.call("POST", "/v1/runs", { body: { workplan: { goal: "g", tasks: [{ id: "a", title: "A", workflow: "flaky", retries: 2 }] } } });
+    expect(created.status).toBe(201);
+    const runId = ((await created.json()) as any).run.id;
+    const first = await monotonic();
+    for (let attempts = 0; attempts < 3; attempts++) {
+      while (await attemptWith(s.store, s.clock, registry)) {}
+      s.clock.advance(60_000); // past the retry backoff
+    }
+    expect((await s.store.getRun(runId)).state).toBe("failed");
+    const failed = await monotonic();
+    expect(decreased(first, failed)).toEqual([]);
+    expect(failed.get('farcaster_task_retries_total{}')).toBe(2);
+    expect(failed.get('farcaster_attempt_duration_seconds_count{"workflow":"flaky","state":"failed"}')).toBe(3);
+
+    expect((await s.call("POST", `/v1/runs/${runId}/resume`)).status).toBe(200);
+    const resumed = await monotonic();
+    expect(decreased(failed, resumed)).toEqual([]);
+  });
+
   test("needs the bearer token when the server has one, like /v1; /healthz and /openapi.json do not", async () => {
     const s = startApiServer(await loadWorkflows({ cwd: "/" }), { token: "s3cret" });
     const bare = await fetch(`${s.url}/metrics`);
