@@ -87,7 +87,7 @@ describe("GET /metrics", () => {
     const { types, samples } = await scrape(s);
     expect(types.get("farcaster_tasks")).toBe("gauge");
     expect(types.get("farcaster_task_claims_total")).toBe("counter");
-    expect(types.get("farcaster_step_duration_seconds")).toBe("histogram");
+    expect(types.get("farcaster_attempt_duration_seconds")).toBe("histogram");
     expect(types.get("farcaster_gate_wait_seconds")).toBe("histogram");
     expect(valueOf(samples, "farcaster_tasks", { state: "ready" })).toBe(0);
     expect(valueOf(samples, "farcaster_runs", { state: "running" })).toBe(0);
@@ -95,7 +95,7 @@ describe("GET /metrics", () => {
     expect(valueOf(samples, "farcaster_gate_oldest_pending_seconds")).toBe(0);
   });
 
-  test("values for a known run: tasks by state, claims, completions, step latency, a pending gate's wait, schedule decisions", async () => {
+  test("values for a known run: tasks by state, claims, completions, attempt latency, a pending gate's wait, schedule decisions", async () => {
     const registry = await loadWorkflows({ cwd: "/" });
     const s = startApiServer(registry);
     registry.register(
@@ -136,14 +136,60 @@ describe("GET /metrics", () => {
     expect(valueOf(samples, "farcaster_gate_oldest_pending_seconds")).toBe(90);
     expect(valueOf(samples, "farcaster_schedule_decisions_total", { schedule: "nightly", decision: "fired" })).toBe(1);
     expect(valueOf(samples, "farcaster_schedule_decisions_total", { schedule: "nightly", decision: "skipped" })).toBe(1);
-    // fetch took 40 ms (under 50 ms), build 3 s (under 5 s): the step kind's histogram.
-    expect(valueOf(samples, "farcaster_step_duration_seconds_bucket", { kind: "step", le: "0.025" })).toBe(0);
-    expect(valueOf(samples, "farcaster_step_duration_seconds_bucket", { kind: "step", le: "0.05" })).toBe(1);
-    expect(valueOf(samples, "farcaster_step_duration_seconds_bucket", { kind: "step", le: "2.5" })).toBe(1);
-    expect(valueOf(samples, "farcaster_step_duration_seconds_bucket", { kind: "step", le: "5" })).toBe(2);
-    expect(valueOf(samples, "farcaster_step_duration_seconds_count", { kind: "step" })).toBe(2);
-    expect(valueOf(samples, "farcaster_step_duration_seconds_sum", { kind: "step" })).toBe(3.04);
+    // a's one attempt held it for its two steps, 40 ms then 3 s: 3.04 s, under the 5 s bound; b's took no time.
+    const timed = { workflow: "timed", state: "succeeded" };
+    expect(valueOf(samples, "farcaster_attempt_duration_seconds_bucket", { ...timed, le: "2.5" })).toBe(0);
+    expect(valueOf(samples, "farcaster_attempt_duration_seconds_bucket", { ...timed, le: "5" })).toBe(1);
+    expect(valueOf(samples, "farcaster_attempt_duration_seconds_bucket", { ...timed, le: "+Inf" })).toBe(1);
+    expect(valueOf(samples, "farcaster_attempt_duration_seconds_count", timed)).toBe(1);
+    expect(valueOf(samples, "farcaster_attempt_duration_seconds_sum", timed)).toBe(3.04);
+    expect(valueOf(samples, "farcaster_attempt_duration_seconds_bucket", { workflow: "noop", state: "succeeded", le: "0.005" })).toBe(1);
+    expect(valueOf(samples, "farcaster_attempt_duration_seconds_count", { workflow: "noop", state: "suspended" })).toBe(1);
     expect(valueOf(samples, "farcaster_events_total", { type: "gate.opened" })).toBe(1);
+  });
+
+  test("no counter or histogram sample goes down when a failed task is retried and its run resumed over HTTP", async () => {
+    const registry = await loadWorkflows({ cwd: "/" });
+    const s = startApiServer(registry);
+    registry.register(
+      workflow("flaky", async (ctx) => {
+        await ctx.step("call", async () => {
+          s.clock.advance(25);
+          throw new Error("upstream down");
+        });
+        return null;
+      }),
+    );
+    /** Every sample of a counter or histogram family, by name and labels. */
+    const monotonic = async () => {
+      const { types, samples } = await scrape(s);
+      const out = new Map<string, number>();
+      for (const sample of samples) {
+        const family = types.has(sample.name) ? sample.name : sample.name.replace(/_(bucket|sum|count)$/, "");
+        if (types.get(family) === "counter" || types.get(family) === "histogram") out.set(`${sample.name}${JSON.stringify(sample.labels)}`, sample.value);
+      }
+      return out;
+    };
+    const decreased = (before: Map<string, number>, after: Map<string, number>) =>
+      [...before].filter(([key, value]) => !((after.get(key) ?? -Infinity) >= value)).map(([key, value]) => `${key}: ${value} -> ${after.get(key) ?? "gone"}`);
+
+    const created = await s.call("POST", "/v1/runs", { body: { workplan: { goal: "g", tasks: [{ id: "a", title: "A", workflow: "flaky", retries: 2 }] } } });
+    expect(created.status).toBe(201);
+    const runId = ((await created.json()) as any).run.id;
+    const first = await monotonic();
+    for (let attempts = 0; attempts < 3; attempts++) {
+      while (await attemptWith(s.store, s.clock, registry)) {}
+      s.clock.advance(60_000); // past the retry backoff
+    }
+    expect((await s.store.getRun(runId)).state).toBe("failed");
+    const failed = await monotonic();
+    expect(decreased(first, failed)).toEqual([]);
+    expect(failed.get('farcaster_task_retries_total{}')).toBe(2);
+    expect(failed.get('farcaster_attempt_duration_seconds_count{"workflow":"flaky","state":"failed"}')).toBe(3);
+
+    expect((await s.call("POST", `/v1/runs/${runId}/resume`)).status).toBe(200);
+    const resumed = await monotonic();
+    expect(decreased(failed, resumed)).toEqual([]);
   });
 
   test("needs the bearer token when the server has one, like /v1; /healthz and /openapi.json do not", async () => {

@@ -1,6 +1,8 @@
 /** GET /openapi.json and the Location header of every 201, over a real loopback server. */
-import { beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, spyOn, test } from "bun:test";
 import { Validator } from "@seriousme/openapi-schema-validator";
+import { z } from "zod";
+import { documented } from "../src/api/openapi.ts";
 import { REJECT_ACTIONS } from "../src/core/states.ts";
 import { loadWorkflows, type WorkflowRegistry } from "../src/engine/registry.ts";
 import { startApiServer } from "./fixtures/apiServer.ts";
@@ -77,6 +79,93 @@ describe("GET /openapi.json", () => {
     expect(withToken.paths["/v1/runs"].post.responses["401"]).toBeDefined();
     const without = (await (await fetch(`${startApiServer(registry).url}/openapi.json`)).json()) as any;
     expect(without.security).toBeUndefined();
+  });
+  test("a generation that failed is not kept: the next request generates the document again", async () => {
+    const s = startApiServer(registry);
+    // A schema whose field cannot be turned into JSON Schema the first time it is read (a transient failure of the generation).
+    let failuresLeft = 1;
+    const onceBroken = z.object({
+      get ok() {
+        if (failuresLeft > 0) {
+          failuresLeft--;
+          throw new Error("schema not loaded yet");
+        }
+        return z.boolean();
+      },
+    });
+    s.app.post("/flaky", documented({ tag: "server", summary: "A route whose schema fails once", body: onceBroken }), (c) => c.json({}));
+    const logged = spyOn(console, "error").mockImplementation(() => {});
+    try {
+      const failed = await fetch(`${s.url}/openapi.json`);
+      expect(failed.status).toBe(500);
+      expect(((await failed.json()) as any).error.code).toBe("internal");
+      expect(logged).toHaveBeenCalledTimes(1);
+    } finally {
+      logged.mockRestore();
+    }
+    const retried = await fetch(`${s.url}/openapi.json`);
+    expect(retried.status).toBe(200);
+    const document = (await retried.json()) as any;
+    expect(document.paths["/flaky"].post.summary).toBe("A route whose schema fails once");
+    expect(failuresLeft).toBe(0);
+  });
+
+  test("concurrent first requests share one generation, and later ones reuse it", async () => {
+    /** A server with a route whose body schema counts how often a generation reads it. */
+    const countingServer = () => {
+      const s = startApiServer(registry);
+      const reads = { n: 0 };
+      const counted = z.object({
+        get ok() {
+          reads.n++;
+          return z.boolean();
+        },
+      });
+      s.app.post("/counted", documented({ tag: "server", summary: "A route that counts how often its schema is read", body: counted }), (c) => c.json({}));
+      return { s, reads };
+    };
+    const single = countingServer();
+    expect((await fetch(`${single.s.url}/openapi.json`)).status).toBe(200);
+    const perGeneration = single.reads.n;
+    expect(perGeneration).toBeGreaterThan(0);
+
+    const { s, reads } = countingServer();
+    const answers = await Promise.all([1, 2, 3].map(() => fetch(`${s.url}/openapi.json`)));
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 200]);
+    expect((await fetch(`${s.url}/openapi.json`)).status).toBe(200);
+    expect(reads.n).toBe(perGeneration);
+  });
+});
+
+describe("GET /v1", () => {
+  test("lists every route of the app, the same set the OpenAPI document holds, the schedule log among them", async () => {
+    const s = startApiServer(registry);
+    const response = await s.call("GET", "/v1");
+    expect(response.status).toBe(200);
+    const { routes, openapi } = (await response.json()) as { routes: string[]; openapi: string };
+    expect(openapi).toBe("/openapi.json");
+    expect(new Set(routes).size).toBe(routes.length);
+    expect(routes).toContain("GET /v1/schedules/:name/log");
+    for (const route of ["GET /healthz", "GET /openapi.json", "GET /metrics", "GET /v1", "POST /v1/runs", "GET /v1/runs/:id/tasks/:key/logs", "DELETE /v1/schedules/:name"]) expect(routes).toContain(route);
+
+    const document = (await (await s.call("GET", "/openapi.json")).json()) as any;
+    const documentedRoutes: string[] = [];
+    for (const [path, item] of Object.entries<any>(document.paths)) for (const method of METHODS) if (item[method]) documentedRoutes.push(`${method.toUpperCase()} ${path}`);
+    expect(routes.map((route) => openApiPath(route)).sort()).toEqual(documentedRoutes.sort());
+  });
+
+  test("every route it lists is one the server answers (never route_not_found)", async () => {
+    const s = startApiServer(registry);
+    const { routes } = (await (await s.call("GET", "/v1")).json()) as { routes: string[] };
+    const unrouted: string[] = [];
+    for (const route of routes) {
+      const [method, path] = route.split(" ") as [string, string];
+      const answer = await s.call(method, path.replace(/:([A-Za-z0-9_]+)/g, "nope"));
+      const text = await answer.text(); // an unknown run, gate or schedule is a 404 of its own, and no stream
+      if (answer.status === 404 && JSON.parse(text).error.code === "route_not_found") unrouted.push(route);
+    }
+    expect(unrouted).toEqual([]);
+    expect(((await (await s.call("GET", "/v2")).json()) as any).error.code).toBe("route_not_found"); // the check can tell
   });
 });
 

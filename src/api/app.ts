@@ -15,6 +15,7 @@ import { logRoutes } from "./logs.ts";
 import { metricsRoute } from "./metrics.ts";
 import { documented, openApiRoute } from "./openapi.ts";
 import type { ApiOptions } from "./options.ts";
+import { routeList } from "./routeList.ts";
 import { runRoutes } from "./runs.ts";
 import { scheduleRoutes } from "./schedules.ts";
 
@@ -43,16 +44,8 @@ export function createApp(options: ApiOptions): Hono {
       },
     }),
   );
-  v1.get("/", documented({ tag: "server", summary: "The routes of /v1, one line each" }), (c) =>
-    c.json({
-      routes: [
-        "POST /v1/runs", "GET /v1/runs", "GET /v1/runs/:id", "POST /v1/runs/:id/cancel", "POST /v1/runs/:id/resume", "GET /v1/runs/:id/events (SSE)",
-        "GET /v1/runs/:id/tasks/:key/journal", "GET /v1/gates", "POST /v1/gates/:id/approve", "POST /v1/gates/:id/reject", "POST /v1/events/:name",
-        "GET /v1/schedules", "POST /v1/schedules", "GET /v1/schedules/:name", "POST /v1/schedules/:name/pause",
-        "POST /v1/schedules/:name/resume", "POST /v1/schedules/:name/run", "DELETE /v1/schedules/:name",
-        "GET /v1/gates/:id", "GET /v1/events/:name", "GET /v1/runs/:id/tasks/:key/logs (?follow=1: SSE)", "GET /openapi.json (public)", "GET /metrics (Prometheus)",
-      ],
-    }),
+  v1.get("/", documented({ tag: "server", summary: "The routes of the API, one line each (details: GET /openapi.json)" }), (c) =>
+    c.json({ routes: routeList(app), openapi: "/openapi.json" }),
   );
   runRoutes(v1, options);
   logRoutes(v1, options);

@@ -1,9 +1,12 @@
 /**
  * GET /metrics: the whole database's totals in the Prometheus text format,
- * from one Store.readMetrics snapshot. Counters come from what the store
- * records anyway (attempts, steps, gates, the event log), so they count the
- * work of every drone and scheduler on the database, whichever process did
- * it, and survive restarts; the gauges are the tables as they are now.
+ * from one Store.readMetrics snapshot. Counters and histograms come from what
+ * the store records anyway and never deletes (attempts, the gates of runs,
+ * the event log), so they count the work of every drone and scheduler on the
+ * database, whichever process did it, survive restarts and never go down;
+ * the gauges are the tables as they are now. The journal (steps) is not a
+ * source: a retry or a resume deletes steps, so a step-latency histogram
+ * would go backwards.
  */
 import type { Hono } from "hono";
 import { systemClock } from "../core/clock.ts";
@@ -14,12 +17,12 @@ import { documented } from "./openapi.ts";
 import type { ApiOptions } from "./options.ts";
 import { PROMETHEUS_CONTENT_TYPE, PrometheusText, type HistogramSeries, type Labels } from "./prometheus.ts";
 
-/** From a fast step (5 ms) to a long agent turn (10 min). */
-export const STEP_BUCKETS_MS = [5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 300_000, 600_000];
+/** From a no-op task (5 ms) to a long agent task (1 h). */
+export const ATTEMPT_BUCKETS_MS = [5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 300_000, 600_000, 1_800_000, 3_600_000];
 /** From a quick click (10 s) to a gate left over a weekend (3 days). */
 export const GATE_BUCKETS_MS = [10_000, 60_000, 300_000, 900_000, 3_600_000, 4 * 3_600_000, 12 * 3_600_000, 86_400_000, 3 * 86_400_000];
 
-const BUCKETS: MetricsOptions = { stepBucketsMs: STEP_BUCKETS_MS, gateBucketsMs: GATE_BUCKETS_MS };
+const BUCKETS: MetricsOptions = { attemptBucketsMs: ATTEMPT_BUCKETS_MS, gateBucketsMs: GATE_BUCKETS_MS };
 
 const seconds = (ms: number) => ms / 1000;
 
@@ -53,7 +56,11 @@ export function renderMetrics(m: MetricsSnapshot, now: number): string {
     .metric("farcaster_gate_oldest_pending_seconds", "gauge", "How long the longest-waiting pending gate has waited (0: none pending).", [
       { value: m.oldestPendingGateAt === null ? 0 : seconds(Math.max(0, now - m.oldestPendingGateAt)) },
     ])
-    .histogram("farcaster_gate_wait_seconds", "How long decided gates waited for their decision, by outcome.", m.gateWaits.map((g) => histogramSeries({ outcome: g.state }, g.histogram)))
+    .histogram(
+      "farcaster_gate_wait_seconds",
+      "How long decided gates of runs (a task's, a plan's) waited for their decision, by outcome; a schedule's approval gate is not counted.",
+      m.gateWaits.map((g) => histogramSeries({ outcome: g.state }, g.histogram)),
+    )
     .metric(
       "farcaster_schedule_decisions_total",
       "counter",
@@ -66,7 +73,11 @@ export function renderMetrics(m: MetricsSnapshot, now: number): string {
       "Slots a schedule missed (not caught up), by schedule.",
       decisions.filter((d) => d.decision === "missed").map((d) => ({ labels: { schedule: d.schedule }, value: d.slots })),
     )
-    .histogram("farcaster_step_duration_seconds", "How long finished steps took, by step kind.", m.stepDurations.map((s) => histogramSeries({ kind: s.kind }, s.histogram)))
+    .histogram(
+      "farcaster_attempt_duration_seconds",
+      "How long ended attempts held their task, from claim to end, by workflow and how the attempt ended (suspended: at a gate, a sleep or an event).",
+      m.attemptDurations.map((a) => histogramSeries({ workflow: a.workflow, state: a.state }, a.histogram)),
+    )
     .metric("farcaster_events_total", "counter", "Events appended to the event log, by type.", Object.entries(m.events).map(([type, value]) => ({ labels: { type }, value: value ?? 0 })))
     .toString();
 }

@@ -118,8 +118,21 @@ export function openApiDocument(app: Hono, options: { token: boolean }): Promise
   });
 }
 
-/** GET /openapi.json: generated once, on the first request (the routes do not change after start). */
+/**
+ * GET /openapi.json: generated on the first request and kept (the routes do
+ * not change after start). Only a success is kept: a generation that failed
+ * is forgotten, so the next request tries again rather than answering the
+ * same error until a restart. Concurrent first requests share one generation.
+ */
 export function openApiRoute(app: Hono, options: { token: boolean }): MiddlewareHandler {
   let document: Promise<OpenApiDocument> | undefined;
-  return async (c) => c.json(await (document ??= openApiDocument(app, options)));
+  return async (c) => {
+    const generating = (document ??= openApiDocument(app, options));
+    try {
+      return c.json(await generating);
+    } catch (error) {
+      if (document === generating) document = undefined;
+      throw error;
+    }
+  };
 }

@@ -500,8 +500,10 @@ export type ScheduleDecision = "fired" | "skipped" | "failed" | "missed";
 
 /**
  * Totals over the whole database for /metrics, read in one snapshot from
- * what the store records anyway (tasks, attempts, steps, gates, events):
- * every drone's work counts, whichever process did it.
+ * what the store records anyway (tasks, attempts, gates, events): every
+ * drone's work counts, whichever process did it. Everything but `runs`,
+ * `tasks`, `gatesPending` and `oldestPendingGateAt` (the tables now) only
+ * grows: it is read from rows the store never deletes (see metrics.ts).
  */
 export interface MetricsSnapshot {
   runs: Partial<Record<RunState, number>>;
@@ -518,15 +520,15 @@ export interface MetricsSnapshot {
   gatesPending: number;
   /** When the longest-waiting pending gate was opened (null: none pending). */
   oldestPendingGateAt: number | null;
-  /** How long decided gates waited for their decision, by how they ended. */
+  /** How long decided gates of runs (a task's or a plan's) waited, by how they ended; a schedule's approval gate is not counted. */
   gateWaits: { state: Exclude<GateState, "pending">; histogram: DurationHistogram }[];
-  /** How long finished steps took, by step kind (step, sleep, approval, event, ...). */
-  stepDurations: { kind: string; histogram: DurationHistogram }[];
+  /** How long ended attempts held their task (claim to end), by the task's workflow and how the attempt ended. */
+  attemptDurations: { workflow: string; state: Exclude<AttemptState, "running">; histogram: DurationHistogram }[];
 }
 
 export interface MetricsOptions {
-  /** Bucket bounds (ms, ascending) of the step durations and of the gate waits. */
-  stepBucketsMs: readonly number[];
+  /** Bucket bounds (ms, ascending) of the attempt durations and of the gate waits. */
+  attemptBucketsMs: readonly number[];
   gateBucketsMs: readonly number[];
 }
 

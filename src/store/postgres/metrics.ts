@@ -7,17 +7,12 @@ import type { MetricsOptions, MetricsSnapshot } from "../types.ts";
 import { num, q } from "./sqlText.ts";
 
 type Int8 = string;
-interface RawBucketRow {
-  label: string;
-  bucket: number;
-  n: Int8;
-  sum: Int8;
-}
+type RawBucketRow<L extends string> = Record<L, string> & { bucket: number; n: Int8; sum: Int8 };
 
-const toBucketRow = (row: RawBucketRow): BucketRow => ({ label: row.label, bucket: row.bucket, n: num(row.n), sum: num(row.sum) });
+const toBucketRow = <L extends string>(row: RawBucketRow<L>): BucketRow<L> => ({ ...row, n: num(row.n), sum: num(row.sum) });
 
 export async function selectMetrics(sql: SQL, options: MetricsOptions): Promise<MetricsSnapshot> {
-  checkBounds("stepBucketsMs", options.stepBucketsMs);
+  checkBounds("attemptBucketsMs", options.attemptBucketsMs);
   checkBounds("gateBucketsMs", options.gateBucketsMs);
   const runs: MetricsSnapshot["runs"] = {};
   for (const row of await q<{ state: RunState; n: Int8 }>(sql, "SELECT state, count(*) AS n FROM runs GROUP BY state")) runs[row.state] = num(row.n);
@@ -51,21 +46,29 @@ export async function selectMetrics(sql: SQL, options: MetricsOptions): Promise<
   const [pending] = await q<{ n: Int8; oldest: Int8 | null }>(sql, "SELECT count(*) AS n, min(created_at) AS oldest FROM gates WHERE state = 'pending'");
 
   const bound = (i: number) => `$${i + 1}::bigint`;
-  const gateRows = await q<RawBucketRow>(
+  // Gates of runs only: removing a schedule deletes its approval gate (see ../metrics.ts).
+  const gateRows = await q<RawBucketRow<"state">>(
     sql,
-    `SELECT state AS label, ${bucketCase("d", options.gateBucketsMs, bound)} AS bucket, count(*) AS n, sum(d) AS sum
-     FROM (SELECT state, decided_at - created_at AS d FROM gates WHERE state != 'pending' AND decided_at IS NOT NULL) w GROUP BY label, bucket`,
+    `SELECT state, ${bucketCase("d", options.gateBucketsMs, bound)} AS bucket, count(*) AS n, sum(d) AS sum
+     FROM (SELECT state, greatest(0, decided_at - created_at) AS d FROM gates WHERE run_id IS NOT NULL AND state != 'pending' AND decided_at IS NOT NULL) w
+     GROUP BY state, bucket`,
     [...options.gateBucketsMs],
   );
-  const gateWaits = [...foldHistograms(gateRows.map(toBucketRow), options.gateBucketsMs)].map(([state, histogram]) => ({ state: state as Exclude<GateState, "pending">, histogram }));
+  const gateWaits = foldHistograms(gateRows.map(toBucketRow), ["state"], options.gateBucketsMs).map(({ labels, histogram }) => ({ state: labels.state as Exclude<GateState, "pending">, histogram }));
 
-  const stepRows = await q<RawBucketRow>(
+  const attemptRows = await q<RawBucketRow<"workflow" | "state">>(
     sql,
-    `SELECT kind AS label, ${bucketCase("d", options.stepBucketsMs, bound)} AS bucket, count(*) AS n, sum(d) AS sum
-     FROM (SELECT kind, ended_at - started_at AS d FROM steps WHERE status != 'waiting' AND ended_at IS NOT NULL) s GROUP BY label, bucket`,
-    [...options.stepBucketsMs],
+    `SELECT workflow, state, ${bucketCase("d", options.attemptBucketsMs, bound)} AS bucket, count(*) AS n, sum(d) AS sum
+     FROM (SELECT t.workflow, a.state, greatest(0, a.ended_at - a.started_at) AS d FROM attempts a JOIN tasks t ON t.id = a.task_id
+           WHERE a.state != 'running' AND a.ended_at IS NOT NULL) s
+     GROUP BY workflow, state, bucket`,
+    [...options.attemptBucketsMs],
   );
-  const stepDurations = [...foldHistograms(stepRows.map(toBucketRow), options.stepBucketsMs)].map(([kind, histogram]) => ({ kind, histogram }));
+  const attemptDurations = foldHistograms(attemptRows.map(toBucketRow), ["workflow", "state"], options.attemptBucketsMs).map(({ labels, histogram }) => ({
+    workflow: labels.workflow,
+    state: labels.state as Exclude<AttemptState, "running">,
+    histogram,
+  }));
 
-  return { runs, tasks, claims, attemptsEnded, events, schedules, gatesPending: num(pending!.n), oldestPendingGateAt: num(pending!.oldest), gateWaits, stepDurations };
+  return { runs, tasks, claims, attemptsEnded, events, schedules, gatesPending: num(pending!.n), oldestPendingGateAt: num(pending!.oldest), gateWaits, attemptDurations };
 }

@@ -9,7 +9,7 @@ import { sql } from "./statements.ts";
 const placeholder = () => "?";
 
 export function selectMetrics(ctx: TxContext, options: MetricsOptions): MetricsSnapshot {
-  checkBounds("stepBucketsMs", options.stepBucketsMs);
+  checkBounds("attemptBucketsMs", options.attemptBucketsMs);
   checkBounds("gateBucketsMs", options.gateBucketsMs);
   const runs: MetricsSnapshot["runs"] = {};
   for (const row of sql<{ state: RunState; n: number }, []>(ctx.db, "SELECT state, count(*) AS n FROM runs GROUP BY state").all()) runs[row.state] = row.n;
@@ -41,19 +41,25 @@ export function selectMetrics(ctx: TxContext, options: MetricsOptions): MetricsS
 
   const pending = sql<{ n: number; oldest: number | null }, []>(ctx.db, "SELECT count(*) AS n, min(created_at) AS oldest FROM gates WHERE state = 'pending'").get()!;
 
-  const gateRows = sql<BucketRow, number[]>(
+  // Gates of runs only: removing a schedule deletes its approval gate (see ../metrics.ts).
+  const gateRows = sql<BucketRow<"state">, number[]>(
     ctx.db,
-    `SELECT state AS label, ${bucketCase("d", options.gateBucketsMs, placeholder)} AS bucket, count(*) AS n, sum(d) AS sum
-     FROM (SELECT state, decided_at - created_at AS d FROM gates WHERE state != 'pending' AND decided_at IS NOT NULL) GROUP BY label, bucket`,
+    `SELECT state, ${bucketCase("d", options.gateBucketsMs, placeholder)} AS bucket, count(*) AS n, sum(d) AS sum
+     FROM (SELECT state, max(0, decided_at - created_at) AS d FROM gates WHERE run_id IS NOT NULL AND state != 'pending' AND decided_at IS NOT NULL) GROUP BY state, bucket`,
   ).all(...options.gateBucketsMs);
-  const gateWaits = [...foldHistograms(gateRows, options.gateBucketsMs)].map(([state, histogram]) => ({ state: state as Exclude<GateState, "pending">, histogram }));
+  const gateWaits = foldHistograms(gateRows, ["state"], options.gateBucketsMs).map(({ labels, histogram }) => ({ state: labels.state as Exclude<GateState, "pending">, histogram }));
 
-  const stepRows = sql<BucketRow, number[]>(
+  const attemptRows = sql<BucketRow<"workflow" | "state">, number[]>(
     ctx.db,
-    `SELECT kind AS label, ${bucketCase("d", options.stepBucketsMs, placeholder)} AS bucket, count(*) AS n, sum(d) AS sum
-     FROM (SELECT kind, ended_at - started_at AS d FROM steps WHERE status != 'waiting' AND ended_at IS NOT NULL) GROUP BY label, bucket`,
-  ).all(...options.stepBucketsMs);
-  const stepDurations = [...foldHistograms(stepRows, options.stepBucketsMs)].map(([kind, histogram]) => ({ kind, histogram }));
+    `SELECT workflow, state, ${bucketCase("d", options.attemptBucketsMs, placeholder)} AS bucket, count(*) AS n, sum(d) AS sum
+     FROM (SELECT t.workflow, a.state, max(0, a.ended_at - a.started_at) AS d FROM attempts a JOIN tasks t ON t.id = a.task_id
+           WHERE a.state != 'running' AND a.ended_at IS NOT NULL) GROUP BY workflow, state, bucket`,
+  ).all(...options.attemptBucketsMs);
+  const attemptDurations = foldHistograms(attemptRows, ["workflow", "state"], options.attemptBucketsMs).map(({ labels, histogram }) => ({
+    workflow: labels.workflow,
+    state: labels.state as Exclude<AttemptState, "running">,
+    histogram,
+  }));
 
-  return { runs, tasks, claims, attemptsEnded, events, schedules, gatesPending: pending.n, oldestPendingGateAt: pending.oldest, gateWaits, stepDurations };
+  return { runs, tasks, claims, attemptsEnded, events, schedules, gatesPending: pending.n, oldestPendingGateAt: pending.oldest, gateWaits, attemptDurations };
 }
