@@ -61,7 +61,8 @@ describe("finding the database", () => {
   });
 
   test("without a database, every command that does not create work says where it looked and exits 1, creating nothing", async () => {
-    const dir = join(freshDir(), "a", "b");
+    const top = freshDir();
+    const dir = join(top, "a", "b");
     mkdirSync(dir, { recursive: true });
     const commands = [
       ["status"], ["status", "--json"], ["status", "r1"], ["gates"], ["gates", "r1"], ["log", "r1"], ["logs", "r1/a"], ["inspect", "r1/a"], ["graph", "r1"],
@@ -74,10 +75,12 @@ describe("finding the database", () => {
       expect({ args, code: result.code }).toEqual({ args, code: 1 });
       const message = args.includes("--json") ? JSON.parse(result.stderr).error.message : result.stderr;
       expect(message).toContain(`database ".farcaster/farcaster.db" not found; looked in ${dir} and the `);
-      expect(message).toContain("directories above it (up to /)");
+      // The test preload sets FARCASTER_CEILING_DIRECTORIES to the tests' root: nothing above it is looked at.
+      expect(message).toContain(`the 2 directories above it (up to ${top}) (not ${process.env.FARCASTER_TEST_DIR} or above: a ceiling in FARCASTER_CEILING_DIRECTORIES)`);
       expect(result.stdout).toBe("");
     }
-    for (let at = dir; at !== "/"; at = join(at, "..")) expect(existsSync(join(at, ".farcaster"))).toBe(false);
+    for (let at = dir; at !== top; at = join(at, "..")) expect(existsSync(join(at, ".farcaster"))).toBe(false);
+    expect(existsSync(join(top, ".farcaster"))).toBe(false);
   }, 60_000);
 
   test("with no database found, commands that create work create it in the current directory", async () => {
@@ -124,8 +127,8 @@ describe("finding the database", () => {
     expect(none.searched.at(-1)).toBe("/");
     mkdirSync(join(root, ".farcaster"));
     writeFileSync(join(root, ".farcaster", "farcaster.db"), "");
-    expect(locateDatabase(undefined, {}, sub)).toEqual({ db: join(root, ".farcaster", "farcaster.db"), source: "found", searched: [sub, join(root, "x"), root] });
-    expect(locateDatabase("rel.db", {}, sub)).toEqual({ db: join(sub, "rel.db"), source: "flag", searched: [] });
-    expect(locateDatabase(undefined, { FARCASTER_DB: "postgres://u@h/db" }, sub)).toEqual({ db: "postgres://u@h/db", source: "env", searched: [] });
+    expect(locateDatabase(undefined, {}, sub)).toEqual({ db: join(root, ".farcaster", "farcaster.db"), source: "found", searched: [sub, join(root, "x"), root], ignored: [] });
+    expect(locateDatabase("rel.db", {}, sub)).toEqual({ db: join(sub, "rel.db"), source: "flag", searched: [], ignored: [] });
+    expect(locateDatabase(undefined, { FARCASTER_DB: "postgres://u@h/db" }, sub)).toEqual({ db: "postgres://u@h/db", source: "env", searched: [], ignored: [] });
   });
 });

@@ -113,6 +113,7 @@ export async function main(argv: string[], output: Output = consoleOutput()): Pr
   // Known before parsing, so that even a command line that does not parse gets its error as JSON.
   const json = argv.includes("--json");
   let command: Command | undefined;
+  const notes: Record<string, unknown> = {};
   try {
     const [first, ...rest] = argv;
     if (first === undefined || first === "help" || first === "--help" || first === "-h") {
@@ -141,9 +142,11 @@ export async function main(argv: string[], output: Output = consoleOutput()): Pr
       return 0;
     }
     checkPositionals(command, positionals);
-    return await command.run({ values, positionals, output });
+    const code = await command.run({ values, positionals, output, notes });
+    if (Object.keys(notes).length > 0) output.err(JSON.stringify(notes));
+    return code;
   } catch (error) {
-    return reportError(output, error, { json, command });
+    return reportError(output, error, { json, command, notes });
   }
 }
 
@@ -155,16 +158,17 @@ export function exitCodeOf(error: unknown): number {
 /**
  * An error as the user sees it: one line (plus the usage line for a usage
  * error) on stderr, or with --json one JSON object {"error": {"code",
- * "message"}} on stderr; the exit code is the same either way. An error that
+ * "message"}} on stderr (with the command's notes beside it: `"database"`);
+ * the exit code is the same either way. An error that
  * is not ours is a bug: its message, and its stack only with FARCASTER_DEBUG.
  */
-function reportError(output: Output, error: unknown, where: { json: boolean; command?: Command }): number {
+function reportError(output: Output, error: unknown, where: { json: boolean; command?: Command; notes: Record<string, unknown> }): number {
   const ours = error instanceof FarcasterError;
   const code = ours ? error.code : "internal";
   const message = ours ? error.message : `unexpected error: ${(error as Error)?.message ?? String(error)}`;
   const usage = error instanceof UsageError && where.command ? `farcaster ${where.command.usage}` : undefined;
   if (where.json) {
-    output.err(JSON.stringify({ error: { code, message, ...(usage ? { usage } : {}) } }));
+    output.err(JSON.stringify({ error: { code, message, ...(usage ? { usage } : {}) }, ...where.notes }));
   } else {
     output.err(`farcaster: ${message} [${code}]`);
     if (usage) output.err(`usage: ${usage}\nsee \`farcaster ${where.command!.name} --help\``);
