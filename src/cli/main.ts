@@ -166,7 +166,7 @@ function reportError(output: Output, error: unknown, where: { json: boolean; com
   const ours = error instanceof FarcasterError;
   const code = ours ? error.code : "internal";
   const message = ours ? error.message : `unexpected error: ${(error as Error)?.message ?? String(error)}`;
-  const usage = error instanceof UsageError && where.command ? `farcaster ${where.command.usage}` : undefined;
+  const usage = error instanceof UsageError && where.command ? usageFor(where.command, message) : undefined;
   if (where.json) {
     output.err(JSON.stringify({ error: { code, message, ...(usage ? { usage } : {}) }, ...where.notes }));
   } else {
@@ -175,4 +175,16 @@ function reportError(output: Output, error: unknown, where: { json: boolean; com
     if (!ours && process.env.FARCASTER_DEBUG) output.err(String((error as Error)?.stack ?? error));
   }
   return exitCodeOf(error);
+}
+
+/**
+ * The usage line shown with a usage error: the command's, and the option the
+ * error is about when that line does not show it (`worker --lease 4000d`
+ * should not answer with a usage line that only names --concurrency).
+ */
+function usageFor(command: Command, message: string): string {
+  const named = /^--([a-z][a-z-]*)/.exec(message)?.[1];
+  const spec = named === undefined ? undefined : command.options[named];
+  if (!spec || command.usage.includes(`--${named}`)) return `farcaster ${command.usage}`;
+  return `farcaster ${command.usage} [--${named}${spec.type === "string" ? ` ${spec.valueName ?? "VALUE"}` : ""}]`;
 }
