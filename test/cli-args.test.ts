@@ -37,8 +37,17 @@ describe("command-line mistakes exit 2 with the usage line", () => {
   test("an option value that is not what the option takes", async () => {
     expectUsage(await farcaster(["status", "--limit", "abc"], { cwd: project }), '--limit must be a whole number from 1 to 100000 (got "abc")', "status [RUN] [--limit N]");
     expectUsage(await farcaster(["status", "--limit", "0"], { cwd: project }), '--limit must be a whole number from 1 to 100000 (got "0")', "status [RUN] [--limit N]");
-    expectUsage(await farcaster(["worker", "--lease", "soon"], { cwd: project }), '--lease must be a duration such as 500ms, 30s or 2m, at most 3650d (got "soon")', "worker [--concurrency N]");
+    expectUsage(await farcaster(["worker", "--lease", "soon"], { cwd: project }), '--lease must be a duration such as 500ms, 30s or 2m, at most 3650d (got "soon")', "worker [--concurrency N] [--lease DURATION]");
     expectUsage(await farcaster(["graph", runId, "--format", "png"], { cwd: project }), '--format is mermaid or dot (got "png")', "graph RUN [--format mermaid|dot] [--json]");
+  });
+
+  test("the usage line names the option the mistake is in, also when the command's usual line does not show it", async () => {
+    expectUsage(await farcaster(["worker", "--lease", "4000d"], { cwd: project }), '--lease must be a duration such as 500ms, 30s or 2m, at most 3650d (got "4000d")', "worker [--concurrency N] [--lease DURATION]");
+    expectUsage(await farcaster(["worker", "--grace", "0s"], { cwd: project }), '--grace must be a duration', "worker [--concurrency N] [--grace DURATION]");
+    expectUsage(await farcaster(["worker", "--concurrency", "0"], { cwd: project }), "--concurrency must be a whole number from 1 to 1024", "worker [--concurrency N]");
+    const json = await farcaster(["run", "plan.json", "--workers", "many", "--json"], { cwd: project });
+    expect(json.code).toBe(2);
+    expect(JSON.parse(json.stderr).error.usage).toBe("farcaster run GOAL.md [--workers N]");
   });
 
   test("--limit is honoured when it is a number", async () => {

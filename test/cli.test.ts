@@ -141,7 +141,8 @@ describe("the command line", () => {
     for (const args of [["status"], ["gates"], ["log", "r1"], ["inspect", "r1/a"], ["approve", "g1"], ["resume", "r1"]]) {
       const result = await farcaster(args, { cwd: dir });
       expect(result.code).toBe(1);
-      expect(result.stderr).toContain(`database ".farcaster/farcaster.db" not found; looked in ${dir} and the`);
+      // The test preload's FARCASTER_CEILING_DIRECTORIES keeps the search below the tests' root.
+      expect(result.stderr).toContain(`database ".farcaster/farcaster.db" not found; looked in ${dir} (not ${process.env.FARCASTER_TEST_DIR} or above`);
     }
     const json = await farcaster(["status", "--json"], { cwd: dir });
     expect(json.code).toBe(1);

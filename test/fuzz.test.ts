@@ -14,6 +14,7 @@ import { readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { farcaster, REPO } from "./cli-helpers.ts";
 import { startServe, type ServeProcess } from "./fixtures/serve.ts";
+import { dropSchema, pgAvailable, pgUrl } from "./fixtures/pg.ts";
 import { freshDir } from "./helpers.ts";
 
 const SEED = Number(process.env.FARCASTER_FUZZ_SEED ?? 20_261_125) >>> 0;
@@ -180,13 +181,19 @@ function mutateText(rng: Rng, text: Buffer): Buffer {
   return out;
 }
 
-let server: ServeProcess;
-const known: Known = { runs: [], gates: [], schedules: [] };
-const goalFiles: string[] = [];
-const rng = prng(SEED);
+interface Target {
+  server: ServeProcess;
+  known: Known;
+  goalFiles: string[];
+  rng: Rng;
+}
 
-beforeAll(async () => {
-  console.log(`fuzz seed ${SEED} (replay with FARCASTER_FUZZ_SEED=${SEED})`);
+/** A real `serve` on `db` (a file, or a PostgreSQL schema), with goal files to point at and something to find. */
+async function startTarget(db: string | undefined): Promise<Target> {
+  // The same seed for each store: both meet the same requests.
+  const rng = prng(SEED);
+  const known: Known = { runs: [], gates: [], schedules: [] };
+  const goalFiles: string[] = [];
   const dir = freshDir();
   const site = readFileSync(join(REPO, "examples/site/goal.md"));
   const inventory = readFileSync(join(REPO, "examples/inventory.json"));
@@ -198,47 +205,68 @@ beforeAll(async () => {
   Bun.spawnSync(["mkfifo", join(dir, "pipe.md")]);
   symlinkSync("/etc/hostname", join(dir, "link.md"));
   goalFiles.push("pipe.md", "link.md", "/dev/zero", "/proc/self/mem", "../../etc/passwd", "missing.md", ".");
-  server = await startServe([], { dir, env: { FARCASTER_TOKEN: TOKEN } });
+  const server = await startServe([], { dir, db, env: { FARCASTER_TOKEN: TOKEN } });
   // Something to find: a run waiting at a gate, and a schedule.
   const call = (method: string, path: string, body: unknown) =>
     fetch(server.url + path, { method, headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: JSON.stringify(body) }).then((r) => r.json() as Promise<any>);
   known.runs.push((await call("POST", "/v1/runs", { workplan: { goal: "g", tasks: [{ id: "a", title: "A", workflow: "noop" }] } })).run.id);
   known.schedules.push((await call("POST", "/v1/schedules", { name: "fuzzed", cron: "0 9 * * *", goal: "# g\n\n## a: A\nrun: true\n" })).schedule.name);
   known.gates.push("g-nope");
+  return { server, known, goalFiles, rng };
+}
+
+const targets: Target[] = [];
+let pgSchema: string | undefined;
+
+beforeAll(() => {
+  console.log(`fuzz seed ${SEED} (replay with FARCASTER_FUZZ_SEED=${SEED})`);
 });
 
 afterAll(async () => {
-  await server?.stop();
+  for (const target of targets.splice(0)) await target.server.stop();
+  if (pgSchema) await dropSchema(pgSchema);
 });
 
+/** The HTTP pass against one store; PostgreSQL's text refuses what SQLite's keeps (a NUL), so both are fuzzed. */
+async function fuzzHttp(db: string | undefined): Promise<void> {
+  const target = await startTarget(db);
+  targets.push(target);
+  const { server, known, goalFiles, rng } = target;
+  const answers: Answer[] = [];
+  for (let sent = 0; sent < REQUESTS; sent += 8) {
+    // A batch picks ids from what was known before it, and learns the runs it created in the order
+    // the requests were sent, not the order the answers came back in: a seed replays exactly.
+    const batch = await Promise.all(Array.from({ length: 8 }, () => send(server, rng, known, goalFiles)));
+    for (const answer of batch) if (answer.created) known.runs.push(answer.created);
+    answers.push(...batch);
+  }
+  const failures = answers.filter((a) => a.status >= 500 || (a.status >= 400 && !/"error":\{"code":"[a-z_]+","message":"/.test(a.text)));
+  expect(failures.map((a) => `${a.what} -> ${a.status} ${a.text.slice(0, 200)}`)).toEqual([]);
+  expect(new Set(answers.map((a) => a.status)).size).toBeGreaterThan(5); // the fuzzer reached many kinds of answer
+  expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+  // Nothing half-written: the runs are exactly those created, each with the tasks it counts.
+  const auth = { headers: { authorization: `Bearer ${TOKEN}` } };
+  const { runs } = (await (await fetch(`${server.url}/v1/runs?limit=500`, auth)).json()) as { runs: { id: string; tasksTotal: number }[] };
+  expect(runs.map((r) => r.id).sort()).toEqual([...new Set(known.runs)].sort());
+  for (const run of runs) {
+    const { tasks } = (await (await fetch(`${server.url}/v1/runs/${run.id}`, auth)).json()) as { tasks: unknown[] };
+    expect({ run: run.id, tasks: tasks.length }).toEqual({ run: run.id, tasks: run.tasksTotal });
+  }
+  const log = server.log();
+  expect(log).not.toContain("unexpected error");
+  expect(log).not.toMatch(/^\s+at /m);
+}
+
 describe(`fuzzing (seed ${SEED})`, () => {
-  test(`${REQUESTS} malformed requests over real HTTP: never a 5xx, always a JSON error, nothing half-written, /healthz still answers`, async () => {
-    const answers: Answer[] = [];
-    for (let sent = 0; sent < REQUESTS; sent += 8) {
-      // A batch picks ids from what was known before it, and learns the runs it created in the order
-      // the requests were sent, not the order the answers came back in: a seed replays exactly.
-      const batch = await Promise.all(Array.from({ length: 8 }, () => send(server, rng, known, goalFiles)));
-      for (const answer of batch) if (answer.created) known.runs.push(answer.created);
-      answers.push(...batch);
-    }
-    const failures = answers.filter((a) => a.status >= 500 || (a.status >= 400 && !/"error":\{"code":"[a-z_]+","message":"/.test(a.text)));
-    expect(failures.map((a) => `${a.what} -> ${a.status} ${a.text.slice(0, 200)}`)).toEqual([]);
-    expect(new Set(answers.map((a) => a.status)).size).toBeGreaterThan(5); // the fuzzer reached many kinds of answer
-    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
-    // Nothing half-written: the runs are exactly those created, each with the tasks it counts.
-    const auth = { headers: { authorization: `Bearer ${TOKEN}` } };
-    const { runs } = (await (await fetch(`${server.url}/v1/runs?limit=500`, auth)).json()) as { runs: { id: string; tasksTotal: number }[] };
-    expect(runs.map((r) => r.id).sort()).toEqual([...new Set(known.runs)].sort());
-    for (const run of runs) {
-      const { tasks } = (await (await fetch(`${server.url}/v1/runs/${run.id}`, auth)).json()) as { tasks: unknown[] };
-      expect({ run: run.id, tasks: tasks.length }).toEqual({ run: run.id, tasks: run.tasksTotal });
-    }
-    const log = server.log();
-    expect(log).not.toContain("unexpected error");
-    expect(log).not.toMatch(/^\s+at /m);
+  test(`${REQUESTS} malformed requests over real HTTP: never a 5xx, always a JSON error, nothing half-written, /healthz still answers`, () => fuzzHttp(undefined), 30_000);
+
+  test.skipIf(!pgAvailable)(`the same ${REQUESTS} requests against PostgreSQL (a NUL and friends meet its text): never a 5xx, nothing half-written`, async () => {
+    pgSchema = `fct_fuzz_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+    await fuzzHttp(pgUrl(pgSchema));
   }, 30_000);
 
   test("mutated workplans and goal files through the real CLI: exit 0, 1 or 2 with a message, never a crash or a stack trace", async () => {
+    const rng = prng((SEED + 1) >>> 0); // its own sequence: the HTTP passes may or may not run before it
     const dir = freshDir();
     const sources = [readFileSync(join(REPO, "examples/site/goal.md")), readFileSync(join(REPO, "examples/inventory.json"))];
     const files = Array.from({ length: 12 }, (_, i) => {

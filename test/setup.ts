@@ -1,6 +1,8 @@
 /**
  * Preloaded before every test file (bunfig.toml): tests are hermetic and release what they open.
- * - databases go to a private temp directory, never to ./.farcaster
+ * - databases go to a private temp directory, never to ./.farcaster; the search for one
+ *   (src/store/index.ts) never goes up into that directory, so a stray
+ *   .farcaster/farcaster.db above it (in /tmp, say) is never seen, let alone written
  * - provider API keys and endpoints are removed, so no test can reach a real model
  * - every store a test opened is closed when the test ends (test/fixtures/stores.ts)
  * - every subprocess a test started and left running is killed when it ends (test/fixtures/processes.ts)
@@ -15,6 +17,7 @@ import { leakedStores, testEnded, testStarted } from "./fixtures/stores.ts";
 const root = mkdtempSync(join(tmpdir(), "farcaster-test-"));
 process.env.FARCASTER_TEST_DIR = root;
 process.env.FARCASTER_DB = join(root, "default.db");
+process.env.FARCASTER_CEILING_DIRECTORIES = root;
 for (const name of Object.keys(process.env)) {
   if (/^(OPENAI|ANTHROPIC|GOOGLE_GENERATIVE_AI|MISTRAL|GROQ|XAI|AI_GATEWAY)_/.test(name) || name === "FARCASTER_MODEL" || name === "FARCASTER_TOKEN") {
     delete process.env[name];

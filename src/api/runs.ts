@@ -2,6 +2,7 @@
 import type { Hono } from "hono";
 import { resolve } from "node:path";
 import { z } from "zod";
+import { text } from "../core/text.ts";
 import { TERMINAL_RUN_STATES } from "../core/states.ts";
 import { prepareGoal, prepareGoalText, prepareWorkplan, startGoalRun } from "../services/goals.ts";
 import type { ApiOptions } from "./options.ts";
@@ -14,8 +15,8 @@ import { body, query } from "./validate.ts";
 
 const CreateRun = z
   .object({
-    goal: z.string().optional().describe("the goal as text (Markdown; may carry a plan)"),
-    goalFile: z.string().optional().describe("path of a goal file on the server"),
+    goal: text().optional().describe("the goal as text (Markdown; may carry a plan)"),
+    goalFile: text().optional().describe("path of a goal file on the server"),
     workplan: z.unknown().optional().describe("a workplan object"),
     review: z.boolean().default(false).describe("hold the plan at a gate until approved"),
   })
@@ -29,8 +30,8 @@ const ListRuns = z.object({
   unfinished: z.enum(["true", "false"]).optional(),
 });
 
-const CancelRun = z.object({ reason: z.string().optional(), by: z.string().optional() }).strict();
-const ResumeRun = z.object({ by: z.string().optional() }).strict();
+const CancelRun = z.object({ reason: text().optional(), by: text().optional() }).strict();
+const ResumeRun = z.object({ by: text().optional() }).strict();
 
 export function runRoutes(v1: Hono, options: ApiOptions): void {
   const { store, registry } = options;

@@ -1,6 +1,7 @@
 /** Routes for schedules: the same operations as `farcaster schedule`, validated with zod. */
 import type { Hono } from "hono";
 import { z } from "zod";
+import { text } from "../core/text.ts";
 import { CATCH_UP_POLICIES, SCHEDULE_OVERLAPS } from "../core/states.ts";
 import { addSchedule, fireNow, scheduleLog, scheduleOverview, withNextFire } from "../services/schedules.ts";
 import type { ApiOptions } from "./options.ts";
@@ -10,16 +11,16 @@ import { body, query } from "./validate.ts";
 
 const AddSchedule = z
   .object({
-    name: z.string().min(1),
-    cron: z.string().min(1),
-    timezone: z.string().optional(),
+    name: text().min(1),
+    cron: text().min(1),
+    timezone: text().optional(),
     overlap: z.enum(SCHEDULE_OVERLAPS).optional(),
     catchUp: z.enum(CATCH_UP_POLICIES).optional(),
-    goalFile: z.string().optional(),
-    goal: z.string().optional(),
-    workplanFile: z.string().optional(),
-    freeze: z.string().optional().describe("a goal file planned now and reused at each fire"),
-    by: z.string().optional(),
+    goalFile: text().optional(),
+    goal: text().optional(),
+    workplanFile: text().optional(),
+    freeze: text().optional().describe("a goal file planned now and reused at each fire"),
+    by: text().optional(),
   })
   .strict();
 

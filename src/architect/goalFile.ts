@@ -14,6 +14,7 @@
  * LIMITS.goalFileBytes, asynchronously, optionally only under given roots.
  */
 import { InputError, type PlanIssue } from "../core/errors.ts";
+import { NUL_PROBLEM } from "../core/text.ts";
 import { LIMITS } from "../core/limits.ts";
 import { readTextFile, type ReadOptions } from "./safeRead.ts";
 import { nearest } from "../core/nearest.ts";
@@ -67,6 +68,9 @@ function isJsonPath(path: string): boolean {
 }
 
 export function parseGoalText(text: string, path = "goal.md"): GoalFile {
+  // A JSON file cannot hold a raw NUL (JSON.parse says so), and an escaped one meets the workplan's checks.
+  const nul = text.indexOf("\u0000");
+  if (nul !== -1 && !isJsonPath(path)) throw new InputError(`${path} line ${text.slice(0, nul).split("\n").length}: ${NUL_PROBLEM}`);
   if (isJsonPath(path)) {
     const plan = parseJson(text, path, 1) as { goal?: unknown } | null;
     return { path, goal: typeof plan?.goal === "string" ? plan.goal : "", plan, planSource: "json-file", taskLines: [], problems: [] };

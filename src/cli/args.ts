@@ -3,7 +3,7 @@ import { MAX_DURATION_TEXT, parseDuration } from "../core/duration.ts";
 import { UsageError } from "../core/errors.ts";
 import { loadWorkflows, type WorkflowRegistry } from "../engine/registry.ts";
 import { resolve } from "node:path";
-import { locateDatabase, openStore, projectDirOf, type DbLocation, type Store, type StoreAccess } from "../store/index.ts";
+import { ignoredMessage, locateDatabase, openStore, projectDirOf, type DbLocation, type Store, type StoreAccess } from "../store/index.ts";
 import { stringOption, type CommandContext } from "./command.ts";
 
 /** A whole number within [min, max]; `fallback` when the option is absent. */
@@ -39,22 +39,40 @@ export function commandWorkflows(context: CommandContext): Promise<WorkflowRegis
 /**
  * Opens the store named by --db / FARCASTER_DB, or found from the current
  * directory upwards (src/store/index.ts). A database found above the current
- * directory is named on stderr (as JSON with --json), so nobody writes to a
- * database they did not expect. `access` says what the command does with it:
+ * directory is named on stderr (with --json in the command's notes), so nobody
+ * writes to a database they did not expect. `access` says what the command does with it:
  * a reader never writes or migrates, and neither a reader nor a decider
  * creates a database that is not there.
  */
 export function openCommandStore(context: CommandContext, access: StoreAccess, options: { share?: boolean } = {}): Promise<Store> {
   const flag = stringOption(context, "db");
   const location = locateDatabase(flag);
-  if (location.source === "found" && projectDirOf(location) !== resolve(process.cwd())) noteFoundAbove(context, location);
+  noteLocation(context, location);
   return openStore({ db: flag, access, share: options.share });
 }
 
-function noteFoundAbove(context: CommandContext, location: DbLocation): void {
-  const projectDir = projectDirOf(location);
-  if (context.values.json) context.output.err(JSON.stringify({ database: { path: location.db, foundIn: projectDir } }));
-  else context.output.err(`farcaster: using ${location.db} (found in ${projectDir}, above the current directory)`);
+/** Databases passed over already named on stderr (a command that opens its store twice says so once). */
+const toldIgnored = new Set<string>();
+
+/**
+ * Says which database a command uses when it is not in the current directory,
+ * and which it passed over (not ours). With --json this goes to the notes
+ * main() writes at the end (or folds into the error), so stderr carries one object.
+ */
+function noteLocation(context: CommandContext, location: DbLocation): void {
+  const ignored = location.ignored.filter((db) => !toldIgnored.has(db.path));
+  for (const db of ignored) toldIgnored.add(db.path);
+  const above = location.source === "found" && projectDirOf(location) !== resolve(process.cwd());
+  if (!above && ignored.length === 0) return;
+  if (context.values.json) {
+    const database: Record<string, unknown> = above ? { path: location.db, foundIn: projectDirOf(location) } : {};
+    if (ignored.length > 0) database.ignored = ignored;
+    if (context.notes) context.notes.database = database;
+    else context.output.err(JSON.stringify({ database })); // a context main() did not make: nothing else will write it
+    return;
+  }
+  for (const db of ignored) context.output.err(`farcaster: ${ignoredMessage(db)}`);
+  if (above) context.output.err(`farcaster: using ${location.db} (found in ${projectDirOf(location)}, above the current directory)`);
 }
 
 /** Runs `fn` with the store (see openCommandStore), and closes it. */

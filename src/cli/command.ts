@@ -29,6 +29,13 @@ export interface CommandContext {
   values: Record<string, string | boolean | (string | boolean)[] | undefined>;
   positionals: string[];
   output: Output;
+  /**
+   * With --json, what the command has to say besides its output (the
+   * database it found above, ones it passed over). main() writes it as one
+   * JSON object on stderr when the command ends, or inside the error object
+   * when it fails: an error is exactly one JSON object on stderr.
+   */
+  notes?: Record<string, unknown>;
 }
 
 export interface Command {

@@ -113,6 +113,7 @@ export async function main(argv: string[], output: Output = consoleOutput()): Pr
   // Known before parsing, so that even a command line that does not parse gets its error as JSON.
   const json = argv.includes("--json");
   let command: Command | undefined;
+  const notes: Record<string, unknown> = {};
   try {
     const [first, ...rest] = argv;
     if (first === undefined || first === "help" || first === "--help" || first === "-h") {
@@ -141,9 +142,11 @@ export async function main(argv: string[], output: Output = consoleOutput()): Pr
       return 0;
     }
     checkPositionals(command, positionals);
-    return await command.run({ values, positionals, output });
+    const code = await command.run({ values, positionals, output, notes });
+    if (Object.keys(notes).length > 0) output.err(JSON.stringify(notes));
+    return code;
   } catch (error) {
-    return reportError(output, error, { json, command });
+    return reportError(output, error, { json, command, notes });
   }
 }
 
@@ -155,20 +158,33 @@ export function exitCodeOf(error: unknown): number {
 /**
  * An error as the user sees it: one line (plus the usage line for a usage
  * error) on stderr, or with --json one JSON object {"error": {"code",
- * "message"}} on stderr; the exit code is the same either way. An error that
+ * "message"}} on stderr (with the command's notes beside it: `"database"`);
+ * the exit code is the same either way. An error that
  * is not ours is a bug: its message, and its stack only with FARCASTER_DEBUG.
  */
-function reportError(output: Output, error: unknown, where: { json: boolean; command?: Command }): number {
+function reportError(output: Output, error: unknown, where: { json: boolean; command?: Command; notes: Record<string, unknown> }): number {
   const ours = error instanceof FarcasterError;
   const code = ours ? error.code : "internal";
   const message = ours ? error.message : `unexpected error: ${(error as Error)?.message ?? String(error)}`;
-  const usage = error instanceof UsageError && where.command ? `farcaster ${where.command.usage}` : undefined;
+  const usage = error instanceof UsageError && where.command ? usageFor(where.command, message) : undefined;
   if (where.json) {
-    output.err(JSON.stringify({ error: { code, message, ...(usage ? { usage } : {}) } }));
+    output.err(JSON.stringify({ error: { code, message, ...(usage ? { usage } : {}) }, ...where.notes }));
   } else {
     output.err(`farcaster: ${message} [${code}]`);
     if (usage) output.err(`usage: ${usage}\nsee \`farcaster ${where.command!.name} --help\``);
     if (!ours && process.env.FARCASTER_DEBUG) output.err(String((error as Error)?.stack ?? error));
   }
   return exitCodeOf(error);
+}
+
+/**
+ * The usage line shown with a usage error: the command's, and the option the
+ * error is about when that line does not show it (`worker --lease 4000d`
+ * should not answer with a usage line that only names --concurrency).
+ */
+function usageFor(command: Command, message: string): string {
+  const named = /^--([a-z][a-z-]*)/.exec(message)?.[1];
+  const spec = named === undefined ? undefined : command.options[named];
+  if (!spec || command.usage.includes(`--${named}`)) return `farcaster ${command.usage}`;
+  return `farcaster ${command.usage} [--${named}${spec.type === "string" ? ` ${spec.valueName ?? "VALUE"}` : ""}]`;
 }

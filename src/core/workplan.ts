@@ -8,6 +8,7 @@ import { z } from "zod";
 import { MAX_DURATION_TEXT, parseDuration } from "./duration.ts";
 import { PlanInvalidError, type PlanIssue } from "./errors.ts";
 import { deepMessage, jsonLimitProblem, largeMessage, LIMITS, nestedDeeperThan } from "./limits.ts";
+import { text } from "./text.ts";
 
 export const WORKPLAN_VERSION = 1;
 
@@ -37,8 +38,8 @@ export const TaskSpecSchema = z
       .string()
       .regex(TASK_ID, "a task id is 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit")
       .describe("unique within the plan; other tasks name it in `after`"),
-    title: z.string().min(1, "a task needs a title"),
-    description: z.string().optional(),
+    title: text().min(1, "a task needs a title"),
+    description: text().optional(),
     workflow: z.string().min(1, "name the workflow that runs this task (for example shell, review, agent)"),
     input: z.unknown().default({}).describe("the workflow's input; checked against its schema"),
     after: z.array(z.string()).default([]).describe("ids of tasks that must succeed first"),
@@ -64,7 +65,7 @@ export type RunBudget = z.output<typeof RunBudgetSchema>;
 export const WorkplanSchema = z
   .object({
     version: z.literal(WORKPLAN_VERSION).default(WORKPLAN_VERSION),
-    goal: z.string().min(1, "state the goal the plan achieves"),
+    goal: text().min(1, "state the goal the plan achieves"),
     budget: RunBudgetSchema.optional().describe("model usage the run's agent tasks may spend together"),
     tasks: z.array(TaskSpecSchema).min(1, "a workplan needs at least one task"),
   })

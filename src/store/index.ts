@@ -8,9 +8,17 @@
  *            (with none found, it is created in the current directory)
  *   existing write to a database that must exist already (approve, cancel, emit)
  *   read     never write, never migrate (status, inspect, the dashboard)
+ *
+ * The search is bounded, as git's is (CVE-2022-24765): it does not go up into
+ * a directory of FARCASTER_CEILING_DIRECTORIES (colon-separated absolute paths,
+ * like GIT_CEILING_DIRECTORIES), and it passes over a database that is not
+ * ours — the file or its .farcaster directory owned by another user. On a
+ * shared /tmp anyone can create /tmp/.farcaster/farcaster.db, and a worker
+ * started below it would run their shell tasks. A database named with --db or
+ * FARCASTER_DB is used whoever owns it: naming it is trusting it.
  */
-import { existsSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { existsSync, realpathSync, statSync } from "node:fs";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { NotFoundError } from "../core/errors.ts";
 import type { Clock } from "../core/clock.ts";
 import { isPostgresUrl, redact } from "./postgres/database.ts";
@@ -29,6 +37,42 @@ export interface DbLocation {
   source: "flag" | "env" | "found" | "default";
   /** The directories searched for .farcaster/farcaster.db, nearest first (empty when the database was named). */
   searched: string[];
+  /** The FARCASTER_CEILING_DIRECTORIES entry that stopped the search, if one did. */
+  ceiling?: string;
+  /** Databases found and passed over: another user owns the file or its directory. */
+  ignored: IgnoredDatabase[];
+}
+
+export interface IgnoredDatabase {
+  path: string;
+  /** The uid that owns it (the file, or else its .farcaster directory). */
+  owner: number;
+}
+
+/** The ceiling directories: absolute paths only (as git; a relative entry is ignored), symlinks resolved. */
+export function ceilingDirectories(value: string | undefined): Set<string> {
+  const dirs = new Set<string>();
+  for (const entry of (value ?? "").split(":")) {
+    if (!isAbsolute(entry)) continue;
+    dirs.add(resolve(entry));
+    try {
+      dirs.add(realpathSync(entry));
+    } catch {
+      // a ceiling that does not exist bounds nothing but its own path
+    }
+  }
+  return dirs;
+}
+
+/** The uid of whoever else owns the database at `candidate` (or its directory); null when it is ours, or ownership cannot be told (Windows). */
+function foreignOwner(candidate: string): number | null {
+  const me = process.getuid?.();
+  if (me === undefined) return null;
+  for (const path of [candidate, dirname(candidate)]) {
+    const owner = statSync(path, { throwIfNoEntry: false })?.uid;
+    if (owner !== undefined && owner !== me) return owner;
+  }
+  return null;
 }
 
 /**
@@ -39,16 +83,34 @@ export interface DbLocation {
 export function locateDatabase(flag?: string, env: Record<string, string | undefined> = process.env, cwd = process.cwd()): DbLocation {
   const named = flag ?? env.FARCASTER_DB;
   if (named !== undefined && named !== "") {
-    return { db: isPostgresUrl(named) ? named : resolve(cwd, named), source: flag !== undefined ? "flag" : "env", searched: [] };
+    return { db: isPostgresUrl(named) ? named : resolve(cwd, named), source: flag !== undefined ? "flag" : "env", searched: [], ignored: [] };
   }
+  const ceilings = ceilingDirectories(env.FARCASTER_CEILING_DIRECTORIES);
   const searched: string[] = [];
+  const ignored: IgnoredDatabase[] = [];
+  let ceiling: string | undefined;
   for (let dir = resolve(cwd); ; dir = dirname(dir)) {
     searched.push(dir);
     const candidate = join(dir, DEFAULT_DB_PATH);
-    if (existsSync(candidate)) return { db: candidate, source: "found", searched };
-    if (dirname(dir) === dir) break;
+    if (existsSync(candidate)) {
+      const owner = foreignOwner(candidate);
+      if (owner === null) return { db: candidate, source: "found", searched, ignored, ...(ceiling ? { ceiling } : {}) };
+      ignored.push({ path: candidate, owner });
+    }
+    const parent = dirname(dir);
+    if (parent === dir) break;
+    // As git: the search starts in a ceiling directory if it is the current one, but never goes up into one.
+    if (ceilings.has(parent)) {
+      ceiling = parent;
+      break;
+    }
   }
-  return { db: resolve(cwd, DEFAULT_DB_PATH), source: "default", searched };
+  return { db: resolve(cwd, DEFAULT_DB_PATH), source: "default", searched, ignored, ...(ceiling ? { ceiling } : {}) };
+}
+
+/** Why a database found was passed over, and how to use it anyway. */
+export function ignoredMessage(ignored: IgnoredDatabase): string {
+  return `ignoring ${ignored.path}: it is owned by uid ${ignored.owner}, not by you (uid ${process.getuid?.()}), so another user may have put it there; name it with --db (or FARCASTER_DB) if you trust it`;
 }
 
 /** The database named by the flag, FARCASTER_DB or found from the current directory: a PostgreSQL URL as given, a file path made absolute. */
@@ -65,10 +127,12 @@ export function projectDirOf(location: DbLocation): string {
 export function noDatabaseFound(location: DbLocation): NotFoundError {
   const [nearest] = location.searched;
   const above = location.searched.length > 1 ? ` and the ${location.searched.length - 1} directories above it (up to ${location.searched.at(-1)})` : "";
+  const stopped = location.ceiling ? ` (not ${location.ceiling} or above: a ceiling in FARCASTER_CEILING_DIRECTORIES)` : "";
+  const passed = location.ignored.map((db) => `, passing over ${db.path} (owned by uid ${db.owner}, not by you)`).join("");
   return new NotFoundError(
     "database",
     DEFAULT_DB_PATH,
-    `looked in ${nearest}${above}; start a run first (farcaster GOAL.md), or point --db / FARCASTER_DB at an existing database`,
+    `looked in ${nearest}${above}${stopped}${passed}; start a run first (farcaster GOAL.md), or point --db / FARCASTER_DB at an existing database`,
   );
 }
 

@@ -29,7 +29,8 @@
 import { SQL } from "bun";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { DatabaseTooNewError, DatabaseTooOldError, MigrationError, NotFoundError, StoreUnreachableError, UsageError } from "../../core/errors.ts";
+import { DatabaseTooNewError, DatabaseTooOldError, InputError, MigrationError, NotFoundError, StoreUnreachableError, UsageError } from "../../core/errors.ts";
+import { NUL_PROBLEM } from "../../core/text.ts";
 import { lockKey } from "./sqlText.ts";
 
 export const MIGRATIONS_DIR = join(import.meta.dir, "..", "..", "..", "migrations", "postgres");
@@ -123,6 +124,27 @@ export function createPool(target: PgTarget, options: ConnectOptions = {}): SQL 
   if (target.schema) connection.search_path = target.schema;
   if (options.readOnly) connection.default_transaction_read_only = "on";
   return new SQL(target.url, { max: options.max ?? 4, connection, connectionTimeout: options.connectTimeoutS ?? 10, idleTimeout: 60 });
+}
+
+/** The SQLSTATE of a server error, looked for along its causes (a shared statement wraps the one it failed with). */
+export function sqlState(error: unknown): string | undefined {
+  const errno = (error as { errno?: unknown })?.errno;
+  if (typeof errno === "string") return errno;
+  const cause = (error as { cause?: unknown })?.cause;
+  return cause && cause !== error ? sqlState(cause) : undefined;
+}
+
+/**
+ * The server refused a value it cannot hold: a NUL in text (22021, "invalid
+ * byte sequence for encoding UTF8: 0x00") or a \u0000 escape in a cast to
+ * jsonb (22P05). The edges refuse NUL already (core/text.ts); this is the
+ * backstop for a path they do not cover, so the caller hears that its input
+ * was wrong (HTTP 400, CLI exit 1), not of an internal error.
+ */
+export function refusedText(error: unknown): InputError | null {
+  const state = sqlState(error);
+  if (state !== "22021" && state !== "22P05") return null;
+  return new InputError(`PostgreSQL refused a value (${(error as Error)?.message ?? state}): a text value ${NUL_PROBLEM}`);
 }
 
 /** True for an error that means the server could not be reached or the connection broke (not an error the server reported). */

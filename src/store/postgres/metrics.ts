@@ -4,7 +4,7 @@ import type { EventType } from "../../core/events.ts";
 import type { AttemptState, GateState, RunState, TaskState } from "../../core/states.ts";
 import { bucketCase, checkBounds, decisionOf, foldHistograms, SCHEDULE_DECISION_EVENTS, type BucketRow } from "../metrics.ts";
 import type { MetricsOptions, MetricsSnapshot } from "../types.ts";
-import { num, q } from "./sqlText.ts";
+import { jsonb, num, q } from "./sqlText.ts";
 
 type Int8 = string;
 type RawBucketRow<L extends string> = Record<L, string> & { bucket: number; n: Int8; sum: Int8 };
@@ -35,8 +35,8 @@ export async function selectMetrics(sql: SQL, options: MetricsOptions): Promise<
     await q<{ type: string; schedule: string; count: Int8; slots: Int8 }>(
       sql,
       `SELECT type, schedule, count(*) AS count, sum(slots) AS slots
-       FROM (SELECT type, data::jsonb->>'schedule' AS schedule,
-               CASE WHEN type = 'schedule.missed' THEN coalesce((data::jsonb->>'missed')::bigint, 0) ELSE 1 END AS slots
+       FROM (SELECT type, ${jsonb("data")}->>'schedule' AS schedule,
+               CASE WHEN type = 'schedule.missed' THEN coalesce((${jsonb("data")}->>'missed')::bigint, 0) ELSE 1 END AS slots
              FROM events WHERE type = ANY($1::text[])) d
        GROUP BY type, schedule ORDER BY schedule COLLATE "C", type COLLATE "C"`,
       [Object.values(SCHEDULE_DECISION_EVENTS)],

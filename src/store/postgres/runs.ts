@@ -7,7 +7,7 @@ import type { ValidWorkplan } from "../../core/workplan.ts";
 import type { CreatedRun, CreateRunOptions, RunRecord } from "../types.ts";
 import { appendEvent, type TxContext } from "./context.ts";
 import { RUN_SELECT, toRun, type RunRow } from "./rows.ts";
-import { inList, num, q, toJson } from "./sqlText.ts";
+import { inList, jsonb, num, q, toJson } from "./sqlText.ts";
 
 /** Runs still before their plan's tasks run: applying the plan starts them. */
 const PLANNING_RUN_STATES = UNFINISHED_RUN_STATES.filter((state) => state !== "running");
@@ -185,7 +185,7 @@ export async function reopenRunTx(ctx: TxContext, runId: string, actor: string):
   // A task a person rejected asks again: the approval that said no is forgotten (the gate and its event stay).
   await q(
     ctx.sql,
-    `DELETE FROM steps WHERE kind = 'approval' AND status = 'completed' AND (output::jsonb #>> '{decision,approved}') = 'false'
+    `DELETE FROM steps WHERE kind = 'approval' AND status = 'completed' AND (${jsonb("output")} #>> '{decision,approved}') = 'false'
        AND task_id IN (SELECT id FROM tasks WHERE run_id = $1 AND state = 'failed' AND fail_reason = 'rejected')`,
     [runId],
   );

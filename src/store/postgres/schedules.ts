@@ -15,7 +15,7 @@ import { toEvent, type EventRow } from "./rows.ts";
 import { appendEvent, type TxContext } from "./context.ts";
 import { cancelRunTx, insertPlanningRun } from "./runs.ts";
 import { contentHash, scheduleApproved, unapprovedReason } from "../scheduleApproval.ts";
-import { inList, num, q, toJson } from "./sqlText.ts";
+import { inList, jsonb, num, q, toJson } from "./sqlText.ts";
 
 interface ScheduleRow {
   id: string;
@@ -73,9 +73,9 @@ export async function selectScheduleEvents(sql: SQL, name: string, options: { li
     sql,
     `SELECT * FROM (
        SELECT e.id, e.at, e.type, e.actor, e.run_id, e.task_id, e.attempt_id, e.data FROM events e
-       WHERE e.run_id IS NULL AND e.type LIKE 'schedule.%' AND e.data::jsonb ->> 'schedule' = $1
+       WHERE e.run_id IS NULL AND e.type LIKE 'schedule.%' AND ${jsonb("e.data")} ->> 'schedule' = $1
          AND e.id >= (SELECT coalesce(max(id), 0) FROM events
-                      WHERE run_id IS NULL AND type = 'schedule.created' AND data::jsonb ->> 'schedule' = $1)
+                      WHERE run_id IS NULL AND type = 'schedule.created' AND ${jsonb("data")} ->> 'schedule' = $1)
        UNION ALL
        SELECT e.id, e.at, e.type, e.actor, e.run_id, e.task_id, e.attempt_id, e.data FROM schedule_fires f
        JOIN events e ON e.run_id = f.run_id AND e.type = 'schedule.fired'

@@ -22,6 +22,17 @@ export function toJson(value: unknown): string | null {
   return value === undefined ? null : JSON.stringify(value);
 }
 
+/**
+ * A JSON text column as jsonb, to look inside it. jsonb refuses the escape
+ * \u0000 (22P05) that JSON.stringify writes for a NUL in a string, and such
+ * a string may be anywhere in a task input or an output; each escape becomes
+ * \u0001 first. Only the cast sees the change: the value stored and read back
+ * stays as written, and the fields read through this are not free text.
+ */
+export function jsonb(column: string): string {
+  return `replace(${column}, '\\u0000', '\\u0001')::jsonb`;
+}
+
 export function fromJson<T = unknown>(text: string | null | undefined): T | null {
   return text === null || text === undefined ? null : (JSON.parse(text) as T);
 }

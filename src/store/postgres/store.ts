@@ -58,7 +58,7 @@ import type {
 import { PgChangeFeed } from "./changes.ts";
 import { claimReady } from "./claims.ts";
 import type { TxContext } from "./context.ts";
-import { checkVersion, createPool, isConnectionError, migrate, parsePgUrl, unreachable, type Migration, type PgTarget } from "./database.ts";
+import { checkVersion, createPool, isConnectionError, migrate, parsePgUrl, refusedText, unreachable, type Migration, type PgTarget } from "./database.ts";
 import { selectEvents } from "./events.ts";
 import { decideGateTx, selectGate, sweepGateTimeouts, GATE_SWEEP_BATCH } from "./gates.ts";
 import { extendLeaseTx, nextDueTx, reclaimExpired, releaseTaskTx, renewLeasesTx, suspendTaskTx, wakeSleepers, RECLAIM_BATCH } from "./leases.ts";
@@ -68,7 +68,7 @@ import { GATE_SELECT, TASK_SELECT, toAttempt, toGate, toStep, toTask, type Attem
 import { cancelRunTx, insertPlanningRun, insertRun, reopenRunTx, selectRun } from "./runs.ts";
 import { deleteScheduleTx, fireTx, insertSchedule, recordMissedTx, selectSchedule, selectScheduleEvents, selectSchedules, setEnabledTx } from "./schedules.ts";
 import { emitSignalTx, selectSignal } from "./signals.ts";
-import { inList, lockKey, Params, q } from "./sqlText.ts";
+import { inList, jsonb, lockKey, Params, q } from "./sqlText.ts";
 import { recordSteps, type StepRequest } from "./steps.ts";
 import { RUN_SELECT, toRun, type RunRow } from "./rows.ts";
 import { PgGroupWriter, type Write, type WriteGroup } from "./writer.ts";
@@ -199,7 +199,9 @@ export class PostgresStore implements Store {
   private write<T>(operation: string, write: Omit<Write<T>, "idempotent"> & { idempotent?: boolean }): Promise<T> {
     if (this.readOnly) return Promise.reject(new ReadOnlyStoreError(operation));
     if (this.closed) return Promise.reject(new Error(`${operation}: the store is closed`));
-    return this.writer.write({ idempotent: false, ...write });
+    return this.writer.write({ idempotent: false, ...write }).catch((error: unknown) => {
+      throw refusedText(error) ?? error;
+    });
   }
 
   private other<T>(operation: string, run: (ctx: TxContext) => Promise<T>): Promise<T> {
@@ -225,7 +227,8 @@ export class PostgresStore implements Store {
   }
 
   private wrap(error: unknown): unknown {
-    return isConnectionError(error) ? new StoreUnreachableError(`PostgreSQL at ${this.target.label}: ${(error as Error).message}; check that the server is running and reachable`, { cause: error }) : error;
+    if (isConnectionError(error)) return new StoreUnreachableError(`PostgreSQL at ${this.target.label}: ${(error as Error).message}; check that the server is running and reachable`, { cause: error });
+    return refusedText(error) ?? error;
   }
 
   async createRun(plan: unknown, options: CreateRunOptions = {}): Promise<RunRecord> {
@@ -503,7 +506,7 @@ export class PostgresStore implements Store {
 
   runBudget(runId: string): Promise<RunBudget | null> {
     return this.read(async (sql) => {
-      const [row] = await q<{ budget: string | null }>(sql, "SELECT (workplan::jsonb -> 'budget')::text AS budget FROM run_plans WHERE run_id = $1", [runId]);
+      const [row] = await q<{ budget: string | null }>(sql, `SELECT (${jsonb("workplan")} -> 'budget')::text AS budget FROM run_plans WHERE run_id = $1`, [runId]);
       return row?.budget && row.budget !== "null" ? (JSON.parse(row.budget) as RunBudget) : null;
     });
   }

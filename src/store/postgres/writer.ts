@@ -37,7 +37,7 @@ import type { SQL } from "bun";
 import type { Clock } from "../../core/clock.ts";
 import { StoreUnreachableError } from "../../core/errors.ts";
 import { applyRunDeltas, childContext, mergeInto, newContext, type TxContext } from "./context.ts";
-import { isConnectionError } from "./database.ts";
+import { isConnectionError, sqlState } from "./database.ts";
 import { insertEvents } from "./events.ts";
 import { q } from "./sqlText.ts";
 
@@ -104,13 +104,6 @@ class SharedStatementError extends Error {
 }
 
 class DeadlineError extends Error {}
-
-function sqlState(error: unknown): string | undefined {
-  const errno = (error as { errno?: unknown })?.errno;
-  if (typeof errno === "string") return errno;
-  const cause = (error as { cause?: unknown })?.cause;
-  return cause && cause !== error ? sqlState(cause) : undefined;
-}
 
 function isConflict(error: unknown): boolean {
   const state = sqlState(error);
