@@ -5,6 +5,7 @@
  */
 import type { SQL } from "bun";
 import { OPEN_TASK_STATES, UNFINISHED_RUN_STATES } from "../../core/states.ts";
+import { foldDroneWorkflows } from "../droneWorkflows.ts";
 import type { DatabaseInfo, DroneWorkflows, OpenTaskRecord } from "../types.ts";
 import { loadMigrations, type PgTarget } from "./database.ts";
 import { WAIT_FOREVER } from "./leases.ts";
@@ -64,14 +65,7 @@ export async function selectDroneWorkflows(sql: SQL, since: number): Promise<Map
      ) u GROUP BY worker, workflow ORDER BY worker COLLATE "C", workflow COLLATE "C"`,
     [RECENT_ATTEMPTS, since],
   );
-  const out = new Map<string, DroneWorkflows>();
-  for (const row of rows) {
-    const entry = out.get(row.worker) ?? { workflows: [], succeeded: [] };
-    entry.workflows.push(row.workflow);
-    if (row.succeeded) entry.succeeded.push(row.workflow);
-    out.set(row.worker, entry);
-  }
-  return out;
+  return foldDroneWorkflows(rows);
 }
 
 export async function describePostgres(sql: SQL, target: PgTarget, schema: string): Promise<DatabaseInfo> {

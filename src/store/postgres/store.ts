@@ -73,6 +73,7 @@ import { recordSteps, type StepRequest } from "./steps.ts";
 import { RUN_SELECT, toRun, type RunRow } from "./rows.ts";
 import { PgGroupWriter, type Write, type WriteGroup } from "./writer.ts";
 import { describePostgres, selectDroneWorkflows, selectOpenTasks } from "./operators.ts";
+import { attachWorkflows } from "../droneWorkflows.ts";
 import { selectMetrics } from "./metrics.ts";
 import { selectDrones, selectEventTail, selectLogTail, selectStateCounts, selectTaskSummaries } from "./views.ts";
 
@@ -288,15 +289,7 @@ export class PostgresStore implements Store {
   listDrones(options: { since: number; withWorkflows?: boolean }): Promise<DroneRecord[]> {
     return this.snapshot(async (sql) => {
       const drones = await selectDrones(sql, options.since);
-      if (options.withWorkflows) {
-        const workflows = await selectDroneWorkflows(sql, options.since);
-        for (const drone of drones) {
-          const ran = workflows.get(drone.id);
-          drone.workflows = ran?.workflows ?? [];
-          drone.succeededWorkflows = ran?.succeeded ?? [];
-        }
-      }
-      return drones;
+      return options.withWorkflows ? attachWorkflows(drones, await selectDroneWorkflows(sql, options.since)) : drones;
     });
   }
 

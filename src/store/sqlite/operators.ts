@@ -6,6 +6,7 @@
 import type { Database } from "bun:sqlite";
 import { existsSync, statSync } from "node:fs";
 import { OPEN_TASK_STATES, UNFINISHED_RUN_STATES } from "../../core/states.ts";
+import { foldDroneWorkflows } from "../droneWorkflows.ts";
 import type { DatabaseInfo, DroneWorkflows, OpenTaskRecord } from "../types.ts";
 import type { TxContext } from "./context.ts";
 import { loadMigrations, schemaVersion, type SyncMode } from "./database.ts";
@@ -58,14 +59,7 @@ export function selectDroneWorkflows(ctx: TxContext, since: number): Map<string,
        UNION ALL SELECT lease_owner, workflow, 0 FROM tasks WHERE state = 'running' AND lease_owner IS NOT NULL
      ) GROUP BY worker, workflow ORDER BY worker, workflow`,
   ).all(RECENT_ATTEMPTS, since);
-  const out = new Map<string, DroneWorkflows>();
-  for (const row of rows) {
-    const entry = out.get(row.worker) ?? { workflows: [], succeeded: [] };
-    entry.workflows.push(row.workflow);
-    if (row.succeeded) entry.succeeded.push(row.workflow);
-    out.set(row.worker, entry);
-  }
-  return out;
+  return foldDroneWorkflows(rows);
 }
 
 function fileBytes(path: string): number {

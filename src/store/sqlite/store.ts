@@ -95,6 +95,7 @@ const COMPLETION_SET: SetGroup<CompletionItem, CompleteResult> = { name: "comple
 import { selectMetrics } from "./metrics.ts";
 import { selectDrones, selectEventTail, selectLogTail, selectStateCounts, selectTaskSummaries } from "./views.ts";
 import { describeSqlite, selectDroneWorkflows, selectOpenTasks } from "./operators.ts";
+import { attachWorkflows } from "../droneWorkflows.ts";
 
 export interface SqliteStoreOptions {
   clock?: Clock;
@@ -269,15 +270,7 @@ export class SqliteStore implements Store {
   listDrones(options: { since: number; withWorkflows?: boolean }): Promise<DroneRecord[]> {
     return this.snapshot((ctx) => {
       const drones = selectDrones(ctx, options.since);
-      if (options.withWorkflows) {
-        const workflows = selectDroneWorkflows(ctx, options.since);
-        for (const drone of drones) {
-          const ran = workflows.get(drone.id);
-          drone.workflows = ran?.workflows ?? [];
-          drone.succeededWorkflows = ran?.succeeded ?? [];
-        }
-      }
-      return drones;
+      return options.withWorkflows ? attachWorkflows(drones, selectDroneWorkflows(ctx, options.since)) : drones;
     });
   }
 
