@@ -75,6 +75,20 @@ export function claimContract(open: OpenDb): void {
       expect((await store.claimTasks("w", 5, 1_000)).map((c) => c.key)).toEqual(["a"]);
     });
 
+    test("a claim over several workflows, some with nothing ready, takes the best of the others in priority order, and a run filter still holds", async () => {
+      const { store } = await open();
+      const run = await store.createRun(
+        tasks({ id: "s-low", workflow: "shell", priority: -1 }, { id: "r", workflow: "review" }, { id: "s-high", workflow: "shell", priority: 3 }, { id: "n", workflow: "noop" }),
+      );
+      const other = await store.createRun(tasks({ id: "elsewhere", workflow: "review", priority: 9 }));
+      const mine = { runId: run.id, workflows: ["agent", "review", "shell"] };
+      expect((await store.claimTasks("w", 2, 1_000, mine)).map((c) => c.key)).toEqual(["s-high", "r"]);
+      expect((await store.claimTasks("w", 5, 1_000, mine)).map((c) => c.key)).toEqual(["s-low"]);
+      expect(await store.claimTasks("w", 5, 1_000, mine)).toEqual([]); // agent never had any; the rest are taken
+      expect((await store.claimTasks("w", 5, 1_000, { workflows: ["agent", "review"] })).map((c) => [c.runId, c.key])).toEqual([[other.id, "elsewhere"]]);
+      expect((await store.claimTasks("w", 5, 1_000)).map((c) => c.key)).toEqual(["n"]);
+    });
+
     test("a run filter, workflows and the limit combine in one claim", async () => {
       const { store } = await open();
       const mixed = (prefix: string) => ["shell", "agent", "shell", "review"].map((workflow, i) => ({ id: `${prefix}${i}`, workflow }));

@@ -65,6 +65,28 @@ export function wakeSleepers(ctx: TxContext): number {
   return sql(ctx.db, `UPDATE tasks SET state = 'ready', updated_at = ?1 WHERE state = 'waiting' AND available_at <= ?1`).run(ctx.now).changes;
 }
 
+/**
+ * Of the workflows a claim asks for, those with a ready task (null: none has
+ * one; [] stays "any workflow"). One statement probes them all (~4 µs); the
+ * claim's UNION then reads only those, where each workflow's subquery costs
+ * 7-10 µs even when it finds nothing. A drone claims for each of its groups
+ * at every batch (shell, agents and planning have groups of their own), and
+ * in a DAG most of those claims find nothing: in 20 parallel chains, 5,250
+ * of 6,000 claims, at ~75 µs each.
+ */
+function readyWorkflows(ctx: TxContext, workflows: readonly string[], runId: string | undefined): string[] | null {
+  if (workflows.length === 0) return [];
+  const byRun = runId === undefined ? "" : "AND run_id = ?3";
+  const present = sql<{ value: string }, SQLQueryBindings[]>(
+    ctx.db,
+    `SELECT value FROM json_each(?1) WHERE EXISTS (SELECT 1 FROM tasks INDEXED BY tasks_ready_by_workflow
+       WHERE state = 'ready' AND workflow = value AND available_at <= ?2 ${byRun})`,
+  )
+    .all(...([JSON.stringify(workflows), ctx.now, ...(runId === undefined ? [] : [runId])] as SQLQueryBindings[]))
+    .map((row) => row.value);
+  return present.length === 0 ? null : present;
+}
+
 type ClaimedRow = {
   id: number; attempt_id: number; attempts: number; run_id: string; key: string; workflow: string; input: string; max_attempts: number;
   timeout_ms: number | null; feedback: string | null; scope: string | null; title: string; description: string | null;
@@ -84,7 +106,8 @@ export function claimReady(ctx: TxContext, worker: string, limit: number, leaseM
   if (limit === 0) return [];
   const params: SQLQueryBindings[] = [worker, ctx.now];
   const byRun = options.runId === undefined ? "" : `AND run_id = ?${params.push(options.runId)}`;
-  const workflows = options.workflows ?? [];
+  const workflows = readyWorkflows(ctx, options.workflows ?? [], options.runId);
+  if (workflows === null) return [];
   // Any workflow: the ready set in priority order. Some workflows: the best `limit` of each
   // (tasks_ready_by_workflow), merged; walking the whole ready set for them could take long.
   const candidates =
