@@ -44,29 +44,17 @@ export interface Screen {
   view: ViewInfo;
 }
 
-/** Under 94 columns the keys are named without what they do, but for the decisions. */
-const SHORT_KEYS: Line = [
-  { text: "↑↓ ⏎ esc tab", style: "bold" }, { text: "  " },
-  { text: "a", style: "bold" }, { text: " approve  " },
-  { text: "r", style: "bold" }, { text: " reject  " },
-  { text: "c", style: "bold" }, { text: " cancel  " },
-  { text: "/", style: "bold" }, { text: " filter  " },
-  { text: "?", style: "bold" }, { text: " keys  " },
-  { text: "q", style: "bold" }, { text: " quit" },
-];
+const NAV_KEYS = [["↑↓", "move"], ["⏎", "open"], ["esc", "back"], ["tab", "pane"]] as const;
+const ACTION_KEYS = [["a", "approve"], ["r", "reject"], ["c", "cancel"], ["/", "filter"], ["?", "keys"], ["q", "quit"]] as const;
 
-const KEYS: Line = [
-  { text: "↑↓", style: "bold" }, { text: " move  " },
-  { text: "⏎", style: "bold" }, { text: " open  " },
-  { text: "esc", style: "bold" }, { text: " back  " },
-  { text: "tab", style: "bold" }, { text: " pane  " },
-  { text: "a", style: "bold" }, { text: " approve  " },
-  { text: "r", style: "bold" }, { text: " reject  " },
-  { text: "c", style: "bold" }, { text: " cancel  " },
-  { text: "/", style: "bold" }, { text: " filter  " },
-  { text: "?", style: "bold" }, { text: " keys  " },
-  { text: "q", style: "bold" }, { text: " quit" },
-];
+/** Each key in bold, followed by what it does. */
+function keyLine(keys: readonly (readonly [string, string])[]): Line {
+  return keys.flatMap(([key, what], i) => [{ text: key, style: "bold" as const }, { text: i === keys.length - 1 ? ` ${what}` : ` ${what}  ` }]);
+}
+
+const KEYS: Line = keyLine([...NAV_KEYS, ...ACTION_KEYS]);
+/** Under 94 columns the keys are named without what they do, but for the decisions. */
+const SHORT_KEYS: Line = [{ text: NAV_KEYS.map(([key]) => key).join(" "), style: "bold" }, { text: "  " }, ...keyLine(ACTION_KEYS)];
 
 const PANE_NAMES: Record<string, string> = { runs: "Runs", gates: "Gates", drones: "Drones", events: "Events", tasks: "Tasks", journal: "Journal", logs: "Output", gate: "Gate" };
 

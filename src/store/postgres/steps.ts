@@ -12,6 +12,7 @@ import { LeaseLostError } from "../../core/errors.ts";
 import type { StepWrite } from "../types.ts";
 import type { TxContext } from "./context.ts";
 import { q, toJson } from "./sqlText.ts";
+import { STEP_INSERT, STEP_UPSERT } from "../stepSql.ts";
 
 export interface StepRequest {
   taskId: number;
@@ -44,14 +45,10 @@ export async function recordSteps(ctx: TxContext, requests: readonly StepRequest
        WHERE t.state = 'running' ORDER BY t.id FOR SHARE OF t
      ),
      written AS (
-       INSERT INTO steps (task_id, key, seq, kind, attempt_id, status, input, output, error, started_at, ended_at, usage_input_tokens, usage_output_tokens)
+       ${STEP_INSERT}
        SELECT i.task_id, i.key, i.seq, i.kind, i.attempt_id, i.status, i.input, i.output, i.error, i.started_at, i.ended_at, i.usage_in, i.usage_out
        FROM i JOIN held h ON h.id = i.task_id ORDER BY i.n
-       ON CONFLICT (task_id, key) DO UPDATE SET
-         attempt_id = excluded.attempt_id, status = excluded.status, output = excluded.output,
-         error = excluded.error, ended_at = excluded.ended_at,
-         usage_input_tokens = excluded.usage_input_tokens, usage_output_tokens = excluded.usage_output_tokens
-       WHERE steps.status = 'waiting'
+       ${STEP_UPSERT}
        RETURNING task_id
      )
      SELECT i.n, EXISTS (SELECT 1 FROM held h WHERE h.id = i.task_id) AS held, EXISTS (SELECT 1 FROM written w WHERE w.task_id = i.task_id) AS written,
@@ -87,13 +84,9 @@ export async function recordSteps(ctx: TxContext, requests: readonly StepRequest
 export async function writeStep(ctx: TxContext, taskId: number, attemptId: number, step: StepWrite): Promise<void> {
   const written = await q(
     ctx.sql,
-    `INSERT INTO steps (task_id, key, seq, kind, attempt_id, status, input, output, error, started_at, ended_at, usage_input_tokens, usage_output_tokens)
+    `${STEP_INSERT}
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-     ON CONFLICT (task_id, key) DO UPDATE SET
-       attempt_id = excluded.attempt_id, status = excluded.status, output = excluded.output,
-       error = excluded.error, ended_at = excluded.ended_at,
-       usage_input_tokens = excluded.usage_input_tokens, usage_output_tokens = excluded.usage_output_tokens
-     WHERE steps.status = 'waiting'
+     ${STEP_UPSERT}
      RETURNING task_id`,
     [taskId, step.key, step.seq, step.kind, attemptId, step.status, toJson(step.input), toJson(step.output), toJson(step.error),
       step.startedAt, step.endedAt, step.usage?.inputTokens ?? null, step.usage?.outputTokens ?? null],

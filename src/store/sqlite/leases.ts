@@ -13,6 +13,7 @@ import { waitForSignal } from "./signals.ts";
 import { failForGood, type FencedTask } from "./outcomes.ts";
 import { fromJson, toJson } from "./rows.ts";
 import { sql } from "./statements.ts";
+import { STEP_INSERT, STEP_UPSERT } from "../stepSql.ts";
 
 /** `available_at` of a task that waits to be woken (a gate, an event) rather than for a time. */
 export const WAIT_FOREVER = 8_640_000_000_000_000;
@@ -263,13 +264,9 @@ function writeStep(ctx: TxContext, taskId: number, attemptId: number, step: Step
   // recording the same fact again (a write sent again after its host died) is accepted.
   const changed = sql(
     ctx.db,
-    `INSERT INTO steps (task_id, key, seq, kind, attempt_id, status, input, output, error, started_at, ended_at, usage_input_tokens, usage_output_tokens)
+    `${STEP_INSERT}
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-     ON CONFLICT (task_id, key) DO UPDATE SET
-       attempt_id = excluded.attempt_id, status = excluded.status, output = excluded.output,
-       error = excluded.error, ended_at = excluded.ended_at,
-       usage_input_tokens = excluded.usage_input_tokens, usage_output_tokens = excluded.usage_output_tokens
-     WHERE steps.status = 'waiting'`,
+     ${STEP_UPSERT}`,
   ).run(taskId, step.key, step.seq, step.kind, attemptId, step.status, toJson(step.input), toJson(step.output), toJson(step.error),
       step.startedAt, step.endedAt, step.usage?.inputTokens ?? null, step.usage?.outputTokens ?? null).changes;
   if (changed === 0 && !sameFact(ctx, taskId, attemptId, step)) {

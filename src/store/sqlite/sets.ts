@@ -19,6 +19,7 @@ import { closeTasks, type TxContext } from "./context.ts";
 import { toJson } from "./rows.ts";
 import { applyPlan } from "./runs.ts";
 import { sql } from "./statements.ts";
+import { STEP_INSERT, STEP_UPSERT } from "../stepSql.ts";
 
 /** Something in the set needs the write-by-write path. */
 export class NotAsSet extends Error {}
@@ -46,16 +47,12 @@ export function recordSteps(ctx: TxContext, items: readonly StepItem[]): void[] 
   // a fact is never overwritten (as in leases.ts writeStep). Fewer rows back than items: the slow path says why.
   const written = sql<{ task_id: number }, [string]>(
     ctx.db,
-    `INSERT INTO steps (task_id, key, seq, kind, attempt_id, status, input, output, error, started_at, ended_at, usage_input_tokens, usage_output_tokens)
+    `${STEP_INSERT}
      SELECT j.value ->> 0, j.value ->> 2, j.value ->> 3, j.value ->> 4, j.value ->> 1, j.value ->> 5, j.value ->> 6, j.value ->> 7, j.value ->> 8,
             j.value ->> 9, j.value ->> 10, j.value ->> 11, j.value ->> 12
      FROM json_each(?) j JOIN tasks t ON t.id = j.value ->> 0 AND t.attempt_id = j.value ->> 1 AND t.state = 'running'
      WHERE true
-     ON CONFLICT (task_id, key) DO UPDATE SET
-       attempt_id = excluded.attempt_id, status = excluded.status, output = excluded.output,
-       error = excluded.error, ended_at = excluded.ended_at,
-       usage_input_tokens = excluded.usage_input_tokens, usage_output_tokens = excluded.usage_output_tokens
-     WHERE steps.status = 'waiting'
+     ${STEP_UPSERT}
      RETURNING task_id`,
   ).all(JSON.stringify(rows));
   if (written.length !== items.length) throw new NotAsSet(`${items.length - written.length} of ${items.length} steps need the one-by-one path`);
