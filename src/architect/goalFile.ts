@@ -18,6 +18,7 @@ import { NUL_PROBLEM } from "../core/text.ts";
 import { LIMITS } from "../core/limits.ts";
 import { readTextFile, type ReadOptions } from "./safeRead.ts";
 import { nearest } from "../core/nearest.ts";
+import { contentHash } from "../core/hash.ts";
 
 export type PlanSource = "json-file" | "json-block" | "markdown";
 
@@ -33,10 +34,6 @@ export interface GoalFile {
   problems: PlanIssue[];
   /** sha256 of the text it was read from: a run remembers it, to tell when the file changed. */
   hash?: string;
-}
-
-export function contentHash(text: string): string {
-  return new Bun.CryptoHasher("sha256").update(text).digest("hex");
 }
 
 /** A line that looks like a field: one word, a colon, then anything. */

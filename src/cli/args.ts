@@ -48,7 +48,7 @@ export function openCommandStore(context: CommandContext, access: StoreAccess, o
   const flag = stringOption(context, "db");
   const location = locateDatabase(flag);
   noteLocation(context, location);
-  return openStore({ db: flag, access, share: options.share });
+  return openStore({ db: flag, access, share: options.share, location });
 }
 
 /** Databases passed over already named on stderr (a command that opens its store twice says so once). */

@@ -8,7 +8,7 @@
 import { formatDuration } from "../core/duration.ts";
 import type { RunProgress } from "../view/run.ts";
 import { clipLine, STATE_STYLE, type Line } from "../view/text.ts";
-import { paint } from "./output.ts";
+import { paintLine } from "./output.ts";
 
 export { clip, type Line, type Segment } from "../view/text.ts";
 
@@ -30,9 +30,7 @@ export function progressLines(model: RunProgress): Line[] {
 
 /** A line's text clipped to `width` columns, then painted (colour codes take no columns). */
 export function renderLine(line: Line, width: number, color: boolean): string {
-  return clipLine(line, width)
-    .map((segment) => (segment.style ? paint({ color }, segment.style, segment.text) : segment.text))
-    .join("");
+  return paintLine({ color }, clipLine(line, width));
 }
 
 export interface TerminalSize {

@@ -45,12 +45,20 @@ export function formatBytes(bytes: number): string {
 /** True when `value` holds containers nested deeper than `max` levels. Iterative: safe on any depth. */
 export function nestedDeeperThan(value: unknown, max: number = LIMITS.depth): boolean {
   if (value === null || typeof value !== "object") return false;
-  const stack: { node: object; depth: number }[] = [{ node: value, depth: 1 }];
-  while (stack.length > 0) {
-    const { node, depth } = stack.pop()!;
+  // Two parallel stacks, no object per container: this runs on every step's input and output.
+  const nodes: object[] = [value];
+  const depths: number[] = [1];
+  while (nodes.length > 0) {
+    const node = nodes.pop()!;
+    const depth = depths.pop()!;
     if (depth > max) return true;
     const children = Array.isArray(node) ? node : Object.values(node);
-    for (const child of children) if (child !== null && typeof child === "object") stack.push({ node: child, depth: depth + 1 });
+    for (const child of children) {
+      if (child !== null && typeof child === "object") {
+        nodes.push(child);
+        depths.push(depth + 1);
+      }
+    }
   }
   return false;
 }

@@ -23,6 +23,11 @@ export const runtimeTimers: TimerApi = {
 
 /** Calls `fn` once after `ms`, however long; returns a function that cancels it. */
 export function setLongTimeout(fn: () => void, ms: number, timers: TimerApi = runtimeTimers): () => void {
+  if (ms <= MAX_TIMER_MS) {
+    // The usual case (every attempt's timeout, every heartbeat): one timer, no re-arming.
+    const handle = timers.setTimeout(fn, Math.max(0, ms));
+    return () => timers.clearTimeout(handle);
+  }
   let remaining = Math.max(0, ms);
   let handle: unknown;
   let cancelled = false;

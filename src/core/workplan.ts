@@ -154,6 +154,11 @@ function fieldDepthIssues(input: unknown): PlanIssue[] {
 export function validateWorkplan(input: unknown): ValidationResult {
   const limits = planLimitIssues(input);
   if (limits.length > 0) return { ok: false, issues: limits };
+  return validateWorkplanShape(input);
+}
+
+/** validateWorkplan for a plan whose limits the caller has checked already (checkPlan): each check walks and stringifies the whole plan. */
+export function validateWorkplanShape(input: unknown): ValidationResult {
   const parsed = WorkplanSchema.safeParse(input);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message }));

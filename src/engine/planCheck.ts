@@ -6,7 +6,7 @@
  * workflow (the Architect) check plans the same way.
  */
 import { PlanInvalidError, type PlanIssue } from "../core/errors.ts";
-import { formatPath, planLimitIssues, validateWorkplan, type ValidWorkplan, type Workplan } from "../core/workplan.ts";
+import { formatPath, planLimitIssues, validateWorkplanShape, type ValidWorkplan, type Workplan } from "../core/workplan.ts";
 import type { WorkflowCatalog } from "./workflow.ts";
 
 /**
@@ -17,7 +17,7 @@ export function checkPlan(input: unknown, catalog: WorkflowCatalog, source?: str
   // Over its limits, a plan is not checked further: the workflows' schemas may recurse into an input.
   const limits = planLimitIssues(input);
   if (limits.length > 0) throw new PlanInvalidError(limits, source);
-  const result = validateWorkplan(input);
+  const result = validateWorkplanShape(input);
   const rawTasks = (input as { tasks?: unknown })?.tasks;
   const tasks = result.ok ? result.value.plan.tasks : Array.isArray(rawTasks) ? (rawTasks as TaskLike[]) : [];
   const issues = [...(result.ok ? [] : result.issues), ...planIssues({ tasks }, catalog)];

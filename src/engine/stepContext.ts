@@ -15,6 +15,7 @@ import { newId } from "../core/ids.ts";
 import type { StepRecord, StepWrite, Store, TaskError } from "../store/types.ts";
 import type { LogBuffer } from "./logBuffer.ts";
 import type { ApprovalDecision, ApprovalOptions, EventWait, EventWaitOptions, RunView, StepOptions, TaskInfo, WorkflowCatalog, WorkflowContext } from "./workflow.ts";
+import { contentHash } from "../core/hash.ts";
 
 /** Thrown through the workflow when the task was suspended (sleep, gate): not a failure. */
 export class Suspended extends Error {
@@ -57,7 +58,8 @@ export function toJournalValue(value: unknown, label: string, key: string, maxBy
     throw new StepOutputError(label, key, (error as Error).message);
   }
   if (text === undefined) return null;
-  const bytes = Buffer.byteLength(text);
+  // UTF-8 takes at most 3 bytes per UTF-16 unit: a text that short needs no count.
+  const bytes = text.length * 3 <= maxBytes ? text.length : Buffer.byteLength(text);
   if (bytes > maxBytes) throw new StepOutputError(label, key, largeMessage(bytes, maxBytes), OVER_LIMIT_FIX);
   return JSON.parse(text);
 }
@@ -212,7 +214,7 @@ export class StepContext implements WorkflowContext {
     }
     const gateId = newId("g", this.clock.now());
     const evidence = options.evidence === undefined ? undefined : toJournalValue(options.evidence, this.label, key, LIMITS.gateEvidenceBytes);
-    const subjectHash = new Bun.CryptoHasher("sha256").update(JSON.stringify({ question: options.question, evidence: evidence ?? null })).digest("hex");
+    const subjectHash = contentHash(JSON.stringify({ question: options.question, evidence: evidence ?? null }));
     const now = this.clock.now();
     this.throwIfAborted();
     this.onSuspending();

@@ -156,10 +156,12 @@ export interface OpenStoreOptions {
    * process per file with the others on this machine (sqlite/shared/store.ts).
    */
   share?: boolean;
+  /** Where the database is, when the caller has looked already (the CLI, which names it): not looked up again. */
+  location?: DbLocation;
 }
 
 export async function openStore(options: OpenStoreOptions = {}): Promise<Store> {
-  const location = locateDatabase(options.db);
+  const location = options.location ?? locateDatabase(options.db);
   const db = location.db;
   const access = options.access ?? "create";
   if (isPostgresUrl(db)) {
@@ -174,10 +176,6 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
   return options.share ? new SharedSqliteStore(db, settings) : new SqliteStore(db, settings);
 }
 
-/** For commands that decide (approve, cancel…): a missing database is an error, not a new empty one. */
-export function openExistingStore(options: Omit<OpenStoreOptions, "access"> = {}): Promise<Store> {
-  return openStore({ ...options, access: "existing" });
-}
 
 export type * from "./types.ts";
 export { SqliteStore } from "./sqlite/store.ts";

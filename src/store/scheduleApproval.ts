@@ -4,11 +4,10 @@
  * approved, and runs only while both equal the hash of the target it holds
  * now. The same rule for every store (sqlite/schedules.ts, postgres/schedules.ts).
  */
+import { contentHash } from "../core/hash.ts";
 import type { ScheduleRecord } from "./types.ts";
 
-export function contentHash(text: string): string {
-  return new Bun.CryptoHasher("sha256").update(text).digest("hex");
-}
+export { contentHash };
 
 export function scheduleApproved(schedule: ScheduleRecord): boolean {
   return schedule.approvalHash === null || (schedule.approvedHash === schedule.approvalHash && contentHash(schedule.target) === schedule.approvalHash);

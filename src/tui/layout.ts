@@ -1,5 +1,5 @@
 /** Laying text out in columns and rows of a given width: tables, right-aligned ends, wrapped text. */
-import { clipLine, fit, wrapLine, type Line, type Segment, type Style } from "../view/text.ts";
+import { clipLine, wrapLine, type Line, type Segment, type Style } from "../view/text.ts";
 
 export interface Column {
   header: string;
@@ -72,4 +72,3 @@ export function wrapLines(lines: readonly Line[], width: number): Line[] {
   return lines.flatMap((line) => wrapLine(line, width));
 }
 
-export { fit };

@@ -301,7 +301,10 @@ export function diagnose(input: DoctorInput): DoctorReport {
   for (const task of input.tasks) {
     for (const key of task.after) {
       const dep = byRunKey.get(`${task.runId}\u0000${key}`);
-      if (dep) dependents.set(dep.id, [...(dependents.get(dep.id) ?? []), task]);
+      if (!dep) continue;
+      const list = dependents.get(dep.id);
+      if (list) list.push(task);
+      else dependents.set(dep.id, [task]);
     }
   }
   const behind = (ids: readonly number[]): number => {

@@ -11,6 +11,7 @@
  */
 import type { Workplan } from "../core/workplan.ts";
 import type { Line } from "./text.ts";
+import { contentHash } from "../core/hash.ts";
 
 export type ReviewAction =
   | { kind: "command"; command: string; cwd?: string; env?: Record<string, string> }
@@ -40,7 +41,7 @@ export interface PlanReview {
 }
 
 export function planHash(plan: Workplan): string {
-  return new Bun.CryptoHasher("sha256").update(JSON.stringify(plan)).digest("hex");
+  return contentHash(JSON.stringify(plan));
 }
 
 function actionOf(task: Workplan["tasks"][number]): ReviewAction {

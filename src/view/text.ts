@@ -45,12 +45,6 @@ export function clip(text: string, width: number): string {
   return out + "…";
 }
 
-/** `text` clipped, then padded with spaces to exactly `width` columns. */
-export function fit(text: string, width: number): string {
-  const clipped = clip(text, width);
-  return clipped + " ".repeat(Math.max(0, width - Bun.stringWidth(clipped)));
-}
-
 /** A line's segments cut to `width` columns in all (a cut segment ends with …, and nothing follows it). */
 export function clipLine(line: Line, width: number): Line {
   let left = width;

@@ -134,7 +134,9 @@ export class SharedSqliteStore extends SqliteStore {
     if (!this.elected) return this.electing.then(() => this.send(method, args));
     const route = this.route;
     if (route.kind === "client") {
-      return new Promise((resolve, reject) => route.connection.request(method, args, resolve, reject)).finally(() => this.noteChange());
+      // No change noted here: the host tells every client when a batch changed something (host.ts
+      // committed), and a write that changed nothing (a claim that found none) must wake nobody.
+      return new Promise((resolve, reject) => route.connection.request(method, args, resolve, reject));
     }
     try {
       return (SqliteStore.prototype[method] as (...a: unknown[]) => Promise<unknown>).apply(this, args);
