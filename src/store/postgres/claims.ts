@@ -103,24 +103,28 @@ export async function claimReady(ctx: TxContext, request: ClaimRequest): Promise
          coalesce((SELECT min(g.lim) FROM g WHERE g.grp = c.grp), (SELECT min(a.lim) FROM a WHERE a.grp = c.grp)) AS lim
        FROM candidates c
      ),
-     picked AS (SELECT * FROM ranked WHERE rn <= lim ORDER BY grp, priority DESC, available_at, id LIMIT $4),
+     -- The attempt ids (the fencing tokens) are drawn here, in claim order (a volatile function in the select
+     -- list runs after ORDER BY and LIMIT), so every write below joins picked by key: an INSERT's RETURNING
+     -- joined back to picked was planned as a nested loop over both (a CTE is estimated at one row), 128 × 128.
+     picked AS (
+       SELECT r.*, nextval('attempts_id_seq') AS attempt_id
+       FROM (SELECT * FROM ranked WHERE rn <= lim ORDER BY grp, priority DESC, available_at, id LIMIT $4) r
+     ),
      opened AS (
-       INSERT INTO attempts (task_id, number, worker, state, started_at, heartbeat_at)
-       SELECT p.id, t.attempts + 1, $1, 'running', $2, $2 FROM picked p JOIN tasks t ON t.id = p.id
-       ORDER BY p.grp, p.priority DESC, p.available_at, p.id
-       RETURNING id, task_id
+       INSERT INTO attempts (id, task_id, number, worker, state, started_at, heartbeat_at) OVERRIDING SYSTEM VALUE
+       SELECT p.attempt_id, p.id, t.attempts + 1, $1, 'running', $2, $2 FROM picked p JOIN tasks t ON t.id = p.id
      ),
      crashed AS (
        UPDATE attempts a SET state = 'crashed', ended_at = $2, error = ${LEASE_EXPIRED_ERROR}
        FROM picked p WHERE p.old_attempt IS NOT NULL AND a.id = p.old_attempt
      ),
      leased AS (
-       UPDATE tasks t SET state = 'running', attempt_id = o.id, lease_owner = $1, lease_expires_at = $3, attempts = t.attempts + 1,
+       UPDATE tasks t SET state = 'running', attempt_id = p.attempt_id, lease_owner = $1, lease_expires_at = $3, attempts = t.attempts + 1,
          crashes = t.crashes + (p.old_attempt IS NOT NULL)::int,
          error = CASE WHEN p.old_attempt IS NULL THEN t.error ELSE ${LEASE_EXPIRED_ERROR} END,
          available_at = p.available_at, started_at = coalesce(t.started_at, $2), updated_at = $2, waiting_for = NULL
-       FROM opened o JOIN picked p ON p.id = o.task_id WHERE t.id = o.task_id
-       RETURNING t.id, o.id AS attempt_id, t.attempts, t.run_id, t.key, t.workflow, t.input, t.max_attempts, t.timeout_ms, t.feedback, t.scope,
+       FROM picked p WHERE t.id = p.id
+       RETURNING t.id, p.attempt_id, t.attempts, t.run_id, t.key, t.workflow, t.input, t.max_attempts, t.timeout_ms, t.feedback, t.scope,
          t.title, t.description, t.crashes, p.old_attempt, p.old_owner
      )
      SELECT l.*, r.cwd,
