@@ -15,8 +15,15 @@
  *
  * Prints a report (or --json) and exits 0: it is a report, not a test.
  *
+ * Farcaster runs at its worker's default slots and the peers at their tuned
+ * settings (graphile-worker: 32 at once, a local queue of 100), each as its
+ * users would run it; --farcaster-concurrency sets Farcaster's. With
+ * --farcaster-b DIR, another checkout's farcaster.ts runs beside, as
+ * "farcaster-b", interleaved like the others (an A/B of two commits).
+ *
  * usage: bun run bench/pg.ts [--tasks 20000] [--rounds 3] [--drones 1,4] [--contenders farcaster,graphile-worker,pg-boss]
  *                            [--url postgres://postgres@127.0.0.1:5432/test] [--concurrency 32] [--batch 100]
+ *                            [--farcaster-concurrency N] [--farcaster-b DIR]
  *                            [--peers DIR] [--wait-quiet 0] [--json]
  */
 import { SQL } from "bun";
@@ -42,6 +49,8 @@ const { values } = parseArgs({
     contenders: { type: "string" },
     url: { type: "string", default: process.env.FARCASTER_BENCH_PG ?? "postgres://postgres@127.0.0.1:5432/test" },
     concurrency: { type: "string", default: "32" },
+    "farcaster-concurrency": { type: "string" },
+    "farcaster-b": { type: "string" },
     batch: { type: "string", default: "100" },
     peers: { type: "string", default: join(tmpdir(), "farcaster-bench-pg", "peers") },
     "wait-quiet": { type: "string", default: "0" },
@@ -53,6 +62,7 @@ const rounds = count("--rounds", values.rounds);
 const droneCounts = values.drones!.split(",").map((d) => count("--drones", d));
 const names = choices("--contenders", values.contenders, CONTENDERS) ?? [...CONTENDERS];
 const concurrency = count("--concurrency", values.concurrency);
+const farcasterConcurrency = values["farcaster-concurrency"] === undefined ? undefined : count("--farcaster-concurrency", values["farcaster-concurrency"]);
 const batch = count("--batch", values.batch);
 const waitQuietMs = nonNegative("--wait-quiet", values["wait-quiet"]) * 1000;
 const url = values.url!;
@@ -76,7 +86,8 @@ try {
   }
   const node = names.some((n) => n !== "farcaster") ? await installPeers(values.peers!, children, progress) : { node: "", script: "" };
   const all: Contender[] = [
-    ...(names.includes("farcaster") ? [farcaster(scratch.path, children, concurrency)] : []),
+    ...(names.includes("farcaster") ? [farcaster(scratch.path, children, farcasterConcurrency)] : []),
+    ...(values["farcaster-b"] ? [farcaster(scratch.path, children, farcasterConcurrency, { name: "farcaster-b", checkout: values["farcaster-b"] })] : []),
     ...(names.includes("graphile-worker") ? [graphileWorker(node, scratch.path, children, concurrency, batch)] : []),
     ...(names.includes("pg-boss") ? [pgBoss(node, scratch.path, children, concurrency, batch)] : []),
   ];
@@ -137,6 +148,7 @@ function format(report: { machine: ReturnType<typeof machine>; server: string; c
     targets.push({ name: "farcaster: 4 worker processes ≥ 1.5× one", measured: `${fixed(median(r), 2)}×`, pass: median(r) >= 1.5 });
   }
   const scaling = contenders.map((c) => [c.name, range(ratio(of(c.name, 4), of(c.name, 1)))]);
+  const ab = contenders.some((c) => c.name === "farcaster-b") ? drones.map((d) => [`${d}`, range(ratio(of("farcaster", d), of("farcaster-b", d)))]) : [];
   return [
     `# Farcaster on PostgreSQL against graphile-worker and pg-boss`,
     "",
@@ -146,6 +158,7 @@ function format(report: { machine: ReturnType<typeof machine>; server: string; c
     table(["procs", "contender", "jobs/s (median)", "÷ graphile-worker", "worker CPU µs/job", "PostgreSQL CPU µs/job", "statements µs/job", "others' CPU"], rows),
     "",
     drones.includes(1) && drones.includes(4) ? table(["contender", "4 processes ÷ 1"], scaling) : "",
+    ab.length > 0 ? `\n${table(["procs", "farcaster ÷ farcaster-b (each round's own pair)"], ab)}` : "",
     "",
     targets.length > 0 ? targetTable(targets) : "",
     "",

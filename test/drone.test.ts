@@ -1,3 +1,4 @@
+import { AttemptAbort } from "../src/engine/attemptAbort.ts";
 import { describe, expect, test } from "bun:test";
 import { runAttempt } from "../src/engine/attempt.ts";
 import { Drone } from "../src/engine/drone.ts";
@@ -26,7 +27,7 @@ describe("an attempt under its lease", () => {
     });
     const { taskId } = await submitOne(store, wf);
     const [claimed] = await store.claimTasks("old", 1, 60);
-    const attempt = runAttempt({ store, clock, worker: "old", claimed: claimed!, workflow: wf, workflows: new WorkflowRegistry().register(wf), claimLeaseMs: 60, controller: new AbortController() });
+    const attempt = runAttempt({ store, clock, worker: "old", claimed: claimed!, workflow: wf, workflows: new WorkflowRegistry().register(wf), claimLeaseMs: 60, abort: new AttemptAbort() });
     await until(async () => (await store.listSteps(taskId)).length === 1);
     clock.advance(1_000); // the lease has expired; another drone reclaims the task
     const [fresh] = await store.claimTasks("new", 1, 60_000);

@@ -1,3 +1,4 @@
+import { AttemptAbort } from "../src/engine/attemptAbort.ts";
 import { z } from "zod";
 import type { ManualClock } from "../src/core/clock.ts";
 import { runAttempt, type AttemptResult } from "../src/engine/attempt.ts";
@@ -24,7 +25,7 @@ export async function attemptOnce(store: SqliteStore, clock: ManualClock, wf: Wo
   const [claimed] = await store.claimTasks(worker, 1, leaseMs);
   if (!claimed) return null;
   const workflows = new WorkflowRegistry().register(wf);
-  return runAttempt({ store, clock, worker, claimed, workflow: wf, workflows, claimLeaseMs: leaseMs, controller: new AbortController() });
+  return runAttempt({ store, clock, worker, claimed, workflow: wf, workflows, claimLeaseMs: leaseMs, abort: new AttemptAbort() });
 }
 
 /** Claims the next task and runs one attempt of it with whichever workflow of `registry` it names. */
@@ -33,5 +34,5 @@ export async function attemptWith(store: SqliteStore, clock: ManualClock, regist
   if (!claimed) return null;
   const wf = registry.get(claimed.workflow);
   if (!wf) throw new Error(`test registry has no workflow "${claimed.workflow}"`);
-  return runAttempt({ store, clock, worker, claimed, workflow: wf, workflows: registry, claimLeaseMs: leaseMs, controller: new AbortController() });
+  return runAttempt({ store, clock, worker, claimed, workflow: wf, workflows: registry, claimLeaseMs: leaseMs, abort: new AttemptAbort() });
 }

@@ -6,6 +6,7 @@
  * applies it. JSON values (task inputs) may hold a NUL: they are stored as
  * JSON text, and the jsonb casts that look inside them must still work.
  */
+import { AttemptAbort } from "../src/engine/attemptAbort.ts";
 import { afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -45,7 +46,7 @@ async function drain(store: Store, clock: ManualClock): Promise<void> {
   for (;;) {
     const [claimed] = await store.claimTasks("w", 1, 10_000);
     if (!claimed) return;
-    await runAttempt({ store, clock, worker: "w", claimed, workflow: registry.get(claimed.workflow)!, workflows: registry, claimLeaseMs: 10_000, controller: new AbortController() });
+    await runAttempt({ store, clock, worker: "w", claimed, workflow: registry.get(claimed.workflow)!, workflows: registry, claimLeaseMs: 10_000, abort: new AttemptAbort() });
   }
 }
 

@@ -5,7 +5,9 @@
  *   farcaster        through its CLI, as a user would: a workplan of N
  *                    bench-noop tasks (one journaled ctx.step each, durable
  *                    before it returns), `farcaster run --detach`, then
- *                    `farcaster worker --quiet` processes (default 32 slots)
+ *                    `farcaster worker --quiet` processes at the worker's
+ *                    default slots (or --farcaster-concurrency); any checkout
+ *                    can be a contender (--farcaster-b DIR: its farcaster.ts)
  *   graphile-worker  0.18, tuned: a local queue (jobs fetched and locked in
  *                    one statement), batched completion, 32 jobs at once
  *   pg-boss          12, batch fetch (jobs fetched, and completed, by batch)
@@ -67,12 +69,15 @@ function withSchema(url: string, schema: string): string {
   return u.toString();
 }
 
-export function farcaster(scratch: string, children: Children, concurrency: number): Contender {
-  const entry = join(ROOT, "farcaster.ts");
+/** `concurrency` undefined: the worker's default. */
+export function farcaster(scratch: string, children: Children, concurrency: number | undefined, options: { name?: string; checkout?: string } = {}): Contender {
+  const entry = join(options.checkout ?? ROOT, "farcaster.ts");
+  if (!existsSync(entry)) throw new Error(`--farcaster-b: ${options.checkout} has no farcaster.ts`);
   const plans = new Map<number, string>();
+  const slots = concurrency === undefined ? [] : ["-c", String(concurrency)];
   return {
-    name: "farcaster",
-    description: `${entry} worker (${concurrency} slots), bench-noop tasks with one journaled step each`,
+    name: options.name ?? "farcaster",
+    description: `${entry} worker (${concurrency === undefined ? "default" : concurrency} slots), bench-noop tasks with one journaled step each`,
     async prepare(url, schema, tasks) {
       let plan = plans.get(tasks);
       if (!plan) {
@@ -87,7 +92,7 @@ export function farcaster(scratch: string, children: Children, concurrency: numb
       return {
         env,
         cwd: scratch,
-        workerCommand: [process.execPath, entry, "worker", "--db", db, "--workflows", WORKFLOWS, "--quiet", "-c", String(concurrency)],
+        workerCommand: [process.execPath, entry, "worker", "--db", db, "--workflows", WORKFLOWS, "--quiet", ...slots],
         async done(admin) {
           const [run] = await admin.unsafe<{ state: string }[]>(`SELECT state FROM ${schema}.runs WHERE id = $1`, [runId]);
           if (run?.state === "failed" || run?.state === "cancelled") throw new Error(`farcaster: run ${runId} ${run.state}`);

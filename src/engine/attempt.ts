@@ -1,7 +1,7 @@
 /**
  * Running one claimed task to an outcome: load its journal (the claim
  * brought its dependencies' outputs), run the workflow under the drone's
- * heartbeat, a timeout and an AbortSignal, then commit the outcome through
+ * heartbeat, a timeout and its abort switch, then commit the outcome through
  * the fenced store calls.
  *
  *   returned          -> completeTask
@@ -17,6 +17,7 @@ import type { Clock } from "../core/clock.ts";
 import { setLongTimeout } from "../core/timers.ts";
 import { FarcasterError, LeaseLostError, NonDeterminismError, NonRetryableError, StepOutputError, StoreUnreachableError, TaskTimeoutError } from "../core/errors.ts";
 import type { ClaimedTask, Store } from "../store/types.ts";
+import type { AttemptAbort } from "./attemptAbort.ts";
 import { LeaseKeeper } from "./leaseKeeper.ts";
 import { LogBuffer } from "./logBuffer.ts";
 import { describeError, StepContext, Suspended, toJournalValue } from "./stepContext.ts";
@@ -49,8 +50,8 @@ export interface AttemptOptions {
   claimLeaseMs: number;
   /** The operator's lease (worker --lease): wins over the workflow's own. */
   forceLeaseMs?: number;
-  /** Lets the drone abort the attempt (shutdown). */
-  controller: AbortController;
+  /** Lets the drone abort the attempt (shutdown); the heartbeat and the timeout pull it too. */
+  abort: AttemptAbort;
   /** The drone's heartbeat; omitted: one of the attempt's own. */
   leases?: LeaseKeeper;
   /**
@@ -61,20 +62,13 @@ export interface AttemptOptions {
   onSettling?: () => void;
 }
 
-function abortPromise(signal: AbortSignal): Promise<never> {
-  return new Promise((_, reject) => {
-    if (signal.aborted) reject(signal.reason);
-    else signal.addEventListener("abort", () => reject(signal.reason), { once: true });
-  });
-}
-
 export async function runAttempt(options: AttemptOptions): Promise<AttemptResult> {
-  const { store, clock, claimed, workflow, controller } = options;
+  const { store, clock, claimed, workflow, abort } = options;
   const { taskId, attemptId } = claimed;
   const label = `${claimed.runId}/${claimed.key}`;
   const leaseMs = options.forceLeaseMs ?? workflow.limits?.leaseMs ?? options.claimLeaseMs ?? DEFAULT_LEASE_MS;
   const keeper = options.leases ?? new LeaseKeeper({ store, clock, worker: options.worker });
-  const releaseLease = keeper.hold({ taskId, attemptId, leaseMs }, (error) => controller.abort(error), leaseMs !== options.claimLeaseMs);
+  const releaseLease = keeper.hold({ taskId, attemptId, leaseMs }, (error) => abort.abort(error), leaseMs !== options.claimLeaseMs);
   let settled = false;
   /** The workflow is done: stop renewing (the last write ends the lease) and let the drone claim for the slot. */
   const settling = () => {
@@ -85,7 +79,7 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
   };
   const logs = new LogBuffer(store, taskId, attemptId, () => clock.now());
   const timeoutMs = claimed.timeoutMs ?? workflow.limits?.timeoutMs;
-  const cancelTimeout = timeoutMs ? setLongTimeout(() => controller.abort(new TaskTimeoutError(label, timeoutMs)), timeoutMs) : undefined;
+  const cancelTimeout = timeoutMs ? setLongTimeout(() => abort.abort(new TaskTimeoutError(label, timeoutMs)), timeoutMs) : undefined;
 
   try {
     let output: unknown;
@@ -96,7 +90,7 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
       const parsed = workflow.input.safeParse(claimed.input);
       if (!parsed.success) throw new NonRetryableError(`task ${label}: input does not match workflow ${workflow.name}: ${parsed.error.message}`);
       const ctx = new StepContext({
-        store, clock, deps, journal, signal: controller.signal,
+        store, clock, deps, journal, abort,
         onSuspending: settling,
         feedback: claimed.feedback.map((f) => f.reason),
         workflows: options.workflows,
@@ -105,7 +99,7 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
           title: claimed.title, description: claimed.description, scope: claimed.scope ?? null },
       });
       // A workflow that ignores its signal must not hold the attempt hostage.
-      output = await Promise.race([workflow.run(ctx, parsed.data), abortPromise(controller.signal)]);
+      output = await Promise.race([workflow.run(ctx, parsed.data), abort.rejection()]);
       output = toJournalValue(output, label, "(task output)");
       await logs.flush(); // output lands before the completion that ends the lease
     } catch (error) {

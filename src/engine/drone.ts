@@ -16,6 +16,7 @@ import { systemClock, type Clock, type Ticker } from "../core/clock.ts";
 import { setLongTimeout } from "../core/timers.ts";
 import type { ClaimedTask, ClaimGroup, Store } from "../store/types.ts";
 import { runAttempt, ShutdownAbort, type AttemptResult } from "./attempt.ts";
+import { AttemptAbort } from "./attemptAbort.ts";
 import { LeaseKeeper } from "./leaseKeeper.ts";
 import type { WorkflowRegistry } from "./registry.ts";
 import { DEFAULT_LEASE_MS } from "./workflow.ts";
@@ -49,7 +50,7 @@ export interface DroneOptions {
 
 interface Running {
   task: ClaimedTask;
-  controller: AbortController;
+  abort: AttemptAbort;
   done: Promise<void>;
   /** Its last write is queued: the slot counts as free. */
   settling: boolean;
@@ -111,7 +112,7 @@ export class Drone {
     let cancelGrace = () => {};
     await Promise.race([all(), new Promise<void>((resolve) => (cancelGrace = setLongTimeout(resolve, graceMs)))]);
     cancelGrace();
-    for (const running of this.running.values()) running.controller.abort(new ShutdownAbort());
+    for (const running of this.running.values()) running.abort.abort(new ShutdownAbort());
     await all();
     this.leases.stop();
   }
@@ -201,13 +202,13 @@ export class Drone {
 
   private launch(task: ClaimedTask): void {
     const workflow = this.registry.get(task.workflow)!;
-    const controller = new AbortController();
+    const abort = new AttemptAbort();
     const started = performance.now();
     this.onEvent({ type: "claimed", task });
-    const entry: Running = { task, controller, done: Promise.resolve(), settling: false };
+    const entry: Running = { task, abort, done: Promise.resolve(), settling: false };
     entry.done = runAttempt({
       store: this.store, clock: this.clock, worker: this.id, claimed: task, workflow, workflows: this.registry,
-      claimLeaseMs: this.leaseMs, forceLeaseMs: this.forceLease ? this.leaseMs : undefined, controller,
+      claimLeaseMs: this.leaseMs, forceLeaseMs: this.forceLease ? this.leaseMs : undefined, abort,
       leases: this.leases,
       onSettling: () => {
         entry.settling = true;

@@ -30,6 +30,8 @@ export interface LeaseKeeperOptions {
 
 export class LeaseKeeper {
   private readonly held = new Map<number, Held>();
+  /** How many held leases have each length: the beat follows the shortest without walking every lease. */
+  private readonly lengths = new Map<number, number>();
   private readonly ticker: Ticker;
   private cancel: (() => void) | null = null;
   private intervalMs = 0;
@@ -46,11 +48,18 @@ export class LeaseKeeper {
    * workflow's lease is not the one the claim took).
    */
   hold(lease: LeaseRenewal, onLost: (error: Error) => void, renewNow = false): () => void {
-    this.held.set(lease.attemptId, { ...lease, renewedAt: this.options.clock.now(), onLost });
+    const previous = this.held.get(lease.attemptId);
+    if (previous) this.forget(previous);
+    const held: Held = { taskId: lease.taskId, attemptId: lease.attemptId, leaseMs: lease.leaseMs, renewedAt: this.options.clock.now(), onLost };
+    this.held.set(lease.attemptId, held);
+    this.lengths.set(held.leaseMs, (this.lengths.get(held.leaseMs) ?? 0) + 1);
     this.rearm();
     if (renewNow) queueMicrotask(() => void this.beat());
     return () => {
-      if (this.held.delete(lease.attemptId)) this.rearm();
+      if (this.held.get(lease.attemptId) === held) {
+        this.forget(held);
+        this.rearm();
+      }
     };
   }
 
@@ -110,15 +119,22 @@ export class LeaseKeeper {
 
   private lose(lease: Held, error: Error): void {
     if (this.held.get(lease.attemptId) !== lease) return; // released meanwhile
-    this.held.delete(lease.attemptId);
+    this.forget(lease);
     this.rearm();
     lease.onLost(error);
+  }
+
+  private forget(lease: Held): void {
+    this.held.delete(lease.attemptId);
+    const count = (this.lengths.get(lease.leaseMs) ?? 0) - 1;
+    if (count > 0) this.lengths.set(lease.leaseMs, count);
+    else this.lengths.delete(lease.leaseMs);
   }
 
   /** One timer at a third of the shortest lease held; none while nothing is held. */
   private rearm(): void {
     let shortest = Infinity;
-    for (const lease of this.held.values()) shortest = Math.min(shortest, lease.leaseMs);
+    for (const length of this.lengths.keys()) shortest = Math.min(shortest, length);
     const interval = shortest === Infinity ? 0 : Math.max(MIN_BEAT_MS, Math.floor(shortest / 3));
     if (interval === this.intervalMs) return;
     this.cancel?.();
@@ -129,6 +145,7 @@ export class LeaseKeeper {
   /** Stops the timer; leases still held are left to expire (the drone releases them first). */
   stop(): void {
     this.held.clear();
+    this.lengths.clear();
     this.rearm();
   }
 }

@@ -13,6 +13,7 @@ import { deepMessage, largeMessage, LIMITS, nestedDeeperThan } from "../core/lim
 import { GateRejectedError, NonDeterminismError, NonRetryableError, StepFailedError, StepOutputError } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import type { StepRecord, StepWrite, Store, TaskError } from "../store/types.ts";
+import type { AttemptAbort } from "./attemptAbort.ts";
 import type { LogBuffer } from "./logBuffer.ts";
 import type { ApprovalDecision, ApprovalOptions, EventWait, EventWaitOptions, RunView, StepOptions, TaskInfo, WorkflowCatalog, WorkflowContext } from "./workflow.ts";
 import { contentHash } from "../core/hash.ts";
@@ -32,7 +33,8 @@ export interface StepContextOptions {
   workflows: WorkflowCatalog;
   feedback?: string[];
   journal: StepRecord[];
-  signal: AbortSignal;
+  /** The attempt's abort switch: ctx.signal is its signal. */
+  abort: AttemptAbort;
   /** Where ctx.log goes; omitted: nowhere. */
   logs?: LogBuffer;
   /** Called before the task suspends (its lease ends with that write). */
@@ -74,13 +76,21 @@ export function describeError(error: unknown): TaskError {
   return out;
 }
 
+const NO_DEPS: Readonly<Record<string, unknown>> = Object.freeze({});
+const NO_FEEDBACK: readonly string[] = Object.freeze([]);
+
+function isEmpty(record: Record<string, unknown>): boolean {
+  for (const _ in record) return false;
+  return true;
+}
+
 export class StepContext implements WorkflowContext {
   readonly task: TaskInfo;
   readonly deps: Readonly<Record<string, unknown>>;
   readonly feedback: readonly string[];
   readonly workflows: WorkflowCatalog;
   readonly run: RunView;
-  readonly signal: AbortSignal;
+  private readonly abort: AttemptAbort;
   private readonly store: Store;
   private readonly clock: Clock;
   private readonly logs: LogBuffer | undefined;
@@ -93,15 +103,20 @@ export class StepContext implements WorkflowContext {
     this.store = options.store;
     this.clock = options.clock;
     this.task = options.task;
-    this.deps = Object.freeze({ ...options.deps });
-    this.feedback = Object.freeze([...(options.feedback ?? [])]);
+    // Most tasks have no dependencies or feedback: they share one frozen empty value.
+    this.deps = isEmpty(options.deps) ? NO_DEPS : Object.freeze({ ...options.deps });
+    this.feedback = options.feedback === undefined || options.feedback.length === 0 ? NO_FEEDBACK : Object.freeze([...options.feedback]);
     this.workflows = options.workflows;
     const { store, task } = options;
     this.run = { budget: () => store.runBudget(task.runId), modelUsage: () => store.runModelUsage(task.runId) };
-    this.signal = options.signal;
+    this.abort = options.abort;
     this.onSuspending = options.onSuspending ?? (() => {});
     this.logs = options.logs;
     this.journal = new Map(options.journal.map((step) => [step.key, step]));
+  }
+
+  get signal(): AbortSignal {
+    return this.abort.signal;
   }
 
   private get label(): string {
@@ -110,7 +125,7 @@ export class StepContext implements WorkflowContext {
 
   /** Once the attempt is aborted (lease lost, cancelled, timed out) nothing more is committed. */
   private throwIfAborted(): void {
-    if (this.signal.aborted) throw this.signal.reason;
+    if (this.abort.aborted) throw this.abort.reason;
   }
 
   private nextKey(name: string): { key: string; seq: number } {
@@ -288,7 +303,7 @@ export class StepContext implements WorkflowContext {
   }
 
   log(stream: "stdout" | "stderr" | "info", text: string): void {
-    if (!this.signal.aborted) this.logs?.push(stream, text);
+    if (!this.abort.aborted) this.logs?.push(stream, text);
   }
 
   idempotencyKey(stepName: string): string {

@@ -200,7 +200,8 @@ export class PostgresStore implements Store {
   private write<T>(operation: string, write: Omit<Write<T>, "idempotent"> & { idempotent?: boolean }): Promise<T> {
     if (this.readOnly) return Promise.reject(new ReadOnlyStoreError(operation));
     if (this.closed) return Promise.reject(new Error(`${operation}: the store is closed`));
-    return this.writer.write({ idempotent: false, ...write }).catch((error: unknown) => {
+    (write as Write<T>).idempotent ??= false; // the caller's object, made for this call: no copy
+    return this.writer.write(write as Write<T>).catch((error: unknown) => {
       throw refusedText(error) ?? error;
     });
   }

@@ -127,7 +127,11 @@ export class PgGroupWriter {
 
   write<T>(write: Write<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ ...(write as Write), resolve: resolve as (value: unknown) => void, reject });
+      // The write object is made for this call by the store: it becomes the queue entry (no copy).
+      const queued = write as Queued;
+      queued.resolve = resolve as (value: unknown) => void;
+      queued.reject = reject;
+      this.queue.push(queued);
       this.schedule();
     });
   }
