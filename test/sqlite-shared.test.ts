@@ -102,6 +102,37 @@ describe("sharing one writer", () => {
     expect(await next.sharing()).toEqual({ role: "host", clients: 0 });
   });
 
+  test("a store whose host does not answer its hello (busy) writes directly, then joins once the host answers", async () => {
+    const path = join(freshDir(), "busy.db");
+    // A host that takes connections and answers nothing, as one stuck for seconds in a long transaction does.
+    let answering = false;
+    let connections = 0;
+    const busyHost = Bun.listen({
+      unix: socketPathFor(path),
+      socket: {
+        open: () => void connections++,
+        data: (socket, chunk) => {
+          if (!answering) return;
+          const first = JSON.parse(new TextDecoder().decode(chunk).split("\n")[0]!) as { hello?: unknown };
+          if (first.hello) socket.write(`${JSON.stringify({ welcome: { pid: 4242 } })}\n`);
+        },
+      },
+    });
+    try {
+      const store = trackStore(new SharedSqliteStore(path, { helloTimeoutMs: 50, rejoinDelaysMs: [20] }));
+      expect(await store.sharing()).toMatchObject({ role: "direct", why: expect.stringContaining("no answer to hello") });
+      const run = await store.createRun(plan(["a"]));
+      expect(store.writeStats.batches).toBe(1); // written here, directly
+      await until(() => connections >= 3, 5_000, "the store to try again"); // and again: it keeps trying
+      answering = true;
+      await until(async () => (await store.sharing()).role === "client", 5_000, "the store to join the host once it answers");
+      expect(await store.sharing()).toEqual({ role: "client", hostPid: 4242 });
+      expect((await store.getRun(run.id)).state).toBe("running");
+    } finally {
+      busyHost.stop(true);
+    }
+  });
+
   test("a socket path too long for a Unix socket moves to the temp directory", () => {
     const long = join(freshDir(), "d".repeat(120), "x.db");
     expect(socketPathFor(long).length).toBeLessThanOrEqual(100);

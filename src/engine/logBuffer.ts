@@ -42,6 +42,8 @@ export class LogBuffer {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const batch = this.pending;
+    // Nothing logged: no write (a task that logs nothing must not pay a store call per attempt).
+    if (batch.length === 0 && this.dropped === 0) return this.flushing;
     if (this.dropped > 0) batch.unshift({ stream: "info", text: `[${this.dropped} earlier output chunk(s) dropped while the database was slow]\n`, at: this.now() });
     this.pending = [];
     this.bytes = 0;

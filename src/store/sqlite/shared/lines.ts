@@ -1,15 +1,38 @@
 /** Newline-delimited messages over a socket: reassembling lines, and writing them whole. */
 
-/** Splits incoming chunks into complete lines; keeps a partial last line for the next chunk. */
+/**
+ * Splits incoming chunks into complete lines; keeps the pieces of a partial
+ * last line for the next chunk. The pieces are joined once, when the line
+ * ends: a long line (a claim's reply of 128 tasks spans many chunks) joined
+ * and split again at every chunk cost time in the square of its length, a
+ * fifth of a client process's CPU in a profile.
+ */
 export class LineBuffer {
-  private partial = "";
+  private pieces: string[] = [];
   private readonly decoder = new TextDecoder();
 
   push(chunk: Uint8Array): string[] {
-    const text = this.partial + this.decoder.decode(chunk, { stream: true });
-    const lines = text.split("\n");
-    this.partial = lines.pop()!;
-    return lines.filter((line) => line !== "");
+    const text = this.decoder.decode(chunk, { stream: true });
+    let end = text.indexOf("\n");
+    if (end === -1) {
+      if (text !== "") this.pieces.push(text);
+      return [];
+    }
+    const lines: string[] = [];
+    const take = (line: string) => {
+      if (line !== "") lines.push(line);
+    };
+    this.pieces.push(text.slice(0, end));
+    take(this.pieces.length === 1 ? this.pieces[0]! : this.pieces.join(""));
+    this.pieces = [];
+    for (let start = end + 1; ; start = end + 1) {
+      end = text.indexOf("\n", start);
+      if (end === -1) {
+        if (start < text.length) this.pieces.push(text.slice(start));
+        return lines;
+      }
+      take(text.slice(start, end));
+    }
   }
 }
 
@@ -19,7 +42,8 @@ export class LineBuffer {
  */
 export class Outbox {
   private queued = "";
-  private backlog: Uint8Array | null = null;
+  /** Encoded and not yet taken by the socket, oldest first (the first one perhaps partly taken). */
+  private backlog: Uint8Array[] = [];
   private scheduled = false;
   private waiters: (() => void)[] = [];
 
@@ -46,7 +70,7 @@ export class Outbox {
   discard(): void {
     this.discarded = true;
     this.queued = "";
-    this.backlog = null;
+    this.backlog = [];
     for (const resolve of this.waiters.splice(0)) resolve();
   }
 
@@ -54,30 +78,29 @@ export class Outbox {
 
   /** Resolves once everything sent so far was taken by the socket (or the socket is gone). */
   flushed(): Promise<void> {
-    if (this.queued === "" && this.backlog === null) return Promise.resolve();
+    if (this.queued === "" && this.backlog.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
   private pump(): void {
     if (this.discarded) return;
     if (this.queued !== "") {
-      const fresh = new TextEncoder().encode(this.queued);
+      this.backlog.push(ENCODER.encode(this.queued));
       this.queued = "";
-      this.backlog = this.backlog ? concat(this.backlog, fresh) : fresh;
     }
-    if (this.backlog) {
-      const written = this.write(this.backlog);
+    // Chunk by chunk until the socket takes less than it was given (full: its drain event calls again).
+    while (this.backlog.length > 0) {
+      const chunk = this.backlog[0]!;
+      const written = this.write(chunk);
       if (written < 0) return this.discard(); // the socket is closed
-      const taken = written;
-      this.backlog = taken >= this.backlog.length ? null : this.backlog.subarray(taken);
+      if (written < chunk.length) {
+        this.backlog[0] = chunk.subarray(written);
+        return;
+      }
+      this.backlog.shift();
     }
-    if (this.backlog === null && this.queued === "") for (const resolve of this.waiters.splice(0)) resolve();
+    for (const resolve of this.waiters.splice(0)) resolve();
   }
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
-}
+const ENCODER = new TextEncoder();

@@ -22,8 +22,8 @@ export interface ConnectionEvents {
   lost(pending: PendingRequest[]): void;
 }
 
-/** How long a host has to answer the hello before the client gives up on it. */
-const HELLO_TIMEOUT_MS = 2_000;
+/** How long a host has to answer the hello before the client gives up on it (for now: see SharedSqliteStore's rejoin). */
+export const HELLO_TIMEOUT_MS = 2_000;
 
 export type ConnectResult = { connection: HostConnection } | { absent: "none" | "stale" | "refused"; detail?: string };
 
@@ -40,7 +40,7 @@ export class HostConnection {
   ) {}
 
   /** Connects and says hello; `absent` when nobody hosts (no socket, or a dead host's file left behind). */
-  static async connect(socketPath: string, dbPath: string, events: ConnectionEvents): Promise<ConnectResult> {
+  static async connect(socketPath: string, dbPath: string, events: ConnectionEvents, helloTimeoutMs = HELLO_TIMEOUT_MS): Promise<ConnectResult> {
     const lines = new LineBuffer();
     let connection: HostConnection | null = null;
     let greeting: (reply: Reply) => void = () => {};
@@ -73,7 +73,7 @@ export class HostConnection {
     const outbox = new Outbox((data) => socket.write(data));
     const answer = await new Promise<Reply | null>((resolve) => {
       greeting = resolve;
-      setTimeout(() => resolve(null), HELLO_TIMEOUT_MS);
+      setTimeout(() => resolve(null), helloTimeoutMs);
       outbox.send(encode({ hello: { db: dbPath, pid: process.pid } }));
     });
     if (!answer || "refused" in answer) {

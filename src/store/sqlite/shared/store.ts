@@ -11,6 +11,13 @@
  * half the work of one); one writer keeps its cache warm and batches every
  * process's writes together.
  *
+ * A process that could not join (the host did not answer its hello in time:
+ * a host busy in a long synchronous transaction, such as inserting a plan of
+ * 20,000 tasks, answers nobody for seconds) writes directly for now and tries
+ * again later, as long as it lives: it joins the host once the host answers,
+ * or hosts if the host went away. Four workers started while the first was
+ * planning wrote directly for good before, at half the throughput of one.
+ *
  * Correctness never rests on it: SQLite's locks still order every write, so
  * a second host (two processes racing to replace a dead one) or a process
  * writing directly (a short command such as `farcaster approve`) is only
@@ -27,7 +34,7 @@ import { join } from "node:path";
 import type { Store } from "../../types.ts";
 import { SqliteStore, type SqliteStoreOptions } from "../store.ts";
 import { StoreHost, WRITE_METHODS, type WriteMethod } from "./host.ts";
-import { HostConnection, type PendingRequest } from "./remote.ts";
+import { HELLO_TIMEOUT_MS, HostConnection, type PendingRequest } from "./remote.ts";
 
 /** Unix socket paths are limited to about 100 bytes; beyond that the socket lives in the temp directory. */
 const MAX_SOCKET_PATH = 100;
@@ -42,6 +49,15 @@ export type SharedRole = { role: "host"; clients: number } | { role: "client"; h
 
 /** How many times an election is tried before this process just writes directly. */
 const ELECTION_TRIES = 5;
+/** While writing directly, the waits before each try to join (or become) the host again; the last repeats. */
+const REJOIN_DELAYS_MS = [250, 500, 1_000, 2_000, 5_000];
+
+export interface SharingOptions {
+  /** How long a host has to answer the hello. */
+  helloTimeoutMs?: number;
+  /** The waits before each try to rejoin while writing directly; the last repeats. */
+  rejoinDelaysMs?: readonly number[];
+}
 
 type Route = { kind: "host"; host: StoreHost } | { kind: "client"; connection: HostConnection } | { kind: "direct"; why: string };
 
@@ -52,10 +68,17 @@ export class SharedSqliteStore extends SqliteStore {
   private elected = false;
   private closing = false;
   readonly socketPath: string;
+  private readonly helloTimeoutMs: number;
+  private readonly rejoinDelaysMs: readonly number[];
+  private rejoinTimer: ReturnType<typeof setTimeout> | null = null;
+  private rejoinTries = 0;
+  private rejoining: Promise<void> = Promise.resolve();
 
-  constructor(path: string, options: SqliteStoreOptions = {}) {
+  constructor(path: string, options: SqliteStoreOptions & SharingOptions = {}) {
     super(path, { ...options, onCommit: () => this.hostCommitted() });
     this.socketPath = socketPathFor(path);
+    this.helloTimeoutMs = options.helloTimeoutMs ?? HELLO_TIMEOUT_MS;
+    this.rejoinDelaysMs = options.rejoinDelaysMs ?? REJOIN_DELAYS_MS;
     this.electing = Promise.resolve();
     this.startElection();
   }
@@ -81,36 +104,73 @@ export class SharedSqliteStore extends SqliteStore {
     if (this.route.kind === "host") this.route.host.committed();
   }
 
-  /** Join the host, or become it; replace a dead host's socket file. */
+  /** Join the host, or become it; replace a dead host's socket file. Failing that, write directly and try again later. */
   private async elect(): Promise<void> {
     for (let attempt = 0; attempt < ELECTION_TRIES && !this.closing; attempt++) {
-      const joined = await HostConnection.connect(this.socketPath, this.path, {
-        changed: () => this.noteChange(),
-        lost: (pending) => this.hostLost(pending),
-      });
-      if ("connection" in joined) {
-        this.route = { kind: "client", connection: joined.connection };
+      const outcome = await this.joinOrHost();
+      if (outcome === "elected") return;
+      if (outcome !== "retry") {
+        this.route = { kind: "direct", why: outcome };
+        this.scheduleRejoin();
         return;
-      }
-      if (joined.absent === "refused") {
-        this.route = { kind: "direct", why: `the host at ${this.socketPath} refused: ${joined.detail}` };
-        return;
-      }
-      if (joined.absent === "stale") {
-        try {
-          unlinkSync(this.socketPath); // a host that died left its socket file
-        } catch {
-          // another process removed it first
-        }
-      }
-      try {
-        this.route = { kind: "host", host: StoreHost.listen(this, this.socketPath, this.path) };
-        return;
-      } catch {
-        // Someone else just started hosting: join them on the next try.
       }
     }
     this.route = { kind: "direct", why: "no host could be joined or started" };
+    this.scheduleRejoin();
+  }
+
+  /** One try: "elected" (route set), "retry" (someone else just started hosting), or why it failed. */
+  private async joinOrHost(): Promise<"elected" | "retry" | string> {
+    const joined = await HostConnection.connect(
+      this.socketPath,
+      this.path,
+      { changed: () => this.noteChange(), lost: (pending) => this.hostLost(pending) },
+      this.helloTimeoutMs,
+    );
+    if (this.closing) {
+      if ("connection" in joined) await joined.connection.close();
+      return "the store is closing";
+    }
+    if ("connection" in joined) {
+      this.route = { kind: "client", connection: joined.connection };
+      return "elected";
+    }
+    if (joined.absent === "refused") return `the host at ${this.socketPath} refused: ${joined.detail}`;
+    if (joined.absent === "stale") {
+      try {
+        unlinkSync(this.socketPath); // a host that died left its socket file
+      } catch {
+        // another process removed it first
+      }
+    }
+    try {
+      this.route = { kind: "host", host: StoreHost.listen(this, this.socketPath, this.path) };
+      return "elected";
+    } catch {
+      return "retry"; // someone else just started hosting: join them on the next try
+    }
+  }
+
+  /**
+   * While writing directly, try again later to join or become the host. The
+   * writes go on directly meanwhile (the route changes only once joined), so
+   * nothing waits for a host that is slow to answer.
+   */
+  private scheduleRejoin(): void {
+    if (this.closing || this.rejoinTimer) return;
+    const delay = this.rejoinDelaysMs[Math.min(this.rejoinTries++, this.rejoinDelaysMs.length - 1)]!;
+    this.rejoinTimer = setTimeout(() => {
+      this.rejoinTimer = null;
+      if (this.closing || !this.elected || this.route.kind !== "direct") return;
+      this.rejoining = this.joinOrHost().then((outcome) => {
+        if (outcome === "elected") this.rejoinTries = 0;
+        else if (this.route.kind === "direct") {
+          this.route = { kind: "direct", why: outcome === "retry" ? "no host could be joined or started" : outcome };
+          this.scheduleRejoin();
+        }
+      });
+    }, delay);
+    this.rejoinTimer.unref?.(); // a store left open does not keep its process alive for this
   }
 
   private hostLost(pending: PendingRequest[]): void {
@@ -148,7 +208,10 @@ export class SharedSqliteStore extends SqliteStore {
   override async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    if (this.rejoinTimer) clearTimeout(this.rejoinTimer);
+    this.rejoinTimer = null;
     await this.electing;
+    await this.rejoining;
     const route = this.route;
     if (route.kind === "host") await route.host.close();
     if (route.kind === "client") await route.connection.close();
