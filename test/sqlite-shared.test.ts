@@ -119,7 +119,7 @@ describe("sharing one writer", () => {
       },
     });
     try {
-      const store = trackStore(new SharedSqliteStore(path, { helloTimeoutMs: 50, rejoinDelaysMs: [20] }));
+      const store = trackStore(new SharedSqliteStore(path, { helloTimeoutMs: 50, rejoinDelaysMs: [20], rejoinHelloTimeoutMs: 50 }));
       expect(await store.sharing()).toMatchObject({ role: "direct", why: expect.stringContaining("no answer to hello") });
       const run = await store.createRun(plan(["a"]));
       expect(store.writeStats.batches).toBe(1); // written here, directly
@@ -130,6 +130,36 @@ describe("sharing one writer", () => {
       expect((await store.getRun(run.id)).state).toBe("running");
     } finally {
       busyHost.stop(true);
+    }
+  });
+
+  test("a try to rejoin waits for a busy host's answer as long as it takes, and joins as soon as it comes; closing ends the wait", async () => {
+    const path = join(freshDir(), "slow.db");
+    const hellos: { answer: () => void }[] = [];
+    const slowHost = Bun.listen({
+      unix: socketPathFor(path),
+      socket: {
+        data: (socket) => void hellos.push({ answer: () => void socket.write(`${JSON.stringify({ welcome: { pid: 4343 } })}\n`) }),
+      },
+    });
+    try {
+      // The election gives up at once; the try to rejoin that follows waits (for up to a minute here).
+      const store = trackStore(new SharedSqliteStore(path, { helloTimeoutMs: 20, rejoinDelaysMs: [10], rejoinHelloTimeoutMs: 60_000 }));
+      expect(await store.sharing()).toMatchObject({ role: "direct" });
+      await until(() => hellos.length >= 2, 5_000, "the try to rejoin to say hello");
+      await store.createRun(plan(["a"])); // written directly meanwhile: nothing waits for the host
+      hellos.at(-1)!.answer(); // the host's turn ended
+      await until(async () => (await store.sharing()).role === "client", 5_000, "the store to join the host");
+      expect(hellos).toHaveLength(2); // joined on that try's answer, without another
+      // A store closing while its try still waits for an answer does not wait for it.
+      const other = new SharedSqliteStore(path, { helloTimeoutMs: 20, rejoinDelaysMs: [10], rejoinHelloTimeoutMs: 60_000 });
+      expect(await other.sharing()).toMatchObject({ role: "direct" });
+      await until(() => hellos.length >= 4, 5_000, "the second store's try to rejoin");
+      const started = performance.now();
+      await other.close();
+      expect(performance.now() - started).toBeLessThan(5_000);
+    } finally {
+      slowHost.stop(true);
     }
   });
 

@@ -40,7 +40,8 @@ export class HostConnection {
   ) {}
 
   /** Connects and says hello; `absent` when nobody hosts (no socket, or a dead host's file left behind). */
-  static async connect(socketPath: string, dbPath: string, events: ConnectionEvents, helloTimeoutMs = HELLO_TIMEOUT_MS): Promise<ConnectResult> {
+  /** `signal`: stop waiting for the answer (the store is closing); the result is then "refused". */
+  static async connect(socketPath: string, dbPath: string, events: ConnectionEvents, helloTimeoutMs = HELLO_TIMEOUT_MS, signal?: AbortSignal): Promise<ConnectResult> {
     const lines = new LineBuffer();
     let connection: HostConnection | null = null;
     let greeting: (reply: Reply) => void = () => {};
@@ -71,11 +72,17 @@ export class HostConnection {
       return { absent: code === "ECONNREFUSED" ? "stale" : "none", detail: code };
     }
     const outbox = new Outbox((data) => socket.write(data));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stop = () => greeting({ refused: "stopped waiting for the host's answer" });
     const answer = await new Promise<Reply | null>((resolve) => {
       greeting = resolve;
-      setTimeout(() => resolve(null), helloTimeoutMs);
+      timer = setTimeout(() => resolve(null), helloTimeoutMs);
+      if (signal?.aborted) return stop();
+      signal?.addEventListener("abort", stop, { once: true });
       outbox.send(encode({ hello: { db: dbPath, pid: process.pid } }));
     });
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", stop);
     if (!answer || "refused" in answer) {
       socket.end();
       return { absent: "refused", detail: answer && "refused" in answer ? answer.refused : "no answer to hello" };

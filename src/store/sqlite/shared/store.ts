@@ -50,11 +50,19 @@ export type SharedRole = { role: "host"; clients: number } | { role: "client"; h
 /** How many times an election is tried before this process just writes directly. */
 const ELECTION_TRIES = 5;
 /** While writing directly, the waits before each try to join (or become) the host again; the last repeats. */
-const REJOIN_DELAYS_MS = [250, 500, 1_000, 2_000, 5_000];
+const REJOIN_DELAYS_MS = [100, 250, 500, 1_000, 2_000];
+/**
+ * How long a try to rejoin waits for the host's answer. Long: the writes go
+ * on directly meanwhile, and a busy host answers as soon as its turn ends,
+ * so the store joins then rather than at its next try.
+ */
+const REJOIN_HELLO_TIMEOUT_MS = 30_000;
 
 export interface SharingOptions {
-  /** How long a host has to answer the hello. */
+  /** How long a host has to answer the hello (at an election: the writes wait for it). */
   helloTimeoutMs?: number;
+  /** How long a host has to answer the hello of a try to rejoin (the writes go on directly). */
+  rejoinHelloTimeoutMs?: number;
   /** The waits before each try to rejoin while writing directly; the last repeats. */
   rejoinDelaysMs?: readonly number[];
 }
@@ -70,15 +78,19 @@ export class SharedSqliteStore extends SqliteStore {
   readonly socketPath: string;
   private readonly helloTimeoutMs: number;
   private readonly rejoinDelaysMs: readonly number[];
+  private readonly rejoinHelloTimeoutMs: number;
   private rejoinTimer: ReturnType<typeof setTimeout> | null = null;
   private rejoinTries = 0;
   private rejoining: Promise<void> = Promise.resolve();
+  /** Ends a try to rejoin that is still waiting for the host's answer when the store closes. */
+  private readonly closingSignal = new AbortController();
 
   constructor(path: string, options: SqliteStoreOptions & SharingOptions = {}) {
     super(path, { ...options, onCommit: () => this.hostCommitted() });
     this.socketPath = socketPathFor(path);
     this.helloTimeoutMs = options.helloTimeoutMs ?? HELLO_TIMEOUT_MS;
     this.rejoinDelaysMs = options.rejoinDelaysMs ?? REJOIN_DELAYS_MS;
+    this.rejoinHelloTimeoutMs = options.rejoinHelloTimeoutMs ?? REJOIN_HELLO_TIMEOUT_MS;
     this.electing = Promise.resolve();
     this.startElection();
   }
@@ -107,7 +119,7 @@ export class SharedSqliteStore extends SqliteStore {
   /** Join the host, or become it; replace a dead host's socket file. Failing that, write directly and try again later. */
   private async elect(): Promise<void> {
     for (let attempt = 0; attempt < ELECTION_TRIES && !this.closing; attempt++) {
-      const outcome = await this.joinOrHost();
+      const outcome = await this.joinOrHost(this.helloTimeoutMs);
       if (outcome === "elected") return;
       if (outcome !== "retry") {
         this.route = { kind: "direct", why: outcome };
@@ -120,12 +132,13 @@ export class SharedSqliteStore extends SqliteStore {
   }
 
   /** One try: "elected" (route set), "retry" (someone else just started hosting), or why it failed. */
-  private async joinOrHost(): Promise<"elected" | "retry" | string> {
+  private async joinOrHost(helloTimeoutMs: number): Promise<"elected" | "retry" | string> {
     const joined = await HostConnection.connect(
       this.socketPath,
       this.path,
       { changed: () => this.noteChange(), lost: (pending) => this.hostLost(pending) },
-      this.helloTimeoutMs,
+      helloTimeoutMs,
+      this.closingSignal.signal,
     );
     if (this.closing) {
       if ("connection" in joined) await joined.connection.close();
@@ -162,7 +175,7 @@ export class SharedSqliteStore extends SqliteStore {
     this.rejoinTimer = setTimeout(() => {
       this.rejoinTimer = null;
       if (this.closing || !this.elected || this.route.kind !== "direct") return;
-      this.rejoining = this.joinOrHost().then((outcome) => {
+      this.rejoining = this.joinOrHost(this.rejoinHelloTimeoutMs).then((outcome) => {
         if (outcome === "elected") this.rejoinTries = 0;
         else if (this.route.kind === "direct") {
           this.route = { kind: "direct", why: outcome === "retry" ? "no host could be joined or started" : outcome };
@@ -210,6 +223,7 @@ export class SharedSqliteStore extends SqliteStore {
     this.closing = true;
     if (this.rejoinTimer) clearTimeout(this.rejoinTimer);
     this.rejoinTimer = null;
+    this.closingSignal.abort();
     await this.electing;
     await this.rejoining;
     const route = this.route;
