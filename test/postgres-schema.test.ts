@@ -116,6 +116,25 @@ describe.skipIf(!pgAvailable)("the PostgreSQL schema", () => {
     }
   });
 
+  test("claims draw attempt ids from the attempts table's own sequence, whatever name it got", async () => {
+    const schema = await freshSchema();
+    try {
+      // A schema that already holds something named attempts_id_seq: the identity's sequence is named otherwise.
+      await pgAdmin().unsafe(`CREATE SCHEMA IF NOT EXISTS ${schema}; CREATE SEQUENCE ${schema}.attempts_id_seq START 500`);
+      const store = await openPgStore(schema);
+      const [sequence] = await pgAdmin().unsafe<{ own: string }[]>(`SELECT pg_get_serial_sequence('${schema}.attempts', 'id') AS own`);
+      expect(sequence!.own).not.toBe(`${schema}.attempts_id_seq`);
+      await store.createRun({ version: 1, goal: "g", tasks: [{ id: "a", title: "a", workflow: "w" }, { id: "b", title: "b", workflow: "w" }] });
+      const claimed = await store.claimTasks("w1", 2, 10_000);
+      expect(claimed.map((c) => c.attemptId).sort()).toEqual([1, 2]);
+      const [other] = await pgAdmin().unsafe<{ untouched: boolean }[]>(`SELECT NOT is_called AS untouched FROM ${schema}.attempts_id_seq`);
+      expect(other!.untouched).toBe(true);
+      await store.close();
+    } finally {
+      await dropSchema(schema);
+    }
+  });
+
   test("openers racing on a fresh schema apply each migration once", async () => {
     const schema = await freshSchema();
     try {

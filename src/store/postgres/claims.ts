@@ -106,8 +106,10 @@ export async function claimReady(ctx: TxContext, request: ClaimRequest): Promise
      -- The attempt ids (the fencing tokens) are drawn here, in claim order (a volatile function in the select
      -- list runs after ORDER BY and LIMIT), so every write below joins picked by key: an INSERT's RETURNING
      -- joined back to picked was planned as a nested loop over both (a CTE is estimated at one row), 128 × 128.
+     -- The sequence by the column it serves (its name is attempts_id_seq unless that name was taken when the
+     -- table was made); the uncorrelated subquery is evaluated once per statement.
      picked AS (
-       SELECT r.*, nextval('attempts_id_seq') AS attempt_id
+       SELECT r.*, nextval((SELECT pg_get_serial_sequence('attempts', 'id')::regclass)) AS attempt_id
        FROM (SELECT * FROM ranked WHERE rn <= lim ORDER BY grp, priority DESC, available_at, id LIMIT $4) r
      ),
      opened AS (
