@@ -175,13 +175,16 @@ export class SharedSqliteStore extends SqliteStore {
     this.rejoinTimer = setTimeout(() => {
       this.rejoinTimer = null;
       if (this.closing || !this.elected || this.route.kind !== "direct") return;
-      this.rejoining = this.joinOrHost(this.rejoinHelloTimeoutMs).then((outcome) => {
-        if (outcome === "elected") this.rejoinTries = 0;
-        else if (this.route.kind === "direct") {
-          this.route = { kind: "direct", why: outcome === "retry" ? "no host could be joined or started" : outcome };
-          this.scheduleRejoin();
-        }
-      });
+      this.rejoining = this.joinOrHost(this.rejoinHelloTimeoutMs).then(
+        (outcome) => {
+          if (outcome === "elected") this.rejoinTries = 0;
+          else if (this.route.kind === "direct") {
+            this.route = { kind: "direct", why: outcome === "retry" ? "no host could be joined or started" : outcome };
+            this.scheduleRejoin();
+          }
+        },
+        () => this.scheduleRejoin(), // whatever failed, the writes go on directly: try again later
+      );
     }, delay);
     this.rejoinTimer.unref?.(); // a store left open does not keep its process alive for this
   }
