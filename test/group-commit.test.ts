@@ -78,6 +78,26 @@ describe("one batch, one transaction", () => {
     expect((await store.getRun(good.id)).state).toBe("succeeded");
   });
 
+  test("a dependent whose other dependencies finished in earlier batches is named by the completion of the set that readied it", async () => {
+    const { store } = freshStore();
+    const run = await store.createRun(plan(["a"], ["b"], ["c"], ["d", "a", "b"], ["e", "a", "c"]));
+    const claimed = await store.claimTasks("w", 3, 10_000);
+    const byKey = new Map(await Promise.all(claimed.map(async (task) => [(await store.getTask(task.taskId)).key, task] as const)));
+    const a = byKey.get("a")!;
+    await store.completeTask(a.taskId, a.attemptId, null); // a batch of its own, before the set
+    const set = ["c", "b"].map((key) => byKey.get(key)!);
+    const before = { ...store.writeStats };
+    const results = await Promise.all(set.map((task) => store.completeTask(task.taskId, task.attemptId, null)));
+    expect(store.writeStats.safeRetries).toBe(before.safeRetries); // applied as a set
+    expect(results.map((r) => r.unblocked)).toEqual([1, 1]); // c readied e, b readied d
+    const events = (await store.listEvents({ runId: run.id })).filter((e) => e.type === "task.succeeded");
+    expect(events.map((e) => [e.taskId, (e.data as { unblocked: string[] }).unblocked])).toEqual([
+      [a.taskId, []],
+      [byKey.get("c")!.taskId, ["e"]],
+      [byKey.get("b")!.taskId, ["d"]],
+    ]);
+  });
+
   test("completions of one batch are applied as one set: a dependent of several of them is readied once, named by the last", async () => {
     const { store } = freshStore();
     const run = await store.createRun(plan(["a"], ["b"], ["c"], ["sink", "a", "b", "c"], ["after-b", "b"]));

@@ -100,14 +100,17 @@ export function completeTasks(ctx: TxContext, items: readonly CompletionItem[]):
   const unblockedBy = new Map<number, string[]>();
   if (readied.length > 0) {
     const position = new Map(items.map((item, i) => [item.taskId, i]));
-    const deps = sql<{ task_id: number; depends_on: number }, [string, string]>(
+    // The readied tasks' edges, looked up by dependent only; those to tasks outside this set are skipped
+    // here. Probing (dependent, dependency) pairs walked readied × set: a diamond's root readying 98 tasks
+    // in a set of 128 made 12,544 index probes, 20 µs per task of a fan-out.
+    const deps = sql<{ task_id: number; depends_on: number }, [string]>(
       ctx.db,
-      `SELECT task_id, depends_on FROM task_deps WHERE task_id IN (SELECT value FROM json_each(?1)) AND depends_on IN (SELECT value FROM json_each(?2))`,
-    ).all(JSON.stringify(readied.map((row) => row.id)), taskIds);
+      `SELECT task_id, depends_on FROM task_deps WHERE task_id IN (SELECT value FROM json_each(?1))`,
+    ).all(JSON.stringify(readied.map((row) => row.id)));
     const last = new Map<number, number>();
     for (const dep of deps) {
-      const at = position.get(dep.depends_on)!;
-      if ((last.get(dep.task_id) ?? -1) < at) last.set(dep.task_id, at);
+      const at = position.get(dep.depends_on);
+      if (at !== undefined && (last.get(dep.task_id) ?? -1) < at) last.set(dep.task_id, at);
     }
     for (const row of readied) {
       const by = items[last.get(row.id)!]!.taskId;
