@@ -7,7 +7,7 @@
  * JSON text, and the jsonb casts that look inside them must still work.
  */
 import { AttemptAbort } from "../src/engine/attemptAbort.ts";
-import { afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createApp } from "../src/api/app.ts";
@@ -17,7 +17,7 @@ import { runAttempt } from "../src/engine/attempt.ts";
 import { loadWorkflows, type WorkflowRegistry } from "../src/engine/registry.ts";
 import type { Store } from "../src/store/types.ts";
 import { farcaster } from "./cli-helpers.ts";
-import { dropSchema, migratedSchema, openPgStore, pgAvailable, pgUrl } from "./fixtures/pg.ts";
+import { migratedSchema, openPgStore, pgAvailable, pgUrl, schemasDroppedAfterEach } from "./fixtures/pg.ts";
 import { freshDir, freshStore, rejected } from "./helpers.ts";
 
 const NUL = "\u0000";
@@ -28,10 +28,7 @@ beforeAll(async () => {
   registry = await loadWorkflows({ cwd: "/" });
 });
 
-const schemas: string[] = [];
-afterEach(async () => {
-  for (const schema of schemas.splice(0)) await dropSchema(schema);
-});
+const schemas = schemasDroppedAfterEach();
 
 async function openStore(kind: "sqlite" | "postgres"): Promise<{ store: Store; clock: ManualClock }> {
   if (kind === "sqlite") return freshStore();

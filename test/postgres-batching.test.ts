@@ -6,7 +6,7 @@
  * shared statement the database refuses is applied again write by write; and
  * a batch applied again after a lost COMMIT recognises what it had done.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { LeaseLostError } from "../src/core/errors.ts";
 import { ManualClock } from "../src/core/clock.ts";
 import { Drone } from "../src/engine/drone.ts";
@@ -18,17 +18,14 @@ import { recordSteps } from "../src/store/postgres/steps.ts";
 import type { PostgresStore } from "../src/store/postgres/store.ts";
 import type { StepWrite } from "../src/store/types.ts";
 import { workflow } from "./engine-helpers.ts";
-import { dropSchema, migratedSchema, openPgStore, pgAvailable } from "./fixtures/pg.ts";
+import { migratedSchema, openPgStore, pgAvailable, schemasDroppedAfterEach } from "./fixtures/pg.ts";
 import { plan, until } from "./helpers.ts";
 
 function step(key: string, seq: number, fields: Partial<StepWrite> = {}): StepWrite {
   return { key, seq, kind: "step", status: "completed", input: null, output: seq, error: null, startedAt: 0, endedAt: 0, ...fields };
 }
 
-const schemas: string[] = [];
-afterEach(async () => {
-  for (const schema of schemas.splice(0)) await dropSchema(schema);
-});
+const schemas = schemasDroppedAfterEach();
 
 async function fresh(options: { clock?: ManualClock } = {}): Promise<{ store: PostgresStore; clock: ManualClock }> {
   const clock = options.clock ?? new ManualClock();

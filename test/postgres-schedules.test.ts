@@ -3,7 +3,7 @@
  * as another machine would have): every (schedule, slot) fires exactly once,
  * through the primary key of schedule_fires, however the schedulers interleave.
  */
-import { afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ManualClock } from "../src/core/clock.ts";
@@ -11,7 +11,7 @@ import { loadWorkflows, type WorkflowRegistry } from "../src/engine/registry.ts"
 import { Scheduler } from "../src/engine/scheduler.ts";
 import { addSchedule, fireInput } from "../src/services/schedules.ts";
 import type { Store } from "../src/store/types.ts";
-import { dropSchema, migratedSchema, openPgStore, pgAvailable } from "./fixtures/pg.ts";
+import { migratedSchema, openPgStore, pgAvailable, schemasDroppedAfterEach } from "./fixtures/pg.ts";
 import { freshDir } from "./helpers.ts";
 
 let registry: WorkflowRegistry;
@@ -19,10 +19,7 @@ beforeAll(async () => {
   registry = await loadWorkflows({ cwd: "/" });
 });
 
-const schemas: string[] = [];
-afterEach(async () => {
-  for (const schema of schemas.splice(0)) await dropSchema(schema);
-});
+const schemas = schemasDroppedAfterEach();
 
 const at = (iso: string) => Date.parse(iso);
 
