@@ -41,6 +41,30 @@ export const WRITE_METHODS = [
 ] as const satisfies readonly (keyof Store)[];
 export type WriteMethod = (typeof WRITE_METHODS)[number];
 
+/**
+ * The Store members every process serves itself: reads on its own
+ * connection, its change feed, its settings, closing. With WRITE_METHODS
+ * they name every member of the Store, which the compiler checks below: a
+ * write added to the Store and to neither list would otherwise run on a
+ * client's own connection, a second writer on the file (correct, but with
+ * the cold cache this module exists to avoid).
+ */
+export const LOCAL_MEMBERS = [
+  "dialect", "readOnly", "close",
+  "getRun", "listRuns", "listTasks", "getTask", "findTask", "listAttempts", "listSteps", "dependencyOutputs",
+  "listEvents", "readRun", "readRunSummary", "countTasksByState", "listDrones", "listOpenTasks", "describeDatabase",
+  "readMetrics", "tailEvents", "followEvents", "nextDueAt", "changeToken", "waitForChange", "runBudget",
+  "runModelUsage", "getGate", "listGates", "listLogs", "tailLogs", "followLogs", "getSchedule", "listSchedules",
+  "listScheduleEvents", "getSignal",
+] as const satisfies readonly (keyof Store)[];
+
+/** Never, as long as the two lists cover the Store: a member in neither fails to compile here. */
+type Unclassified = Exclude<keyof Store, WriteMethod | (typeof LOCAL_MEMBERS)[number]>;
+/** Never, as long as no member is in both. */
+type InBoth = Extract<WriteMethod, (typeof LOCAL_MEMBERS)[number]>;
+const everyMemberClassified: [Unclassified, InBoth] extends [never, never] ? true : { unclassified: Unclassified; inBoth: InBoth } = true;
+void everyMemberClassified;
+
 const ALLOWED = new Set<string>(WRITE_METHODS);
 
 interface ClientState {
