@@ -131,6 +131,7 @@ function format(report: { machine: ReturnType<typeof machine>; server: string; c
         reference && c.name !== reference ? range(ratio(ms, of(reference, d))) : "1",
         fixed(pick((m) => m.workerCpuUs), 0),
         fixed(pick((m) => m.serverCpuUs), 0),
+        fixed(pick((m) => (m.workerCpuUs === null || m.serverCpuUs === null ? null : ((m.workerCpuUs + m.serverCpuUs) * m.perSecond) / 1e6)), 2),
         report.statements ? fixed(pick((m) => m.statementUs), 0) : "n/a",
         percent(Math.max(...ms.map((m) => m.others ?? 0))),
       ]);
@@ -155,13 +156,14 @@ function format(report: { machine: ReturnType<typeof machine>; server: string; c
     `${describeMachine(report.machine)}; ${report.server.split(",")[0]}; commit ${report.commit}`,
     ...contenders.map((c) => `- ${c.name}: ${c.description}`),
     "",
-    table(["procs", "contender", "jobs/s (median)", "÷ graphile-worker", "worker CPU µs/job", "PostgreSQL CPU µs/job", "statements µs/job", "others' CPU"], rows),
+    table(["procs", "contender", "jobs/s (median)", "÷ graphile-worker", "worker CPU µs/job", "PostgreSQL CPU µs/job", `cores busy (of ${report.machine.cpus})`, "statements µs/job", "others' CPU"], rows),
     "",
     drones.includes(1) && drones.includes(4) ? table(["contender", "4 processes ÷ 1"], scaling) : "",
     ab.length > 0 ? `\n${table(["procs", "farcaster ÷ farcaster-b (each round's own pair)"], ab)}` : "",
     "",
     targets.length > 0 ? targetTable(targets) : "",
     "",
+    "cores busy: (worker + PostgreSQL CPU µs/job) × jobs/s, the cores the workers and the server kept busy together; near all of them, the machine's CPU is the bound, and more worker processes cannot make it faster",
     report.statements ? "statements: pg_stat_statements total_exec_time of the database in the window ÷ jobs" : "pg_stat_statements: not loaded on this server (shared_preload_libraries); PostgreSQL's own time is its processes' CPU",
     ...(report.problems.length > 0 ? ["", "problems:", ...report.problems.map((p) => `- ${p}`)] : []),
   ].join("\n");

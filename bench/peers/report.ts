@@ -21,6 +21,8 @@ export interface Row {
   tasks: number;
   perSecond: Spread;
   cpuUsPerTask: number;
+  /** Cores the contender's processes kept busy in the window: CPU per task × tasks per second. */
+  coresBusy: number;
   bytesWrittenPerTask: number;
   peakRssBytes: number;
   maxRssBytes: number;
@@ -89,6 +91,7 @@ export function buildReport(base: Omit<PeersReport, "rows" | "ratios" | "targets
         shape: shape.id, contender, tasks: ms[0]!.tasks,
         perSecond: spread(ms.map((m) => m.perSecond)),
         cpuUsPerTask: nullableMedian(ms.map((m) => m.cpuUsPerTask)),
+        coresBusy: nullableMedian(ms.map((m) => (m.cpuUsPerTask === null ? null : (m.cpuUsPerTask * m.perSecond) / 1e6))),
         bytesWrittenPerTask: nullableMedian(ms.map((m) => m.bytesWrittenPerTask)),
         peakRssBytes: nullableMedian(ms.map((m) => m.peakRssBytes)),
         maxRssBytes: median(ms.map((m) => m.maxRssBytes)),
@@ -101,6 +104,11 @@ export function buildReport(base: Omit<PeersReport, "rows" | "ratios" | "targets
     if (names.includes("farcaster-b")) ratio("farcaster-b / farcaster", shape.id, perRound(measurements, ["farcaster-b", shape.id], ["farcaster", shape.id]));
   }
   const targets: Target[] = [];
+  // How much of the machine one worker used: one that keeps most cores busy leaves four little to gain.
+  const busyNote = (contender: string) => {
+    const one = rows.find((row) => row.contender === contender && row.shape === SCALING_SHAPES.one);
+    return one && Number.isFinite(one.coresBusy) ? `; one worker kept ${fixed(one.coresBusy, 2)} of ${base.machine.cpus} cores busy` : "";
+  };
   for (const contender of names) {
     const rounds = perRound(measurements, [contender, SCALING_SHAPES.four], [contender, SCALING_SHAPES.one]);
     ratio(`${contender}: 4 workers / 1 worker`, "independent", rounds);
@@ -109,7 +117,7 @@ export function buildReport(base: Omit<PeersReport, "rows" | "ratios" | "targets
     const value = spread(values);
     targets.push({
       name: `${contender}: 4 worker processes ≥ ${SCALING_TARGET}× one worker (independent tasks)`,
-      measured: `${fixed(value.median, 2)}× (${range(value)} over ${values.length} round${values.length === 1 ? "" : "s"})`,
+      measured: `${fixed(value.median, 2)}× (${range(value)} over ${values.length} round${values.length === 1 ? "" : "s"})${busyNote(contender)}`,
       pass: value.median >= SCALING_TARGET,
     });
   }
@@ -133,10 +141,10 @@ export function formatReport(report: PeersReport, shapes: readonly Shape[]): str
     return r ? `${fixed(r.value.median, 2)}× (${range(r.value)})` : "–";
   };
   const main = table(
-    ["shape", "workers", "synchronous", "contender", "tasks", "tasks/s (median)", "÷ plainjob, median (min–max)", "CPU µs/task", "bytes written/task", "RSS MB: window peak / lifetime max", "others' CPU"],
+    ["shape", "workers", "synchronous", "contender", "tasks", "tasks/s (median)", "÷ plainjob, median (min–max)", "CPU µs/task", `cores busy (of ${report.machine.cpus})`, "bytes written/task", "RSS MB: window peak / lifetime max", "others' CPU"],
     report.rows.map((row) => [
       ...shapeCells(byId.get(row.shape)), row.contender, int(row.tasks), int(row.perSecond.median), versus(row),
-      fixed(row.cpuUsPerTask, 0), int(row.bytesWrittenPerTask), `${megabytes(row.peakRssBytes)} / ${megabytes(row.maxRssBytes)}`, percent(row.othersMax),
+      fixed(row.cpuUsPerTask, 0), fixed(row.coresBusy, 2), int(row.bytesWrittenPerTask), `${megabytes(row.peakRssBytes)} / ${megabytes(row.maxRssBytes)}`, percent(row.othersMax),
     ]),
   );
   const ratios = table(
@@ -163,7 +171,7 @@ export function formatReport(report: PeersReport, shapes: readonly Shape[]): str
       "Both: WAL, synchronous=NORMAL, or FULL on the FULL row (FARCASTER_SYNC=full; PRAGMA synchronous=FULL after plainjob's defineQueue).",
     "- plainjob has no dependencies: a chain's job enqueues its successor from its handler; a diamond's root enqueues its 98 jobs, each of which counts itself in a table of the same database, and the one that completes the count enqueues the sink (see bench/peers/plainjob-worker.ts).",
     "- CPU µs/task and bytes written/task: the worker processes' user+sys CPU and write-call bytes (/proc/PID/stat, /proc/PID/io wchar: WAL appends, checkpoint copies, anything else) " +
-      "sampled every 10 ms and interpolated to the window, ÷ tasks. Bytes written are not WAL frames: those would need checkpoints off, which the store does not offer.",
+      "sampled every 10 ms and interpolated to the window, ÷ tasks. Cores busy: CPU µs/task × tasks/s, the cores the contender's processes kept busy; a contender near all of them is bound by the machine's CPU, and more worker processes cannot make it faster. Bytes written are not WAL frames: those would need checkpoints off, which the store does not offer.",
     "- RSS: the largest resident set of one worker process, sampled inside the window / over its whole life. A Farcaster worker first ran the @plan task (inserting the plan's tasks); memory it took then may still be held in the window.",
     "- others' CPU: the largest share of the machine other processes used during one of the measurements (lib/cpu.ts); above ~10% the numbers are disturbed. " +
       "In the ratio table, * marks a round in which either measurement of the pair was disturbed so.",
