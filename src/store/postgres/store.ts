@@ -60,8 +60,9 @@ import { claimReady } from "./claims.ts";
 import type { TxContext } from "./context.ts";
 import { checkVersion, createPool, isConnectionError, migrate, parsePgUrl, refusedText, unreachable, type Migration, type PgTarget } from "./database.ts";
 import { selectEvents } from "./events.ts";
-import { decideGateTx, selectGate, sweepGateTimeouts, GATE_SWEEP_BATCH } from "./gates.ts";
-import { extendLeaseTx, nextDueTx, reclaimExpired, releaseTaskTx, renewLeasesTx, suspendTaskTx, wakeSleepers, RECLAIM_BATCH } from "./leases.ts";
+import { decideGateTx, selectGate } from "./gates.ts";
+import { extendLeaseTx, nextDueTx, releaseTaskTx, renewLeasesTx, suspendTaskTx } from "./leases.ts";
+import { Upkeep } from "./upkeep.ts";
 import { appendLogs, selectLogs, type LogRequest } from "./logs.ts";
 import { completeTasks, completeTaskTx, failTaskTx, type CompleteRequest } from "./outcomes.ts";
 import { GATE_SELECT, TASK_SELECT, toAttempt, toGate, toStep, toTask, type AttemptRow, type GateRow, type StepRow, type TaskRow } from "./rows.ts";
@@ -103,8 +104,6 @@ export interface PostgresStoreOptions {
 }
 
 export const DEFAULT_RECOVERY_LIMIT = 5;
-/** See the SQLite store's upkeep.ts: the claim's upkeep runs at most this often per store, or when a claim comes back short. */
-export const UPKEEP_INTERVAL_MS = 200;
 
 const UNFINISHED = inList(UNFINISHED_RUN_STATES);
 
@@ -123,7 +122,7 @@ export class PostgresStore implements Store {
   private readonly changes: PgChangeFeed;
   private readonly followChanges;
   private readonly options: PostgresStoreOptions;
-  private upkeepAt = Number.NEGATIVE_INFINITY;
+  private readonly upkeep: Upkeep;
   private closed = false;
   private readonly closing = new AbortController();
 
@@ -153,6 +152,7 @@ export class PostgresStore implements Store {
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
     this.random = options.random ?? Math.random;
     this.recoveryLimit = options.recoveryLimit ?? DEFAULT_RECOVERY_LIMIT;
+    this.upkeep = new Upkeep({ recoveryLimit: this.recoveryLimit });
     const channel = `farcaster_${schema}`.slice(0, 63);
     this.changes = new PgChangeFeed({
       pool: () => this.sqlPool,
@@ -406,31 +406,17 @@ export class PostgresStore implements Store {
       kind: "claim",
       tasks: [],
       run: async (ctx) => {
-        const due = limit === 0 || this.upkeepDue(ctx.now);
-        if (due) await this.upkeep(ctx, worker);
+        const due = limit === 0 || this.upkeep.due(ctx.now);
+        if (due) await this.upkeep.run(ctx, worker);
         const claimed = await claimAll(ctx, []);
         // A claim that found nothing runs the upkeep now (an idle drone takes an expired or woken task at once), and claims
         // again if it freed anything. Not one that found some: with drones on several machines claims often come back
         // short (others hold the rows they skipped), and three more statements each time would cost more than they find.
         if (due || claimed.length > 0) return claimed;
-        const changed = await this.upkeep(ctx, worker);
+        const changed = await this.upkeep.run(ctx, worker);
         return changed === 0 ? claimed : claimAll(ctx, claimed);
       },
     });
-  }
-
-  private upkeepDue(now: number): boolean {
-    return now - this.upkeepAt >= UPKEEP_INTERVAL_MS || now < this.upkeepAt;
-  }
-
-  /** Reclaims expired leases, sweeps gate timeouts, wakes sleepers; returns how many tasks and gates it changed. */
-  private async upkeep(ctx: TxContext, actor: string): Promise<number> {
-    const reclaimed = await reclaimExpired(ctx, actor, { recoveryLimit: this.recoveryLimit });
-    const swept = await sweepGateTimeouts(ctx, actor);
-    const woken = await wakeSleepers(ctx);
-    const backlog = reclaimed >= RECLAIM_BATCH || swept >= GATE_SWEEP_BATCH;
-    this.upkeepAt = backlog ? Number.NEGATIVE_INFINITY : ctx.now;
-    return reclaimed + swept + woken;
   }
 
   nextDueAt(options: ClaimOptions = {}): Promise<number | null> {

@@ -20,16 +20,17 @@
 import { sweepGateTimeouts, GATE_SWEEP_BATCH } from "./gates.ts";
 import { reclaimExpired, wakeSleepers, RECLAIM_BATCH, type ClaimPolicy } from "./leases.ts";
 import type { TxContext } from "./context.ts";
+import { UpkeepSchedule } from "../upkeepSchedule.ts";
 
-export const UPKEEP_INTERVAL_MS = 200;
+export { UPKEEP_INTERVAL_MS } from "../upkeepSchedule.ts";
 
 export class Upkeep {
-  private lastRun = Number.NEGATIVE_INFINITY;
+  private readonly schedule = new UpkeepSchedule();
 
   constructor(private readonly policy: ClaimPolicy) {}
 
   due(now: number): boolean {
-    return now - this.lastRun >= UPKEEP_INTERVAL_MS || now < this.lastRun;
+    return this.schedule.due(now);
   }
 
   /** Runs the three passes; returns how many tasks and gates they changed. */
@@ -37,8 +38,7 @@ export class Upkeep {
     const reclaimed = reclaimExpired(ctx, actor, this.policy);
     const swept = sweepGateTimeouts(ctx, actor);
     const woken = wakeSleepers(ctx);
-    const backlog = reclaimed >= RECLAIM_BATCH || swept >= GATE_SWEEP_BATCH;
-    this.lastRun = backlog ? Number.NEGATIVE_INFINITY : ctx.now;
+    this.schedule.ran(ctx.now, reclaimed >= RECLAIM_BATCH || swept >= GATE_SWEEP_BATCH);
     return reclaimed + swept + woken;
   }
 }

@@ -39,8 +39,11 @@ export class HostConnection {
     private readonly events: ConnectionEvents,
   ) {}
 
-  /** Connects and says hello; `absent` when nobody hosts (no socket, or a dead host's file left behind). */
-  /** `signal`: stop waiting for the answer (the store is closing); the result is then "refused". */
+  /**
+   * Connects and says hello; `absent` when nobody hosts (no socket, or a dead
+   * host's file left behind). `signal`: stop waiting for the answer (the
+   * store is closing); the result is then "refused".
+   */
   static async connect(socketPath: string, dbPath: string, events: ConnectionEvents, helloTimeoutMs = HELLO_TIMEOUT_MS, signal?: AbortSignal): Promise<ConnectResult> {
     const lines = new LineBuffer();
     let connection: HostConnection | null = null;

@@ -47,6 +47,8 @@ export function socketPathFor(dbPath: string): string {
 
 export type SharedRole = { role: "host"; clients: number } | { role: "client"; hostPid: number } | { role: "direct"; why: string };
 
+/** Why a store writes directly when no try could join a host or start one. */
+const NO_HOST = "no host could be joined or started";
 /** How many times an election is tried before this process just writes directly. */
 const ELECTION_TRIES = 5;
 /** While writing directly, the waits before each try to join (or become) the host again; the last repeats. */
@@ -121,13 +123,14 @@ export class SharedSqliteStore extends SqliteStore {
     for (let attempt = 0; attempt < ELECTION_TRIES && !this.closing; attempt++) {
       const outcome = await this.joinOrHost(this.helloTimeoutMs);
       if (outcome === "elected") return;
-      if (outcome !== "retry") {
-        this.route = { kind: "direct", why: outcome };
-        this.scheduleRejoin();
-        return;
-      }
+      if (outcome !== "retry") return this.writeDirectly(outcome);
     }
-    this.route = { kind: "direct", why: "no host could be joined or started" };
+    this.writeDirectly(NO_HOST);
+  }
+
+  /** Writes go on directly, through this process's own connection, until a later try joins (or becomes) the host. */
+  private writeDirectly(why: string): void {
+    this.route = { kind: "direct", why };
     this.scheduleRejoin();
   }
 
@@ -178,10 +181,7 @@ export class SharedSqliteStore extends SqliteStore {
       this.rejoining = this.joinOrHost(this.rejoinHelloTimeoutMs).then(
         (outcome) => {
           if (outcome === "elected") this.rejoinTries = 0;
-          else if (this.route.kind === "direct") {
-            this.route = { kind: "direct", why: outcome === "retry" ? "no host could be joined or started" : outcome };
-            this.scheduleRejoin();
-          }
+          else if (this.route.kind === "direct") this.writeDirectly(outcome === "retry" ? NO_HOST : outcome);
         },
         () => this.scheduleRejoin(), // whatever failed, the writes go on directly: try again later
       );
