@@ -13,7 +13,8 @@
 import { parseArgs } from "node:util";
 import { createTestRenderer } from "@opentui/core/testing";
 import { SqliteStore } from "../src/store/sqlite/store.ts";
-import { FULL_READ_MS, Source } from "../src/tui/data.ts";
+import { FULL_READ_MS } from "../src/store/runSummaryCache.ts";
+import { Source } from "../src/tui/data.ts";
 import { DashboardView } from "../src/tui/render.ts";
 import { initialState, type Route, type UiState } from "../src/tui/state.ts";
 import { count } from "./lib/args.ts";

@@ -3,7 +3,8 @@
  * changed and merges them; what it shows must be what a full read shows.
  */
 import { expect, test } from "bun:test";
-import { Source, FULL_READ_MS } from "../src/tui/data.ts";
+import { FULL_READ_MS } from "../src/store/runSummaryCache.ts";
+import { Source } from "../src/tui/data.ts";
 import type { Route } from "../src/tui/state.ts";
 import { freshStore, openTestStore, plan } from "./helpers.ts";
 

@@ -13,7 +13,8 @@ import { PLANNING_TASK_KEY, TERMINAL_RUN_STATES } from "../core/states.ts";
 import { Drone } from "../engine/drone.ts";
 import type { WorkflowRegistry } from "../engine/registry.ts";
 import { approveGate, defaultDecider } from "../services/gates.ts";
-import type { EventRecord, GateRecord, RunRecord, RunSnapshot, Store, TaskRecord } from "../store/types.ts";
+import { RunSummaryCache } from "../store/runSummaryCache.ts";
+import type { EventRecord, GateRecord, RunRecord, RunSummary, Store, TaskRecord } from "../store/types.ts";
 import { isPlanReview } from "../view/planReview.ts";
 import { describeEvent, runProgress } from "../view/run.ts";
 import { printGate } from "./commands/gates.ts";
@@ -23,6 +24,9 @@ import { paint, type Output } from "./output.ts";
 
 /** Last events kept for the live view. */
 const RECENT_LINES = 20;
+
+/** Task events alone bring a read of the run at most this often (see runSwarm). */
+const READ_INTERVAL_MS = 100;
 
 /** Events that end a gate's wait: a question about it closes. */
 const GATE_SETTLED = new Set(["gate.approved", "gate.rejected", "gate.expired", "gate.cancelled"]);
@@ -84,13 +88,31 @@ export async function runSwarm(options: SwarmOptions): Promise<SwarmEnd> {
       wake();
     }
   })();
-  let snapshot = await store.readRun(runId);
+  // A read takes only the tasks changed since the last one, and the gates only when a gate event came
+  // (a plan's review gate holds the whole plan). Task events alone bring a read at most every
+  // READ_INTERVAL_MS: this loop shares its thread with the drones, and a run of thousands of tasks sends
+  // events faster than it is worth redrawing. Gate and run events are read at once.
+  const run = new RunSummaryCache(store, runId);
+  let readAt = 0;
+  let unread = false; // events came that the last read may not show
+  const read = async (gates: boolean) => {
+    readAt = Date.now();
+    unread = false;
+    const { summary, tasksChanged } = await run.read(readAt, { gates });
+    if (tasksChanged) for (const task of summary.tasks) keys.set(task.id, task.key);
+    return summary;
+  };
+  let snapshot = await read(true);
+  let drawn: RunSummary | null = null;
+  let drawnAt = 0;
   if (options.json) emit({ type: "run", run: snapshot.run });
   try {
     for (let first = true; ; first = false) {
       const events = arrived.splice(0);
-      if (events.length > 0) snapshot = await store.readRun(runId);
-      for (const task of snapshot.tasks) keys.set(task.id, task.key);
+      const gateEvents = events.some((event) => event.type.startsWith("gate."));
+      const urgent = first || gateEvents || events.some((event) => event.type.startsWith("run."));
+      if (events.length > 0) unread = true;
+      if (unread && (urgent || Date.now() - readAt >= READ_INTERVAL_MS)) snapshot = await read(first || gateEvents);
       for (const event of events) {
         if (event.type === "task.started" && event.taskId !== null) startedAt.set(event.taskId, event.at);
         const line = describeEvent(event, keys);
@@ -105,7 +127,7 @@ export async function runSwarm(options: SwarmOptions): Promise<SwarmEnd> {
       }
       recent.splice(0, Math.max(0, recent.length - RECENT_LINES));
       if (TERMINAL_RUN_STATES.has(snapshot.run.state) || interrupted) break;
-      if (first || events.some((event) => event.type === "gate.opened")) {
+      if (first || gateEvents) {
         for (const gate of snapshot.gates) {
           if (gate.state !== "pending" || handled.has(gate.id)) continue;
           handled.add(gate.id);
@@ -113,11 +135,17 @@ export async function runSwarm(options: SwarmOptions): Promise<SwarmEnd> {
         }
       }
       if (live && prompter?.engaged) live.clear(); // a question is on the screen: the view stays out of its way
-      else live?.draw(progressLines(runProgress(snapshot.run, snapshot.tasks, recent, Date.now(), startedAt)));
-      // Woken by new events; otherwise redrawn now and then for the elapsed times.
+      else if (live && (drawn !== snapshot || Date.now() - drawnAt >= (options.pollMs ?? 200))) {
+        // Redrawn after a read, and now and then for the elapsed times; not on every event in between.
+        drawn = snapshot;
+        drawnAt = Date.now();
+        live.draw(progressLines(runProgress(snapshot.run, snapshot.tasks, recent, drawnAt, startedAt)));
+      }
+      // Woken by new events; otherwise redrawn now and then for the elapsed times (sooner when a read is due).
+      const pollMs = options.pollMs ?? 200;
       await new Promise<void>((resolve) => {
         wake = resolve;
-        setTimeout(resolve, options.pollMs ?? 200);
+        setTimeout(resolve, unread ? Math.min(pollMs, Math.max(0, READ_INTERVAL_MS - (Date.now() - readAt))) : pollMs);
       });
     }
   } finally {
@@ -165,4 +193,3 @@ async function bringGate(options: SwarmOptions, gate: GateRecord, prompter: Gate
   printGate(output, gate, Date.now());
 }
 
-export type { RunSnapshot };

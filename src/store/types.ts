@@ -571,9 +571,11 @@ export interface Store {
    * read of a large run. With `changedSince`, only the tasks whose
    * `updatedAt` is at or after it (every change of a task sets `updatedAt`
    * to the writer's clock), so a viewer that holds the rest re-reads a few
-   * rows instead of all of them.
+   * rows instead of all of them. With `gates: false`, no gates (their
+   * evidence can be as large as a plan): for a reader that needs them only
+   * when a gate event says one changed.
    */
-  readRunSummary(runId: string, options?: { changedSince?: number }): Promise<RunSummary>;
+  readRunSummary(runId: string, options?: { changedSince?: number; gates?: boolean }): Promise<RunSummary>;
   /** Task counts by state of each run named (the planning task is not counted); a run without tasks is absent. */
   countTasksByState(runIds: readonly string[]): Promise<Record<string, StateCounts>>;
   /**

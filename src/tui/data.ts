@@ -16,8 +16,8 @@ import type {
   StepRecord,
   Store,
   TaskRecord,
-  TaskSummary,
 } from "../store/types.ts";
+import { RunSummaryCache } from "../store/runSummaryCache.ts";
 import { wavesOf } from "../view/board.ts";
 import type { Route } from "./state.ts";
 
@@ -66,39 +66,14 @@ export async function loadOverview(store: Store, now: number): Promise<Overview>
   return { pendingGates, drones };
 }
 
-/**
- * A run's tasks between reads. Every change of a task sets its updatedAt
- * from the writer's clock, and the SQLite store takes that time once it
- * holds the write lock, so a later commit never carries an earlier time:
- * the tasks changed since the latest updatedAt seen (at or after it: two
- * commits can share a millisecond) are all that changed since. A full read
- * every FULL_READ_MS bounds what a clock stepped back, drones on several
- * machines (PostgreSQL), or a write that forgot updatedAt could hide.
- */
-export const FULL_READ_MS = 5_000;
 /** The run's model usage (a sum over its journal) is read at most this often: a budget moves slowly. */
 export const USAGE_READ_MS = 2_000;
 
 type Usage = { turns: number; inputTokens: number; outputTokens: number };
 
-interface RunCache {
-  runId: string;
-  tasks: TaskSummary[];
-  position: Map<number, number>;
-  waves: ReadonlyMap<string, number>;
-  latest: number;
-  fullAt: number;
-}
-
-function latestUpdate(tasks: readonly TaskSummary[]): number {
-  let latest = 0;
-  for (const task of tasks) if (task.updatedAt > latest) latest = task.updatedAt;
-  return latest;
-}
-
 /** Reads what each route shows; keeps the current run's tasks and each run's budget between reads. */
 export class Source {
-  private run: RunCache | null = null;
+  private run: { cache: RunSummaryCache; waves: ReadonlyMap<string, number> } | null = null;
   private readonly budgets = new Map<string, RunBudget | null>();
   private usage: { runId: string; at: number; usage: Usage } | null = null;
 
@@ -109,24 +84,14 @@ export class Source {
     return { route, overview, data, readAt: now };
   }
 
-  /** The run's summary: in full at first and every FULL_READ_MS, else the tasks changed since the last read merged into the last. */
+  /** The run's summary: the tasks changed since the last read merged into the last (see RunSummaryCache). */
   async runSummary(runId: string, now: number): Promise<{ summary: RunSummary; waves: ReadonlyMap<string, number> }> {
-    const cache = this.run?.runId === runId ? this.run : null;
-    if (cache && now - cache.fullAt < FULL_READ_MS) {
-      const changed = await this.store.readRunSummary(runId, { changedSince: cache.latest });
-      if (changed.taskCount === cache.tasks.length && changed.tasks.every((task) => cache.position.has(task.id))) {
-        const tasks = cache.tasks.slice();
-        for (const task of changed.tasks) tasks[cache.position.get(task.id)!] = task;
-        cache.tasks = tasks;
-        cache.latest = Math.max(cache.latest, latestUpdate(changed.tasks));
-        return { summary: { ...changed, tasks }, waves: cache.waves };
-      }
-    }
-    const summary = await this.store.readRunSummary(runId);
-    // The waves depend on the DAG only: computed again when tasks were added (a plan inserted), not on every full read.
-    const waves = cache && cache.tasks.length === summary.tasks.length ? cache.waves : wavesOf(summary.tasks);
-    this.run = { runId, tasks: summary.tasks, position: new Map(summary.tasks.map((task, i) => [task.id, i])), waves, latest: latestUpdate(summary.tasks), fullAt: now };
-    return { summary, waves };
+    if (this.run?.cache.runId !== runId) this.run = { cache: new RunSummaryCache(this.store, runId), waves: new Map() };
+    const run = this.run;
+    const { summary, tasksChanged } = await run.cache.read(now);
+    // The waves depend on the DAG only: computed again when the tasks changed (a plan inserted), not on every read.
+    if (tasksChanged) run.waves = wavesOf(summary.tasks);
+    return { summary, waves: run.waves };
   }
 
   private async modelUsage(runId: string, now: number): Promise<Usage> {

@@ -79,7 +79,7 @@ export function tallyOf(counts: StateCounts | readonly StateCount[]): Tally {
  * `startedAt`: when each running task's current attempt started (from its
  * task.started event); a task not in it counts from now.
  */
-export function runProgress(run: RunRecord, tasks: readonly TaskRecord[], recent: readonly string[], now: number, startedAt: ReadonlyMap<number, number>): RunProgress {
+export function runProgress(run: RunRecord, tasks: readonly Pick<TaskRecord, "id" | "key" | "state" | "leaseOwner">[], recent: readonly string[], now: number, startedAt: ReadonlyMap<number, number>): RunProgress {
   return {
     runId: run.id,
     state: run.state,

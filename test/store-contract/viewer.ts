@@ -56,6 +56,11 @@ export function viewerContract(open: OpenDb): void {
       const { run, gateId } = await runWaitingAtGate(store);
       await runWaitingAtGate(store);
       expect((await store.readRunSummary(run.id)).gates.map((g) => [g.id, g.state, g.taskKey])).toEqual([[gateId, "pending", "ask"]]);
+      // Without gates (a reader that reads them only on gate events): the tasks as ever, no gate.
+      const withoutGates = await store.readRunSummary(run.id, { gates: false });
+      expect(withoutGates.gates).toEqual([]);
+      expect(withoutGates.tasks).toEqual((await store.readRunSummary(run.id)).tasks);
+      expect((await store.readRunSummary(run.id, { gates: false, changedSince: 0 })).gates).toEqual([]);
       let error: unknown;
       try {
         await store.readRunSummary("r_missing");

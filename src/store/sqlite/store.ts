@@ -259,8 +259,12 @@ export class SqliteStore implements Store {
     }));
   }
 
-  readRunSummary(runId: string, options: { changedSince?: number } = {}): Promise<RunSummary> {
-    return this.snapshot((ctx) => ({ run: selectRun(ctx, runId), ...selectTaskSummaries(ctx, runId, options.changedSince), gates: selectGates(ctx, { runId }) }));
+  readRunSummary(runId: string, options: { changedSince?: number; gates?: boolean } = {}): Promise<RunSummary> {
+    return this.snapshot((ctx) => ({
+      run: selectRun(ctx, runId),
+      ...selectTaskSummaries(ctx, runId, options.changedSince),
+      gates: options.gates === false ? [] : selectGates(ctx, { runId }),
+    }));
   }
 
   countTasksByState(runIds: readonly string[]): Promise<Record<string, StateCounts>> {
