@@ -156,6 +156,23 @@ describe("through the CLI", () => {
     expect(stdout).toBe("");
   });
 
+  test("a plan file over a step's limits (5 MB: its output, and its review at the gate) plans and runs: the planning task is held to the workplan's limit", async () => {
+    const dir = freshDir();
+    const db = join(dir, "f.db");
+    // 700 tasks of 7 KB each: the plan is over the 4 MB of a task's output, and its review over the 1 MB of a gate's evidence.
+    const tasks = Array.from({ length: 700 }, (_, i) => ({ id: `t${i}`, title: "t", workflow: "noop", input: { pad: "x".repeat(7_000) } }));
+    writeFileSync(join(dir, "big.json"), JSON.stringify({ goal: "g", tasks }));
+    expect(Bun.file(join(dir, "big.json")).size).toBeGreaterThan(LIMITS.stepOutputBytes);
+    const { code, stderr } = await farcaster(["run", "big.json", "--yes", "--db", db], { cwd: dir });
+    expect(stderr).not.toContain("over the limit");
+    expect(code).toBe(0);
+    const [run] = await withReader(db, (store) => store.listRuns());
+    expect(run).toMatchObject({ state: "succeeded", tasksTotal: 701, tasksFailed: 0 });
+    const [gate] = await withReader(db, (store) => store.listGates({ runId: run!.id }));
+    expect(gate).toMatchObject({ state: "approved" });
+    expect((gate!.evidence as { tasks: unknown[] }).tasks).toHaveLength(700);
+  });
+
   test("`emit --data` nested too deep exits 1 with data: nested deeper than 64 levels, and records nothing", async () => {
     const dir = freshDir();
     const db = join(dir, "f.db");

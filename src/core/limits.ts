@@ -12,6 +12,7 @@
  * sane is the value stringified to measure its size.
  */
 import { FarcasterError } from "./errors.ts";
+import { PLANNING_TASK_KEY } from "./states.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -27,7 +28,23 @@ export const LIMITS = Object.freeze({
   eventDataBytes: 256 * KiB,
   gateEvidenceBytes: 1 * MiB,
   stepOutputBytes: 4 * MiB,
+  /**
+   * The planning task's review gate: its evidence is the plan's review, every
+   * task in full plus the waves, so it is about the plan's size and a little more.
+   */
+  planReviewBytes: 128 * MiB,
 });
+
+/**
+ * What one task's own output and its gates' evidence may hold. The planning
+ * task is the exception: its output is the workplan, and its gate shows that
+ * plan in full, so both are held to the workplan's limit rather than a step's.
+ */
+export function taskOutputLimits(taskKey: string): { outputBytes: number; evidenceBytes: number } {
+  return taskKey === PLANNING_TASK_KEY
+    ? { outputBytes: LIMITS.workplanBytes, evidenceBytes: LIMITS.planReviewBytes }
+    : { outputBytes: LIMITS.stepOutputBytes, evidenceBytes: LIMITS.gateEvidenceBytes };
+}
 
 /** A value over one of LIMITS: `too_large` (HTTP 413) or `too_deep` (HTTP 422). */
 export class LimitError extends FarcasterError {

@@ -14,6 +14,7 @@
  *   any other error   -> failTask with the workflow's backoff
  */
 import type { Clock } from "../core/clock.ts";
+import { taskOutputLimits } from "../core/limits.ts";
 import { setLongTimeout } from "../core/timers.ts";
 import { FarcasterError, LeaseLostError, NonDeterminismError, NonRetryableError, StepOutputError, StoreUnreachableError, TaskTimeoutError } from "../core/errors.ts";
 import type { ClaimedTask, Store } from "../store/types.ts";
@@ -100,7 +101,7 @@ export async function runAttempt(options: AttemptOptions): Promise<AttemptResult
       });
       // A workflow that ignores its signal must not hold the attempt hostage.
       output = await Promise.race([workflow.run(ctx, parsed.data), abort.rejection()]);
-      output = toJournalValue(output, label, "(task output)");
+      output = toJournalValue(output, label, "(task output)", taskOutputLimits(claimed.key).outputBytes);
       await logs.flush(); // output lands before the completion that ends the lease
     } catch (error) {
       await logs.flush();

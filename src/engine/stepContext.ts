@@ -9,7 +9,7 @@
  * the workflow goes on, so a crash can only repeat the step that was running.
  */
 import type { Clock } from "../core/clock.ts";
-import { deepMessage, largeMessage, LIMITS, nestedDeeperThan } from "../core/limits.ts";
+import { deepMessage, largeMessage, LIMITS, nestedDeeperThan, taskOutputLimits } from "../core/limits.ts";
 import { GateRejectedError, NonDeterminismError, NonRetryableError, StepFailedError, StepOutputError } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import type { StepRecord, StepWrite, Store, TaskError } from "../store/types.ts";
@@ -228,7 +228,7 @@ export class StepContext implements WorkflowContext {
       return settle(decision, gateId);
     }
     const gateId = newId("g", this.clock.now());
-    const evidence = options.evidence === undefined ? undefined : toJournalValue(options.evidence, this.label, key, LIMITS.gateEvidenceBytes);
+    const evidence = options.evidence === undefined ? undefined : toJournalValue(options.evidence, this.label, key, taskOutputLimits(this.task.key).evidenceBytes);
     const subjectHash = contentHash(JSON.stringify({ question: options.question, evidence: evidence ?? null }));
     const now = this.clock.now();
     this.throwIfAborted();
