@@ -163,9 +163,12 @@ describe("through the CLI", () => {
     const tasks = Array.from({ length: 700 }, (_, i) => ({ id: `t${i}`, title: "t", workflow: "noop", input: { pad: "x".repeat(7_000) } }));
     writeFileSync(join(dir, "big.json"), JSON.stringify({ goal: "g", tasks }));
     expect(Bun.file(join(dir, "big.json")).size).toBeGreaterThan(LIMITS.stepOutputBytes);
-    const { code, stderr } = await farcaster(["run", "big.json", "--yes", "--db", db], { cwd: dir });
+    const { code, stdout, stderr } = await farcaster(["run", "big.json", "--yes", "--db", db], { cwd: dir });
     expect(stderr).not.toContain("over the limit");
     expect(code).toBe(0);
+    // The start of the run names a few of a wave's tasks, not all 700 (the plan's review has them all).
+    expect(stdout).toContain("run r");
+    expect(stdout).toContain(": 700 tasks in 1 waves, from big.json\n  wave 1: t0, t1, t2, t3, t4, t5, t6, t7, t8, t9, t10, t11 and 688 more\n");
     const [run] = await withReader(db, (store) => store.listRuns());
     expect(run).toMatchObject({ state: "succeeded", tasksTotal: 701, tasksFailed: 0 });
     const [gate] = await withReader(db, (store) => store.listGates({ runId: run!.id }));

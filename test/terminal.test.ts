@@ -49,6 +49,18 @@ describe("the main job at a terminal", () => {
     expect(screen).not.toContain("gate_not_pending");
   }, 60_000);
 
+  test("--yes at a terminal: the approval's line takes the live view's place, and no stale frame is left above it", async () => {
+    const dir = freshDir();
+    writeFileSync(join(dir, "plan.json"), JSON.stringify({ goal: "g", tasks: [{ id: "a", title: "A", workflow: "noop" }, { id: "b", title: "B", workflow: "noop", after: ["a"] }] }));
+    const term = terminal(["run", "plan.json", "--yes"], dir);
+    await until(() => term.screen().includes("EXIT:"), 20_000, "the job to end");
+    const screen = term.screen();
+    expect(screen).toContain("plan approved on your behalf (--yes): Approve the plan: 2 tasks in 2 waves?");
+    expect(screen).toContain("EXIT:0");
+    // The view's first frame (drawn while the plan was being checked) was cleared before the line was printed.
+    expect(screen).not.toContain("planning  no tasks yet");
+  }, 60_000);
+
   test("Ctrl-C at a gate question stops cleanly: exit 130, no stack trace, and the way to continue", async () => {
     const dir = freshDir();
     writeFileSync(join(dir, "goal.md"), GOAL);

@@ -131,6 +131,7 @@ export async function runSwarm(options: SwarmOptions): Promise<SwarmEnd> {
         for (const gate of snapshot.gates) {
           if (gate.state !== "pending" || handled.has(gate.id)) continue;
           handled.add(gate.id);
+          live?.clear(); // what bringGate prints goes where the view was; the view is drawn again below it
           await bringGate(options, gate, prompter, emit);
         }
       }

@@ -41,6 +41,14 @@ async function driveRun(context: CommandContext, store: Store, registry: Workflo
   return end.run.state === "succeeded" ? 0 : 1;
 }
 
+/** Task ids shown per wave when a run starts (the plan's review, at its gate or `farcaster plan`, shows them all). */
+const WAVE_IDS_SHOWN = 12;
+
+function waveLine(wave: readonly string[]): string {
+  if (wave.length <= WAVE_IDS_SHOWN) return wave.join(", ");
+  return `${wave.slice(0, WAVE_IDS_SHOWN).join(", ")} and ${(wave.length - WAVE_IDS_SHOWN).toLocaleString("en-US")} more`;
+}
+
 export const runCommand: Command = {
   name: "run",
   summary: "plan a goal file and run it to the end with a local swarm (also: farcaster GOAL.md)",
@@ -74,7 +82,7 @@ export const runCommand: Command = {
         if (resumed) context.output.out(`${file} already has an unfinished run, ${run.id} (${run.state}); resuming it (--new starts another)`);
         else if (prepared.plan) {
           context.output.out(`run ${run.id}: ${prepared.plan.plan.tasks.length} tasks in ${prepared.plan.waves.length} waves, from ${file}`);
-          prepared.plan.waves.forEach((wave, i) => context.output.out(`  wave ${i + 1}: ${wave.join(", ")}`));
+          prepared.plan.waves.forEach((wave, i) => context.output.out(`  wave ${i + 1}: ${waveLine(wave)}`));
         } else context.output.out(`run ${run.id}: the Architect is planning ${file}`);
       }
       if (context.values.detach) {
