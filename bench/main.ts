@@ -17,8 +17,12 @@
  *
  * Prints a report (or --json) and exits 0: it is a report, not a test.
  *
- * usage: bun run bench/main.ts [--sizes 1000,4000,8000] [--rounds 3] [--farcaster-b DIR] [--json]
+ * With --pg URL the database is PostgreSQL: each measurement in a schema of
+ * its own on that server, dropped after it.
+ *
+ * usage: bun run bench/main.ts [--sizes 1000,4000,8000] [--rounds 3] [--farcaster-b DIR] [--pg postgres://…] [--json]
  */
+import { SQL } from "bun";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -35,6 +39,7 @@ const { values } = parseArgs({
     sizes: { type: "string", default: "1000,4000,8000" },
     rounds: { type: "string", default: "3" },
     "farcaster-b": { type: "string" },
+    pg: { type: "string" },
     json: { type: "boolean", default: false },
   },
 });
@@ -84,10 +89,30 @@ function planFile(tasks: number): string {
   return path;
 }
 
+const admin = values.pg ? new SQL(values.pg, { max: 1 }) : null;
 let measurement = 0;
+
+/** A fresh database for one measurement: a file, or a schema on the --pg server (dropped by `done`). */
+async function freshDatabase(): Promise<{ db: string; done: () => Promise<void> }> {
+  const n = ++measurement;
+  if (!admin) return { db: scratch.file(`m${n}.db`), done: async () => {} };
+  const schema = `bench_main_${process.pid}_${n}`;
+  const url = new URL(values.pg!);
+  url.searchParams.set("schema", schema);
+  return { db: url.toString(), done: async () => void (await admin.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)) };
+}
+
 /** Seconds the plan took to finish, by `contender`. */
 async function measure(contender: Contender, plan: string): Promise<number> {
-  const db = scratch.file(`m${++measurement}.db`);
+  const { db, done } = await freshDatabase();
+  try {
+    return await measureOn(db, contender, plan);
+  } finally {
+    await done();
+  }
+}
+
+async function measureOn(db: string, contender: Contender, plan: string): Promise<number> {
   const common = ["--db", db, "--workflows", WORKFLOWS];
   const t0 = performance.now();
   if (contender.mode === "main job") {
@@ -130,6 +155,7 @@ try {
   }
 } finally {
   scratch.remove();
+  await admin?.close();
 }
 const others = stopMeter().others;
 
@@ -151,7 +177,7 @@ if (values.json) {
   console.log(JSON.stringify({ machine: { ...machine(), commit: commitInfo(ROOT) }, rounds, rows, others, targets }, null, 2));
 } else {
   console.log(`# The main job end to end\n`);
-  console.log(`${describeMachine(machine())}; commit ${commitInfo(ROOT)}; ${rounds} round(s); ${fixed((performance.now() - started) / 1000, 0)} s in all; others' CPU ${percent(others)}\n`);
+  console.log(`${describeMachine(machine())}; store ${admin ? `PostgreSQL (${new URL(values.pg!).host})` : "SQLite"}; commit ${commitInfo(ROOT)}; ${rounds} round(s); ${fixed((performance.now() - started) / 1000, 0)} s in all; others' CPU ${percent(others)}\n`);
   console.log(
     table(
       ["contender", "how", "tasks", "seconds (median)", "tasks/s", "ms per task", "÷ worker"],
