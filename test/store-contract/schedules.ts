@@ -103,9 +103,22 @@ export function scheduleContract(open: OpenDb): void {
       expect((await fire(store, schedule, slot)).outcome).toBe("fired");
       const before = await store.listEvents();
       expect(await fire(store, schedule, slot, { actor: "sched-2" })).toEqual({ outcome: "duplicate" });
-      expect(await fire(store, schedule, slot, { manual: true })).toEqual({ outcome: "duplicate" });
       expect(await store.listEvents()).toEqual(before);
       expect(await scheduledRuns(store, "once")).toHaveLength(1);
+    });
+
+    test("a manual fire is never a duplicate: in a millisecond that already has a fire it takes the next free slot", async () => {
+      const { store, another, clock } = await open();
+      const other = await another();
+      const schedule = await store.createSchedule(scheduleInput("by-hand", { overlap: "allow" }), "t");
+      const at = clock.now();
+      expect((await fire(store, schedule, at)).outcome).toBe("fired"); // the scheduler's fire of this slot
+      // Two people run it by hand in that same millisecond, through two stores (`schedule run`, POST /v1/schedules/:name/run).
+      const [one, two] = await Promise.all([fire(store, schedule, at, { manual: true, actor: "ann" }), fire(other, schedule, at, { manual: true, actor: "bob" })]);
+      expect([one.outcome, two.outcome]).toEqual(["fired", "fired"]);
+      expect((await eventsOf(store, "schedule.fired")).map((e) => (e.data as { slot: number }).slot).sort()).toEqual([at, at + 1, at + 2]);
+      expect(await scheduledRuns(store, "by-hand")).toHaveLength(3);
+      expect((await store.getSchedule("by-hand")).lastSlot).toBe(at + 2);
     });
 
     test("two stores firing the same slots at once create exactly one run per slot", async () => {

@@ -146,22 +146,44 @@ export async function recordMissedTx(ctx: TxContext, scheduleId: string, through
   return moved.length > 0;
 }
 
+/** Manual fires that collide with concurrent ones try the next free slot this many times. */
+const MANUAL_SLOT_TRIES = 5;
+
+/**
+ * Records the fire; returns its slot, or null when a fire of that slot is
+ * recorded already (a scheduled fire: another scheduler got there first). A
+ * manual fire takes its time, or the first slot after it that no fire of the
+ * schedule holds: two manual fires in one millisecond are two fires. Under
+ * concurrency two may pick the same slot; the one that waited on the other's
+ * row tries again (each statement sees what committed before it).
+ */
+async function insertFire(ctx: TxContext, scheduleId: string, request: FireRequest): Promise<number | null> {
+  for (let tries = 0; ; tries++) {
+    const slot = request.manual
+      ? "GREATEST($2::bigint, (SELECT max(slot) + 1 FROM schedule_fires WHERE schedule_id = $1 AND slot >= $2))"
+      : "$2::bigint";
+    const [row] = await q<{ slot: string }>(
+      ctx.sql,
+      `INSERT INTO schedule_fires (schedule_id, slot, outcome, at) SELECT $1, ${slot}, 'fired', $3 ON CONFLICT DO NOTHING RETURNING slot`,
+      [scheduleId, request.slot, ctx.now],
+    );
+    if (row) return num(row.slot);
+    if (!request.manual || tries + 1 >= MANUAL_SLOT_TRIES) return null;
+  }
+}
+
 export async function fireTx(ctx: TxContext, request: FireRequest): Promise<FireResult> {
   // Read again inside the transaction: a schedule paused (or removed: NotFoundError)
   // after the scheduler read it must not fire.
   const schedule = await selectSchedule(ctx.sql, request.scheduleId);
   if (!schedule.enabled && !request.manual) return { outcome: "paused" };
   if (!scheduleApproved(schedule)) throw new InvalidTransitionError("schedule", schedule.name, "ready", "fired", await unapprovedWhy(ctx, schedule));
-  const inserted = await q(
-    ctx.sql,
-    "INSERT INTO schedule_fires (schedule_id, slot, outcome, at) VALUES ($1, $2, 'fired', $3) ON CONFLICT DO NOTHING RETURNING slot",
-    [schedule.id, request.slot, ctx.now],
-  );
-  if (inserted.length === 0) return { outcome: "duplicate" };
-  await q(ctx.sql, "UPDATE schedules SET last_slot = GREATEST(coalesce(last_slot, 0), $1), updated_at = $2 WHERE id = $3", [request.slot, ctx.now, schedule.id]);
-  const base = { schedule: schedule.name, slot: request.slot };
+  const slot = await insertFire(ctx, schedule.id, request);
+  if (slot === null) return { outcome: "duplicate" };
+  await q(ctx.sql, "UPDATE schedules SET last_slot = GREATEST(coalesce(last_slot, 0), $1), updated_at = $2 WHERE id = $3", [slot, ctx.now, schedule.id]);
+  const base = { schedule: schedule.name, slot: slot };
   if (request.error) {
-    await q(ctx.sql, "UPDATE schedule_fires SET outcome = 'failed', detail = $1 WHERE schedule_id = $2 AND slot = $3", [request.error, schedule.id, request.slot]);
+    await q(ctx.sql, "UPDATE schedule_fires SET outcome = 'failed', detail = $1 WHERE schedule_id = $2 AND slot = $3", [request.error, schedule.id, slot]);
     appendEvent(ctx, { type: "schedule.failed", actor: request.actor, data: { ...base, error: request.error } });
     return { outcome: "failed", detail: request.error };
   }
@@ -175,7 +197,7 @@ export async function fireTx(ctx: TxContext, request: FireRequest): Promise<Fire
   ).map((row) => row.id);
   if (unfinished.length > 0 && schedule.overlap === "skip") {
     const detail = `the previous run ${unfinished.join(", ")} is unfinished (overlap: skip)`;
-    await q(ctx.sql, "UPDATE schedule_fires SET outcome = 'skipped', detail = $1 WHERE schedule_id = $2 AND slot = $3", [detail, schedule.id, request.slot]);
+    await q(ctx.sql, "UPDATE schedule_fires SET outcome = 'skipped', detail = $1 WHERE schedule_id = $2 AND slot = $3", [detail, schedule.id, slot]);
     appendEvent(ctx, { type: "schedule.skipped", actor: request.actor, data: { ...base, running: unfinished } });
     return { outcome: "skipped", detail };
   }
@@ -185,10 +207,10 @@ export async function fireTx(ctx: TxContext, request: FireRequest): Promise<Fire
   const { run } = await insertPlanningRun(ctx, request.goal, request.planningInput, {
     source: `schedule:${schedule.name}`,
     cwd: schedule.cwd ?? undefined,
-    idempotencyKey: `schedule:${schedule.id}:${request.slot}`,
+    idempotencyKey: `schedule:${schedule.id}:${slot}`,
     actor: request.actor,
   });
-  await q(ctx.sql, "UPDATE schedule_fires SET run_id = $1 WHERE schedule_id = $2 AND slot = $3", [run.id, schedule.id, request.slot]);
+  await q(ctx.sql, "UPDATE schedule_fires SET run_id = $1 WHERE schedule_id = $2 AND slot = $3", [run.id, schedule.id, slot]);
   appendEvent(ctx, { type: "schedule.fired", actor: request.actor, runId: run.id, data: { ...base, cancelled: schedule.overlap === "cancel-previous" ? unfinished : [] } });
   return { outcome: "fired", runId: run.id };
 }

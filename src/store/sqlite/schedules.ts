@@ -138,19 +138,31 @@ export function recordMissedTx(ctx: TxContext, scheduleId: string, throughSlot: 
   return moved > 0;
 }
 
+/**
+ * A manual fire's slot: its time, or the first one after it that no fire of
+ * the schedule holds. Two manual fires in one millisecond are two fires (a
+ * slot is the key that makes a scheduled fire happen once, not a limit on
+ * how often a person may run a schedule).
+ */
+function firstFreeSlot(ctx: TxContext, scheduleId: string, at: number): number {
+  const taken = sql<{ last: number | null }, [string, number]>(ctx.db, "SELECT max(slot) AS last FROM schedule_fires WHERE schedule_id = ? AND slot >= ?").get(scheduleId, at)!.last;
+  return taken === null ? at : taken + 1;
+}
+
 export function fireTx(ctx: TxContext, request: FireRequest): FireResult {
   // Read again inside the transaction: a schedule paused (or removed: NotFoundError)
   // after the scheduler read it must not fire.
   const schedule = selectSchedule(ctx, request.scheduleId);
   if (!schedule.enabled && !request.manual) return { outcome: "paused" };
   if (!scheduleApproved(schedule)) throw new InvalidTransitionError("schedule", schedule.name, "ready", "fired", unapprovedWhy(ctx, schedule));
+  const slot = request.manual ? firstFreeSlot(ctx, schedule.id, request.slot) : request.slot;
   const inserted = sql(ctx.db, "INSERT INTO schedule_fires (schedule_id, slot, outcome, at) VALUES (?, ?, 'fired', ?) ON CONFLICT DO NOTHING")
-    .run(schedule.id, request.slot, ctx.now).changes;
+    .run(schedule.id, slot, ctx.now).changes;
   if (inserted === 0) return { outcome: "duplicate" };
-  sql(ctx.db, "UPDATE schedules SET last_slot = max(coalesce(last_slot, 0), ?), updated_at = ? WHERE id = ?").run(request.slot, ctx.now, schedule.id);
-  const base = { schedule: schedule.name, slot: request.slot };
+  sql(ctx.db, "UPDATE schedules SET last_slot = max(coalesce(last_slot, 0), ?), updated_at = ? WHERE id = ?").run(slot, ctx.now, schedule.id);
+  const base = { schedule: schedule.name, slot: slot };
   if (request.error) {
-    sql(ctx.db, "UPDATE schedule_fires SET outcome = 'failed', detail = ? WHERE schedule_id = ? AND slot = ?").run(request.error, schedule.id, request.slot);
+    sql(ctx.db, "UPDATE schedule_fires SET outcome = 'failed', detail = ? WHERE schedule_id = ? AND slot = ?").run(request.error, schedule.id, slot);
     appendEvent(ctx, { type: "schedule.failed", actor: request.actor, data: { ...base, error: request.error } });
     return { outcome: "failed", detail: request.error };
   }
@@ -161,7 +173,7 @@ export function fireTx(ctx: TxContext, request: FireRequest): FireResult {
   ).all(schedule.id).map((row) => row.id);
   if (unfinished.length > 0 && schedule.overlap === "skip") {
     const detail = `the previous run ${unfinished.join(", ")} is unfinished (overlap: skip)`;
-    sql(ctx.db, "UPDATE schedule_fires SET outcome = 'skipped', detail = ? WHERE schedule_id = ? AND slot = ?").run(detail, schedule.id, request.slot);
+    sql(ctx.db, "UPDATE schedule_fires SET outcome = 'skipped', detail = ? WHERE schedule_id = ? AND slot = ?").run(detail, schedule.id, slot);
     appendEvent(ctx, { type: "schedule.skipped", actor: request.actor, data: { ...base, running: unfinished } });
     return { outcome: "skipped", detail };
   }
@@ -171,10 +183,10 @@ export function fireTx(ctx: TxContext, request: FireRequest): FireResult {
   const { run } = insertPlanningRun(ctx, request.goal, request.planningInput, {
     source: `schedule:${schedule.name}`,
     cwd: schedule.cwd ?? undefined,
-    idempotencyKey: `schedule:${schedule.id}:${request.slot}`,
+    idempotencyKey: `schedule:${schedule.id}:${slot}`,
     actor: request.actor,
   });
-  sql(ctx.db, "UPDATE schedule_fires SET run_id = ? WHERE schedule_id = ? AND slot = ?").run(run.id, schedule.id, request.slot);
+  sql(ctx.db, "UPDATE schedule_fires SET run_id = ? WHERE schedule_id = ? AND slot = ?").run(run.id, schedule.id, slot);
   appendEvent(ctx, { type: "schedule.fired", actor: request.actor, runId: run.id, data: { ...base, cancelled: schedule.overlap === "cancel-previous" ? unfinished : [] } });
   return { outcome: "fired", runId: run.id };
 }
