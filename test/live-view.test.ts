@@ -69,8 +69,9 @@ function run(overrides: Partial<RunRecord> = {}): RunRecord {
   return { id: "r0abc", goal: "g", state: "running", source: null, sourceHash: null, cwd: null, idempotencyKey: null, tasksTotal: 3, tasksOpen: 2, tasksFailed: 0, createdAt: now - 65_000, updatedAt: now, finishedAt: null, ...overrides };
 }
 
-function task(id: number, key: string, state: TaskRecord["state"], leaseOwner: string | null = null): TaskRecord {
+function task(id: number, key: string, state: TaskRecord["state"], leaseOwner: string | null = null, attemptStartedAt: number | null = null): TaskRecord & { attemptStartedAt: number | null } {
   return {
+    attemptStartedAt,
     id, runId: "r0abc", key, title: key, description: null, workflow: "shell", input: {}, scope: null, priority: 0, maxAttempts: 1, timeoutMs: null, state,
     pendingDeps: 0, attempts: 0, failures: 0, crashes: 0, availableAt: now, attemptId: null, leaseOwner, leaseExpiresAt: null, output: null, error: null,
     failReason: null, createdAt: now, updatedAt: now, startedAt: null, finishedAt: null, after: [], feedback: [],
@@ -81,7 +82,7 @@ const LONG = "x".repeat(150);
 
 function frame(recent: string[], running: number) {
   const tasks = [task(1, "@plan", "succeeded"), ...Array.from({ length: running }, (_, i) => task(i + 2, `build-${i}-${"k".repeat(30)}`, "running", `host.example:12345:d${i + 1}-${"y".repeat(40)}`))];
-  return progressLines(runProgress(run(), tasks, recent, now, new Map()));
+  return progressLines(runProgress(run(), tasks, recent, now));
 }
 
 describe("the live view", () => {
@@ -134,7 +135,7 @@ describe("the run's view model", () => {
   });
 
   test("running tasks carry their drone and how long their attempt has run", () => {
-    const model = runProgress(run(), [task(2, "a", "running", "d1"), task(3, "b", "waiting")], [], now, new Map([[2, now - 1_500]]));
+    const model = runProgress(run(), [task(2, "a", "running", "d1", now - 1_500), task(3, "b", "waiting")], [], now);
     expect(model).toMatchObject({ runId: "r0abc", state: "running", elapsedMs: 65_000, running: [{ key: "a", drone: "d1", elapsedMs: 1_500 }], waiting: ["b"] });
   });
 

@@ -76,7 +76,6 @@ export async function runSwarm(options: SwarmOptions): Promise<SwarmEnd> {
   const prompter = options.interactive && !options.json ? new GatePrompter({ store, output, onInterrupt: interrupt }) : null;
   const live = prompter ? new LiveBlock((text) => output.write(text), () => terminalSize(), output.color) : null;
   const keys = new Map<number, string>();
-  const startedAt = new Map<number, number>();
   const recent: string[] = [];
   const handled = new Set<string>();
   // The run's events arrive through one follower; the loop below re-reads the run when some came.
@@ -114,7 +113,6 @@ export async function runSwarm(options: SwarmOptions): Promise<SwarmEnd> {
       if (events.length > 0) unread = true;
       if (unread && (urgent || Date.now() - readAt >= READ_INTERVAL_MS)) snapshot = await read(first || gateEvents);
       for (const event of events) {
-        if (event.type === "task.started" && event.taskId !== null) startedAt.set(event.taskId, event.at);
         const line = describeEvent(event, keys);
         recent.push(line);
         if (options.json) emit({ type: event.type, at: event.at, actor: event.actor, task: event.taskId === null ? null : (keys.get(event.taskId) ?? null), data: event.data });
@@ -140,7 +138,7 @@ export async function runSwarm(options: SwarmOptions): Promise<SwarmEnd> {
         // Redrawn after a read, and now and then for the elapsed times; not on every event in between.
         drawn = snapshot;
         drawnAt = Date.now();
-        live.draw(progressLines(runProgress(snapshot.run, snapshot.tasks, recent, drawnAt, startedAt)));
+        live.draw(progressLines(runProgress(snapshot.run, snapshot.tasks, recent, drawnAt)));
       }
       // Woken by new events; otherwise redrawn now and then for the elapsed times (sooner when a read is due).
       const pollMs = options.pollMs ?? 200;

@@ -40,11 +40,14 @@ export const LIMITS = Object.freeze({
  * task is the exception: its output is the workplan, and its gate shows that
  * plan in full, so both are held to the workplan's limit rather than a step's.
  */
-export function taskOutputLimits(taskKey: string): { outputBytes: number; evidenceBytes: number } {
-  return taskKey === PLANNING_TASK_KEY
-    ? { outputBytes: LIMITS.workplanBytes, evidenceBytes: LIMITS.planReviewBytes }
-    : { outputBytes: LIMITS.stepOutputBytes, evidenceBytes: LIMITS.gateEvidenceBytes };
+export function taskOutputLimits(taskKey: string): TaskOutputLimits {
+  return taskKey === PLANNING_TASK_KEY ? PLANNING_TASK_LIMITS : TASK_LIMITS;
 }
+
+type TaskOutputLimits = Readonly<{ outputBytes: number; evidenceBytes: number }>;
+// Made once: this is asked on every task's completion.
+const TASK_LIMITS: TaskOutputLimits = Object.freeze({ outputBytes: LIMITS.stepOutputBytes, evidenceBytes: LIMITS.gateEvidenceBytes });
+const PLANNING_TASK_LIMITS: TaskOutputLimits = Object.freeze({ outputBytes: LIMITS.workplanBytes, evidenceBytes: LIMITS.planReviewBytes });
 
 /** A value over one of LIMITS: `too_large` (HTTP 413) or `too_deep` (HTTP 422). */
 export class LimitError extends FarcasterError {

@@ -5,7 +5,7 @@
  */
 import type { EventRecord } from "../core/events.ts";
 import { PLANNING_TASK_KEY, type RunState, type TaskState } from "../core/states.ts";
-import type { RunRecord, StateCounts, TaskRecord } from "../store/types.ts";
+import type { RunRecord, StateCounts, TaskRecord, TaskSummary } from "../store/types.ts";
 
 /** The order task states are counted in, for people. */
 export const STATE_ORDER: readonly TaskState[] = ["succeeded", "running", "waiting", "ready", "blocked", "failed", "skipped", "cancelled"];
@@ -75,17 +75,14 @@ export function tallyOf(counts: StateCounts | readonly StateCount[]): Tally {
   return { succeeded: get("succeeded"), running: get("running"), ready: get("ready"), waiting: get("waiting"), failed: get("failed"), skipped: get("skipped"), total };
 }
 
-/**
- * `startedAt`: when each running task's current attempt started (from its
- * task.started event); a task not in it counts from now.
- */
-export function runProgress(run: RunRecord, tasks: readonly Pick<TaskRecord, "id" | "key" | "state" | "leaseOwner">[], recent: readonly string[], now: number, startedAt: ReadonlyMap<number, number>): RunProgress {
+/** A running task's time counts from its current attempt's start (from now when that is not known). */
+export function runProgress(run: RunRecord, tasks: readonly Pick<TaskSummary, "key" | "state" | "leaseOwner" | "attemptStartedAt">[], recent: readonly string[], now: number): RunProgress {
   return {
     runId: run.id,
     state: run.state,
     elapsedMs: now - run.createdAt,
     counts: countByState(tasks),
-    running: tasks.filter((t) => t.state === "running").map((t) => ({ key: t.key, drone: t.leaseOwner ?? "", elapsedMs: now - (startedAt.get(t.id) ?? now) })),
+    running: tasks.filter((t) => t.state === "running").map((t) => ({ key: t.key, drone: t.leaseOwner ?? "", elapsedMs: now - (t.attemptStartedAt ?? now) })),
     waiting: tasks.filter((t) => t.state === "waiting").map((t) => t.key),
     recent: [...recent],
   };

@@ -158,10 +158,10 @@ const MANUAL_SLOT_TRIES = 5;
  * row tries again (each statement sees what committed before it).
  */
 async function insertFire(ctx: TxContext, scheduleId: string, request: FireRequest): Promise<number | null> {
+  const slot = request.manual
+    ? "GREATEST($2::bigint, (SELECT max(slot) + 1 FROM schedule_fires WHERE schedule_id = $1 AND slot >= $2))"
+    : "$2::bigint";
   for (let tries = 0; ; tries++) {
-    const slot = request.manual
-      ? "GREATEST($2::bigint, (SELECT max(slot) + 1 FROM schedule_fires WHERE schedule_id = $1 AND slot >= $2))"
-      : "$2::bigint";
     const [row] = await q<{ slot: string }>(
       ctx.sql,
       `INSERT INTO schedule_fires (schedule_id, slot, outcome, at) SELECT $1, ${slot}, 'fired', $3 ON CONFLICT DO NOTHING RETURNING slot`,
@@ -181,7 +181,7 @@ export async function fireTx(ctx: TxContext, request: FireRequest): Promise<Fire
   const slot = await insertFire(ctx, schedule.id, request);
   if (slot === null) return { outcome: "duplicate" };
   await q(ctx.sql, "UPDATE schedules SET last_slot = GREATEST(coalesce(last_slot, 0), $1), updated_at = $2 WHERE id = $3", [slot, ctx.now, schedule.id]);
-  const base = { schedule: schedule.name, slot: slot };
+  const base = { schedule: schedule.name, slot };
   if (request.error) {
     await q(ctx.sql, "UPDATE schedule_fires SET outcome = 'failed', detail = $1 WHERE schedule_id = $2 AND slot = $3", [request.error, schedule.id, slot]);
     appendEvent(ctx, { type: "schedule.failed", actor: request.actor, data: { ...base, error: request.error } });

@@ -160,7 +160,7 @@ export function fireTx(ctx: TxContext, request: FireRequest): FireResult {
     .run(schedule.id, slot, ctx.now).changes;
   if (inserted === 0) return { outcome: "duplicate" };
   sql(ctx.db, "UPDATE schedules SET last_slot = max(coalesce(last_slot, 0), ?), updated_at = ? WHERE id = ?").run(slot, ctx.now, schedule.id);
-  const base = { schedule: schedule.name, slot: slot };
+  const base = { schedule: schedule.name, slot };
   if (request.error) {
     sql(ctx.db, "UPDATE schedule_fires SET outcome = 'failed', detail = ? WHERE schedule_id = ? AND slot = ?").run(request.error, schedule.id, slot);
     appendEvent(ctx, { type: "schedule.failed", actor: request.actor, data: { ...base, error: request.error } });
