@@ -19,7 +19,7 @@ import type { PostgresStore } from "../src/store/postgres/store.ts";
 import type { StepWrite } from "../src/store/types.ts";
 import { workflow } from "./engine-helpers.ts";
 import { migratedSchema, openPgStore, pgAvailable, schemasDroppedAfterEach } from "./fixtures/pg.ts";
-import { plan, until } from "./helpers.ts";
+import { plan, rejected, until } from "./helpers.ts";
 
 function step(key: string, seq: number, fields: Partial<StepWrite> = {}): StepWrite {
   return { key, seq, kind: "step", status: "completed", input: null, output: seq, error: null, startedAt: 0, endedAt: 0, ...fields };
@@ -150,6 +150,7 @@ describe.skipIf(!pgAvailable)("group commit on PostgreSQL", () => {
     const started = events.filter((e) => e.type === "task.started");
     for (let i = 0; i + 1 < chain.length; i++) expect(started[i + 1]!.id).toBe(succeeded[i]!.id + 1); // the next event, the same transaction
   });
+
   // A guard for any change that sends a batch's claim before its layer is done (tried at stop 23 to save a round
   // trip: without waiting for the layer, the claim's later statements landed inside the savepoint of the refused
   // planning completion and were rolled back with it, and the claim returned tasks it did not hold).
@@ -162,33 +163,31 @@ describe.skipIf(!pgAvailable)("group commit on PostgreSQL", () => {
     expect(plan0!.key).toBe("@plan");
     clock.advance(1_000); // the claim's upkeep is due: it sends several statements, then claims
     const before = store.writeStats.batches;
-    const [refused, recorded, claimed] = await Promise.allSettled([
-      store.completeTask(plan0!.taskId, plan0!.attemptId, plan(["a", "a"])), // the planning completion: applied alone, refused
-      store.recordStep(x!.taskId, x!.attemptId, step("s1", 1)),
-      store.claimTasks("w2", 2, 10_000, { runId: work.id }),
-    ]);
+    // Queued in one turn, so they share a batch.
+    const refused = store.completeTask(plan0!.taskId, plan0!.attemptId, plan(["a", "a"])); // the planning completion: applied alone, refused
+    const recorded = store.recordStep(x!.taskId, x!.attemptId, step("s1", 1));
+    const claim = store.claimTasks("w2", 2, 10_000, { runId: work.id });
+    expect(await rejected(refused)).toBeInstanceOf(PlanInvalidError);
+    await recorded;
+    const leased = await claim;
     expect(store.writeStats.batches - before).toBe(1);
-    expect((refused as PromiseRejectedResult).reason).toBeInstanceOf(PlanInvalidError);
-    expect(recorded.status).toBe("fulfilled");
-    const leased = (claimed as PromiseFulfilledResult<Awaited<ReturnType<PostgresStore["claimTasks"]>>>).value;
     expect(leased.map((c) => c.key)).toEqual(["y", "z"]);
     for (const task of leased) expect(await store.getTask(task.taskId)).toMatchObject({ state: "running", attemptId: task.attemptId, leaseOwner: "w2" });
     expect(await store.getTask(plan0!.taskId)).toMatchObject({ state: "running", attemptId: plan0!.attemptId });
     expect((await store.listSteps(x!.taskId)).map((s) => s.key)).toEqual(["s1"]);
   });
 
-  test("a claim sent behind a shared statement the database refuses: the batch is applied again write by write, the claim with it", async () => {
+  test("a claim in a batch whose shared statement the database refuses: the batch is applied again write by write, the claim with it", async () => {
     const { store } = await fresh();
     const run = await store.createRun(plan(["x"], ["y"]));
     const [x] = await store.claimTasks("w", 1, 60_000, { runId: run.id });
-    const [bad, good, claimed] = await Promise.allSettled([
-      store.recordStep(x!.taskId, x!.attemptId, step("s1", 1, { output: undefined, status: "bogus" as never })),
-      store.recordStep(x!.taskId + 100, 1, step("s1", 1)), // no such lease: refused alone
-      store.claimTasks("w2", 1, 10_000, { runId: run.id }),
-    ]);
-    expect(bad.status).toBe("rejected");
-    expect((good as PromiseRejectedResult).reason).toBeInstanceOf(LeaseLostError);
-    const [y] = (claimed as PromiseFulfilledResult<Awaited<ReturnType<PostgresStore["claimTasks"]>>>).value;
+    // Queued in one turn, so they share a batch.
+    const bad = store.recordStep(x!.taskId, x!.attemptId, step("s1", 1, { status: "bogus" as never })); // the CHECK refuses it
+    const lost = store.recordStep(x!.taskId + 100, 1, step("s1", 1)); // no such lease: refused alone
+    const claim = store.claimTasks("w2", 1, 10_000, { runId: run.id });
+    await rejected(bad);
+    expect(await rejected(lost)).toBeInstanceOf(LeaseLostError);
+    const [y] = await claim;
     expect(y!.key).toBe("y");
     expect(await store.getTask(y!.taskId)).toMatchObject({ state: "running", attemptId: y!.attemptId });
   });
