@@ -14,7 +14,9 @@
  * `farcaster run plan.json --detach`, then `farcaster worker --quiet` processes.
  * --farcaster DIR picks the checkout whose farcaster.ts runs (default: the one
  * this bench lives in); --farcaster-b DIR adds a second checkout as a third
- * contender in the same interleaving (a branch against main).
+ * contender in the same interleaving (a branch against main). --nice-extra N
+ * adds "farcaster-nice": the same checkout, whose extra workers (all but the
+ * first, started once the first hosts the file) run under `nice -n N`.
  *
  * plainjob is installed by the bench (npm install --prefix into a cache folder
  * under the system temp directory, never into this project) and run by
@@ -42,11 +44,11 @@
  * Prints one table (or --json) and exits 0: it is a report, not a test.
  *
  * usage: bun run bench/peers.ts [--tasks 15000] [--rounds 3] [--shapes independent,chains,…]
- *                               [--farcaster DIR] [--farcaster-b DIR] [--wait-quiet 0] [--json]
+ *                               [--farcaster DIR] [--farcaster-b DIR] [--nice-extra N] [--wait-quiet 0] [--json]
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { choices, count, nonNegative } from "./lib/args.ts";
+import { choices, count, integerIn, nonNegative } from "./lib/args.ts";
 import { cpuMeter, waitForQuiet } from "./lib/cpu.ts";
 import { tempDir } from "./lib/files.ts";
 import { machine } from "./lib/machine.ts";
@@ -65,6 +67,7 @@ const { values } = parseArgs({
     shapes: { type: "string" },
     farcaster: { type: "string", default: join(import.meta.dir, "..") },
     "farcaster-b": { type: "string" },
+    "nice-extra": { type: "string" },
     "wait-quiet": { type: "string", default: "0" },
     json: { type: "boolean", default: false },
   },
@@ -72,6 +75,7 @@ const { values } = parseArgs({
 const tasks = count("--tasks", values.tasks);
 const rounds = count("--rounds", values.rounds);
 const only = choices("--shapes", values.shapes, SHAPE_IDS);
+const niceExtra = values["nice-extra"] === undefined ? undefined : integerIn("--nice-extra", values["nice-extra"], 1, 19);
 const waitQuietMs = nonNegative("--wait-quiet", values["wait-quiet"]) * 1000;
 const shapes = only ? SHAPES.filter((s) => only.includes(s.id)) : SHAPES;
 const progress = (message: string) => {
@@ -91,6 +95,7 @@ try {
     plainjobContender(await installPlainjob(progress), children),
   ];
   if (values["farcaster-b"]) contenders.push(farcasterContender("farcaster-b", values["farcaster-b"], dir, children));
+  if (niceExtra !== undefined) contenders.push(farcasterContender("farcaster-nice", values.farcaster!, dir, children, niceExtra, problems));
 
   const measurements: Measurement[] = [];
   for (let round = 1; round <= rounds; round++) {
@@ -119,3 +124,4 @@ try {
   children.kill();
   dir.remove();
 }
+

@@ -7,6 +7,12 @@
  * them, so a window read afterwards from a database (first task start → last
  * task finish) gets the usage of that window, without process start-up,
  * planning or shutdown. Elsewhere than Linux every reading is null.
+ *
+ * Each process's main thread is also read from its schedstat: how long it ran
+ * and how long it was ready to run but waited for a CPU. A main thread that
+ * waits a large share of the window is the sign of a machine whose cores are
+ * all taken (in a Farcaster swarm on one file, the host's main thread applies
+ * every process's writes: what it waits, every worker waits).
  */
 import { existsSync, readFileSync } from "node:fs";
 
@@ -14,6 +20,9 @@ export interface Usage {
   cpuMs: number;
   writtenBytes: number;
   rssBytes: number;
+  /** The main thread's time on a CPU and waiting for one (NaN where the kernel keeps no schedstat). */
+  mainRunMs: number;
+  mainWaitMs: number;
 }
 
 function getconf(name: string, fallback: number): number {
@@ -37,10 +46,28 @@ export function readUsage(pid: number): Usage | null {
     const io = readFileSync(`/proc/${pid}/io`, "utf8");
     const writtenBytes = Number(/^wchar:\s*(\d+)/m.exec(io)?.[1] ?? NaN);
     const rssBytes = Number(readFileSync(`/proc/${pid}/statm`, "utf8").split(" ")[1]) * PAGE_BYTES;
-    return { cpuMs, writtenBytes, rssBytes };
+    const [runNs, waitNs] = readSchedstat(pid);
+    return { cpuMs, writtenBytes, rssBytes, mainRunMs: runNs / 1e6, mainWaitMs: waitNs / 1e6 };
   } catch {
     return null; // exited meanwhile
   }
+}
+
+/** /proc/PID/task/PID/schedstat: nanoseconds on a CPU, nanoseconds runnable and waiting (the main thread's TID is the PID). */
+function readSchedstat(pid: number): [number, number] {
+  try {
+    const [run, wait] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, "utf8").split(" ");
+    return [Number(run), Number(wait)];
+  } catch {
+    return [NaN, NaN];
+  }
+}
+
+/** In a window, the main thread that ran the most: how long it ran, how long it waited for a CPU. */
+export interface MainThreadUsage {
+  pid: number;
+  runMs: number;
+  waitMs: number;
 }
 
 export interface WindowUsage {
@@ -49,6 +76,8 @@ export interface WindowUsage {
   writtenBytes: number;
   /** The largest resident set any one of them had in a sample inside the window. */
   peakRssBytes: number;
+  /** The busiest main thread; null without schedstat. */
+  busiestMain: MainThreadUsage | null;
 }
 
 interface Sample extends Usage {
@@ -75,17 +104,22 @@ export class UsageTrack {
     let cpuMs = 0;
     let writtenBytes = 0;
     let peakRssBytes = 0;
-    for (const series of this.samples.values()) {
+    let busiestMain: MainThreadUsage | null = null;
+    for (const [pid, series] of this.samples) {
       cpuMs += at(series, to, "cpuMs") - at(series, from, "cpuMs");
+      const runMs = at(series, to, "mainRunMs") - at(series, from, "mainRunMs");
+      if (Number.isFinite(runMs) && (busiestMain === null || runMs > busiestMain.runMs)) {
+        busiestMain = { pid, runMs, waitMs: at(series, to, "mainWaitMs") - at(series, from, "mainWaitMs") };
+      }
       writtenBytes += at(series, to, "writtenBytes") - at(series, from, "writtenBytes");
       for (const s of series) if (s.at >= from && s.at <= to) peakRssBytes = Math.max(peakRssBytes, s.rssBytes);
     }
-    return { cpuMs, writtenBytes, peakRssBytes };
+    return { cpuMs, writtenBytes, peakRssBytes, busiestMain };
   }
 }
 
 /** A counter's value at `t`, linear between the samples around it (the nearest one outside them). */
-function at(series: Sample[], t: number, key: "cpuMs" | "writtenBytes"): number {
+function at(series: Sample[], t: number, key: "cpuMs" | "writtenBytes" | "mainRunMs" | "mainWaitMs"): number {
   const after = series.findIndex((s) => s.at >= t);
   if (after === -1) return series.at(-1)![key];
   if (after === 0) return series[0]![key];

@@ -15,8 +15,11 @@ import type { Children } from "../lib/procs.ts";
 import type { TempDir } from "../lib/files.ts";
 import type { Contender, Prepared, Span } from "./measure.ts";
 import { workplan, type Shape } from "./shapes.ts";
+import { socketPathFor } from "../../src/store/sqlite/shared/store.ts";
 
 const OWN_WORKFLOWS = join(import.meta.dir, "..", "workflows");
+/** How long the first worker has to start hosting the file before the others start anyway. */
+const HOST_WAIT_MS = 15_000;
 
 interface RunState {
   state: string;
@@ -31,7 +34,13 @@ function workflowsOf(checkout: string): string {
   return existsSync(noop) && readFileSync(noop, "utf8").includes('"bench-noop"') ? dir : OWN_WORKFLOWS;
 }
 
-export function farcasterContender(name: string, checkout: string, scratch: TempDir, children: Children): Contender {
+/**
+ * `extraWorkersNice`: with several workers, the first starts alone, and the
+ * others once it hosts the file (its socket is there), each under
+ * `nice -n N`: what a user does to keep the store host's main thread, which
+ * applies every worker's writes, from waiting for a CPU behind the others.
+ */
+export function farcasterContender(name: string, checkout: string, scratch: TempDir, children: Children, extraWorkersNice?: number, problems?: string[]): Contender {
   const root = resolve(checkout);
   const entry = join(root, "farcaster.ts");
   if (!existsSync(entry)) throw new Error(`--${name}: ${root} has no farcaster.ts`);
@@ -52,7 +61,8 @@ export function farcasterContender(name: string, checkout: string, scratch: Temp
   };
   return {
     name,
-    description: `${root} (commit ${commitInfo(root)}), workflows from ${workflows}`,
+    description: `${root} (commit ${commitInfo(root)}), workflows from ${workflows}` +
+      (extraWorkersNice === undefined ? "" : `; with several workers, the first starts alone and the others, once it hosts the file, under nice -n ${extraWorkersNice}`),
     async prepare(shape, tasks, db): Promise<Prepared> {
       // --db and --workflows say where; nothing from this shell's environment may say otherwise.
       const { FARCASTER_DB: _db, FARCASTER_WORKFLOWS: _workflows, ...inherited } = process.env;
@@ -65,7 +75,11 @@ export function farcasterContender(name: string, checkout: string, scratch: Temp
       const runId = value.run.id;
       return {
         env, cwd,
-        workerCommand: () => [process.execPath, entry, "worker", "--db", db, "--workflows", workflows, "--quiet"],
+        workerCommand: (index) => [
+          ...(extraWorkersNice !== undefined && index > 0 ? ["nice", "-n", String(extraWorkersNice)] : []),
+          process.execPath, entry, "worker", "--db", db, "--workflows", workflows, "--quiet",
+        ],
+        ...(extraWorkersNice === undefined ? {} : { firstWorkerReady: () => hosting(db, name, problems) }),
         done(reader: Database) {
           const run = reader.query<RunState, [string]>("SELECT state, tasks_open, tasks_failed FROM runs WHERE id = ?").get(runId);
           if (!run) throw new Error(`${name}: run ${runId} is not in ${db}`);
@@ -93,4 +107,17 @@ export function farcasterContender(name: string, checkout: string, scratch: Temp
       };
     },
   };
+}
+
+/** Resolves once a process hosts `db` (its socket exists), or after HOST_WAIT_MS, noting a problem. */
+async function hosting(db: string, name: string, problems?: string[]): Promise<void> {
+  const socket = socketPathFor(db);
+  const deadline = performance.now() + HOST_WAIT_MS;
+  while (!existsSync(socket)) {
+    if (performance.now() > deadline) {
+      problems?.push(`${name}: the first worker did not host ${db} within ${HOST_WAIT_MS / 1000} s; the others started anyway`);
+      return;
+    }
+    await Bun.sleep(5);
+  }
 }

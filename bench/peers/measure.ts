@@ -43,6 +43,8 @@ export interface Prepared {
   span(db: Database, outputs: string[]): Span;
   /** Lines of worker stderr that are expected (a stop message), not problems. */
   expected?: (line: string) => boolean;
+  /** When set, the first worker starts alone and the others once this resolves (the first one hosts the file). */
+  firstWorkerReady?: () => Promise<void>;
 }
 
 export interface Contender {
@@ -72,6 +74,13 @@ export interface Measurement {
   lifetimeCpuMs: number;
   /** Share of the machine other processes used meanwhile (see lib/cpu.ts). */
   others: number | null;
+  /**
+   * The worker main thread that ran the most in the window: the share of the
+   * window it ran and the share it was ready but waited for a CPU; null
+   * without schedstat. With several Farcaster workers on one file it is the
+   * store host's, which applies every worker's writes.
+   */
+  busiestMain: { running: number; waiting: number } | null;
 }
 
 export interface MeasureContext {
@@ -85,9 +94,11 @@ type Worker = Subprocess<"ignore", "pipe", "pipe">;
 export async function measure(ctx: MeasureContext, contender: Contender, shape: Shape, tasks: number, path: string, round: number): Promise<Measurement> {
   const prepared = await contender.prepare(shape, tasks, path);
   const cpu = ctx.meter.start();
-  const workers: Worker[] = Array.from({ length: shape.workers }, (_, i) =>
-    ctx.children.spawn(() => Bun.spawn(prepared.workerCommand(i), { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: prepared.env, cwd: prepared.cwd })),
-  );
+  const start = (i: number): Worker =>
+    ctx.children.spawn(() => Bun.spawn(prepared.workerCommand(i), { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: prepared.env, cwd: prepared.cwd }));
+  const workers: Worker[] = [start(0)];
+  if (shape.workers > 1 && prepared.firstWorkerReady) await prepared.firstWorkerReady();
+  for (let i = 1; i < shape.workers; i++) workers.push(start(i));
   const outputs = workers.map((w) => new Response(w.stdout).text());
   const errors = workers.map((w) => new Response(w.stderr).text());
   let exitedEarly: number | null = null;
@@ -129,6 +140,7 @@ export async function measure(ctx: MeasureContext, contender: Contender, shape: 
       maxRssBytes: Math.max(...lifetime.map((u) => u?.maxRSS ?? 0)),
       lifetimeCpuMs: lifetime.reduce((acc, u) => acc + Number(u?.cpuTime.total ?? 0n) / 1000, 0),
       others: cpu().others,
+      busiestMain: usage?.busiestMain ? { running: usage.busiestMain.runMs / (seconds * 1000), waiting: usage.busiestMain.waitMs / (seconds * 1000) } : null,
     };
   } finally {
     db.close();

@@ -28,6 +28,9 @@ export interface Row {
   maxRssBytes: number;
   /** The most of the machine other processes used during one of the measurements. */
   othersMax: number | null;
+  /** The busiest worker main thread: share of the window running, share waiting for a CPU (medians; NaN without schedstat). */
+  mainRunning: number;
+  mainWaiting: number;
 }
 
 export interface Ratio {
@@ -96,12 +99,16 @@ export function buildReport(base: Omit<PeersReport, "rows" | "ratios" | "targets
         peakRssBytes: nullableMedian(ms.map((m) => m.peakRssBytes)),
         maxRssBytes: median(ms.map((m) => m.maxRssBytes)),
         othersMax: others.length > 0 ? Math.max(...others) : null,
+        mainRunning: nullableMedian(ms.map((m) => m.busiestMain?.running ?? null)),
+        mainWaiting: nullableMedian(ms.map((m) => m.busiestMain?.waiting ?? null)),
       });
     }
     for (const contender of names.filter((n) => n !== "plainjob")) {
       ratio(`${contender} / plainjob`, shape.id, perRound(measurements, [contender, shape.id], ["plainjob", shape.id]));
     }
-    if (names.includes("farcaster-b")) ratio("farcaster-b / farcaster", shape.id, perRound(measurements, ["farcaster-b", shape.id], ["farcaster", shape.id]));
+    for (const other of ["farcaster-b", "farcaster-nice"].filter((n) => names.includes(n))) {
+      ratio(`${other} / farcaster`, shape.id, perRound(measurements, [other, shape.id], ["farcaster", shape.id]));
+    }
   }
   const targets: Target[] = [];
   // How much of the machine one worker used: one that keeps most cores busy leaves four little to gain.
@@ -112,7 +119,8 @@ export function buildReport(base: Omit<PeersReport, "rows" | "ratios" | "targets
   for (const contender of names) {
     const rounds = perRound(measurements, [contender, SCALING_SHAPES.four], [contender, SCALING_SHAPES.one]);
     ratio(`${contender}: 4 workers / 1 worker`, "independent", rounds);
-    if (rounds.length === 0 || contender === "plainjob") continue;
+    // farcaster-nice is an experiment beside the default, not what the target is held to.
+    if (rounds.length === 0 || contender === "plainjob" || contender === "farcaster-nice") continue;
     const values = rounds.map((r) => r.value);
     const value = spread(values);
     targets.push({
@@ -128,6 +136,10 @@ function range(s: Spread): string {
   return `${fixed(s.min, 2)}–${fixed(s.max, 2)}`;
 }
 
+function mainThread(row: Row): string {
+  return Number.isFinite(row.mainRunning) ? `${percent(row.mainRunning)} / ${percent(row.mainWaiting)}` : "n/a";
+}
+
 function shapeCells(shape: Shape | undefined): string[] {
   if (!shape) return ["?", "?", "?"];
   return [shape.label, String(shape.workers), shape.sync === "full" ? "FULL" : "NORMAL"];
@@ -141,10 +153,10 @@ export function formatReport(report: PeersReport, shapes: readonly Shape[]): str
     return r ? `${fixed(r.value.median, 2)}× (${range(r.value)})` : "–";
   };
   const main = table(
-    ["shape", "workers", "synchronous", "contender", "tasks", "tasks/s (median)", "÷ plainjob, median (min–max)", "CPU µs/task", `cores busy (of ${report.machine.cpus})`, "bytes written/task", "RSS MB: window peak / lifetime max", "others' CPU"],
+    ["shape", "workers", "synchronous", "contender", "tasks", "tasks/s (median)", "÷ plainjob, median (min–max)", "CPU µs/task", `cores busy (of ${report.machine.cpus})`, "bytes written/task", "RSS MB: window peak / lifetime max", "busiest main thread: running / waiting for a CPU", "others' CPU"],
     report.rows.map((row) => [
       ...shapeCells(byId.get(row.shape)), row.contender, int(row.tasks), int(row.perSecond.median), versus(row),
-      fixed(row.cpuUsPerTask, 0), fixed(row.coresBusy, 2), int(row.bytesWrittenPerTask), `${megabytes(row.peakRssBytes)} / ${megabytes(row.maxRssBytes)}`, percent(row.othersMax),
+      fixed(row.cpuUsPerTask, 0), fixed(row.coresBusy, 2), int(row.bytesWrittenPerTask), `${megabytes(row.peakRssBytes)} / ${megabytes(row.maxRssBytes)}`, mainThread(row), percent(row.othersMax),
     ]),
   );
   const ratios = table(
@@ -173,6 +185,8 @@ export function formatReport(report: PeersReport, shapes: readonly Shape[]): str
     "- CPU µs/task and bytes written/task: the worker processes' user+sys CPU and write-call bytes (/proc/PID/stat, /proc/PID/io wchar: WAL appends, checkpoint copies, anything else) " +
       "sampled every 10 ms and interpolated to the window, ÷ tasks. Cores busy: CPU µs/task × tasks/s, the cores the contender's processes kept busy; a contender near all of them is bound by the machine's CPU, and more worker processes cannot make it faster. Bytes written are not WAL frames: those would need checkpoints off, which the store does not offer.",
     "- RSS: the largest resident set of one worker process, sampled inside the window / over its whole life. A Farcaster worker first ran the @plan task (inserting the plan's tasks); memory it took then may still be held in the window.",
+    "- busiest main thread: of the worker processes' main threads, the one that ran the most in the window: the share of the window it ran / the share it was ready to run but waited for a CPU (/proc/PID/task/PID/schedstat), medians. " +
+      "With several Farcaster workers on one file that is the store host's, which applies every worker's writes: what it waits, every worker waits. farcaster-nice (--nice-extra N) starts the extra workers under nice once the first hosts the file.",
     "- others' CPU: the largest share of the machine other processes used during one of the measurements (lib/cpu.ts); above ~10% the numbers are disturbed. " +
       "In the ratio table, * marks a round in which either measurement of the pair was disturbed so.",
   ];
