@@ -218,3 +218,18 @@ describe("the event stream", () => {
     expect((await s.call("GET", "/v1/runs/rnope/events")).status).toBe(404);
   });
 });
+
+describe("numbers JSON cannot hold", () => {
+  test("an event's data or a workplan's task input with 1e999 is a 4xx naming where it is, and nothing is stored (it used to be stored as null)", async () => {
+    const s = setup();
+    const event = await json(await s.call("POST", "/v1/events/big", { raw: '{"data":{"n":1e999}}' }));
+    expect(event.status).toBe(400);
+    expect(event.body.error).toMatchObject({ code: "bad_input", message: expect.stringContaining("data.n is a number JSON cannot hold") });
+    expect((await s.call("GET", "/v1/events/big")).status).toBe(404);
+    const plan = await json(await s.call("POST", "/v1/runs", { raw: '{"workplan":{"goal":"g","tasks":[{"id":"a","title":"A","workflow":"noop","input":{"x":1e999}}]}}' }));
+    expect(plan.status).toBe(422);
+    expect(plan.body.error.code).toBe("plan_invalid");
+    expect(JSON.stringify(plan.body.error.details)).toContain("tasks[0].input.x");
+    expect(await s.store.listRuns()).toEqual([]);
+  });
+});

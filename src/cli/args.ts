@@ -21,13 +21,14 @@ export function intOption(context: CommandContext, name: string, range: { min: n
  * A positive duration such as 500ms, 30s or 2m; `fallback` when the option is
  * absent. `allowZero` for the few options where 0 means something (no grace at all).
  */
-export function durationOption(context: CommandContext, name: string, fallback: number, options: { allowZero?: boolean } = {}): number {
+export function durationOption(context: CommandContext, name: string, fallback: number, options: { allowZero?: boolean; min?: { ms: number; text: string; why: string } } = {}): number {
   const raw = stringOption(context, name);
   if (raw === undefined) return fallback;
   const ms = parseDuration(raw);
   if (ms === undefined || ms < 0 || (ms === 0 && !options.allowZero)) {
     throw new UsageError(`--${name} must be a duration such as ${options.allowZero ? "0s, " : ""}500ms, 30s or 2m, at most ${MAX_DURATION_TEXT} (got "${raw}")`);
   }
+  if (options.min && ms < options.min.ms) throw new UsageError(`--${name} must be at least ${options.min.text}: ${options.min.why} (got "${raw}")`);
   return ms;
 }
 

@@ -30,6 +30,7 @@ export const ERROR_CODES = Object.freeze([
   "database_too_new",
   "database_too_old",
   "migration_failed",
+  "database_unusable",
   // running tasks
   "non_retryable",
   "non_determinism",
@@ -116,6 +117,13 @@ export class LeaseLostError extends FarcasterError {
 export class InvalidTransitionError extends FarcasterError {
   constructor(entity: string, id: string, from: string, to: string, why?: string) {
     super("invalid_transition", `${entity} ${id} cannot go from ${from} to ${to}${why ? `: ${why}` : ""}`);
+  }
+}
+
+/** A database file that cannot be used as one: not SQLite, damaged, unreadable, a directory, another program's. Nothing was written to it. */
+export class DatabaseUnusableError extends FarcasterError {
+  constructor(path: string, problem: string, options: { cause?: unknown } = {}) {
+    super("database_unusable", `database ${path} ${problem}`, options);
   }
 }
 

@@ -1,6 +1,6 @@
 /** Emitting signals (named facts tasks wait for): the CLI and the API call this. */
 import { InputError } from "../core/errors.ts";
-import { assertJsonWithinLimits, LIMITS } from "../core/limits.ts";
+import { assertJsonWithinLimits, LIMITS, nonFiniteMessage, nonFiniteNumberPath } from "../core/limits.ts";
 import type { EmitResult, Store } from "../store/types.ts";
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.:\/-]{0,199}$/;
@@ -14,5 +14,7 @@ export async function emitSignal(store: Store, name: string, data: unknown, by: 
   const problem = eventNameProblem(name);
   if (problem) throw new InputError(problem);
   assertJsonWithinLimits(data ?? null, "data", LIMITS.eventDataBytes);
+  const infinite = nonFiniteNumberPath(data ?? null);
+  if (infinite !== null) throw new InputError(nonFiniteMessage(infinite, "data"));
   return store.emitSignal(name, data ?? null, by);
 }

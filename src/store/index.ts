@@ -19,7 +19,7 @@
  */
 import { existsSync, realpathSync, statSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
-import { NotFoundError } from "../core/errors.ts";
+import { NotFoundError, UsageError } from "../core/errors.ts";
 import type { Clock } from "../core/clock.ts";
 import { isPostgresUrl, redact } from "./postgres/database.ts";
 import { PostgresStore } from "./postgres/store.ts";
@@ -81,8 +81,13 @@ function foreignOwner(candidate: string): number | null {
  * one a creating command makes in `cwd`.
  */
 export function locateDatabase(flag?: string, env: Record<string, string | undefined> = process.env, cwd = process.cwd()): DbLocation {
+  if (flag !== undefined && flag.trim() === "") throw new UsageError("--db needs a database file or a postgres:// URL (leave it out to use FARCASTER_DB or the nearest .farcaster/farcaster.db)");
   const named = flag ?? env.FARCASTER_DB;
   if (named !== undefined && named !== "") {
+    // Any other scheme would become a file named after the URL (`mysql:/x`), and a typo such as postgress:// a local SQLite file.
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(named) && !isPostgresUrl(named)) {
+      throw new UsageError(`${flag !== undefined ? "--db" : "FARCASTER_DB"} ${redact(named)}: only postgres:// (or postgresql://) URLs and file paths are supported`);
+    }
     return { db: isPostgresUrl(named) ? named : resolve(cwd, named), source: flag !== undefined ? "flag" : "env", searched: [], ignored: [] };
   }
   const ceilings = ceilingDirectories(env.FARCASTER_CEILING_DIRECTORIES);

@@ -3,8 +3,9 @@
  * carries, or asks the Architect's model for one, checks it, and prints the
  * DAG and its waves. Writes nothing, unless --save FILE asks for the plan as JSON.
  */
-import { writeFileSync } from "node:fs";
-import { InputError } from "../../core/errors.ts";
+import { existsSync, realpathSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { InputError, UsageError } from "../../core/errors.ts";
 import type { ValidWorkplan } from "../../core/workplan.ts";
 import { resolveModelConfig } from "../../architect/model.ts";
 import { formatIssues, planGoal } from "../../architect/planGoal.ts";
@@ -38,6 +39,8 @@ export const planCommand: Command = {
   },
   async run(context) {
     const file = context.positionals[0]!;
+    const save = stringOption(context, "save");
+    if (save !== undefined) checkSavePath(save, file); // before any model call is spent
     const registry = await commandWorkflows(context);
     const prepared = await prepareGoal(file, registry);
     let valid = prepared.plan;
@@ -50,8 +53,7 @@ export const planCommand: Command = {
       if (!result.ok) throw new InputError(`the model's plan was still invalid after ${result.calls} attempts:\n${formatIssues(result.issues)}`);
       valid = result.plan;
     }
-    const save = stringOption(context, "save");
-    if (save) writeFileSync(save, JSON.stringify(valid.plan, null, 2) + "\n");
+    if (save !== undefined) savePlan(save, JSON.stringify(valid.plan, null, 2) + "\n");
     if (context.values.json) context.output.json({ plan: valid.plan, waves: valid.waves, writtenBy: prepared.plan ? "goal file" : "model", modelCalls: calls });
     else {
       printPlan(context.output, valid);
@@ -60,3 +62,25 @@ export const planCommand: Command = {
     return 0;
   },
 };
+
+/** Where --save may write: a file (new, or one to replace) in a directory that exists, never the goal file itself. */
+function checkSavePath(save: string, goalFile: string): void {
+  if (save.trim() === "") throw new UsageError("--save needs a file name, such as --save plan.json");
+  const target = resolve(save);
+  if (existsSync(target) && statSync(target).isDirectory()) throw new UsageError(`--save ${save}: that is a directory; name a file in it, such as ${save.replace(/\/$/, "")}/plan.json`);
+  if (!existsSync(dirname(target))) throw new UsageError(`--save ${save}: the directory ${dirname(target)} does not exist; create it first or save elsewhere`);
+  if (existsSync(target) && existsSync(goalFile) && realpathSync(target) === realpathSync(goalFile)) {
+    throw new UsageError(`--save ${save} would replace the goal file it plans; save the plan under another name, such as --save plan.json`);
+  }
+}
+
+/** Written beside the target and renamed over it: an error leaves no half-written plan. */
+function savePlan(save: string, text: string): void {
+  const temporary = `${resolve(save)}.${process.pid}.tmp`;
+  try {
+    writeFileSync(temporary, text);
+    renameSync(temporary, save);
+  } catch (error) {
+    throw new InputError(`could not save the plan to ${save}: ${(error as Error).message}`);
+  }
+}

@@ -4,6 +4,7 @@
  * review, runs the swarm in this process with live progress, prints a summary,
  * and exits 0 only if every task succeeded.
  */
+import { UsageError } from "../../core/errors.ts";
 import { PLANNING_TASK_KEY } from "../../core/states.ts";
 import type { WorkflowRegistry } from "../../engine/registry.ts";
 import { prepareGoal, startGoalRun } from "../../services/goals.ts";
@@ -64,6 +65,10 @@ export const runCommand: Command = {
   },
   async run(context) {
     const file = context.positionals[0]!;
+    if (context.values.detach && context.values.yes) {
+      // --yes approves the plan at its gate from this process's swarm; a detached run has none here.
+      throw new UsageError("--yes approves the plan from this process, and --detach leaves it to drones elsewhere: leave out one of them (approve a detached run's plan with `farcaster approve GATE` once it waits)");
+    }
     const registry = await commandWorkflows(context);
     const workers = workerCount(context); // a bad value is refused before anything is written
     const interactive = Boolean(process.stdout.isTTY && process.stdin.isTTY) && !context.values.json;
@@ -87,7 +92,7 @@ export const runCommand: Command = {
       }
       if (context.values.detach) {
         if (context.values.json) context.output.out(JSON.stringify({ type: "run", run, resumed }));
-        else context.output.out(`created; start drones with \`farcaster worker\`, watch with \`farcaster status ${run.id}\``);
+        else context.output.out(`${resumed ? "" : "created; "}start drones with \`farcaster worker\`, watch with \`farcaster status ${run.id}\``);
         return 0;
       }
       return await driveRun(context, store, registry, run.id, { approvePlan: yes, workers });
@@ -105,6 +110,9 @@ export const resumeCommand: Command = {
   options: { ...COMMON_OPTIONS, ...JSON_OPTION, ...SWARM_OPTIONS, yes: { type: "boolean", short: "y", description: "approve the plan on your behalf" } },
   async run(context) {
     const runId = context.positionals[0]!;
+    // Options and workflows are checked before the run is touched: a bad one must not leave it reopened with nobody driving it.
+    const workers = workerCount(context);
+    const registry = await commandWorkflows(context);
     const store = await openCommandStore(context, "existing", { share: true });
     try {
       const before = await store.getRun(runId);
@@ -112,7 +120,7 @@ export const resumeCommand: Command = {
       if (!context.values.json) {
         context.output.out(reopened > 0 ? `reopened ${reopened} unfinished task(s) of ${before.state} run ${runId}; resuming` : `resuming run ${runId} (${run.state})`);
       }
-      return await driveRun(context, store, await commandWorkflows(context), runId, { approvePlan: Boolean(context.values.yes), workers: workerCount(context) });
+      return await driveRun(context, store, registry, runId, { approvePlan: Boolean(context.values.yes), workers });
     } finally {
       await store.close();
     }

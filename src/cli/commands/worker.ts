@@ -9,6 +9,9 @@ import { COMMON_OPTIONS, stringOption, type Command } from "../command.ts";
 import { paint, type Output } from "../output.ts";
 import { describeSharing, sharingOf } from "../sharing.ts";
 
+/** Shorter leases expire between heartbeats (every third of the lease): every task would crash its drone until it failed for good. */
+const MIN_LEASE = { ms: 1_000, text: "1s", why: "its heartbeat runs every third of it, and a shorter lease expires before the drone can renew it" };
+
 function printEvent(output: Output, event: DroneEvent): void {
   if (event.type === "error") {
     output.err(`drone: ${event.message}`);
@@ -34,14 +37,14 @@ export const workerCommand: Command = {
     ...COMMON_OPTIONS,
     concurrency: { type: "string", short: "c", valueName: "N", description: `tasks run at once (default ${DEFAULT_CONCURRENCY}; shell commands, agents and planning keep their own lower limits)` },
     workflows: { type: "string", valueName: "DIR", description: "also load workflows from DIR (or $FARCASTER_WORKFLOWS)" },
-    lease: { type: "string", valueName: "DURATION", description: "lease for every task, renewed every third of it (default: each workflow's own, else 30s)" },
+    lease: { type: "string", valueName: "DURATION", description: "lease for every task, at least 1s, renewed every third of it (default: each workflow's own, else 30s)" },
     grace: { type: "string", valueName: "DURATION", description: "on Ctrl-C, how long running tasks may finish before release (default 10s)" },
     id: { type: "string", valueName: "NAME", description: "drone id shown in events (default host:pid)" },
     quiet: { type: "boolean", short: "q", description: "print nothing but errors" },
   },
   async run(context) {
     const concurrency = intOption(context, "concurrency", { min: 1, max: 1024, fallback: DEFAULT_CONCURRENCY });
-    const leaseMs = durationOption(context, "lease", 30_000);
+    const leaseMs = durationOption(context, "lease", 30_000, { min: MIN_LEASE });
     const graceMs = durationOption(context, "grace", 10_000);
     const output = context.output;
     // Signals are handled from the start: one that arrives while workflows load stops the drone as soon as it exists.

@@ -26,7 +26,7 @@
 import { Database } from "bun:sqlite";
 import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { DatabaseTooNewError, DatabaseTooOldError, MigrationError, NotFoundError, UsageError } from "../../core/errors.ts";
+import { DatabaseTooNewError, DatabaseTooOldError, DatabaseUnusableError, MigrationError, NotFoundError, UsageError } from "../../core/errors.ts";
 import { busyDeadline, retryWhileBusySync, type BusyDeadline } from "./writeLock.ts";
 
 export type SyncMode = "normal" | "full";
@@ -70,11 +70,13 @@ export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
 export function openDatabase(path: string, options: OpenOptions = {}): Database {
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
   const deadline = busyDeadline(options.busyTimeoutMs ?? OPEN_BUSY_TIMEOUT_MS, `opening ${path}`);
-  const db = retryWhileBusySync(() => new Database(path, { create: true, strict: true }), deadline);
+  const db = unusableAs(path, () => retryWhileBusySync(() => new Database(path, { create: true, strict: true }), deadline));
   try {
     // Busy handling comes first: even setting the journal mode meets a lock while another
     // process closes (its last checkpoint) or recovers a crashed writer's WAL.
     db.run("PRAGMA busy_timeout = 0");
+    // Before anything is written: a file that is not a database, or is another program's, is left as it was.
+    unusableAs(path, () => retryWhileBusySync(() => refuseForeignSchema(db, path), deadline));
     retryWhileBusySync(() => db.run("PRAGMA journal_mode = WAL"), deadline);
     db.run(`PRAGMA synchronous = ${options.sync === "full" ? "FULL" : "NORMAL"}`);
     db.run("PRAGMA foreign_keys = ON");
@@ -100,9 +102,10 @@ export function openReadOnlyDatabase(path: string, options: Pick<OpenOptions, "m
     throw new NotFoundError("database", path, "start a run first (farcaster GOAL.md), or point --db / FARCASTER_DB at an existing database");
   }
   const deadline = busyDeadline(options.busyTimeoutMs ?? OPEN_BUSY_TIMEOUT_MS, `opening ${path}`);
-  const db = retryWhileBusySync(() => new Database(path, { readonly: true, strict: true }), deadline);
+  const db = unusableAs(path, () => retryWhileBusySync(() => new Database(path, { readonly: true, strict: true }), deadline));
   try {
     db.run("PRAGMA busy_timeout = 0");
+    unusableAs(path, () => retryWhileBusySync(() => refuseForeignSchema(db, path), deadline));
     const latest = loadMigrations(options.migrationsDir).length;
     const current = retryWhileBusySync(() => {
       const hasTable = db.query("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'").get() !== null;
@@ -115,6 +118,40 @@ export function openReadOnlyDatabase(path: string, options: Pick<OpenOptions, "m
     throw error;
   }
   return db;
+}
+
+/**
+ * SQLite's answers for a file it cannot use, as the user can act on them
+ * (bun:sqlite's own messages name neither the file nor a fix). SQLITE_BUSY
+ * is not among them: it is retried by the caller.
+ */
+const UNUSABLE: Record<string, string> = {
+  SQLITE_NOTADB: "is not a SQLite database; point --db (or FARCASTER_DB) at a Farcaster database, or at a new file name",
+  SQLITE_CORRUPT: "is damaged (its pages do not make a SQLite database); restore it from a copy, or start over with a new file",
+  SQLITE_CANTOPEN: "cannot be opened: check that it is a file (not a directory) and that you may read and write it and its directory",
+  SQLITE_IOERR: "could not be read or written (an I/O error): check that it is a file on a disk with room, not a directory",
+  SQLITE_READONLY: "is read-only for this process: check the permissions of the file and of its directory",
+  SQLITE_PERM: "may not be opened by this process: check the permissions of the file and of its directory",
+};
+
+function unusableAs<T>(path: string, open: () => T): T {
+  try {
+    return open();
+  } catch (error) {
+    const code = String((error as { code?: unknown }).code ?? "");
+    // Extended codes name their primary one first: SQLITE_IOERR_READ is an SQLITE_IOERR.
+    const problem = UNUSABLE[code] ?? Object.entries(UNUSABLE).find(([primary]) => code.startsWith(`${primary}_`))?.[1];
+    if (problem) throw new DatabaseUnusableError(path, problem, { cause: error });
+    throw error;
+  }
+}
+
+/** A file with tables and no schema_migrations belongs to another program: migrating it would change it. */
+function refuseForeignSchema(db: Database, path: string): void {
+  const tables = db.query<{ name: string }, []>("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all();
+  if (tables.length > 0 && !tables.some((table) => table.name === "schema_migrations")) {
+    throw new DatabaseUnusableError(path, `holds another program's tables (${tables.slice(0, 3).map((table) => table.name).join(", ")}${tables.length > 3 ? ", …" : ""}) and none of Farcaster's; point --db (or FARCASTER_DB) at a file of its own`);
+  }
 }
 
 export function schemaVersion(db: Database): number {

@@ -1,0 +1,150 @@
+/**
+ * Bad input at the command line's edges (found by a sweep of every command,
+ * 2026-12-02): each is refused with one line naming the option, field or
+ * file and the fix, a non-zero exit, and nothing written or changed.
+ */
+import { Database } from "bun:sqlite";
+import { beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { farcaster, withReader } from "./cli-helpers.ts";
+import { freshDir } from "./helpers.ts";
+
+const PLAN = JSON.stringify({ version: 1, goal: "edges", tasks: [{ id: "a", title: "a", workflow: "noop", input: {} }] });
+
+function expectRefused(result: { code: number; stdout: string; stderr: string }, code: number, message: string, tag: string): void {
+  expect(result.code).toBe(code);
+  const first = result.stderr.trimEnd().split("\n")[0]!;
+  expect(first).toContain(message);
+  expect(first).toEndWith(`[${tag}]`);
+  expect(result.stderr).not.toContain("    at "); // no stack trace
+}
+
+let project = "";
+let db = "";
+let runId = "";
+beforeAll(async () => {
+  project = freshDir();
+  db = join(project, ".farcaster", "farcaster.db");
+  writeFileSync(join(project, "plan.json"), PLAN);
+  const created = await farcaster(["run", "plan.json", "--detach", "--json"], { cwd: project });
+  runId = JSON.parse(created.stdout).run.id;
+});
+
+describe("options are checked before anything is written", () => {
+  test("resume with a bad --workers leaves a cancelled run cancelled (it used to reopen it with nobody to drive it)", async () => {
+    const dir = freshDir();
+    writeFileSync(join(dir, "plan.json"), PLAN);
+    const { stdout } = await farcaster(["run", "plan.json", "--detach", "--json"], { cwd: dir });
+    const id = JSON.parse(stdout).run.id as string;
+    expect((await farcaster(["cancel", id, "--reason", "test"], { cwd: dir })).code).toBe(0);
+    const resumed = await farcaster(["resume", id, "-w", "abc"], { cwd: dir });
+    expectRefused(resumed, 2, '--workers must be a whole number', "usage");
+    expect(resumed.stdout).toBe("");
+    const state = await withReader(join(dir, ".farcaster", "farcaster.db"), async (store) => ({
+      run: (await store.getRun(id)).state,
+      resumed: (await store.listEvents({ runId: id })).filter((event) => event.type === "run.resumed").length,
+    }));
+    expect(state).toEqual({ run: "cancelled", resumed: 0 });
+  });
+
+  test("a lease shorter than a second is refused: it would expire between heartbeats and fail every task for good", async () => {
+    expectRefused(await farcaster(["worker", "--lease", "1ms"], { cwd: project }), 2, '--lease must be at least 1s: its heartbeat runs every third of it', "usage");
+    expectRefused(await farcaster(["worker", "--lease", "999ms"], { cwd: project }), 2, '(got "999ms")', "usage");
+  });
+
+  test("run --detach --yes is refused before a database is made: nobody in this process would approve the plan", async () => {
+    const dir = freshDir();
+    writeFileSync(join(dir, "plan.json"), PLAN);
+    expectRefused(await farcaster(["run", "plan.json", "--detach", "--yes"], { cwd: dir }), 2, "--yes approves the plan from this process, and --detach leaves it to drones elsewhere", "usage");
+    expect(existsSync(join(dir, ".farcaster"))).toBe(false);
+  });
+
+  test("run --detach on a goal file with an unfinished run says it resumes it, and not that it created one", async () => {
+    const again = await farcaster(["run", "plan.json", "--detach"], { cwd: project });
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain(`already has an unfinished run, ${runId}`);
+    expect(again.stdout).not.toContain("created");
+    expect(again.stdout).toContain("start drones with `farcaster worker`");
+  });
+});
+
+describe("plan --save", () => {
+  test("never over the goal file it plans, nor into a directory, a missing directory or an empty name", async () => {
+    const dir = freshDir();
+    const goal = "# Edges\n\n## a: A\n\nworkflow: noop\n";
+    writeFileSync(join(dir, "goal.md"), goal);
+    mkdirSync(join(dir, "plans"));
+    expectRefused(await farcaster(["plan", "goal.md", "--save", "./goal.md"], { cwd: dir }), 2, "--save ./goal.md would replace the goal file it plans", "usage");
+    expect(readFileSync(join(dir, "goal.md"), "utf8")).toBe(goal);
+    expectRefused(await farcaster(["plan", "goal.md", "--save", "plans"], { cwd: dir }), 2, "--save plans: that is a directory; name a file in it, such as plans/plan.json", "usage");
+    expectRefused(await farcaster(["plan", "goal.md", "--save", "nowhere/p.json"], { cwd: dir }), 2, `the directory ${join(dir, "nowhere")} does not exist`, "usage");
+    expectRefused(await farcaster(["plan", "goal.md", "--save", ""], { cwd: dir }), 2, "--save needs a file name", "usage");
+    const saved = await farcaster(["plan", "goal.md", "--save", "plans/p.json"], { cwd: dir });
+    expect(saved.code).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, "plans", "p.json"), "utf8")).tasks[0].id).toBe("a");
+    expect(readdirSync(join(dir, "plans"))).toEqual(["p.json"]); // no temporary file left beside it
+  });
+});
+
+describe("numbers JSON cannot hold", () => {
+  test("emit --data with 1e999 is refused naming where it is, and no signal is stored (it used to be stored as null)", async () => {
+    expectRefused(await farcaster(["emit", "big", "--data", '{"a":[1,1e999]}'], { cwd: project }), 1, "data.a[1] is a number JSON cannot hold", "bad_input");
+    expectRefused(await farcaster(["emit", "big", "--data=-1e999"], { cwd: project }), 1, "data is a number JSON cannot hold", "bad_input");
+    expect(await withReader(db, (store) => store.getSignal("big"))).toBeNull();
+  });
+
+  test("a task input with 1e999 makes the plan invalid, naming the field", async () => {
+    const dir = freshDir();
+    writeFileSync(join(dir, "plan.json"), JSON.stringify({ version: 1, goal: "g", tasks: [{ id: "a", title: "a", workflow: "noop", input: {} }] }).replace("{}", '{"n":{"m":1e999}}'));
+    const result = await farcaster(["run", "plan.json", "--detach"], { cwd: dir });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("tasks[0].input.n.m: this is a number JSON cannot hold");
+    expect(existsSync(join(dir, ".farcaster"))).toBe(false);
+  });
+});
+
+describe("--db names a database Farcaster can use", () => {
+  test("a URL of another scheme is refused, not made into a file named after it (a typo of postgres:// included)", async () => {
+    const dir = freshDir();
+    writeFileSync(join(dir, "plan.json"), PLAN);
+    expectRefused(await farcaster(["run", "plan.json", "--detach", "--db", "mysql://u:secret@x/db"], { cwd: dir }), 2, "--db mysql://u:***@x/db: only postgres:// (or postgresql://) URLs and file paths are supported", "usage");
+    expectRefused(await farcaster(["status", "--db", "postgress://x/db"], { cwd: dir }), 2, "--db postgress://x/db: only postgres://", "usage");
+    expectRefused(await farcaster(["status"], { cwd: dir, env: { FARCASTER_DB: "sqlite://x.db" } }), 2, "FARCASTER_DB sqlite://x.db: only postgres://", "usage");
+    expectRefused(await farcaster(["status", "--db", ""], { cwd: dir }), 2, "--db needs a database file or a postgres:// URL", "usage");
+    expect(readdirSync(dir)).toEqual(["plan.json"]);
+  });
+
+  test("a file that is not a usable database is named with the fix, by writers and readers alike, and left as it was", async () => {
+    const dir = freshDir();
+    const garbage = join(dir, "garbage.db");
+    writeFileSync(garbage, Buffer.alloc(4096, 0x5a));
+    const damaged = join(dir, "damaged.db");
+    writeFileSync(damaged, readFileSync(db).subarray(0, 6000)); // a real database cut short
+    mkdirSync(join(dir, "adir.db"));
+    const other = join(dir, "other.db");
+    const foreign = new Database(other);
+    foreign.run("CREATE TABLE runs (x)");
+    foreign.close();
+    const cases: [string, string][] = [
+      [garbage, "is not a SQLite database; point --db (or FARCASTER_DB) at a Farcaster database, or at a new file name"],
+      [damaged, "is damaged"],
+      [join(dir, "adir.db"), "(not a directory)"],
+      [other, "holds another program's tables (runs) and none of Farcaster's"],
+    ];
+    for (const [path, problem] of cases) {
+      expectRefused(await farcaster(["emit", "e1", "--db", path], { cwd: dir }), 1, `database ${path} `, "database_unusable");
+      const read = await farcaster(["status", "--db", path], { cwd: dir });
+      expectRefused(read, 1, `database ${path} `, "database_unusable");
+      expect(read.stderr).toContain(problem.replace("(not a directory)", "directory"));
+    }
+    const check = new Database(other, { readonly: true });
+    try {
+      expect(check.query("SELECT name FROM sqlite_schema").all()).toEqual([{ name: "runs" }]);
+      expect(check.query("PRAGMA journal_mode").get()).toEqual({ journal_mode: "delete" });
+    } finally {
+      check.close();
+    }
+    expect(readFileSync(garbage)).toEqual(Buffer.alloc(4096, 0x5a));
+  });
+});
