@@ -233,3 +233,20 @@ describe("numbers JSON cannot hold", () => {
     expect(await s.store.listRuns()).toEqual([]);
   });
 });
+
+describe("who acts and why", () => {
+  test("a blank or overlong `by` and an overlong reason are 400s naming the field, before any gate or run is looked up", async () => {
+    const s = setup();
+    for (const [path, body, field] of [
+      ["/v1/gates/g-none/approve", { by: "   " }, "by"],
+      ["/v1/gates/g-none/reject", { reason: "no", by: "x".repeat(201) }, "by"],
+      ["/v1/gates/g-none/reject", { reason: "x".repeat(16_001) }, "reason"],
+      ["/v1/runs/r-none/cancel", { by: "" }, "by"],
+      ["/v1/events/who", { by: " " }, "by"],
+    ] as const) {
+      const { status, body: answer } = await json(await s.call("POST", path, { body }));
+      expect({ path, status, field: answer.error.details?.[0]?.path }).toEqual({ path, status: 400, field });
+    }
+    expect((await s.call("GET", "/v1/events/who")).status).toBe(404);
+  });
+});

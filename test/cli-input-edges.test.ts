@@ -69,6 +69,18 @@ describe("options are checked before anything is written", () => {
   });
 });
 
+describe("who acts and why", () => {
+  test("a blank --by, --id or --reason is refused instead of recorded as nobody (or as an empty reason)", async () => {
+    expectRefused(await farcaster(["approve", "g-none", "--by", ""], { cwd: project }), 1, "by must name who acts: 1 to 200 characters, not only spaces", "bad_input");
+    expectRefused(await farcaster(["reject", "g-none", "--reason", "no", "--by", "   "], { cwd: project }), 1, "by must name who acts", "bad_input");
+    expectRefused(await farcaster(["emit", "who", "--by", " "], { cwd: project }), 1, "by must name who acts", "bad_input");
+    expectRefused(await farcaster(["cancel", runId, "--reason", "  "], { cwd: project }), 2, "--reason needs the text of why", "usage");
+    expectRefused(await farcaster(["reject", "g-none", "--reason", "x".repeat(16_001)], { cwd: project }), 1, "reason must be at most 16,000 characters", "bad_input");
+    expectRefused(await farcaster(["worker", "--id", ""], { cwd: project }), 2, "--id needs a name for this drone", "usage");
+    expect(await withReader(db, async (store) => ({ run: (await store.getRun(runId)).state, signal: await store.getSignal("who") }))).toEqual({ run: "planning", signal: null });
+  });
+});
+
 describe("plan --save", () => {
   test("never over the goal file it plans, nor into a directory, a missing directory or an empty name", async () => {
     const dir = freshDir();

@@ -121,4 +121,19 @@ describe("farcaster serve", () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toContain("refusing to listen on 0.0.0.0 without a token: set FARCASTER_TOKEN");
   });
+
+  test("a port in use and an address this machine does not have are named with the option to change (they were internal errors)", async () => {
+    const taken = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("taken") });
+    try {
+      const busy = await farcaster(["serve", "--port", String(taken.port)]);
+      expect(busy.code).toBe(2);
+      expect(busy.stderr.split("\n")[0]).toBe(`farcaster: --port ${taken.port}: something already listens on 127.0.0.1:${taken.port}; stop it, pick another port, or --port 0 for a free one [usage]`);
+    } finally {
+      taken.stop(true);
+    }
+    const nowhere = await farcaster(["serve", "--host", "999.1.1.1", "--port", "0"], { env: { FARCASTER_TOKEN: "t" } });
+    expect(nowhere.code).toBe(2);
+    expect(nowhere.stderr).toContain("--host 999.1.1.1: this machine has no such address to listen on");
+    expect(nowhere.stderr).not.toContain("[internal]");
+  });
 });

@@ -1,7 +1,7 @@
 /** Routes for people and systems deciding: gates (approve, reject with a reason) and events. The CLI calls the same services. */
 import type { Hono } from "hono";
 import { z } from "zod";
-import { text } from "../core/text.ts";
+import { actorText, reasonText, text } from "../core/text.ts";
 import { NotFoundError } from "../core/errors.ts";
 import { REJECT_ACTIONS } from "../core/states.ts";
 import { approveGate, rejectGate } from "../services/gates.ts";
@@ -14,13 +14,13 @@ import { body, query } from "./validate.ts";
 const NEEDS_REASON = "a rejection needs a reason: the task and the people after you act on it";
 
 const ListGates = z.object({ runId: text().optional(), all: z.enum(["true", "false"]).optional() });
-const ApproveGate = z.object({ by: text().min(1).default("api") }).strict();
-const EmitEvent = z.object({ data: z.unknown().optional(), by: text().min(1).default("api") }).strict();
+const ApproveGate = z.object({ by: actorText().default("api") }).strict();
+const EmitEvent = z.object({ data: z.unknown().optional(), by: actorText().default("api") }).strict();
 const RejectGate = z
   .object({
-    reason: text({ error: NEEDS_REASON }).trim().min(1, NEEDS_REASON),
+    reason: reasonText({ error: NEEDS_REASON }).min(1, NEEDS_REASON),
     action: z.enum(REJECT_ACTIONS).default("fail"),
-    by: text().min(1).default("api"),
+    by: actorText().default("api"),
   })
   .strict();
 

@@ -2,7 +2,7 @@
 import type { Hono } from "hono";
 import { resolve } from "node:path";
 import { z } from "zod";
-import { text } from "../core/text.ts";
+import { actorText, reasonText, text } from "../core/text.ts";
 import { TERMINAL_RUN_STATES } from "../core/states.ts";
 import { prepareGoal, prepareGoalText, prepareWorkplan, startGoalRun } from "../services/goals.ts";
 import type { ApiOptions } from "./options.ts";
@@ -30,8 +30,8 @@ const ListRuns = z.object({
   unfinished: z.enum(["true", "false"]).optional(),
 });
 
-const CancelRun = z.object({ reason: text().optional(), by: text().optional() }).strict();
-const ResumeRun = z.object({ by: text().optional() }).strict();
+const CancelRun = z.object({ reason: reasonText().optional(), by: actorText().optional() }).strict();
+const ResumeRun = z.object({ by: actorText().optional() }).strict();
 
 export function runRoutes(v1: Hono, options: ApiOptions): void {
   const { store, registry } = options;

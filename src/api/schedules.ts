@@ -1,7 +1,7 @@
 /** Routes for schedules: the same operations as `farcaster schedule`, validated with zod. */
 import type { Hono } from "hono";
 import { z } from "zod";
-import { text } from "../core/text.ts";
+import { actorText, reasonText, text } from "../core/text.ts";
 import { CATCH_UP_POLICIES, SCHEDULE_OVERLAPS } from "../core/states.ts";
 import { addSchedule, fireNow, scheduleLog, scheduleOverview, withNextFire } from "../services/schedules.ts";
 import type { ApiOptions } from "./options.ts";
@@ -20,7 +20,7 @@ const AddSchedule = z
     goal: text().optional(),
     workplanFile: text().optional(),
     freeze: text().optional().describe("a goal file planned now and reused at each fire"),
-    by: text().optional(),
+    by: actorText().optional(),
   })
   .strict();
 

@@ -4,17 +4,17 @@
  */
 import { UsageError } from "../core/errors.ts";
 import { REJECT_ACTIONS } from "../core/states.ts";
-import { refuseNul } from "../core/text.ts";
+import { refuseBadActor, refuseBadReason } from "../core/text.ts";
 import type { GateRecord, RejectAction, Store } from "../store/types.ts";
 
 export async function approveGate(store: Store, gateId: string, by: string): Promise<GateRecord> {
-  refuseNul(by, "by");
+  refuseBadActor(by, "by");
   return store.decideGate(gateId, { approved: true, by });
 }
 
 export async function rejectGate(store: Store, gateId: string, options: { by: string; reason: string; action?: string }): Promise<GateRecord> {
-  refuseNul(options.by, "by");
-  refuseNul(options.reason, "reason");
+  refuseBadActor(options.by, "by");
+  refuseBadReason(options.reason, "reason");
   const action = (options.action ?? "fail") as RejectAction;
   if (!REJECT_ACTIONS.includes(action)) throw new UsageError(`the action after a rejection is one of ${REJECT_ACTIONS.join(", ")} (got "${action}")`);
   return store.decideGate(gateId, { approved: false, by: options.by, reason: options.reason, action });

@@ -1,6 +1,7 @@
 /** Emitting signals (named facts tasks wait for): the CLI and the API call this. */
 import { InputError } from "../core/errors.ts";
 import { assertJsonWithinLimits, LIMITS, nonFiniteMessage, nonFiniteNumberPath } from "../core/limits.ts";
+import { refuseBadActor } from "../core/text.ts";
 import type { EmitResult, Store } from "../store/types.ts";
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.:\/-]{0,199}$/;
@@ -13,6 +14,7 @@ export function eventNameProblem(name: string): string | null {
 export async function emitSignal(store: Store, name: string, data: unknown, by: string): Promise<EmitResult> {
   const problem = eventNameProblem(name);
   if (problem) throw new InputError(problem);
+  refuseBadActor(by, "by");
   assertJsonWithinLimits(data ?? null, "data", LIMITS.eventDataBytes);
   const infinite = nonFiniteNumberPath(data ?? null);
   if (infinite !== null) throw new InputError(nonFiniteMessage(infinite, "data"));

@@ -53,7 +53,13 @@ export const serveCommand: Command = {
     const fireRoots = goalRoots ?? [process.cwd()];
     const scheduler = new Scheduler({ store, prepareFire: (schedule) => fireInput(schedule, registry, { roots: fireRoots }) });
     const app = createApp({ store, registry, token, goalRoots, onSchedulesChanged: () => scheduler.poke() });
-    const server = Bun.serve({ hostname: host, port, fetch: app.fetch, idleTimeout: 0 });
+    let server: ReturnType<typeof Bun.serve>;
+    try {
+      server = Bun.serve({ hostname: host, port, fetch: app.fetch, idleTimeout: 0 });
+    } catch (error) {
+      await store.close();
+      throw listenError(error, host, port);
+    }
     const drones = Array.from({ length: workers }, (_, i) =>
       new Drone({ store, registry, concurrency: 4, id: `${hostname()}:${process.pid}:s${i + 1}` }).start(),
     );
@@ -71,6 +77,23 @@ export const serveCommand: Command = {
     return 0;
   },
 };
+
+/**
+ * Why Bun.serve could not listen, as the option to change. Bun 1.4 says
+ * EADDRINUSE also for an address that is not this machine's when the port
+ * is 0, and EADDRNOTAVAIL for one it can parse but not bind.
+ */
+function listenError(error: unknown, host: string, port: number): unknown {
+  const code = (error as { code?: unknown })?.code;
+  if (code === "EADDRINUSE" && port !== 0) {
+    return new UsageError(`--port ${port}: something already listens on ${host}:${port}; stop it, pick another port, or --port 0 for a free one`);
+  }
+  if (code === "EADDRINUSE" || code === "EADDRNOTAVAIL" || code === "ENOENT") {
+    return new UsageError(`--host ${host}: this machine has no such address to listen on; use one of its addresses, 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)`);
+  }
+  if (code === "EACCES") return new UsageError(`--port ${port}: this user may not listen on ports below 1024; pick a higher one, such as the default 8787`);
+  return error;
+}
 
 /** `--goal-root DIR`, repeatable: each must be an existing directory (resolved now, so the server's later cwd does not matter). */
 function goalRootsOf(context: CommandContext): string[] | undefined {

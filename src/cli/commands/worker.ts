@@ -3,6 +3,7 @@
  * lets running tasks finish for the grace period and releases the rest; a
  * second signal exits at once (leases then expire and are reclaimed).
  */
+import { UsageError } from "../../core/errors.ts";
 import { DEFAULT_CONCURRENCY, Drone, type DroneEvent } from "../../engine/drone.ts";
 import { commandWorkflows, durationOption, intOption, openCommandStore } from "../args.ts";
 import { COMMON_OPTIONS, stringOption, type Command } from "../command.ts";
@@ -65,12 +66,14 @@ export const workerCommand: Command = {
     process.on("SIGINT", () => onSignal("SIGINT"));
     process.on("SIGTERM", () => onSignal("SIGTERM"));
 
+    const id = stringOption(context, "id");
+    if (id !== undefined && id.trim() === "") throw new UsageError("--id needs a name for this drone, such as --id builder-1 (leave it out for host:pid:random)");
     const registry = await commandWorkflows(context);
     const store = await openCommandStore(context, "create", { share: true });
     drone = new Drone({
       store, registry, concurrency, leaseMs,
       forceLease: stringOption(context, "lease") !== undefined,
-      id: stringOption(context, "id"),
+      id,
       onEvent: (event) => {
         if (!context.values.quiet || event.type === "error") printEvent(output, event);
       },
