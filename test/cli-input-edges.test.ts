@@ -81,6 +81,22 @@ describe("who acts and why", () => {
   });
 });
 
+describe("schedule add", () => {
+  test("option values are usage mistakes (exit 2) naming the option, checked before a database is made; a cron no date matches is one", async () => {
+    const dir = freshDir();
+    writeFileSync(join(dir, "plan.json"), PLAN);
+    const add = (...args: string[]) => farcaster(["schedule", "add", "--name", "n1", "--plan", "plan.json", ...args], { cwd: dir });
+    expectRefused(await add("--cron", "0 9 31 2 *"), 2, '--cron "0 9 31 2 *" never matches a date', "usage");
+    const bad = await add("--cron", "bad cron");
+    expectRefused(bad, 2, '--cron "bad cron" is invalid: invalid configuration format', "usage");
+    expect(bad.stderr).not.toContain("CronPattern");
+    expectRefused(await add("--cron", "* * * * *", "--tz", "Mars/Base"), 2, '--tz "Mars/Base" is not an IANA timezone', "usage");
+    expectRefused(await add("--cron", "* * * * *", "--overlap", "sometimes"), 2, '--overlap must be one of skip, allow, cancel-previous (got "sometimes")', "usage");
+    expectRefused(await add("--cron", "* * * * *", "--catch-up", "x"), 2, '--catch-up must be one of latest, all, none (got "x")', "usage");
+    expect(existsSync(join(dir, ".farcaster"))).toBe(false);
+  });
+});
+
 describe("plan --save", () => {
   test("never over the goal file it plans, nor into a directory, a missing directory or an empty name", async () => {
     const dir = freshDir();

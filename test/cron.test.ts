@@ -25,9 +25,14 @@ describe("cron slots", () => {
 
   test("an invalid expression and an unknown timezone are refused naming the field", () => {
     expect(() => validateCron({ cron: "61 * * * *", timezone: "UTC" })).toThrow(InputError);
-    expect(() => validateCron({ cron: "61 * * * *", timezone: "UTC" })).toThrow('cron expression "61 * * * *" is invalid: CronPattern: Invalid value for minute: 61');
+    expect(() => validateCron({ cron: "61 * * * *", timezone: "UTC" })).toThrow('cron expression "61 * * * *" is invalid: Invalid value for minute: 61;');
     expect(() => validateCron({ cron: "* * * * *", timezone: "Mars/Olympus" })).toThrow('timezone "Mars/Olympus" is not an IANA timezone');
     expect(() => validateCron({ cron: "0 9 * * 1-5", timezone: "Europe/Berlin" })).not.toThrow();
+  });
+
+  test("an expression no date matches (the 31st of February) is refused: stored, it would never fire", () => {
+    expect(() => validateCron({ cron: "0 9 31 2 *", timezone: "UTC" })).toThrow('cron expression "0 9 31 2 *" never matches a date; check its day and month fields');
+    expect(() => validateCron({ cron: "0 9 29 2 *", timezone: "UTC" })).not.toThrow(); // leap years have one
   });
 });
 

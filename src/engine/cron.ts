@@ -33,11 +33,15 @@ export function validateCron(spec: CronSpec): void {
   } catch {
     throw new InputError(`timezone "${spec.timezone}" is not an IANA timezone; use a name such as UTC, Europe/Berlin or America/New_York`);
   }
+  let next: Date | null;
   try {
-    cronOf(spec).nextRun();
+    next = cronOf(spec).nextRun();
   } catch (error) {
-    throw new InputError(`cron expression "${spec.cron}" is invalid: ${(error as Error).message}; five fields (minute hour day month weekday) or six with seconds first, e.g. "0 9 * * 1-5"`);
+    const why = (error as Error).message.replace(/^CronPattern: /, "").replace(/\.$/, ""); // croner's class name means nothing to a user
+    throw new InputError(`cron expression "${spec.cron}" is invalid: ${why}; five fields (minute hour day month weekday) or six with seconds first, e.g. "0 9 * * 1-5"`);
   }
+  // A pattern croner accepts but no date matches (the 31st of February) would be stored and never fire.
+  if (next === null) throw new InputError(`cron expression "${spec.cron}" never matches a date; check its day and month fields (the 31st of February, say), e.g. "0 9 28 2 *"`);
 }
 
 /** The next slot strictly after `afterMs`, or null if the expression never fires again. */

@@ -3,7 +3,9 @@
  * `farcaster serve` runs the scheduler; any number of them may share a database.
  * Times are shown in each schedule's own timezone, with the offset.
  */
-import { UsageError } from "../../core/errors.ts";
+import { InputError, UsageError } from "../../core/errors.ts";
+import { CATCH_UP_POLICIES, SCHEDULE_OVERLAPS } from "../../core/states.ts";
+import { validateCron } from "../../engine/cron.ts";
 import { defaultDecider } from "../../services/gates.ts";
 import { addSchedule, fireNow, scheduleLog, scheduleOverview, withNextFire } from "../../services/schedules.ts";
 import type { ScheduleRecord } from "../../store/types.ts";
@@ -59,6 +61,17 @@ export const scheduleCommand: Command = {
       const name = stringOption(context, "name");
       const cron = stringOption(context, "cron");
       if (!name || !cron) throw new UsageError('schedule add needs --name NAME and --cron EXPR, e.g. --name nightly --cron "0 3 * * *" goal.md');
+      // Option values are usage mistakes (exit 2), checked before the database is opened.
+      try {
+        validateCron({ cron, timezone: stringOption(context, "tz") ?? "UTC" });
+      } catch (error) {
+        if (error instanceof InputError) throw new UsageError(error.message.replace(/^timezone /, "--tz ").replace(/^cron expression /, "--cron "));
+        throw error;
+      }
+      const overlap = stringOption(context, "overlap");
+      if (overlap !== undefined && !(SCHEDULE_OVERLAPS as readonly string[]).includes(overlap)) throw new UsageError(`--overlap must be one of ${SCHEDULE_OVERLAPS.join(", ")} (got "${overlap}")`);
+      const catchUp = stringOption(context, "catch-up");
+      if (catchUp !== undefined && !(CATCH_UP_POLICIES as readonly string[]).includes(catchUp)) throw new UsageError(`--catch-up must be one of ${CATCH_UP_POLICIES.join(", ")} (got "${catchUp}")`);
     }
     // Only adding a schedule creates work (and so, if need be, the database); list and log only read.
     return withStore(context, sub === "add" ? "create" : sub === "list" || sub === "log" ? "read" : "existing", async (store) => {
