@@ -5,7 +5,7 @@
  */
 import { Database } from "bun:sqlite";
 import { beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { farcaster, withReader } from "./cli-helpers.ts";
 import { freshDir } from "./helpers.ts";
@@ -95,6 +95,17 @@ describe("schedule add", () => {
     expectRefused(await add("--cron", "* * * * *", "--catch-up", "x"), 2, '--catch-up must be one of latest, all, none (got "x")', "usage");
     expect(existsSync(join(dir, ".farcaster"))).toBe(false);
   });
+
+  test("a manual fire that fails (its goal file is gone) says so on stderr with exit 1", async () => {
+    const dir = freshDir();
+    writeFileSync(join(dir, "goal.md"), "# Edges\n\n## a: A\n\nworkflow: noop\n");
+    expect((await farcaster(["schedule", "add", "--name", "n5", "--cron", "0 3 * * *", "goal.md"], { cwd: dir })).code).toBe(0);
+    rmSync(join(dir, "goal.md"));
+    const fired = await farcaster(["schedule", "run", "n5"], { cwd: dir });
+    expect(fired.code).toBe(1);
+    expect(fired.stdout).toBe("");
+    expect(fired.stderr).toContain("n5 did not fire: ");
+  });
 });
 
 describe("plan --save", () => {
@@ -129,6 +140,36 @@ describe("numbers JSON cannot hold", () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("tasks[0].input.n.m: this is a number JSON cannot hold");
     expect(existsSync(join(dir, ".farcaster"))).toBe(false);
+  });
+});
+
+describe("goal files", () => {
+  test("a goal file that is not UTF-8 is refused naming the line, instead of planned with U+FFFD in its goal; UTF-8 with a BOM is read", async () => {
+    const dir = freshDir();
+    writeFileSync(join(dir, "latin1.md"), Buffer.concat([Buffer.from("# Goal\n\nline three "), Buffer.from([0xff, 0xfe]), Buffer.from(" here\n")]));
+    const refused = await farcaster(["plan", "latin1.md"], { cwd: dir });
+    expectRefused(refused, 1, "goal file latin1.md is not UTF-8 text (line 3, byte 19); save it as UTF-8", "bad_input");
+    writeFileSync(join(dir, "bom.md"), Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from("# Grüße\n\n## a: A\n\nworkflow: noop\n")]));
+    const read = await farcaster(["plan", "bom.md", "--json"], { cwd: dir });
+    expect(read.code).toBe(0);
+    expect(JSON.parse(read.stdout).plan.goal).toBe("Grüße");
+  });
+});
+
+describe("zero timeouts", () => {
+  test("a task timeout of 0 and a review gate timeout of 0 make the plan invalid (each failed its task as it started)", async () => {
+    const dir = freshDir();
+    const plan = (task: object) => JSON.stringify({ version: 1, goal: "g", tasks: [{ id: "a", title: "a", ...task }] });
+    writeFileSync(join(dir, "task.json"), plan({ workflow: "noop", input: {}, timeout: "0s" }));
+    writeFileSync(join(dir, "gate.json"), plan({ workflow: "review", input: { question: "ok?", timeout: 0 } }));
+    const task = await farcaster(["plan", "task.json"], { cwd: dir });
+    expect(task.code).toBe(1);
+    expect(task.stderr).toContain('tasks[0].timeout: expected a duration longer than 0, such as "30s" or "5m" (leave it out for none); got "0s"');
+    const gate = await farcaster(["plan", "gate.json"], { cwd: dir });
+    expect(gate.code).toBe(1);
+    expect(gate.stderr).toContain("expected a duration longer than 0, such as 30m or 2h");
+    writeFileSync(join(dir, "fine.json"), plan({ workflow: "review", input: { question: "ok?", timeout: "1h" }, timeout: "2h" }));
+    expect((await farcaster(["plan", "fine.json"], { cwd: dir })).code).toBe(0);
   });
 });
 

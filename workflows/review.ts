@@ -19,6 +19,8 @@ export default defineWorkflow({
       timeout: z
         .union([z.string(), z.number()])
         .refine((value) => parseDuration(value) !== undefined, "expected a duration such as 30m or 2h")
+        // A gate that times out at once fails its task before anyone could look.
+        .refine((value) => parseDuration(value) !== 0, "expected a duration longer than 0, such as 30m or 2h (leave it out to wait as long as it takes)")
         .optional()
         .describe("how long the gate may wait, e.g. 1h; then the task fails (or escalates)"),
       onTimeout: z.enum(GATE_TIMEOUT_ACTIONS).optional(),

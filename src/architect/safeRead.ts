@@ -177,5 +177,37 @@ async function readAtMost(handle: FileHandle, path: string, what: string, maxByt
     if (total > maxBytes) throw tooLarge(path, what, maxBytes);
     chunks.push(Buffer.from(buffer.subarray(0, bytesRead)));
   }
-  return Buffer.concat(chunks, total).toString("utf8");
+  const bytes = Buffer.concat(chunks, total);
+  try {
+    // Fatal: invalid UTF-8 would otherwise become U+FFFD in the goal, the plan and every event quoting them.
+    return UTF8.decode(bytes);
+  } catch {
+    const at = firstInvalidUtf8(bytes);
+    throw new InputError(`${what} ${path} is not UTF-8 text (line ${bytes.subarray(0, at).toString("latin1").split("\n").length}, byte ${at}); save it as UTF-8`);
+  }
+}
+
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
+/** The offset of the first byte that starts no valid UTF-8 sequence (bisected with the fatal decoder). */
+function firstInvalidUtf8(bytes: Buffer): number {
+  let good = 0;
+  let bad = bytes.length;
+  while (bad - good > 4) {
+    const middle = (good + bad) >> 1;
+    try {
+      new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(0, middle), { stream: true });
+      good = middle;
+    } catch {
+      bad = middle;
+    }
+  }
+  for (let end = good + 1; end <= bad; end++) {
+    try {
+      new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(0, end), { stream: true });
+    } catch {
+      return end - 1;
+    }
+  }
+  return good;
 }

@@ -22,6 +22,11 @@ const duration = z
       ctx.addIssue({ code: "custom", message: `expected a duration such as 30000, "30s", "5m" or "2h", at most ${MAX_DURATION_TEXT}; got ${JSON.stringify(value)}` });
       return z.NEVER;
     }
+    if (ms === 0) {
+      // A zero timeout fails every attempt as it starts.
+      ctx.addIssue({ code: "custom", message: `expected a duration longer than 0, such as "30s" or "5m" (leave it out for none); got ${JSON.stringify(value)}` });
+      return z.NEVER;
+    }
     return ms;
   });
 

@@ -139,7 +139,11 @@ export const scheduleCommand: Command = {
           const { schedule, result } = await fireNow(store, registry, arg!, actor);
           if (context.values.json) out.json(result);
           else if (result.outcome === "fired") out.out(`fired ${schedule.name}: run ${result.runId} (drones started with \`farcaster worker\` or \`serve --workers\` do the work)`);
-          else out.out(`${schedule.name} did not fire: ${"detail" in result ? result.detail : result.outcome}`);
+          else {
+            const message = `${schedule.name} did not fire: ${"detail" in result ? result.detail : result.outcome}`;
+            if (result.outcome === "failed") out.err(message); // an error: on stderr, as every other
+            else out.out(message);
+          }
           return result.outcome === "fired" ? 0 : 1;
         }
       }
