@@ -3,7 +3,7 @@
  * carries, or asks the Architect's model for one, checks it, and prints the
  * DAG and its waves. Writes nothing, unless --save FILE asks for the plan as JSON.
  */
-import { existsSync, realpathSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { InputError, UsageError } from "../../core/errors.ts";
 import type { ValidWorkplan } from "../../core/workplan.ts";
@@ -81,6 +81,7 @@ function savePlan(save: string, text: string): void {
     writeFileSync(temporary, text);
     renameSync(temporary, save);
   } catch (error) {
+    rmSync(temporary, { force: true });
     throw new InputError(`could not save the plan to ${save}: ${(error as Error).message}`);
   }
 }
