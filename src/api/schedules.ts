@@ -1,7 +1,7 @@
 /** Routes for schedules: the same operations as `farcaster schedule`, validated with zod. */
 import type { Hono } from "hono";
 import { z } from "zod";
-import { actorText, reasonText, text } from "../core/text.ts";
+import { actorText, text } from "../core/text.ts";
 import { CATCH_UP_POLICIES, SCHEDULE_OVERLAPS } from "../core/states.ts";
 import { addSchedule, fireNow, scheduleLog, scheduleOverview, withNextFire } from "../services/schedules.ts";
 import type { ApiOptions } from "./options.ts";

@@ -189,25 +189,17 @@ async function readAtMost(handle: FileHandle, path: string, what: string, maxByt
 
 const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
-/** The offset of the first byte that starts no valid UTF-8 sequence (bisected with the fatal decoder). */
+/**
+ * The offset of the first byte of `bytes` that starts no valid UTF-8
+ * sequence: the lenient decoder puts U+FFFD there, and every character
+ * before it is valid, so its offset is the byte length of what precedes it.
+ * A U+FFFD written in the file itself (EF BF BD) is passed over.
+ */
 function firstInvalidUtf8(bytes: Buffer): number {
-  let good = 0;
-  let bad = bytes.length;
-  while (bad - good > 4) {
-    const middle = (good + bad) >> 1;
-    try {
-      new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(0, middle), { stream: true });
-      good = middle;
-    } catch {
-      bad = middle;
-    }
+  let offset = 0;
+  for (const char of bytes.toString("utf8")) {
+    if (char === "\uFFFD" && !(bytes[offset] === 0xef && bytes[offset + 1] === 0xbf && bytes[offset + 2] === 0xbd)) return offset;
+    offset += Buffer.byteLength(char);
   }
-  for (let end = good + 1; end <= bad; end++) {
-    try {
-      new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(0, end), { stream: true });
-    } catch {
-      return end - 1;
-    }
-  }
-  return good;
+  return offset;
 }

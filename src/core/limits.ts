@@ -83,32 +83,22 @@ export function nestedDeeperThan(value: unknown, max: number = LIMITS.depth): bo
   return false;
 }
 
+export const NON_FINITE_PROBLEM = "is a number JSON cannot hold (too large, or not a number); write it as a string or a smaller number";
+
 /**
  * The path below `value` of the first number JSON cannot hold (Infinity,
  * NaN: `1e999` parses to Infinity and would be stored as null), "" for
- * `value` itself, or null when there is none. Iterative, as nestedDeeperThan.
+ * `value` itself, or null when there is none. Recursive: call it on a value
+ * whose depth was checked (jsonLimitProblem) first.
  */
 export function nonFiniteNumberPath(value: unknown): string | null {
-  const nodes: unknown[] = [value];
-  const paths: string[] = [""];
-  while (nodes.length > 0) {
-    const node = nodes.pop();
-    const path = paths.pop()!;
-    if (typeof node === "number") {
-      if (!Number.isFinite(node)) return path;
-    } else if (node !== null && typeof node === "object") {
-      const entries: [string, unknown][] = Array.isArray(node) ? node.map((child, i) => [`[${i}]`, child]) : Object.entries(node).map(([key, child]) => [`.${key}`, child]);
-      for (let i = entries.length - 1; i >= 0; i--) {
-        nodes.push(entries[i]![1]);
-        paths.push(path + entries[i]![0]);
-      }
-    }
+  if (typeof value === "number") return Number.isFinite(value) ? null : "";
+  if (value === null || typeof value !== "object") return null;
+  for (const [key, child] of Object.entries(value)) {
+    const below = nonFiniteNumberPath(child);
+    if (below !== null) return `${Array.isArray(value) ? `[${key}]` : `.${key}`}${below}`;
   }
   return null;
-}
-
-export function nonFiniteMessage(path: string, where: string): string {
-  return `${where}${path} is a number JSON cannot hold (too large, or not a number); write it as a string or a smaller number`;
 }
 
 export function deepMessage(max: number = LIMITS.depth): string {

@@ -7,7 +7,7 @@
 import { z } from "zod";
 import { MAX_DURATION_TEXT, parseDuration } from "./duration.ts";
 import { PlanInvalidError, type PlanIssue } from "./errors.ts";
-import { deepMessage, jsonLimitProblem, largeMessage, LIMITS, nestedDeeperThan, nonFiniteMessage, nonFiniteNumberPath } from "./limits.ts";
+import { deepMessage, jsonLimitProblem, largeMessage, LIMITS, nestedDeeperThan, NON_FINITE_PROBLEM, nonFiniteNumberPath } from "./limits.ts";
 import { text } from "./text.ts";
 
 export const WORKPLAN_VERSION = 1;
@@ -118,9 +118,9 @@ export function planLimitIssues(input: unknown): PlanIssue[] {
       if (task === null || typeof task !== "object" || !("input" in task)) return;
       const input = (task as { input: unknown }).input;
       const problem = jsonLimitProblem(input, LIMITS.taskInputBytes);
-      if (problem) issues.push({ path: `tasks[${index}].input`, message: problem.problem });
+      if (problem) return void issues.push({ path: `tasks[${index}].input`, message: problem.problem });
       const infinite = nonFiniteNumberPath(input);
-      if (!problem && infinite !== null) issues.push({ path: `tasks[${index}].input${infinite}`, message: nonFiniteMessage("", "this") });
+      if (infinite !== null) issues.push({ path: `tasks[${index}].input${infinite}`, message: `this ${NON_FINITE_PROBLEM}` });
     });
   }
   if (issues.length > 0) return issues;

@@ -39,14 +39,24 @@ export interface AddScheduleOptions {
   roots?: readonly string[];
 }
 
-export async function addSchedule(store: Store, registry: WorkflowRegistry, options: AddScheduleOptions): Promise<ScheduleRecord> {
-  if (!NAME.test(options.name)) throw new InputError(`schedule name "${options.name}" is not valid: 1-64 letters, digits, _ . -`);
+/**
+ * A schedule's timing options checked, with their defaults: each mistake is an
+ * InputError whose message starts with the field (timezone, cron expression,
+ * overlap, catch-up), so the CLI can name its own option instead.
+ */
+export function checkScheduleTiming(options: Pick<AddScheduleOptions, "cron" | "timezone" | "overlap" | "catchUp">): { timezone: string; overlap: Overlap; catchUp: CatchUpPolicy } {
   const timezone = options.timezone ?? "UTC";
   validateCron({ cron: options.cron, timezone });
   const overlap = (options.overlap ?? "skip") as Overlap;
   if (!SCHEDULE_OVERLAPS.includes(overlap)) throw new InputError(`overlap must be one of ${SCHEDULE_OVERLAPS.join(", ")} (got "${options.overlap}")`);
   const catchUp = (options.catchUp ?? "latest") as CatchUpPolicy;
   if (!CATCH_UP_POLICIES.includes(catchUp)) throw new InputError(`catch-up must be one of ${CATCH_UP_POLICIES.join(", ")} (got "${options.catchUp}")`);
+  return { timezone, overlap, catchUp };
+}
+
+export async function addSchedule(store: Store, registry: WorkflowRegistry, options: AddScheduleOptions): Promise<ScheduleRecord> {
+  if (!NAME.test(options.name)) throw new InputError(`schedule name "${options.name}" is not valid: 1-64 letters, digits, _ . -`);
+  const { timezone, overlap, catchUp } = checkScheduleTiming(options);
   const targets = [options.goalFile, options.planFile, options.freezeFile, options.goalText].filter((t) => t !== undefined);
   if (targets.length !== 1) throw new InputError("a schedule runs exactly one of: a goal file, --plan PLAN.json, --freeze GOAL.md (or a goal text)");
   const cwd = options.cwd ?? process.cwd();

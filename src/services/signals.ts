@@ -1,6 +1,6 @@
 /** Emitting signals (named facts tasks wait for): the CLI and the API call this. */
 import { InputError } from "../core/errors.ts";
-import { assertJsonWithinLimits, LIMITS, nonFiniteMessage, nonFiniteNumberPath } from "../core/limits.ts";
+import { assertJsonWithinLimits, LIMITS, NON_FINITE_PROBLEM, nonFiniteNumberPath } from "../core/limits.ts";
 import { refuseBadActor } from "../core/text.ts";
 import type { EmitResult, Store } from "../store/types.ts";
 
@@ -17,6 +17,6 @@ export async function emitSignal(store: Store, name: string, data: unknown, by: 
   refuseBadActor(by, "by");
   assertJsonWithinLimits(data ?? null, "data", LIMITS.eventDataBytes);
   const infinite = nonFiniteNumberPath(data ?? null);
-  if (infinite !== null) throw new InputError(nonFiniteMessage(infinite, "data"));
+  if (infinite !== null) throw new InputError(`data${infinite} ${NON_FINITE_PROBLEM}`);
   return store.emitSignal(name, data ?? null, by);
 }

@@ -67,9 +67,10 @@ export const planCommand: Command = {
 function checkSavePath(save: string, goalFile: string): void {
   if (save.trim() === "") throw new UsageError("--save needs a file name, such as --save plan.json");
   const target = resolve(save);
-  if (existsSync(target) && statSync(target).isDirectory()) throw new UsageError(`--save ${save}: that is a directory; name a file in it, such as ${save.replace(/\/$/, "")}/plan.json`);
+  const existing = statSync(target, { throwIfNoEntry: false });
+  if (existing?.isDirectory()) throw new UsageError(`--save ${save}: that is a directory; name a file in it, such as ${save.replace(/\/$/, "")}/plan.json`);
   if (!existsSync(dirname(target))) throw new UsageError(`--save ${save}: the directory ${dirname(target)} does not exist; create it first or save elsewhere`);
-  if (existsSync(target) && existsSync(goalFile) && realpathSync(target) === realpathSync(goalFile)) {
+  if (existing && existsSync(goalFile) && realpathSync(target) === realpathSync(goalFile)) {
     throw new UsageError(`--save ${save} would replace the goal file it plans; save the plan under another name, such as --save plan.json`);
   }
 }

@@ -4,10 +4,8 @@
  * Times are shown in each schedule's own timezone, with the offset.
  */
 import { InputError, UsageError } from "../../core/errors.ts";
-import { CATCH_UP_POLICIES, SCHEDULE_OVERLAPS } from "../../core/states.ts";
-import { validateCron } from "../../engine/cron.ts";
 import { defaultDecider } from "../../services/gates.ts";
-import { addSchedule, fireNow, scheduleLog, scheduleOverview, withNextFire } from "../../services/schedules.ts";
+import { addSchedule, checkScheduleTiming, fireNow, scheduleLog, scheduleOverview, withNextFire } from "../../services/schedules.ts";
 import type { ScheduleRecord } from "../../store/types.ts";
 import { clip } from "../../view/text.ts";
 import { commandWorkflows, intOption, withStore } from "../args.ts";
@@ -25,6 +23,9 @@ function describeTarget(schedule: ScheduleRecord): string {
   if (schedule.targetKind === "workplan") return `frozen plan (${(JSON.parse(schedule.target) as { tasks: unknown[] }).tasks.length} tasks)`;
   return `goal: ${schedule.target.split("\n")[0]!.slice(0, 40)}`;
 }
+
+/** The field a schedule check names, as the option of `schedule add` it comes from. */
+const OPTION_OF_FIELD: Record<string, string> = { timezone: "--tz", "cron expression": "--cron", overlap: "--overlap", "catch-up": "--catch-up" };
 
 export const scheduleCommand: Command = {
   name: "schedule",
@@ -61,17 +62,13 @@ export const scheduleCommand: Command = {
       const name = stringOption(context, "name");
       const cron = stringOption(context, "cron");
       if (!name || !cron) throw new UsageError('schedule add needs --name NAME and --cron EXPR, e.g. --name nightly --cron "0 3 * * *" goal.md');
-      // Option values are usage mistakes (exit 2), checked before the database is opened.
+      // Option values are usage mistakes (exit 2), checked before the database is opened, named as the options they came in.
       try {
-        validateCron({ cron, timezone: stringOption(context, "tz") ?? "UTC" });
+        checkScheduleTiming({ cron, timezone: stringOption(context, "tz"), overlap: stringOption(context, "overlap"), catchUp: stringOption(context, "catch-up") });
       } catch (error) {
-        if (error instanceof InputError) throw new UsageError(error.message.replace(/^timezone /, "--tz ").replace(/^cron expression /, "--cron "));
-        throw error;
+        if (!(error instanceof InputError)) throw error;
+        throw new UsageError(error.message.replace(/^(timezone|cron expression|overlap|catch-up) /, (_, field: string) => `${OPTION_OF_FIELD[field]} `));
       }
-      const overlap = stringOption(context, "overlap");
-      if (overlap !== undefined && !(SCHEDULE_OVERLAPS as readonly string[]).includes(overlap)) throw new UsageError(`--overlap must be one of ${SCHEDULE_OVERLAPS.join(", ")} (got "${overlap}")`);
-      const catchUp = stringOption(context, "catch-up");
-      if (catchUp !== undefined && !(CATCH_UP_POLICIES as readonly string[]).includes(catchUp)) throw new UsageError(`--catch-up must be one of ${CATCH_UP_POLICIES.join(", ")} (got "${catchUp}")`);
     }
     // Only adding a schedule creates work (and so, if need be, the database); list and log only read.
     return withStore(context, sub === "add" ? "create" : sub === "list" || sub === "log" ? "read" : "existing", async (store) => {

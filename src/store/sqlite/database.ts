@@ -105,12 +105,9 @@ export function openReadOnlyDatabase(path: string, options: Pick<OpenOptions, "m
   const db = unusableAs(path, () => retryWhileBusySync(() => new Database(path, { readonly: true, strict: true }), deadline));
   try {
     db.run("PRAGMA busy_timeout = 0");
-    unusableAs(path, () => retryWhileBusySync(() => refuseForeignSchema(db, path), deadline));
+    const migrated = unusableAs(path, () => retryWhileBusySync(() => refuseForeignSchema(db, path), deadline));
     const latest = loadMigrations(options.migrationsDir).length;
-    const current = retryWhileBusySync(() => {
-      const hasTable = db.query("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'").get() !== null;
-      return hasTable ? schemaVersion(db) : 0;
-    }, deadline);
+    const current = migrated ? retryWhileBusySync(() => schemaVersion(db), deadline) : 0;
     if (current > latest) throw new DatabaseTooNewError(path, current, latest);
     if (current < latest) throw new DatabaseTooOldError(path, current, latest);
   } catch (error) {
@@ -146,12 +143,18 @@ function unusableAs<T>(path: string, open: () => T): T {
   }
 }
 
-/** A file with tables and no schema_migrations belongs to another program: migrating it would change it. */
-function refuseForeignSchema(db: Database, path: string): void {
+/**
+ * A file with tables and no schema_migrations belongs to another program:
+ * migrating it would change it. Returns whether schema_migrations is there
+ * (false: an empty file, which migrating makes a Farcaster database).
+ */
+function refuseForeignSchema(db: Database, path: string): boolean {
   const tables = db.query<{ name: string }, []>("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all();
-  if (tables.length > 0 && !tables.some((table) => table.name === "schema_migrations")) {
+  const migrated = tables.some((table) => table.name === "schema_migrations");
+  if (tables.length > 0 && !migrated) {
     throw new DatabaseUnusableError(path, `holds another program's tables (${tables.slice(0, 3).map((table) => table.name).join(", ")}${tables.length > 3 ? ", …" : ""}) and none of Farcaster's; point --db (or FARCASTER_DB) at a file of its own`);
   }
+  return migrated;
 }
 
 export function schemaVersion(db: Database): number {
