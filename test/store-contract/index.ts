@@ -18,6 +18,7 @@ import { eventContract } from "./events.ts";
 import { fencingContract } from "./fencing.ts";
 import { gateContract } from "./gates.ts";
 import { gateEdgeContract } from "./gateEdges.ts";
+import { jsonTextContract } from "./jsonText.ts";
 import { contractHarness, type StoreFactory } from "./harness.ts";
 import { leaseContract } from "./leases.ts";
 import { lifecycleContract } from "./lifecycle.ts";
@@ -61,5 +62,6 @@ export function storeContract(name: string, factory: StoreFactory): void {
     viewerContract(open);
     operatorContract(open);
     metricsContract(open);
+    jsonTextContract(open);
   });
 }

@@ -23,14 +23,19 @@ export function toJson(value: unknown): string | null {
 }
 
 /**
- * A JSON text column as jsonb, to look inside it. jsonb refuses the escape
- * \u0000 (22P05) that JSON.stringify writes for a NUL in a string, and such
- * a string may be anywhere in a task input or an output; each escape becomes
- * \u0001 first. Only the cast sees the change: the value stored and read back
- * stays as written, and the fields read through this are not free text.
+ * A JSON text column as jsonb, to look inside it. jsonb refuses two escapes
+ * that JSON.stringify writes and a text column holds: \u0000 (22P05), for a
+ * NUL in a string, and a lone surrogate (\ud800, for a string cut in the
+ * middle of an emoji), which would make every read of the row fail (22P02).
+ * Either may be anywhere in a task input, an output or a reason, so both
+ * are taken out for the cast; an escaped backslash (\\) is matched as a
+ * pair first, so "\\ud800", a backslash then the letters, is left alone.
+ * Only the cast sees the change: the value stored and read back stays as
+ * written, and the fields read through this are not free text. A text with
+ * no escape at all (most) skips the regular expression.
  */
 export function jsonb(column: string): string {
-  return `replace(${column}, '\\u0000', '\\u0001')::jsonb`;
+  return `(CASE WHEN strpos(${column}, '\\u') = 0 THEN ${column} ELSE regexp_replace(${column}, '(\\\\\\\\)|\\\\u(0000|[dD][89a-fA-F][0-9a-fA-F]{2})', '\\1', 'g') END)::jsonb`;
 }
 
 export function fromJson<T = unknown>(text: string | null | undefined): T | null {
