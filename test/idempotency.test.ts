@@ -17,13 +17,42 @@ afterEach(async () => {
   for (const schema of schemas.splice(0)) await dropSchema(schema);
 });
 
-async function trigger(server: ServeProcess, key: string) {
+async function trigger(server: ServeProcess, key: string, body: string = JSON.stringify({ goal: GOAL })) {
   const response = await fetch(`${server.url}/v1/runs`, {
     method: "POST",
     headers: { "content-type": "application/json", "idempotency-key": key },
-    body: JSON.stringify({ goal: GOAL }),
+    body,
   });
-  return { status: response.status, body: (await response.json()) as { run: { id: string }; created: boolean } };
+  return { status: response.status, body: (await response.json()) as { run: { id: string }; created: boolean; error?: { code: string; message: string } } };
+}
+
+/** The same key with another body is a 422 naming the key and the run it made; the same data in another key order and spacing is the same request. */
+async function reusedKey(server: ServeProcess) {
+  const first = await trigger(server, "deploy-7", JSON.stringify({ goal: GOAL, review: false }));
+  expect(first.status).toBe(201);
+  const same = await trigger(server, "deploy-7", `{ "review" : false,\n  "goal": ${JSON.stringify(GOAL)} }`);
+  expect(same).toMatchObject({ status: 200, body: { created: false, run: { id: first.body.run.id } } });
+  const defaulted = await trigger(server, "deploy-7", JSON.stringify({ goal: GOAL })); // review defaults to false: the same request
+  expect(defaulted.status).toBe(200);
+  const other = await trigger(server, "deploy-7", JSON.stringify({ goal: GOAL.replace("echo built", "echo other") }));
+  expect({ status: other.status, code: other.body.error?.code, message: other.body.error?.message }).toEqual({
+    status: 422,
+    code: "idempotency_key_reused",
+    message: `Idempotency-Key "deploy-7" was first sent with another request, which made run ${first.body.run.id}; send that same request to get the run again, or use a new key for new work`,
+  });
+  expect((await trigger(server, "deploy-7", JSON.stringify({ goal: GOAL, review: true }))).status).toBe(422);
+  // Of concurrent requests with one key and two bodies, one creates; those with its body get its run, the others 422.
+  const bodies = [JSON.stringify({ goal: "# A\n\n## a: A\nrun: echo a\n" }), JSON.stringify({ goal: "# B\n\n## b: B\nrun: echo b\n" })];
+  const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => trigger(server, "race", bodies[i % 2])));
+  const winner = answers.findIndex((a) => a.status === 201);
+  expect(answers.filter((a) => a.status === 201)).toHaveLength(1);
+  answers.forEach((answer, i) => {
+    const sameBody = i % 2 === winner % 2;
+    expect({ i, status: answer.status }).toEqual({ i, status: sameBody ? (i === winner ? 201 : 200) : 422 });
+    if (sameBody) expect(answer.body.run.id).toBe(answers[winner]!.body.run.id);
+  });
+  const runs = (await (await fetch(`${server.url}/v1/runs`)).json()) as { runs: unknown[] };
+  expect(runs.runs).toHaveLength(2);
 }
 
 async function tenAtOnce(server: ServeProcess) {
@@ -42,6 +71,20 @@ async function tenAtOnce(server: ServeProcess) {
 }
 
 describe("Idempotency-Key over HTTP", () => {
+  test("SQLite: the same key with another request is a 422 that creates nothing; the same data in another key order is the same request", async () => {
+    const server = await startServe();
+    servers.push(server);
+    await reusedKey(server);
+  });
+
+  test.skipIf(!pgAvailable)("PostgreSQL: the same key with another request is a 422 that creates nothing; the same data in another key order is the same request", async () => {
+    const schema = `fct_idem_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+    schemas.push(schema);
+    const server = await startServe([], { db: pgUrl(schema) });
+    servers.push(server);
+    await reusedKey(server);
+  });
+
   test("SQLite: of ten concurrent requests with one key exactly one answers 201; the rest and a later retry answer 200 with the same run", async () => {
     const server = await startServe();
     servers.push(server);

@@ -66,7 +66,7 @@ class VirtualTerminal {
 const now = Date.UTC(2026, 11, 1, 12);
 
 function run(overrides: Partial<RunRecord> = {}): RunRecord {
-  return { id: "r0abc", goal: "g", state: "running", source: null, sourceHash: null, cwd: null, idempotencyKey: null, tasksTotal: 3, tasksOpen: 2, tasksFailed: 0, createdAt: now - 65_000, updatedAt: now, finishedAt: null, ...overrides };
+  return { id: "r0abc", goal: "g", state: "running", source: null, sourceHash: null, cwd: null, idempotencyKey: null, requestHash: null, tasksTotal: 3, tasksOpen: 2, tasksFailed: 0, createdAt: now - 65_000, updatedAt: now, finishedAt: null, ...overrides };
 }
 
 function task(id: number, key: string, state: TaskRecord["state"], leaseOwner: string | null = null, attemptStartedAt: number | null = null): TaskRecord & { attemptStartedAt: number | null } {

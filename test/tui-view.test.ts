@@ -18,7 +18,7 @@ import type { ScreenData } from "../src/tui/data.ts";
 const now = Date.UTC(2026, 11, 1, 12);
 
 function run(id: string, overrides: Partial<RunRecord> = {}): RunRecord {
-  return { id, goal: `goal of ${id}\nmore`, state: "running", source: null, cwd: null, idempotencyKey: null, tasksTotal: 3, tasksOpen: 2, tasksFailed: 0, sourceHash: null, createdAt: now - 65_000, updatedAt: now, finishedAt: null, ...overrides };
+  return { id, goal: `goal of ${id}\nmore`, state: "running", source: null, cwd: null, idempotencyKey: null, requestHash: null, tasksTotal: 3, tasksOpen: 2, tasksFailed: 0, sourceHash: null, createdAt: now - 65_000, updatedAt: now, finishedAt: null, ...overrides };
 }
 
 function summary(id: number, key: string, state: TaskSummary["state"], fields: Partial<TaskSummary> = {}): TaskSummary {

@@ -22,6 +22,7 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   usage: 400,
   gate_not_pending: 409,
   conflict: 409,
+  idempotency_key_reused: 422,
   invalid_transition: 409,
   lease_lost: 409,
   model_misconfigured: 500,

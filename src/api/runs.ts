@@ -2,6 +2,7 @@
 import type { Hono } from "hono";
 import { resolve } from "node:path";
 import { z } from "zod";
+import { refuseOtherRequest, requestHash } from "../core/idempotency.ts";
 import { actorText, reasonText, text } from "../core/text.ts";
 import { TERMINAL_RUN_STATES } from "../core/states.ts";
 import { prepareGoal, prepareGoalText, prepareWorkplan, startGoalRun } from "../services/goals.ts";
@@ -38,13 +39,18 @@ export function runRoutes(v1: Hono, options: ApiOptions): void {
   const cwd = options.cwd ?? process.cwd();
   const roots = options.goalRoots ?? [cwd];
 
-  v1.post("/runs", documented({ tag: "runs", summary: "Create a run from a goal text, a goal file or a workplan (Idempotency-Key header: the same key returns the same run)", body: CreateRun, responses: { 201: "the run was created", 200: "a run with this Idempotency-Key exists" } }), async (c) => {
+  v1.post("/runs", documented({ tag: "runs", summary: "Create a run from a goal text, a goal file or a workplan (Idempotency-Key header: the same key returns the same run)", body: CreateRun, responses: { 201: "the run was created", 200: "a run with this Idempotency-Key exists", 422: "this Idempotency-Key was sent before with another request (idempotency_key_reused)" } }), async (c) => {
     const input = await body(c, CreateRun);
     const idempotencyKey = c.req.header("idempotency-key")?.trim() || undefined;
     if (idempotencyKey && idempotencyKey.length > 200) throw new HttpError(400, "bad_request", "Idempotency-Key is longer than 200 characters");
+    // What the key stands for: the request's data, whatever its key order or spacing.
+    const hash = idempotencyKey ? requestHash(input) : undefined;
     if (idempotencyKey) {
       const [existing] = await store.listRuns({ idempotencyKey, limit: 1 });
-      if (existing) return c.json({ run: existing, created: false }, 200);
+      if (existing) {
+        refuseOtherRequest(existing, hash);
+        return c.json({ run: existing, created: false }, 200);
+      }
     }
     const prepared =
       input.goal !== undefined
@@ -54,7 +60,7 @@ export function runRoutes(v1: Hono, options: ApiOptions): void {
           : prepareWorkplan(input.workplan, registry);
     const source = input.goalFile !== undefined ? prepared.file.path : "api";
     // The store decides, in the write that inserts: of concurrent requests with one key exactly one creates (201).
-    const { run, created: isNew } = await startGoalRun(store, prepared, { review: input.review, forceNew: true, source, cwd, actor: "api", idempotencyKey });
+    const { run, created: isNew } = await startGoalRun(store, prepared, { review: input.review, forceNew: true, source, cwd, actor: "api", idempotencyKey, requestHash: hash });
     return isNew ? created(c, `/v1/runs/${run.id}`, { run, created: true }) : c.json({ run, created: false }, 200);
   });
 

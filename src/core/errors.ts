@@ -24,6 +24,7 @@ export const ERROR_CODES = Object.freeze([
   "invalid_transition",
   "gate_not_pending",
   "conflict",
+  "idempotency_key_reused",
   "store_busy",
   "store_unreachable",
   "store_read_only",
@@ -165,6 +166,16 @@ export class GoalChangedError extends FarcasterError {
 export class ConflictError extends FarcasterError {
   constructor(message: string) {
     super("conflict", message);
+  }
+}
+
+/** An idempotency key sent again with another request (see core/idempotency.ts): HTTP 422. */
+export class IdempotencyKeyReusedError extends FarcasterError {
+  constructor(key: string, runId: string) {
+    super(
+      "idempotency_key_reused",
+      `Idempotency-Key "${key}" was first sent with another request, which made run ${runId}; send that same request to get the run again, or use a new key for new work`,
+    );
   }
 }
 

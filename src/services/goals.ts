@@ -17,6 +17,8 @@ export interface GoalRunOptions {
   /** Where the goal came from (a file's absolute path, or a label such as "api"); default: the file's path. */
   source?: string;
   idempotencyKey?: string;
+  /** The hash of the request the key came with (core/idempotency.ts). */
+  requestHash?: string;
   /** Open a plan gate (a person approves on the terminal, or --yes approves it). */
   review: boolean;
   /** Start a new run even if this goal file has an unfinished one. */
@@ -99,7 +101,7 @@ export async function startGoalRun(store: Store, prepared: PreparedGoal, options
       ...(prepared.plan ? { plan: prepared.plan.plan } : {}),
       review: options.review ? "gate" : "none",
     },
-    { source, sourceHash, cwd: options.cwd ?? process.cwd(), actor: options.actor ?? "cli", idempotencyKey: options.idempotencyKey },
+    { source, sourceHash, cwd: options.cwd ?? process.cwd(), actor: options.actor ?? "cli", idempotencyKey: options.idempotencyKey, requestHash: options.requestHash },
   );
   return { run, resumed: false, created, prepared };
 }

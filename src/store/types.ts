@@ -47,6 +47,8 @@ export interface RunRecord {
   sourceHash: string | null;
   cwd: string | null;
   idempotencyKey: string | null;
+  /** The hash of the request its idempotency key came with (core/idempotency.ts); null without one. */
+  requestHash: string | null;
   tasksTotal: number;
   tasksOpen: number;
   tasksFailed: number;
@@ -170,6 +172,8 @@ export interface CreateRunOptions {
   sourceHash?: string;
   cwd?: string;
   idempotencyKey?: string;
+  /** The hash of the request the key came with: the key naming a run made by another request is IdempotencyKeyReusedError. */
+  requestHash?: string;
   actor?: string;
 }
 

@@ -1,7 +1,7 @@
 /** Creating runs from workplans, reading them back, idempotency keys, and what is not there. */
 import { rejected } from "../helpers.ts";
 import { describe, expect, test } from "bun:test";
-import { NotFoundError, PlanInvalidError } from "../../src/core/errors.ts";
+import { IdempotencyKeyReusedError, NotFoundError, PlanInvalidError } from "../../src/core/errors.ts";
 import type { OpenDb } from "./harness.ts";
 import { claimKey, claimOne, plan, tasks } from "./support.ts";
 
@@ -11,7 +11,7 @@ export function runContract(open: OpenDb): void {
       const { store, clock } = await open();
       const run = await store.createRun(plan(["a"], ["b", "a"], ["c", "a"], ["d", "b", "c"]), { source: "plan.json", cwd: "/work/site" });
       expect(run).toEqual({
-        id: expect.any(String), goal: "test goal", state: "running", source: "plan.json", sourceHash: null, cwd: "/work/site", idempotencyKey: null,
+        id: expect.any(String), goal: "test goal", state: "running", source: "plan.json", sourceHash: null, cwd: "/work/site", idempotencyKey: null, requestHash: null,
         tasksTotal: 4, tasksOpen: 4, tasksFailed: 0, createdAt: clock.now(), updatedAt: clock.now(), finishedAt: null,
       });
       expect(await store.getRun(run.id)).toEqual(run);
@@ -87,6 +87,28 @@ export function runContract(open: OpenDb): void {
       expect(await store.createRun(plan(["a"]), { idempotencyKey: "haiku" })).toEqual(first);
       expect(await store.listRuns()).toEqual([first]);
       expect((await store.listTasks(first.id)).map((t) => t.key)).toEqual(["@plan"]);
+    });
+
+    test("a key that came with a request hash names its run only for the same hash: another is IdempotencyKeyReusedError and creates nothing; no hash (a schedule's key) matches any", async () => {
+      const { store } = await open();
+      const first = await store.createPlanningRun("write a haiku", { goal: "write a haiku" }, { idempotencyKey: "haiku", requestHash: "h1" });
+      expect(first.requestHash).toBe("h1");
+      expect(await store.createPlanningRunOnce("write a haiku", {}, { idempotencyKey: "haiku", requestHash: "h1" })).toEqual({ run: first, created: false });
+      for (const attempt of [
+        store.createPlanningRunOnce("another goal", {}, { idempotencyKey: "haiku", requestHash: "h2" }),
+        store.createRun(plan(["a"]), { idempotencyKey: "haiku", requestHash: "h2" }),
+      ]) {
+        const error = await rejected(attempt);
+        expect(error).toBeInstanceOf(IdempotencyKeyReusedError);
+        expect({ code: (error as IdempotencyKeyReusedError).code, message: error.message }).toEqual({
+          code: "idempotency_key_reused",
+          message: expect.stringContaining(`Idempotency-Key "haiku" was first sent with another request, which made run ${first.id}`),
+        });
+      }
+      expect(await store.createRun(plan(["a"]), { idempotencyKey: "haiku" })).toEqual(first);
+      expect(await store.listRuns()).toEqual([first]);
+      // A hash without a key is not recorded: it stands for nothing.
+      expect((await store.createRun(plan(["b"]), { requestHash: "h3" })).requestHash).toBeNull();
     });
 
     test("unknown runs and tasks are NotFoundError naming the id that was asked for", async () => {

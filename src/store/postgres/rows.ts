@@ -16,6 +16,7 @@ export interface RunRow {
   source: string | null;
   cwd: string | null;
   idempotency_key: string | null;
+  request_hash: string | null;
   tasks_total: number;
   tasks_open: number;
   tasks_failed: number;
@@ -26,7 +27,7 @@ export interface RunRow {
 }
 
 /** A run with its goal, which lives in run_plans; filter and order on `r.`. */
-export const RUN_SELECT = `SELECT r.id, p.goal, r.state, r.source, r.source_hash, r.cwd, r.idempotency_key, r.tasks_total, r.tasks_open, r.tasks_failed,
+export const RUN_SELECT = `SELECT r.id, p.goal, r.state, r.source, r.source_hash, r.cwd, r.idempotency_key, r.request_hash, r.tasks_total, r.tasks_open, r.tasks_failed,
   r.created_at, r.updated_at, r.finished_at FROM runs r JOIN run_plans p ON p.run_id = r.id`;
 
 export function toRun(row: RunRow): RunRecord {
@@ -38,6 +39,7 @@ export function toRun(row: RunRow): RunRecord {
     sourceHash: row.source_hash,
     cwd: row.cwd,
     idempotencyKey: row.idempotency_key,
+    requestHash: row.request_hash,
     tasksTotal: row.tasks_total,
     tasksOpen: row.tasks_open,
     tasksFailed: row.tasks_failed,

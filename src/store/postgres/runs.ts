@@ -2,6 +2,7 @@
 import type { SQL } from "bun";
 import { InvalidTransitionError, NotFoundError } from "../../core/errors.ts";
 import { newId } from "../../core/ids.ts";
+import { refuseOtherRequest, requestHashOf } from "../../core/idempotency.ts";
 import { OPEN_TASK_STATES, PLANNING_TASK_KEY, REOPENABLE_TASK_STATES, TERMINAL_RUN_STATES, UNFINISHED_RUN_STATES, type RunState } from "../../core/states.ts";
 import type { ValidWorkplan } from "../../core/workplan.ts";
 import type { CreatedRun, CreateRunOptions, RunRecord } from "../types.ts";
@@ -36,19 +37,22 @@ async function insertRunRow(ctx: TxContext, goal: string, state: "planning" | "r
   const runId = newId("r", ctx.now);
   const inserted = await q(
     ctx.sql,
-    `INSERT INTO runs (id, state, source, source_hash, cwd, idempotency_key, tasks_total, tasks_open, tasks_failed, created_at, updated_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 0, $8, $8) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`,
-    [runId, state, options.source ?? null, options.sourceHash ?? null, options.cwd ?? null, options.idempotencyKey ?? null, tasks, ctx.now],
+    `INSERT INTO runs (id, state, source, source_hash, cwd, idempotency_key, request_hash, tasks_total, tasks_open, tasks_failed, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $9, $7, $7, 0, $8, $8) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`,
+    [runId, state, options.source ?? null, options.sourceHash ?? null, options.cwd ?? null, options.idempotencyKey ?? null, tasks, ctx.now, requestHashOf(options)],
   );
   if (inserted.length === 0) return null;
   await q(ctx.sql, "INSERT INTO run_plans (run_id, goal, workplan) VALUES ($1, $2, $3)", [runId, goal, workplan]);
   return runId;
 }
 
-async function existingRun(ctx: TxContext, idempotencyKey: string | undefined): Promise<RunRecord> {
-  const [row] = await q<RunRow>(ctx.sql, `${RUN_SELECT} WHERE r.idempotency_key = $1`, [idempotencyKey]);
-  if (!row) throw new Error(`the run with idempotency key ${idempotencyKey} vanished`);
-  return toRun(row);
+/** The run the idempotency key names (refused when another request made it). */
+async function existingRun(ctx: TxContext, options: CreateRunOptions): Promise<RunRecord> {
+  const [row] = await q<RunRow>(ctx.sql, `${RUN_SELECT} WHERE r.idempotency_key = $1`, [options.idempotencyKey]);
+  if (!row) throw new Error(`the run with idempotency key ${options.idempotencyKey} vanished`);
+  const run = toRun(row);
+  refuseOtherRequest(run, options.requestHash);
+  return run;
 }
 
 /**
@@ -102,7 +106,7 @@ export async function insertRun(ctx: TxContext, valid: ValidWorkplan, options: C
   const { plan } = valid;
   const workplan = JSON.stringify(plan);
   const runId = await insertRunRow(ctx, plan.goal, "running", workplan, plan.tasks.length, options);
-  if (!runId) return existingRun(ctx, options.idempotencyKey);
+  if (!runId) return existingRun(ctx, options);
   await insertTasks(ctx, runId, valid);
   appendEvent(ctx, { type: "run.created", actor: options.actor ?? "user", runId, data: { tasks: plan.tasks.length, waves: valid.waves.length, source: options.source ?? null } });
   return selectRun(ctx.sql, runId);
@@ -112,7 +116,7 @@ export async function insertRun(ctx: TxContext, valid: ValidWorkplan, options: C
 export async function insertPlanningRun(ctx: TxContext, goal: string, planningInput: unknown, options: CreateRunOptions): Promise<CreatedRun> {
   const input = JSON.stringify(planningInput ?? {});
   const runId = await insertRunRow(ctx, goal, "planning", null, 1, options);
-  if (!runId) return { run: await existingRun(ctx, options.idempotencyKey), created: false };
+  if (!runId) return { run: await existingRun(ctx, options), created: false };
   await q(
     ctx.sql,
     `INSERT INTO tasks (run_id, key, title, workflow, input, state, pending_deps, available_at, created_at, updated_at)

@@ -2,6 +2,7 @@
 import type { SQLQueryBindings } from "bun:sqlite";
 import { InvalidTransitionError, NotFoundError } from "../../core/errors.ts";
 import { newId } from "../../core/ids.ts";
+import { refuseOtherRequest, requestHashOf } from "../../core/idempotency.ts";
 import { OPEN_TASK_STATES, PLANNING_TASK_KEY, REOPENABLE_TASK_STATES, TERMINAL_RUN_STATES, UNFINISHED_RUN_STATES } from "../../core/states.ts";
 import type { ValidWorkplan } from "../../core/workplan.ts";
 import type { CreatedRun, CreateRunOptions, RunRecord } from "../types.ts";
@@ -19,19 +20,23 @@ export function selectRun(ctx: TxContext, runId: string): RunRecord {
   return toRun(row);
 }
 
-function existingRun(ctx: TxContext, idempotencyKey: string | undefined): RunRecord | null {
-  if (!idempotencyKey) return null;
-  const row = sql<RunRow, [string]>(ctx.db, `${RUN_SELECT} WHERE r.idempotency_key = ?`).get(idempotencyKey);
-  return row ? toRun(row) : null;
+/** The run the idempotency key names, if any (refused when another request made it). */
+function existingRun(ctx: TxContext, options: CreateRunOptions): RunRecord | null {
+  if (!options.idempotencyKey) return null;
+  const row = sql<RunRow, [string]>(ctx.db, `${RUN_SELECT} WHERE r.idempotency_key = ?`).get(options.idempotencyKey);
+  if (!row) return null;
+  const run = toRun(row);
+  refuseOtherRequest(run, options.requestHash);
+  return run;
 }
 
 function insertRunRow(ctx: TxContext, goal: string, state: "planning" | "running", workplan: string | null, tasks: number, options: CreateRunOptions): string {
   const runId = newId("r", ctx.now);
   sql(
     ctx.db,
-    `INSERT INTO runs (id, state, source, source_hash, cwd, idempotency_key, tasks_total, tasks_open, tasks_failed, created_at, updated_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
-  ).run(runId, state, options.source ?? null, options.sourceHash ?? null, options.cwd ?? null, options.idempotencyKey ?? null, tasks, tasks, ctx.now, ctx.now);
+    `INSERT INTO runs (id, state, source, source_hash, cwd, idempotency_key, request_hash, tasks_total, tasks_open, tasks_failed, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
+  ).run(runId, state, options.source ?? null, options.sourceHash ?? null, options.cwd ?? null, options.idempotencyKey ?? null, requestHashOf(options), tasks, tasks, ctx.now, ctx.now);
   sql(ctx.db, "INSERT INTO run_plans (run_id, goal, workplan) VALUES (?, ?, ?)").run(runId, goal, workplan);
   return runId;
 }
@@ -60,7 +65,7 @@ function insertTasks(ctx: TxContext, runId: string, valid: ValidWorkplan): void 
 
 /** A run from a workplan, running at once. The caller holds a write transaction: a failure leaves nothing. */
 export function insertRun(ctx: TxContext, valid: ValidWorkplan, options: CreateRunOptions): RunRecord {
-  const existing = existingRun(ctx, options.idempotencyKey);
+  const existing = existingRun(ctx, options);
   if (existing) return existing;
   const { plan } = valid;
   const runId = insertRunRow(ctx, plan.goal, "running", JSON.stringify(plan), plan.tasks.length, options);
@@ -75,7 +80,7 @@ export function insertRun(ctx: TxContext, valid: ValidWorkplan, options: CreateR
  */
 export function insertPlanningRun(ctx: TxContext, goal: string, planningInput: unknown, options: CreateRunOptions): CreatedRun {
   // Inside the write transaction (BEGIN IMMEDIATE): no other writer can insert the key between this look and the insert.
-  const existing = existingRun(ctx, options.idempotencyKey);
+  const existing = existingRun(ctx, options);
   if (existing) return { run: existing, created: false };
   const runId = insertRunRow(ctx, goal, "planning", null, 1, options);
   sql(
