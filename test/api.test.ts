@@ -119,6 +119,21 @@ describe("reading runs", () => {
     expect((await s.call("GET", "/v1/runs?limit=ten")).status).toBe(400);
   });
 
+  test("a 404 for a run, a task, a gate or a schedule says which route lists them, not a CLI command", async () => {
+    const s = setup();
+    const created = await json(await s.call("POST", "/v1/runs", { body: { goal: GATED_GOAL } }));
+    const runId = created.body.run.id;
+    for (const [path, message] of [
+      ["/v1/runs/rnope", 'run "rnope" not found; list runs with GET /v1/runs'],
+      [`/v1/runs/${runId}/tasks/nope/journal`, `task "${runId}/nope" not found; list the run's tasks with GET /v1/runs/${runId}`],
+      ["/v1/gates/gnope", 'gate "gnope" not found; list pending gates with GET /v1/gates'],
+      ["/v1/schedules/nope", 'schedule "nope" not found; list schedules with GET /v1/schedules'],
+    ] as const) {
+      const { status, body } = await json(await s.call("GET", path));
+      expect({ path, status, message: body.error.message }).toEqual({ path, status: 404, message });
+    }
+  });
+
   test("resume reopens a cancelled run; resuming a succeeded run is 409; unknown runs 404", async () => {
     const s = setup();
     const created = await json(await s.call("POST", "/v1/runs", { body: { goal: GATED_GOAL } }));

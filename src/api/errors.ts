@@ -4,7 +4,7 @@
  */
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { FarcasterError, type ErrorCode } from "../core/errors.ts";
+import { FarcasterError, NotFoundError, type ErrorCode } from "../core/errors.ts";
 
 export class HttpError extends FarcasterError {
   constructor(readonly status: ContentfulStatusCode, code: ErrorCode, message: string, details?: unknown) {
@@ -45,12 +45,39 @@ function clientWentAway(c: Context, error: unknown): boolean {
   return c.req.raw.signal?.aborted === true || (error instanceof DOMException && error.name === "AbortError");
 }
 
+/**
+ * Where an API client finds what was not found: a route, not the CLI command
+ * the store's message names. Entities not listed keep their message.
+ */
+function routeHint(error: NotFoundError): string | null {
+  switch (error.entity) {
+    case "run":
+      return "list runs with GET /v1/runs";
+    case "gate":
+      return "list pending gates with GET /v1/gates";
+    case "schedule":
+      return "list schedules with GET /v1/schedules";
+    case "task": {
+      const slash = error.id.indexOf("/");
+      return slash > 0 ? `list the run's tasks with GET /v1/runs/${error.id.slice(0, slash)}` : "list a run's tasks with GET /v1/runs/RUN";
+    }
+    default:
+      return null;
+  }
+}
+
+function messageOf(error: FarcasterError): string {
+  if (!(error instanceof NotFoundError)) return error.message;
+  const hint = routeHint(error);
+  return hint === null ? error.message : `${error.entity} "${error.id}" not found; ${hint}`;
+}
+
 export function errorResponse(c: Context, error: unknown): Response {
   if (!(error instanceof FarcasterError) && clientWentAway(c, error)) {
     return c.json({ error: { code: "bad_request", message: "the client closed the connection before the request was read" } }, 400);
   }
   if (error instanceof FarcasterError) {
-    const body: { code: string; message: string; details?: unknown } = { code: error.code, message: error.message };
+    const body: { code: string; message: string; details?: unknown } = { code: error.code, message: messageOf(error) };
     if (error.details !== undefined) body.details = error.details;
     return c.json({ error: body }, statusOf(error));
   }

@@ -26,6 +26,8 @@ export interface RouteDoc {
   query?: z.ZodType;
   /** Success statuses and what each means; a 201 documents its Location header. Default: 200 "OK". */
   responses?: Partial<Record<200 | 201, string>>;
+  /** Error statuses of this route beyond the common ones, and what each means. */
+  errors?: Partial<Record<404 | 409 | 422, string>>;
   /** The route answers with text/event-stream (always, or when asked: `sse: "optional"`). */
   sse?: true | "optional";
   /** The media type of a non-JSON answer (e.g. the Prometheus text format). */
@@ -88,6 +90,7 @@ export function documented(doc: RouteDoc): MiddlewareHandler {
       ...successResponses(doc),
       ...(doc.body || doc.query ? { 400: errorResponse("the body or query is invalid (each field named)") } : {}),
       ...(doc.public ? {} : { 401: errorResponse("the bearer token is missing or wrong (only when the server has one)") }),
+      ...Object.fromEntries(Object.entries(doc.errors ?? {}).map(([status, description]) => [status, errorResponse(description!)])),
       default: errorResponse("an error: 404 for what does not exist, 409 for a conflict, 413 for a body too large"),
     },
   };

@@ -39,7 +39,7 @@ export function runRoutes(v1: Hono, options: ApiOptions): void {
   const cwd = options.cwd ?? process.cwd();
   const roots = options.goalRoots ?? [cwd];
 
-  v1.post("/runs", documented({ tag: "runs", summary: "Create a run from a goal text, a goal file or a workplan (Idempotency-Key header: the same key returns the same run)", body: CreateRun, responses: { 201: "the run was created", 200: "a run with this Idempotency-Key exists", 422: "this Idempotency-Key was sent before with another request (idempotency_key_reused)" } }), async (c) => {
+  v1.post("/runs", documented({ tag: "runs", summary: "Create a run from a goal text, a goal file or a workplan (Idempotency-Key header: the same key returns the same run)", body: CreateRun, responses: { 201: "the run was created", 200: "a run with this Idempotency-Key exists" }, errors: { 422: "the plan is invalid (plan_invalid), or this Idempotency-Key was sent before with another request (idempotency_key_reused)" } }), async (c) => {
     const input = await body(c, CreateRun);
     const idempotencyKey = c.req.header("idempotency-key")?.trim() || undefined;
     if (idempotencyKey && idempotencyKey.length > 200) throw new HttpError(400, "bad_request", "Idempotency-Key is longer than 200 characters");

@@ -95,8 +95,9 @@ export class PlanInvalidError extends FarcasterError {
   }
 }
 
+/** `hint` says where to look, as the CLI would (the HTTP edge says it in routes instead, see api/errors.ts). */
 export class NotFoundError extends FarcasterError {
-  constructor(entity: NotFoundEntity, id: string, hint?: string) {
+  constructor(readonly entity: NotFoundEntity, readonly id: string, hint?: string) {
     super(`${entity}_not_found`, `${entity} "${id}" not found${hint ? `; ${hint}` : ""}`);
   }
 }
