@@ -139,6 +139,6 @@ describe("GET /v1/runs/:id/tasks/:key/logs", () => {
     expect((await s.call("GET", `/v1/runs/${runId}/tasks/build/logs?colour=red`)).status).toBe(400);
     const badHeader = await s.call("GET", `/v1/runs/${runId}/tasks/build/logs?follow=1`, { headers: { "last-event-id": "soon" } });
     expect(badHeader.status).toBe(400);
-    expect(((await badHeader.json()) as any).error.message).toBe('Last-Event-ID must be a log id (got "soon")');
+    expect(((await badHeader.json()) as any).error.message).toBe('Last-Event-ID (a log id) must be a whole number written in digits (0, 1, 2, ...) (got "soon")');
   });
 });

@@ -231,6 +231,30 @@ describe("the event stream", () => {
     expect([...resumed.matchAll(/^event: (.+)$/gm)].map((m) => m[1])).toEqual(["task.started", "task.succeeded", "run.succeeded", "end"]);
     expect((await s.call("GET", `/v1/runs/${created.body.run.id}/events`, { headers: { "last-event-id": "soon" } })).status).toBe(400);
     expect((await s.call("GET", "/v1/runs/rnope/events")).status).toBe(404);
+    // An event id is digits: what Number() would also read ("1e3", "0x10", "") is named, not guessed.
+    for (const [header, value] of [["last-event-id", "1e3"], ["last-event-id", "0x10"], ["last-event-id", ""], ["after", "1e3"], ["after", ""]] as const) {
+      const path = `/v1/runs/${created.body.run.id}/events${header === "after" ? `?after=${value}` : ""}`;
+      const answer = await json(await s.call("GET", path, header === "after" ? {} : { headers: { [header]: value } }));
+      expect({ header, value, status: answer.status, message: answer.body.error?.message }).toEqual({
+        header, value, status: 400, message: `${header === "after" ? "after" : "Last-Event-ID"} (an event id) must be a whole number written in digits (0, 1, 2, ...) (got "${value}")`,
+      });
+    }
+  });
+
+  test("a query parameter given twice, or a number not written in digits, is a 400 naming it", async () => {
+    const s = setup();
+    for (const [path, message] of [
+      ["/v1/runs?limit=5&limit=7", "invalid query: limit: given 2 times; give it once"],
+      ["/v1/runs?limit=1e1", "invalid query: limit: must be a whole number written in digits (0, 1, 2, ...)"],
+      ["/v1/runs?limit=0x10", "invalid query: limit: must be a whole number written in digits (0, 1, 2, ...)"],
+      ["/v1/runs?limit=", "invalid query: limit: must be a whole number written in digits (0, 1, 2, ...)"],
+      ["/v1/runs?limit=501", "invalid query: limit: Too big: expected number to be <=500"],
+      ["/v1/gates?all=true&all=false", "invalid query: all: given 2 times; give it once"],
+    ] as const) {
+      const { status, body } = await json(await s.call("GET", path));
+      expect({ path, status, message: body.error.message }).toEqual({ path, status: 400, message });
+    }
+    expect((await s.call("GET", "/v1/runs?limit=07")).status).toBe(200);
   });
 });
 

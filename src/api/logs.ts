@@ -8,16 +8,15 @@
 import type { Hono } from "hono";
 import { z } from "zod";
 import { TERMINAL_TASK_STATES } from "../core/states.ts";
-import { HttpError } from "./errors.ts";
 import { documented } from "./openapi.ts";
 import type { ApiOptions } from "./options.ts";
 import { sse, SSE_KEEP_ALIVE_MS, wantsStream } from "./sse.ts";
-import { query } from "./validate.ts";
+import { cursor, query, wholeNumber } from "./validate.ts";
 
 export const ReadLogs = z
   .object({
-    after: z.coerce.number().int().min(0).default(0).describe("only the lines after this log id (streams: Last-Event-ID wins)"),
-    limit: z.coerce.number().int().min(1).max(5000).default(1000).describe("lines per page (JSON only)"),
+    after: wholeNumber({ fallback: 0 }).describe("only the lines after this log id (streams: Last-Event-ID wins)"),
+    limit: wholeNumber({ min: 1, max: 5000, fallback: 1000 }).describe("lines per page (JSON only)"),
     follow: z.enum(["1", "true", "0", "false"]).optional().describe("1: stream as Server-Sent Events until the task has ended"),
   })
   .strict();
@@ -37,8 +36,7 @@ export function logRoutes(v1: Hono, options: ApiOptions): void {
         return c.json({ task: { ...about, state: task.state }, logs, next: logs.at(-1)?.id ?? q.after });
       }
       const header = c.req.header("last-event-id");
-      const after = header === undefined ? q.after : Number(header);
-      if (!Number.isInteger(after) || after < 0) throw new HttpError(400, "bad_request", `Last-Event-ID must be a log id (got "${header}")`);
+      const after = header === undefined ? q.after : cursor(header, "Last-Event-ID (a log id)");
       return sse(c, options.sseKeepAliveMs ?? SSE_KEEP_ALIVE_MS, async (stream, signal) => {
         let state = task.state;
         const until = async () => TERMINAL_TASK_STATES.has((state = (await store.getTask(task.id)).state));

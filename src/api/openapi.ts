@@ -56,6 +56,10 @@ const errorResponse = (description: string): Responses[string] => ({ description
 
 function queryParameters(schema: z.ZodType): Parameter[] {
   const json = z.toJSONSchema(schema, { io: "input" }) as { properties?: Record<string, JsonSchema & { description?: string }>; required?: string[] };
+  // A whole-number field (validate.ts wholeNumber) defaults to its digits; documented as the integer it stands for.
+  for (const property of Object.values(json.properties ?? {}) as { type?: string; default?: unknown }[]) {
+    if (property.type === "integer" && typeof property.default === "string") property.default = Number(property.default);
+  }
   return Object.entries(json.properties ?? {}).map(([name, property]) => ({
     name,
     in: "query",

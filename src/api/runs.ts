@@ -12,7 +12,7 @@ import { HttpError } from "./errors.ts";
 import { documented } from "./openapi.ts";
 import { sse, SSE_KEEP_ALIVE_MS } from "./sse.ts";
 import { TaskKeys } from "./taskKeys.ts";
-import { body, query } from "./validate.ts";
+import { body, cursor, query, wholeNumber } from "./validate.ts";
 
 const CreateRun = z
   .object({
@@ -27,7 +27,7 @@ const CreateRun = z
   });
 
 const ListRuns = z.object({
-  limit: z.coerce.number().int().min(1).max(500).default(50),
+  limit: wholeNumber({ min: 1, max: 500, fallback: 50 }),
   unfinished: z.enum(["true", "false"]).optional(),
 });
 
@@ -101,9 +101,8 @@ export function runRoutes(v1: Hono, options: ApiOptions): void {
   v1.get("/runs/:id/events", documented({ tag: "runs", summary: "The run's events as Server-Sent Events (Last-Event-ID resumes); ends with an `end` event", sse: true }), async (c) => {
     const runId = c.req.param("id");
     await store.getRun(runId); // 404 before the stream starts
-    const header = c.req.header("last-event-id") ?? c.req.query("after");
-    const after = header === undefined ? 0 : Number(header);
-    if (!Number.isInteger(after) || after < 0) throw new HttpError(400, "bad_request", `Last-Event-ID must be an event id (got "${header}")`);
+    const header = c.req.header("last-event-id");
+    const after = header !== undefined ? cursor(header, "Last-Event-ID (an event id)") : cursor(c.req.query("after"), "after (an event id)");
     const keys = new TaskKeys(store, runId);
     return sse(c, options.sseKeepAliveMs ?? SSE_KEEP_ALIVE_MS, async (stream, signal) => {
       let ended = false;

@@ -7,7 +7,7 @@ import { addSchedule, fireNow, scheduleLog, scheduleOverview, withNextFire } fro
 import type { ApiOptions } from "./options.ts";
 import { created, segment } from "./created.ts";
 import { documented } from "./openapi.ts";
-import { body, query } from "./validate.ts";
+import { body, query, wholeNumber } from "./validate.ts";
 
 const AddSchedule = z
   .object({
@@ -25,7 +25,7 @@ const AddSchedule = z
   .strict();
 
 const ReadScheduleLog = z
-  .object({ limit: z.coerce.number().int().min(1).max(10_000).default(20).describe("the last N decisions, oldest first") })
+  .object({ limit: wholeNumber({ min: 1, max: 10_000, fallback: 20 }).describe("the last N decisions, oldest first") })
   .strict();
 
 export function scheduleRoutes(v1: Hono, options: ApiOptions): void {

@@ -1,6 +1,6 @@
 /** Request bodies and queries checked with zod; failures are 400s that name each field. */
 import type { Context } from "hono";
-import type { z } from "zod";
+import { z } from "zod";
 import { formatPath } from "../core/workplan.ts";
 import { HttpError } from "./errors.ts";
 
@@ -25,7 +25,40 @@ export async function body<T extends z.ZodType>(c: Context, schema: T): Promise<
   return parsed.data;
 }
 
+/**
+ * A whole number in a query or a header, written in digits: what JSON
+ * clients and curl send. Number() alone would also take "1e3", "0x10", " 5"
+ * and "" (as 0), which are mistakes to name, not ids to guess.
+ */
+const DIGITS = /^\d{1,15}$/;
+const DIGITS_PROBLEM = "must be a whole number written in digits (0, 1, 2, ...)";
+
+/** A query field: digits, from `min` (default 0) to `max`, `fallback` when absent; documented (OpenAPI) as the integer it stands for. */
+export function wholeNumber(options: { min?: number; max?: number; fallback: number }) {
+  const { min = 0, max = Number.MAX_SAFE_INTEGER, fallback } = options;
+  return z
+    .string()
+    .regex(DIGITS, DIGITS_PROBLEM)
+    .transform(Number)
+    .pipe(z.number().min(min).max(max))
+    .prefault(String(fallback)) // as sent: the default goes through the same parse
+    .meta({ type: "integer", minimum: min, ...(max === Number.MAX_SAFE_INTEGER ? {} : { maximum: max }), pattern: undefined });
+}
+
+/** An id to resume after (an SSE stream's Last-Event-ID, or `?after`): digits, or a 400 naming where it came from. */
+export function cursor(value: string | undefined, where: string): number {
+  if (value === undefined) return 0;
+  if (!DIGITS.test(value)) throw new HttpError(400, "bad_request", `${where} ${DIGITS_PROBLEM} (got "${value}")`);
+  return Number(value);
+}
+
 export function query<T extends z.ZodType>(c: Context, schema: T): z.output<T> {
+  // A parameter given twice is a mistake in the client (which one did it mean?), not a choice for us to make.
+  const repeated = Object.entries(c.req.queries()).filter(([, values]) => values.length > 1);
+  if (repeated.length > 0) {
+    const details = repeated.map(([name, values]) => ({ path: name, message: `given ${values.length} times; give it once` }));
+    throw new HttpError(400, "bad_request", `invalid query: ${details.map((d) => `${d.path}: ${d.message}`).join("; ")}`, details);
+  }
   const parsed = schema.safeParse(c.req.query());
   if (!parsed.success) throw invalid("query", parsed.error);
   return parsed.data;
