@@ -103,7 +103,7 @@ describe("unknown ids exit 1 with not found and where to list them", () => {
     [["resume", "nope"], 'run "nope" not found; list runs with `farcaster status`'],
     [["approve", "nope"], 'gate "nope" not found; list pending gates with `farcaster gates`'],
     [["reject", "nope", "--reason", "no"], 'gate "nope" not found; list pending gates with `farcaster gates`'],
-    [["inspect", "nope/a"], 'task "nope/a" not found; list the run\'s tasks with `farcaster status nope`'],
+    [["inspect", "nope/a"], 'run "nope" not found; list runs with `farcaster status`'], // the run is what is missing, not its task
     [["logs", "999999"], 'task "999999" not found; list a run\'s tasks with `farcaster status RUN`'],
     [["schedule", "rm", "nope"], 'schedule "nope" not found; list schedules with `farcaster schedule list`'],
   ];

@@ -217,3 +217,35 @@ describe("--db names a database Farcaster can use", () => {
     expect(readFileSync(garbage)).toEqual(Buffer.alloc(4096, 0x5a));
   });
 });
+
+describe("arguments that are there but say nothing", () => {
+  test("a negative number is named by its option's own check, not as an \"ambiguous\" argument in three lines", async () => {
+    for (const [args, message] of [
+      [["worker", "-c", "-1"], '--concurrency must be a whole number from 1 to 1024 (got "-1")'],
+      [["status", "--limit", "-3"], '--limit must be a whole number from 1 to 100000 (got "-3")'],
+      [["worker", "--lease", "-5s"], '(got "-5s")'],
+    ] as const) {
+      const result = await farcaster([...args], { cwd: project });
+      expectRefused(result, 2, message, "usage");
+      expect(result.stderr).not.toContain("ambiguous");
+    }
+  });
+
+  test("an empty id (an unset variable: status \"$RUN\") is a usage error, not a list of everything or a lookup of nothing", async () => {
+    for (const [args, message] of [
+      [["status", ""], "status: RUN is empty; give a run id (list runs with `farcaster status`)"],
+      [["gates", " "], "gates: RUN is empty; give a run id"],
+      [["cancel", ""], "cancel: RUN is empty; give a run id"],
+      [["approve", ""], "approve: GATE is empty; give a gate id"],
+      [["logs", ""], "logs: RUN/TASK is empty"],
+    ] as const) {
+      const result = await farcaster([...args], { cwd: project });
+      expectRefused(result, 2, message, "usage");
+      expect({ args, stdout: result.stdout }).toEqual({ args, stdout: "" });
+    }
+  });
+
+  test("a task a run does not have is task_not_found naming where to list the run's tasks (a run that is not there: see cli-args)", async () => {
+    expectRefused(await farcaster(["inspect", `${runId}/nope`], { cwd: project }), 1, `task "${runId}/nope" not found`, "task_not_found");
+  });
+});

@@ -78,7 +78,37 @@ export function commandHelp(command: Command): string {
   return [`usage: farcaster ${command.usage}`, "", command.summary, "", "options:", ...formatOptions(command.options)].join("\n");
 }
 
+/**
+ * `-c -1`: parseArgs takes a value that starts with a dash for an option,
+ * and says the argument is "ambiguous" in three lines. A negative number is
+ * a value, so it is joined to its option (`--concurrency=-1`), and the
+ * option's own check names what it accepts.
+ */
+function joinNegativeValues(command: Command, args: string[]): string[] {
+  const takesValue = new Set<string>();
+  for (const [name, spec] of Object.entries(command.options)) {
+    if (spec.type !== "string") continue;
+    takesValue.add(`--${name}`);
+    if (spec.short) takesValue.add(`-${spec.short}`);
+  }
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const next = args[i + 1];
+    if (arg === "--") {
+      out.push(...args.slice(i));
+      break;
+    }
+    if (takesValue.has(arg) && next !== undefined && /^-\d/.test(next)) {
+      out.push(arg.startsWith("--") ? `${arg}=${next}` : `${arg}${next}`);
+      i++;
+    } else out.push(arg);
+  }
+  return out;
+}
+
 function parseCommandArgs(command: Command, args: string[]) {
+  args = joinNegativeValues(command, args);
   const options = Object.fromEntries(
     Object.entries(command.options).map(([name, spec]) => [
       name,
@@ -98,6 +128,12 @@ function parseCommandArgs(command: Command, args: string[]) {
  */
 function checkPositionals(command: Command, positionals: string[]): void {
   const specs = command.positionals;
+  // An empty one (a variable that was not set: `farcaster status "$RUN"`) would otherwise mean "all" or "none found".
+  const blank = positionals.findIndex((arg, i) => i < specs.length && arg.trim() === "");
+  if (blank >= 0) {
+    const spec = specs[blank]!;
+    throw new UsageError(`${command.name}: ${spec.name} is empty; give ${spec.what}${spec.hint ? ` (${spec.hint})` : ""}`);
+  }
   const missing = specs.find((spec, i) => !spec.optional && positionals[i] === undefined);
   if (missing) {
     throw new UsageError(`${command.name} needs ${missing.what}${missing.hint ? ` (${missing.hint})` : ""}`);

@@ -121,6 +121,8 @@ export function runContract(open: OpenDb): void {
       expect((await rejected(store.getTask(424_242))).message).toContain('task "424242" not found');
       expect(await rejected(store.findTask(run.id, "zz"))).toMatchObject({ code: "task_not_found" });
       expect((await rejected(store.findTask(run.id, "zz"))).message).toContain(`task "${run.id}/zz" not found`);
+      // A run that is not there is what to report, not a task it lacks.
+      expect(await rejected(store.findTask("rnope", "a"))).toMatchObject({ code: "run_not_found", message: expect.stringContaining('run "rnope" not found') });
     });
 
     test("listRuns lists the newest runs first, up to its limit, and filters by source and by unfinished", async () => {

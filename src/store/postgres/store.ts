@@ -332,7 +332,10 @@ export class PostgresStore implements Store {
   findTask(runId: string, key: string): Promise<TaskRecord> {
     return this.read(async (sql) => {
       const [row] = await q<TaskRow>(sql, `${TASK_SELECT} WHERE t.run_id = $1 AND t.key = $2`, [runId, key]);
-      if (!row) throw new NotFoundError("task", `${runId}/${key}`, `list the run's tasks with \`farcaster status ${runId}\``);
+      if (!row) {
+        await selectRun(sql, runId); // a run that is not there is what to say, not its task
+        throw new NotFoundError("task", `${runId}/${key}`, `list the run's tasks with \`farcaster status ${runId}\``);
+      }
       return toTask(row);
     });
   }

@@ -310,9 +310,12 @@ export class SqliteStore implements Store {
   }
 
   findTask(runId: string, key: string): Promise<TaskRecord> {
-    return this.read(({ db }) => {
-      const row = sql<TaskRow, [string, string]>(db, `${TASK_SELECT} WHERE t.run_id = ? AND t.key = ?`).get(runId, key);
-      if (!row) throw new NotFoundError("task", `${runId}/${key}`, `list the run's tasks with \`farcaster status ${runId}\``);
+    return this.read((ctx) => {
+      const row = sql<TaskRow, [string, string]>(ctx.db, `${TASK_SELECT} WHERE t.run_id = ? AND t.key = ?`).get(runId, key);
+      if (!row) {
+        selectRun(ctx, runId); // a run that is not there is what to say, not its task
+        throw new NotFoundError("task", `${runId}/${key}`, `list the run's tasks with \`farcaster status ${runId}\``);
+      }
       return toTask(row);
     });
   }
