@@ -249,3 +249,19 @@ describe("arguments that are there but say nothing", () => {
     expectRefused(await farcaster(["inspect", `${runId}/nope`], { cwd: project }), 1, `task "${runId}/nope" not found`, "task_not_found");
   });
 });
+
+describe("workflow files", () => {
+  test("--workflows naming a file says it takes a directory; one that is missing says so", async () => {
+    writeFileSync(join(project, "one.ts"), "export const x = 1;\n");
+    expectRefused(await farcaster(["worker", "--workflows", "one.ts"], { cwd: project }), 1, `${join(project, "one.ts")} is a file, not a directory; --workflows (and FARCASTER_WORKFLOWS) take the directory`, "workflow_load_failed");
+    expectRefused(await farcaster(["worker", "--workflows", "nowhere"], { cwd: project }), 1, `workflow directory ${join(project, "nowhere")} does not exist`, "workflow_load_failed");
+  });
+
+  test("a workflow file with a syntax error is named with its line and column and the line itself", async () => {
+    const dir = join(freshDir(), "flows");
+    mkdirSync(dir);
+    writeFileSync(join(dir, "broken.ts"), 'export const broken = {\n  name: "broken",\n  run() { return 1 +; },\n};\n');
+    const result = await farcaster(["worker", "--workflows", dir], { cwd: project });
+    expectRefused(result, 1, `could not load workflow file ${join(dir, "broken.ts")} line 3, column 21: Unexpected ; (in \`run() { return 1 +; },\`)`, "workflow_load_failed");
+  });
+});

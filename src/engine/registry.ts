@@ -54,9 +54,24 @@ function looksLikeWorkflow(value: unknown): value is Workflow {
   );
 }
 
+/**
+ * Why a workflow file did not load, with where: Bun reports a syntax error
+ * as a BuildMessage (or an AggregateError of them) whose position has the
+ * line and column, which its message leaves out.
+ */
+function loadFailure(path: string, error: unknown): string {
+  const first = (error as { errors?: unknown[] })?.errors?.[0] ?? error;
+  const position = (first as { position?: { line?: number; column?: number; lineText?: string } | null })?.position;
+  const message = (first as Error)?.message ?? String(error);
+  if (!position?.line) return `could not load workflow file ${path}: ${message}`;
+  const text = position.lineText?.trim();
+  return `could not load workflow file ${path} line ${position.line}, column ${position.column ?? 1}: ${message}${text ? ` (in \`${text.slice(0, 120)}\`)` : ""}`;
+}
+
 export async function loadWorkflowDir(registry: WorkflowRegistry, dir: string): Promise<void> {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    throw new WorkflowLoadError(`workflow directory ${dir} does not exist; pass an existing directory to --workflows`);
+  if (!existsSync(dir)) throw new WorkflowLoadError(`workflow directory ${dir} does not exist; pass an existing directory to --workflows`);
+  if (!statSync(dir).isDirectory()) {
+    throw new WorkflowLoadError(`${dir} is a file, not a directory; --workflows (and FARCASTER_WORKFLOWS) take the directory that holds workflow files`);
   }
   for (const file of readdirSync(dir).sort()) {
     if (!/\.(ts|js|mjs)$/.test(file) || /\.(test|d)\.(ts|js)$/.test(file) || file.startsWith("_")) continue;
@@ -65,7 +80,7 @@ export async function loadWorkflowDir(registry: WorkflowRegistry, dir: string): 
     try {
       module = await import(path);
     } catch (error) {
-      throw new WorkflowLoadError(`could not load workflow file ${path}: ${(error as Error).message}`, error);
+      throw new WorkflowLoadError(loadFailure(path, error), error);
     }
     for (const value of new Set(Object.values(module))) if (looksLikeWorkflow(value)) registry.register(value, path);
   }
