@@ -171,6 +171,14 @@ describe("zero timeouts", () => {
     writeFileSync(join(dir, "fine.json"), plan({ workflow: "review", input: { question: "ok?", timeout: "1h" }, timeout: "2h" }));
     expect((await farcaster(["plan", "fine.json"], { cwd: dir })).code).toBe(0);
   });
+
+  test("in a goal file, a field's problem names the field's own line, not its task's heading", async () => {
+    const dir = freshDir();
+    writeFileSync(join(dir, "goal.md"), "# g\n\n## a: A\nrun: echo\nafter: zz\n\n## b: B\nrun: echo\ntimeout: 0s\nretries: 500\n");
+    const result = await farcaster(["plan", "goal.md"], { cwd: dir });
+    expect(result.code).toBe(1);
+    for (const line of ["tasks[0].after[0] (goal.md line 5): unknown task \"zz\"", "tasks[1].timeout (goal.md line 9):", "tasks[1].retries (goal.md line 10):"]) expect(result.stderr).toContain(line);
+  });
 });
 
 describe("--db names a database Farcaster can use", () => {

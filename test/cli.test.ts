@@ -52,10 +52,10 @@ describe("the command line", () => {
     const cases: [string, string, string, string[]][] = [
       ["a missing file", "", "nope.md", ["goal file nope.md does not exist"]],
       ["an empty file", "  \n", "empty.md", ["goal file empty.md is empty"]],
-      ["a plan with a cycle", "# g\n\n## a: A\nafter: b\nrun: true\n\n## b: B\nafter: a\nrun: true\n", "cycle.md", ["dependency cycle: a -> b -> a", "(cycle.md line 3)"]],
-      ["an unknown workflow", "# g\n\n## a: A\nworkflow: shel\n", "unknown.md", ['task "a" names unknown workflow "shel"; known workflows: agent, noop, review, shell', "(unknown.md line 3)"]],
+      ["a plan with a cycle", "# g\n\n## a: A\nafter: b\nrun: true\n\n## b: B\nafter: a\nrun: true\n", "cycle.md", ["dependency cycle: a -> b -> a", "(cycle.md line 4)"]],
+      ["an unknown workflow", "# g\n\n## a: A\nworkflow: shel\n", "unknown.md", ['task "a" names unknown workflow "shel"; known workflows: agent, noop, review, shell', "(unknown.md line 4)"]],
       ["bad JSON in input:", "# g\n\n## a: A\nworkflow: noop\ninput: {n: 1}\n", "input.md", ["input.md line 5: task \"a\": input: is not valid JSON"]],
-      ["an input that fails the workflow's schema", "# g\n\n## a: A\nworkflow: shell\ninput: {\"command\": 42}\n", "schema.md", ['tasks[0].input.command (schema.md line 3): task "a" (workflow shell)', "expected string"]],
+      ["an input that fails the workflow's schema", "# g\n\n## a: A\nworkflow: shell\ninput: {\"command\": 42}\n", "schema.md", ['tasks[0].input.command (schema.md line 5): task "a" (workflow shell)', "expected string"]],
       ["a heading without an id", "# g\n\n## Build everything\nrun: make\n", "heading.md", ['heading.md line 3: a task heading is "## <id>: <title>"']],
       ["a task saying nothing about what runs it", "# g\n\n## a: A\nafter:\n", "nothing.md", ["say what runs it with run:, gate:, agent: or workflow:"]],
       ["bad JSON in a .json plan", '{"goal": "g", tasks: []}', "plan.json", ["plan.json: the JSON plan starting at line 1 is not valid JSON"]],

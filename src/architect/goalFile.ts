@@ -30,6 +30,8 @@ export interface GoalFile {
   planSource: PlanSource | null;
   /** Line of each task's heading (Markdown format), to point problems at the file. */
   taskLines: number[];
+  /** For each task (Markdown format), the line of the field that set each of its plan's keys (`timeout: 0` → timeout). */
+  fieldLines?: Record<string, number>[];
   /** Problems of the Markdown format itself, each with its line; checked together with the plan's. */
   problems: PlanIssue[];
   /** sha256 of the text it was read from: a run remembers it, to tell when the file changed. */
@@ -98,6 +100,7 @@ function parseJson(text: string, path: string, line: number): unknown {
 function parseMarkdownPlan(lines: string[], first: number, goal: string, path: string): GoalFile {
   const tasks: Record<string, unknown>[] = [];
   const taskLines: number[] = [];
+  const fieldLines: Record<string, number>[] = [];
   const problems: PlanIssue[] = [];
   const problem = (line: number, message: string) => problems.push({ path: `${path} line ${line}`, message });
   let index = first;
@@ -115,6 +118,7 @@ function parseMarkdownPlan(lines: string[], first: number, goal: string, path: s
       continue;
     }
     const task: Record<string, unknown> = { id: match[1], title: match[2]!.trim() };
+    const lineOf: Record<string, number> = {};
     const kinds: string[] = [];
     let cursor = 0;
     while (cursor < body.length && body[cursor]!.trim() === "") cursor++;
@@ -128,7 +132,9 @@ function parseMarkdownPlan(lines: string[], first: number, goal: string, path: s
         problem(lineNo, `unknown field \`${name}\` in task "${task.id}"${guess ? ` — did you mean \`${guess}\`?` : ""} (fields are lowercase: ${GOAL_FILE_FIELDS.join(", ")}; if this line begins the description, put a blank line before it)`);
         continue;
       }
+      const before = { ...task };
       const trouble = applyField(task, name!, value.trim(), kinds);
+      for (const key of Object.keys(task)) if (task[key] !== before[key]) lineOf[key] = lineNo;
       if (trouble) problem(lineNo, `task "${task.id}": ${trouble}`);
     }
     if (kinds.length === 0) problem(headingLine, `task "${task.id}": say what runs it with run:, gate:, agent: or workflow:`);
@@ -137,8 +143,9 @@ function parseMarkdownPlan(lines: string[], first: number, goal: string, path: s
     if (description) task.description = description;
     tasks.push(task);
     taskLines.push(headingLine);
+    fieldLines.push(lineOf);
   }
-  return { path, goal, plan: { version: 1, goal, tasks }, planSource: "markdown", taskLines, problems };
+  return { path, goal, plan: { version: 1, goal, tasks }, planSource: "markdown", taskLines, fieldLines, problems };
 }
 
 function list(value: string): string[] {
@@ -198,8 +205,10 @@ function applyField(task: Record<string, unknown>, name: string, value: string, 
 /** Points plan problems at the Markdown lines of their tasks. */
 export function locateIssues(file: GoalFile, issues: readonly PlanIssue[]): PlanIssue[] {
   return issues.map((issue) => {
-    const match = /^tasks\[(\d+)\]/.exec(issue.path);
-    const line = match ? file.taskLines[Number(match[1])] : undefined;
+    // The line of the field that set it (tasks[0].timeout: its `timeout:` line), else the task's heading.
+    const match = /^tasks\[(\d+)\](?:\.(\w+))?/.exec(issue.path);
+    const index = Number(match?.[1]);
+    const line = match ? ((match[2] ? file.fieldLines?.[index]?.[match[2]] : undefined) ?? file.taskLines[index]) : undefined;
     return line ? { ...issue, path: `${issue.path} (${file.path} line ${line})` } : issue;
   });
 }
