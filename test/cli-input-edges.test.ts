@@ -177,7 +177,11 @@ describe("zero timeouts", () => {
     writeFileSync(join(dir, "goal.md"), "# g\n\n## a: A\nrun: echo\nafter: zz\n\n## b: B\nrun: echo\ntimeout: 0s\nretries: 500\n");
     const result = await farcaster(["plan", "goal.md"], { cwd: dir });
     expect(result.code).toBe(1);
-    for (const line of ["tasks[0].after[0] (goal.md line 5): unknown task \"zz\"", "tasks[1].timeout (goal.md line 9):", "tasks[1].retries (goal.md line 10):"]) expect(result.stderr).toContain(line);
+    for (const line of ["tasks[0].after[0] (goal.md line 5): unknown task \"zz\"", "tasks[1].timeout (goal.md line 9):", "tasks[1].retries (goal.md line 10): must be a whole number from 0 to 100"]) expect(result.stderr).toContain(line);
+    writeFileSync(join(dir, "plan.json"), JSON.stringify({ goal: "g", tasks: [{ id: "a", title: "a", workflow: "noop", retries: 1.5, priority: "high" }] }));
+    const plan = await farcaster(["plan", "plan.json"], { cwd: dir });
+    expect(plan.stderr).toContain("tasks[0].retries: must be a whole number from 0 to 100");
+    expect(plan.stderr).toContain("tasks[0].priority: must be a whole number from -1000 to 1000");
   });
 });
 

@@ -37,6 +37,12 @@ export const TaskScopeSchema = z
   })
   .strict();
 
+/** A whole number in [min, max], one message for every way to miss (a fraction, too small, too big, not a number). */
+function wholeIn(min: number, max: number) {
+  const problem = `must be a whole number from ${min} to ${max}`;
+  return z.number(problem).int(problem).min(min, problem).max(max, problem);
+}
+
 export const TaskSpecSchema = z
   .object({
     id: z
@@ -48,9 +54,9 @@ export const TaskSpecSchema = z
     workflow: z.string().min(1, "name the workflow that runs this task (for example shell, review, agent)"),
     input: z.unknown().default({}).describe("the workflow's input; checked against its schema"),
     after: z.array(z.string()).default([]).describe("ids of tasks that must succeed first"),
-    retries: z.number().int().min(0).max(100).optional().describe("extra attempts after a failure (default 0)"),
+    retries: wholeIn(0, 100).optional().describe("extra attempts after a failure (default 0)"),
     timeout: duration.optional().describe("wall time per attempt"),
-    priority: z.number().int().min(-1000).max(1000).optional().describe("higher runs first among ready tasks (default 0)"),
+    priority: wholeIn(-1000, 1000).optional().describe("higher runs first among ready tasks (default 0)"),
     scope: TaskScopeSchema.optional(),
   })
   .strict();
