@@ -108,6 +108,14 @@ describe("schedule add", () => {
   });
 });
 
+describe("schedule subcommands", () => {
+  test("an option another subcommand reads is refused naming where it belongs, instead of ignored", async () => {
+    expectRefused(await farcaster(["schedule", "list", "--cron", "* * * * *", "--tz", "UTC"], { cwd: project }), 2, "schedule list does not take --cron (schedule add), --tz (schedule add)", "usage");
+    expectRefused(await farcaster(["schedule", "pause", "nightly", "--limit", "5"], { cwd: project }), 2, "schedule pause does not take --limit (schedule log)", "usage");
+    expect((await farcaster(["schedule", "list"], { cwd: project })).code).toBe(0);
+  });
+});
+
 describe("plan --save", () => {
   test("never over the goal file it plans, nor into a directory, a missing directory or an empty name", async () => {
     const dir = freshDir();

@@ -15,6 +15,20 @@ import { table } from "../output.ts";
 
 const SUBCOMMANDS = ["add", "list", "log", "pause", "resume", "rm", "run"] as const;
 
+/** The options only some subcommands read: given to another, they would be ignored, so they are refused. */
+const OPTIONS_OF: Record<string, readonly (typeof SUBCOMMANDS)[number][]> = {
+  name: ["add"], cron: ["add"], tz: ["add"], overlap: ["add"], "catch-up": ["add"], plan: ["add"], freeze: ["add"],
+  limit: ["log"],
+};
+
+/** `schedule list --cron …`: an option this subcommand does not read is a usage error naming the ones that do. */
+function refuseForeignOptions(sub: (typeof SUBCOMMANDS)[number], values: Record<string, unknown>): void {
+  const foreign = Object.keys(values).filter((name) => values[name] !== undefined && OPTIONS_OF[name] && !OPTIONS_OF[name]!.includes(sub));
+  if (foreign.length === 0) return;
+  const which = foreign.map((name) => `--${name} (schedule ${OPTIONS_OF[name]!.join(", ")})`).join(", ");
+  throw new UsageError(`schedule ${sub} does not take ${which}`);
+}
+
 /** A decision's words fit in a table column; --json has them whole. */
 const LAST_COLUMN_WIDTH = 60;
 
@@ -53,6 +67,7 @@ export const scheduleCommand: Command = {
     if (!sub || !(SUBCOMMANDS as readonly string[]).includes(sub)) {
       throw new UsageError(`schedule needs a subcommand: ${SUBCOMMANDS.join(", ")} (see \`farcaster schedule --help\`)`);
     }
+    refuseForeignOptions(sub as (typeof SUBCOMMANDS)[number], context.values);
     const actor = defaultDecider();
     const registry = await commandWorkflows(context);
     const limit = intOption(context, "limit", { min: 1, max: 10_000, fallback: 20 });
