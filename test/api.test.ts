@@ -250,6 +250,8 @@ describe("the event stream", () => {
       ["/v1/runs?limit=", "invalid query: limit: must be a whole number written in digits (0, 1, 2, ...)"],
       ["/v1/runs?limit=501", "invalid query: limit: Too big: expected number to be <=500"],
       ["/v1/gates?all=true&all=false", "invalid query: all: given 2 times; give it once"],
+      ["/v1/runs/rnope/events?after=1&after=9", "invalid query: after: given 2 times; give it once"],
+      ["/v1/runs?colour=red", "invalid query: query: Unrecognized key: \"colour\""],
     ] as const) {
       const { status, body } = await json(await s.call("GET", path));
       expect({ path, status, message: body.error.message }).toEqual({ path, status: 400, message });

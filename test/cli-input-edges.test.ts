@@ -7,6 +7,7 @@ import { Database } from "bun:sqlite";
 import { beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { locateIssues, parseGoalText } from "../src/architect/goalFile.ts";
 import { farcaster, withReader } from "./cli-helpers.ts";
 import { freshDir } from "./helpers.ts";
 
@@ -180,12 +181,33 @@ describe("zero timeouts", () => {
     expect((await farcaster(["plan", "fine.json"], { cwd: dir })).code).toBe(0);
   });
 
+  test("a line that adds to what an earlier one made (commands: joins the scope writes: opened) is the line its problems name", () => {
+    const file = parseGoalText("# g\n\n## a: A\nagent: do it\nwrites: src/**\ncommands: ls\n", "scope.md");
+    const located = locateIssues(file, [
+      { path: "tasks[0].scope.commands[0]", message: "x" },
+      { path: "tasks[0].scope.writes[0]", message: "x" },
+      { path: "tasks[0].input.instructions", message: "x" },
+      { path: "tasks[0]", message: "x" },
+    ]).map((issue) => issue.path);
+    expect(located).toEqual([
+      "tasks[0].scope.commands[0] (scope.md line 6)",
+      "tasks[0].scope.writes[0] (scope.md line 5)",
+      "tasks[0].input.instructions (scope.md line 4)",
+      "tasks[0] (scope.md line 3)",
+    ]);
+  });
+
   test("in a goal file, a field's problem names the field's own line, not its task's heading", async () => {
     const dir = freshDir();
     writeFileSync(join(dir, "goal.md"), "# g\n\n## a: A\nrun: echo\nafter: zz\n\n## b: B\nrun: echo\ntimeout: 0s\nretries: 500\n");
     const result = await farcaster(["plan", "goal.md"], { cwd: dir });
     expect(result.code).toBe(1);
     for (const line of ["tasks[0].after[0] (goal.md line 5): unknown task \"zz\"", "tasks[1].timeout (goal.md line 9):", "tasks[1].retries (goal.md line 10): must be a whole number from 0 to 100"]) expect(result.stderr).toContain(line);
+    // A fraction says the range, as in a JSON plan.
+    writeFileSync(join(dir, "scope.md"), "# g\n\n## a: A\nagent: do it\nwrites: src/**\ncommands: ls\nretries: 1.5\n");
+    const scoped = await farcaster(["plan", "scope.md"], { cwd: dir });
+    expect(scoped.code).toBe(1);
+    expect(scoped.stderr).toContain("tasks[0].retries (scope.md line 7): must be a whole number from 0 to 100");
     writeFileSync(join(dir, "plan.json"), JSON.stringify({ goal: "g", tasks: [{ id: "a", title: "a", workflow: "noop", retries: 1.5, priority: "high" }] }));
     const plan = await farcaster(["plan", "plan.json"], { cwd: dir });
     expect(plan.stderr).toContain("tasks[0].retries: must be a whole number from 0 to 100");

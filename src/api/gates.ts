@@ -13,7 +13,7 @@ import { body, query } from "./validate.ts";
 
 const NEEDS_REASON = "a rejection needs a reason: the task and the people after you act on it";
 
-const ListGates = z.object({ runId: text().optional(), all: z.enum(["true", "false"]).optional() });
+const ListGates = z.object({ runId: text().optional(), all: z.enum(["true", "false"]).optional() }).strict();
 const ApproveGate = z.object({ by: actorText().default("api") }).strict();
 const EmitEvent = z.object({ data: z.unknown().optional(), by: actorText().default("api") }).strict();
 const RejectGate = z

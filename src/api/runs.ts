@@ -29,7 +29,7 @@ const CreateRun = z
 const ListRuns = z.object({
   limit: wholeNumber({ min: 1, max: 500, fallback: 50 }),
   unfinished: z.enum(["true", "false"]).optional(),
-});
+}).strict();
 
 const CancelRun = z.object({ reason: reasonText().optional(), by: actorText().optional() }).strict();
 const ResumeRun = z.object({ by: actorText().optional() }).strict();
@@ -39,7 +39,7 @@ export function runRoutes(v1: Hono, options: ApiOptions): void {
   const cwd = options.cwd ?? process.cwd();
   const roots = options.goalRoots ?? [cwd];
 
-  v1.post("/runs", documented({ tag: "runs", summary: "Create a run from a goal text, a goal file or a workplan (Idempotency-Key header: the same key returns the same run)", body: CreateRun, responses: { 201: "the run was created", 200: "a run with this Idempotency-Key exists" }, errors: { 422: "the plan is invalid (plan_invalid), or this Idempotency-Key was sent before with another request (idempotency_key_reused)" } }), async (c) => {
+  v1.post("/runs", documented({ tag: "runs", summary: "Create a run from a goal text, a goal file or a workplan (Idempotency-Key header: the same key with the same body returns the same run)", body: CreateRun, responses: { 201: "the run was created", 200: "a run with this Idempotency-Key and body exists" }, errors: { 422: "the plan is invalid (plan_invalid), or this Idempotency-Key was sent before with another request (idempotency_key_reused)" } }), async (c) => {
     const input = await body(c, CreateRun);
     const idempotencyKey = c.req.header("idempotency-key")?.trim() || undefined;
     if (idempotencyKey && idempotencyKey.length > 200) throw new HttpError(400, "bad_request", "Idempotency-Key is longer than 200 characters");
@@ -100,9 +100,11 @@ export function runRoutes(v1: Hono, options: ApiOptions): void {
    */
   v1.get("/runs/:id/events", documented({ tag: "runs", summary: "The run's events as Server-Sent Events (Last-Event-ID resumes); ends with an `end` event", sse: true }), async (c) => {
     const runId = c.req.param("id");
-    await store.getRun(runId); // 404 before the stream starts
     const header = c.req.header("last-event-id");
-    const after = header !== undefined ? cursor(header, "Last-Event-ID (an event id)") : cursor(c.req.query("after"), "after (an event id)");
+    const given = c.req.queries("after") ?? [];
+    if (given.length > 1) throw new HttpError(400, "bad_request", `invalid query: after: given ${given.length} times; give it once`);
+    const after = header !== undefined ? cursor(header, "Last-Event-ID (an event id)") : cursor(given[0], "after (an event id)");
+    await store.getRun(runId); // 404 before the stream starts
     const keys = new TaskKeys(store, runId);
     return sse(c, options.sseKeepAliveMs ?? SSE_KEEP_ALIVE_MS, async (stream, signal) => {
       let ended = false;

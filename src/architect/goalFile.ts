@@ -132,9 +132,18 @@ function parseMarkdownPlan(lines: string[], first: number, goal: string, path: s
         problem(lineNo, `unknown field \`${name}\` in task "${task.id}"${guess ? ` — did you mean \`${guess}\`?` : ""} (fields are lowercase: ${GOAL_FILE_FIELDS.join(", ")}; if this line begins the description, put a blank line before it)`);
         continue;
       }
-      const before = { ...task };
+      // What this line set, by its path in the task: `commands:` sets scope.commands in the scope `writes:` made.
+      const snapshot = JSON.parse(JSON.stringify(task)) as Record<string, unknown>;
       const trouble = applyField(task, name!, value.trim(), kinds);
-      for (const key of Object.keys(task)) if (task[key] !== before[key]) lineOf[key] = lineNo;
+      for (const key of Object.keys(task)) {
+        const now = task[key];
+        if (JSON.stringify(now) === JSON.stringify(snapshot[key])) continue;
+        lineOf[key] = lineNo;
+        if (now !== null && typeof now === "object" && !Array.isArray(now)) {
+          const old = (snapshot[key] ?? {}) as Record<string, unknown>;
+          for (const inner of Object.keys(now)) if (JSON.stringify((now as Record<string, unknown>)[inner]) !== JSON.stringify(old[inner])) lineOf[`${key}.${inner}`] = lineNo;
+        }
+      }
       if (trouble) problem(lineNo, `task "${task.id}": ${trouble}`);
     }
     if (kinds.length === 0) problem(headingLine, `task "${task.id}": say what runs it with run:, gate:, agent: or workflow:`);
@@ -184,12 +193,10 @@ function applyField(task: Record<string, unknown>, name: string, value: string, 
       }
       return;
     case "retries":
-    case "priority": {
-      const n = Number(value);
-      if (!Number.isInteger(n)) return `${name}: must be a whole number (got "${value}")`;
-      task[name] = n;
+    case "priority":
+      // A number goes to the workplan's check as one (its range and wholeness are said once, there); anything else as written.
+      task[name] = /^[+-]?\d+(\.\d+)?$/.test(value) ? Number(value) : value;
       return;
-    }
     case "timeout":
       task.timeout = value;
       return;
@@ -206,9 +213,11 @@ function applyField(task: Record<string, unknown>, name: string, value: string, 
 export function locateIssues(file: GoalFile, issues: readonly PlanIssue[]): PlanIssue[] {
   return issues.map((issue) => {
     // The line of the field that set it (tasks[0].timeout: its `timeout:` line), else the task's heading.
-    const match = /^tasks\[(\d+)\](?:\.(\w+))?/.exec(issue.path);
+    const match = /^tasks\[(\d+)\](?:\.(\w+)(?:\.(\w+))?)?/.exec(issue.path);
     const index = Number(match?.[1]);
-    const line = match ? ((match[2] ? file.fieldLines?.[index]?.[match[2]] : undefined) ?? file.taskLines[index]) : undefined;
+    const lines = file.fieldLines?.[index];
+    const field = match?.[2] ? (match[3] ? lines?.[`${match[2]}.${match[3]}`] : undefined) ?? lines?.[match[2]] : undefined;
+    const line = match ? (field ?? file.taskLines[index]) : undefined;
     return line ? { ...issue, path: `${issue.path} (${file.path} line ${line})` } : issue;
   });
 }
