@@ -70,32 +70,29 @@ async function tenAtOnce(server: ServeProcess) {
   expect(runs.runs).toHaveLength(2);
 }
 
+/** A server on the store of `kind`, stopped (and its schema dropped) after the test. */
+async function serverOn(kind: "sqlite" | "postgres"): Promise<ServeProcess> {
+  let server: ServeProcess;
+  if (kind === "sqlite") server = await startServe();
+  else {
+    const schema = `fct_idem_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+    schemas.push(schema);
+    server = await startServe([], { db: pgUrl(schema) });
+  }
+  servers.push(server);
+  return server;
+}
+
 describe("Idempotency-Key over HTTP", () => {
-  test("SQLite: the same key with another request is a 422 that creates nothing; the same data in another key order is the same request", async () => {
-    const server = await startServe();
-    servers.push(server);
-    await reusedKey(server);
-  });
+  for (const [kind, label] of [["sqlite", "SQLite"], ["postgres", "PostgreSQL"]] as const) {
+    test.skipIf(kind === "postgres" && !pgAvailable)(`${label}: the same key with another request is a 422 that creates nothing; the same data in another key order is the same request`, async () => {
+      await reusedKey(await serverOn(kind));
+    });
+  }
 
-  test.skipIf(!pgAvailable)("PostgreSQL: the same key with another request is a 422 that creates nothing; the same data in another key order is the same request", async () => {
-    const schema = `fct_idem_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-    schemas.push(schema);
-    const server = await startServe([], { db: pgUrl(schema) });
-    servers.push(server);
-    await reusedKey(server);
-  });
-
-  test("SQLite: of ten concurrent requests with one key exactly one answers 201; the rest and a later retry answer 200 with the same run", async () => {
-    const server = await startServe();
-    servers.push(server);
-    await tenAtOnce(server);
-  });
-
-  test.skipIf(!pgAvailable)("PostgreSQL: of ten concurrent requests with one key exactly one answers 201; the rest and a later retry answer 200 with the same run", async () => {
-    const schema = `fct_idem_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-    schemas.push(schema);
-    const server = await startServe([], { db: pgUrl(schema) });
-    servers.push(server);
-    await tenAtOnce(server);
-  });
+  for (const [kind, label] of [["sqlite", "SQLite"], ["postgres", "PostgreSQL"]] as const) {
+    test.skipIf(kind === "postgres" && !pgAvailable)(`${label}: of ten concurrent requests with one key exactly one answers 201; the rest and a later retry answer 200 with the same run`, async () => {
+      await tenAtOnce(await serverOn(kind));
+    });
+  }
 });

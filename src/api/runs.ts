@@ -12,7 +12,7 @@ import { HttpError } from "./errors.ts";
 import { documented } from "./openapi.ts";
 import { sse, SSE_KEEP_ALIVE_MS } from "./sse.ts";
 import { TaskKeys } from "./taskKeys.ts";
-import { body, cursor, query, wholeNumber } from "./validate.ts";
+import { body, cursor, query, refuseRepeated, wholeNumber } from "./validate.ts";
 
 const CreateRun = z
   .object({
@@ -101,9 +101,8 @@ export function runRoutes(v1: Hono, options: ApiOptions): void {
   v1.get("/runs/:id/events", documented({ tag: "runs", summary: "The run's events as Server-Sent Events (Last-Event-ID resumes); ends with an `end` event", sse: true }), async (c) => {
     const runId = c.req.param("id");
     const header = c.req.header("last-event-id");
-    const given = c.req.queries("after") ?? [];
-    if (given.length > 1) throw new HttpError(400, "bad_request", `invalid query: after: given ${given.length} times; give it once`);
-    const after = header !== undefined ? cursor(header, "Last-Event-ID (an event id)") : cursor(given[0], "after (an event id)");
+    refuseRepeated({ after: c.req.queries("after") ?? [] });
+    const after = header !== undefined ? cursor(header, "Last-Event-ID (an event id)") : cursor(c.req.query("after"), "after (an event id)");
     await store.getRun(runId); // 404 before the stream starts
     const keys = new TaskKeys(store, runId);
     return sse(c, options.sseKeepAliveMs ?? SSE_KEEP_ALIVE_MS, async (stream, signal) => {

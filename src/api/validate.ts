@@ -52,13 +52,16 @@ export function cursor(value: string | undefined, where: string): number {
   return Number(value);
 }
 
+/** A parameter given twice is a mistake in the client (which one did it mean?), not a choice for us to make. */
+export function refuseRepeated(queries: Record<string, string[]>): void {
+  const repeated = Object.entries(queries).filter(([, values]) => values.length > 1);
+  if (repeated.length === 0) return;
+  const details = repeated.map(([name, values]) => ({ path: name, message: `given ${values.length} times; give it once` }));
+  throw new HttpError(400, "bad_request", `invalid query: ${details.map((d) => `${d.path}: ${d.message}`).join("; ")}`, details);
+}
+
 export function query<T extends z.ZodType>(c: Context, schema: T): z.output<T> {
-  // A parameter given twice is a mistake in the client (which one did it mean?), not a choice for us to make.
-  const repeated = Object.entries(c.req.queries()).filter(([, values]) => values.length > 1);
-  if (repeated.length > 0) {
-    const details = repeated.map(([name, values]) => ({ path: name, message: `given ${values.length} times; give it once` }));
-    throw new HttpError(400, "bad_request", `invalid query: ${details.map((d) => `${d.path}: ${d.message}`).join("; ")}`, details);
-  }
+  refuseRepeated(c.req.queries());
   const parsed = schema.safeParse(c.req.query());
   if (!parsed.success) throw invalid("query", parsed.error);
   return parsed.data;

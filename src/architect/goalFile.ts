@@ -132,18 +132,8 @@ function parseMarkdownPlan(lines: string[], first: number, goal: string, path: s
         problem(lineNo, `unknown field \`${name}\` in task "${task.id}"${guess ? ` — did you mean \`${guess}\`?` : ""} (fields are lowercase: ${GOAL_FILE_FIELDS.join(", ")}; if this line begins the description, put a blank line before it)`);
         continue;
       }
-      // What this line set, by its path in the task: `commands:` sets scope.commands in the scope `writes:` made.
-      const snapshot = JSON.parse(JSON.stringify(task)) as Record<string, unknown>;
-      const trouble = applyField(task, name!, value.trim(), kinds);
-      for (const key of Object.keys(task)) {
-        const now = task[key];
-        if (JSON.stringify(now) === JSON.stringify(snapshot[key])) continue;
-        lineOf[key] = lineNo;
-        if (now !== null && typeof now === "object" && !Array.isArray(now)) {
-          const old = (snapshot[key] ?? {}) as Record<string, unknown>;
-          for (const inner of Object.keys(now)) if (JSON.stringify((now as Record<string, unknown>)[inner]) !== JSON.stringify(old[inner])) lineOf[`${key}.${inner}`] = lineNo;
-        }
-      }
+      // What this line sets, by its path in the task: `commands:` sets scope.commands in the scope `writes:` made.
+      const trouble = applyField(task, name!, value.trim(), kinds, (...paths) => paths.forEach((path) => (lineOf[path] = lineNo)));
       if (trouble) problem(lineNo, `task "${task.id}": ${trouble}`);
     }
     if (kinds.length === 0) problem(headingLine, `task "${task.id}": say what runs it with run:, gate:, agent: or workflow:`);
@@ -164,12 +154,13 @@ function list(value: string): string[] {
 /** `run:`, `gate:` and `agent:` lines: the workflow they stand for and the input field their text fills. */
 const SHORTHANDS = { run: ["shell", "command"], gate: ["review", "question"], agent: ["agent", "instructions"] } as const;
 
-/** Sets one field; returns a problem to report, if any. */
-function applyField(task: Record<string, unknown>, name: string, value: string, kinds: string[]): string | undefined {
+/** Sets one field, telling `sets` the paths in the task it set; returns a problem to report, if any. */
+function applyField(task: Record<string, unknown>, name: string, value: string, kinds: string[], sets: (...paths: string[]) => void): string | undefined {
   const scope = () => (task.scope ??= {}) as { writes?: string[]; commands?: string[] };
   switch (name) {
     case "after":
       task.after = list(value);
+      sets("after");
       return;
     case "run":
     case "gate":
@@ -178,12 +169,17 @@ function applyField(task: Record<string, unknown>, name: string, value: string, 
       kinds.push(`${name}:`);
       task.workflow = workflow;
       task.input = { [field]: value };
+      sets("workflow", "input");
       return;
     }
     case "workflow":
       kinds.push("workflow:");
       task.workflow = value;
-      task.input ??= {};
+      sets("workflow");
+      if (task.input === undefined) {
+        task.input = {};
+        sets("input");
+      }
       return;
     case "input":
       try {
@@ -191,20 +187,25 @@ function applyField(task: Record<string, unknown>, name: string, value: string, 
       } catch (error) {
         return `input: is not valid JSON (${(error as Error).message}); write it on one line, e.g. input: {"n": 1}`;
       }
+      sets("input");
       return;
     case "retries":
     case "priority":
       // A number goes to the workplan's check as one (its range and wholeness are said once, there); anything else as written.
       task[name] = /^[+-]?\d+(\.\d+)?$/.test(value) ? Number(value) : value;
+      sets(name);
       return;
     case "timeout":
       task.timeout = value;
+      sets("timeout");
       return;
     case "writes":
       scope().writes = list(value);
+      sets("scope", "scope.writes");
       return;
     case "commands":
       scope().commands = list(value);
+      sets("scope", "scope.commands");
       return;
   }
 }

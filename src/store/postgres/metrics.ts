@@ -35,9 +35,9 @@ export async function selectMetrics(sql: SQL, options: MetricsOptions): Promise<
     await q<{ type: string; schedule: string; count: Int8; slots: Int8 }>(
       sql,
       `SELECT type, schedule, count(*) AS count, sum(slots) AS slots
-       FROM (SELECT type, ${jsonb("data")}->>'schedule' AS schedule,
-               CASE WHEN type = 'schedule.missed' THEN coalesce((${jsonb("data")}->>'missed')::bigint, 0) ELSE 1 END AS slots
-             FROM events WHERE type = ANY($1::text[])) d
+       FROM (SELECT type, j->>'schedule' AS schedule,
+               CASE WHEN type = 'schedule.missed' THEN coalesce((j->>'missed')::bigint, 0) ELSE 1 END AS slots
+             FROM (SELECT type, ${jsonb("data")} AS j FROM events WHERE type = ANY($1::text[])) e) d
        GROUP BY type, schedule ORDER BY schedule COLLATE "C", type COLLATE "C"`,
       [Object.values(SCHEDULE_DECISION_EVENTS)],
     )
