@@ -5,6 +5,16 @@
  * task and dispatches the next one (a dependent it just made ready, say) in
  * one transaction. One heartbeat renews every lease it holds.
  *
+ * A store with several write lanes (Store.lanes: PostgreSQL) gets one claim
+ * loop per lane, each with its share of the slots: a lane's tasks write
+ * through it, so the lanes' transactions overlap instead of taking turns.
+ * Per-workflow limits count the tasks of every lane. The lanes are the
+ * server's to share: a drone alone on the database claims in all of them;
+ * drones that share it take an equal part, one lane at least each (several
+ * drones already overlap each other's transactions, and more in flight only
+ * contend: bench/README.md, "Write lanes"). Lane 0 counts the others every
+ * CENSUS_MS while it claims.
+ *
  * With nothing to claim it asks the store when there next will be (a lease
  * expiring, a backoff or sleep ending) and sleeps until then, or until the
  * database changes, or `maxIdleMs` at the most. `stop()` stops claiming, lets
@@ -26,14 +36,30 @@ export type DroneEvent =
   | { type: "finished"; task: ClaimedTask; result: AttemptResult; ms: number }
   | { type: "error"; message: string };
 
-/** Slots of a drone by default: enough work in flight for the store to batch; costly workflows bring their own limits. */
-export const DEFAULT_CONCURRENCY = 128;
+/** Slots per write lane by default: enough work in flight for the store to batch; costly workflows bring their own limits. */
+export const DEFAULT_LANE_SLOTS = 128;
+/**
+ * The fewest slots a lane gets: a lane's batches hold its own tasks only, and
+ * smaller ones cost more than the overlap gains (bench/README.md, "Write lanes").
+ */
+const MIN_LANE_SLOTS = 128;
+
+/** How often a drone with several lanes counts the other drones holding leases. */
+const CENSUS_MS = 250;
+
+/** A drone's slots by default on this store: DEFAULT_LANE_SLOTS per write lane. */
+export function defaultConcurrency(store: Pick<Store, "lanes">): number {
+  return DEFAULT_LANE_SLOTS * store.lanes;
+}
 
 export interface DroneOptions {
   store: Store;
   registry: WorkflowRegistry;
   id?: string;
+  /** Tasks run at once, over all lanes (default: defaultConcurrency). */
   concurrency?: number;
+  /** Claim loops (at most the store's lanes; default: as many as the slots fill, MIN_LANE_SLOTS each). */
+  lanes?: number;
   /** Lease taken at claim; a workflow's own `limits.leaseMs` replaces it at once, unless `forceLease`. */
   leaseMs?: number;
   /** The operator chose the lease (worker --lease): it applies to every workflow. */
@@ -48,11 +74,20 @@ export interface DroneOptions {
   onEvent?: (event: DroneEvent) => void;
 }
 
+/** One claim loop, with its own slots and the store's write lane of the same index. */
+interface Lane {
+  index: number;
+  slots: number;
+  wakeUp: (() => void) | null;
+  pendingWake: boolean;
+}
+
 interface Running {
   task: ClaimedTask;
+  lane: Lane;
   abort: AttemptAbort;
   done: Promise<void>;
-  /** Its last write is queued: the slot counts as free. */
+  /** Its last write is queued: the slot counts as free (in its own lane: see claimGroups). */
   settling: boolean;
 }
 
@@ -64,7 +99,7 @@ export class Drone {
   readonly id: string;
   private readonly store: Store;
   private readonly registry: WorkflowRegistry;
-  private readonly concurrency: number;
+  readonly concurrency: number;
   private readonly leaseMs: number;
   private readonly forceLease: boolean;
   private readonly clock: Clock;
@@ -73,17 +108,30 @@ export class Drone {
   private readonly runId: string | undefined;
   private readonly leases: LeaseKeeper;
   private readonly running = new Map<number, Running>();
+  private readonly lanes: Lane[];
+  /** Slots of limited workflows asked for by claims in flight (another lane's claim counts them). */
+  private readonly claiming = new Map<string, number>();
+  /** Lanes claiming now (the others finish what they hold, then wait): see the census. */
+  private open: number;
+  private censusAt = -Infinity;
+  private census: Promise<void> | null = null;
   private stopping = false;
-  private wakeUp: (() => void) | null = null;
-  private pendingWake = false;
-  private loop: Promise<void> | null = null;
+  private loops: Promise<void>[] | null = null;
   private readonly idleAbort = new AbortController();
 
   constructor(options: DroneOptions) {
     this.store = options.store;
     this.registry = options.registry;
     this.id = options.id ?? defaultDroneId();
-    this.concurrency = Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY);
+    this.concurrency = Math.max(1, options.concurrency ?? defaultConcurrency(this.store));
+    const count = Math.max(1, Math.min(this.store.lanes, options.lanes ?? Math.floor(this.concurrency / MIN_LANE_SLOTS), this.concurrency));
+    this.lanes = Array.from({ length: count }, (_, index) => ({
+      index,
+      slots: Math.floor(this.concurrency / count) + (index < this.concurrency % count ? 1 : 0),
+      wakeUp: null,
+      pendingWake: false,
+    }));
+    this.open = 1; // the others open when a census finds no other drone: drones started together then share at once
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
     this.forceLease = options.forceLease ?? false;
     this.clock = options.clock ?? systemClock;
@@ -97,17 +145,27 @@ export class Drone {
     return this.running.size;
   }
 
+  /** Claim loops (one per write lane used). */
+  get laneCount(): number {
+    return this.lanes.length;
+  }
+
+  /** Lanes claiming now: all of them, or this drone's share while others hold leases too. */
+  get openLanes(): number {
+    return this.open;
+  }
+
   start(): this {
-    this.loop ??= this.claimLoop();
+    this.loops ??= this.lanes.map((lane) => this.claimLoop(lane));
     return this;
   }
 
   /** Stops claiming; waits up to `graceMs` for running tasks, then releases their leases. */
   async stop(graceMs = 10_000): Promise<void> {
     this.stopping = true;
-    this.wake();
+    for (const lane of this.lanes) this.wake(lane);
     this.idleAbort.abort();
-    await this.loop;
+    await Promise.all(this.loops ?? []);
     const all = () => Promise.all([...this.running.values()].map((r) => r.done));
     let cancelGrace = () => {};
     await Promise.race([all(), new Promise<void>((resolve) => (cancelGrace = setLongTimeout(resolve, graceMs)))]);
@@ -117,40 +175,43 @@ export class Drone {
     this.leases.stop();
   }
 
-  private wake(): void {
-    this.pendingWake = true;
-    this.wakeUp?.();
+  private wake(lane: Lane): void {
+    lane.pendingWake = true;
+    lane.wakeUp?.();
   }
 
-  /** Sleeps `ms` at most; a local wake (a slot freed) or a change in the database ends it early. */
-  private idle(ms: number, since: number): Promise<void> {
-    if (this.pendingWake || ms <= 0) return Promise.resolve();
+  /** Sleeps `ms` at most; a local wake (a slot of the lane freed) or a change in the database ends it early. */
+  private idle(lane: Lane, ms: number, since: number): Promise<void> {
+    if (lane.pendingWake || ms <= 0) return Promise.resolve();
     const changed = new AbortController();
     return new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);
-        this.wakeUp = null;
+        lane.wakeUp = null;
         changed.abort();
         resolve();
       };
       const timer = setTimeout(done, ms);
-      this.wakeUp = done;
+      lane.wakeUp = done;
       void this.store.waitForChange({ since, signal: AbortSignal.any([changed.signal, this.idleAbort.signal]), maxWaitMs: ms }).then(done, done);
     });
   }
 
-  private free(): number {
+  private free(lane: Lane): number {
     let busy = 0;
-    for (const running of this.running.values()) if (!running.settling) busy++;
-    return this.concurrency - busy;
+    for (const running of this.running.values()) if (running.lane === lane && !running.settling) busy++;
+    return lane.slots - busy;
   }
 
   /**
-   * What to claim now, as (workflows, how many) groups: all workflows without
-   * a concurrency limit together, and each limited one up to its headroom.
-   * (Priority holds within a group; across groups the unlimited go first.)
+   * What `lane` claims now, as (workflows, how many) groups: all workflows
+   * without a concurrency limit together, and each limited one up to its
+   * headroom. (Priority holds within a group; across groups the unlimited go
+   * first.) The headroom counts every lane's tasks and claims in flight; a
+   * settling task frees its place only for its own lane, whose claim commits
+   * with the task's last write: another lane's claim could commit first.
    */
-  private claimGroups(free: number): ClaimGroup[] {
+  private claimGroups(lane: Lane, free: number): ClaimGroup[] {
     const unlimited: string[] = [];
     const groups: ClaimGroup[] = [];
     for (const name of this.registry.names()) {
@@ -159,33 +220,83 @@ export class Drone {
         unlimited.push(name);
         continue;
       }
-      let active = 0;
-      for (const running of this.running.values()) if (running.task.workflow === name && !running.settling) active++;
+      let active = this.claiming.get(name) ?? 0;
+      for (const running of this.running.values()) {
+        if (running.task.workflow === name && !(running.settling && running.lane === lane)) active++;
+      }
       if (active < limit) groups.push({ workflows: [name], limit: Math.min(free, limit - active) });
     }
     if (unlimited.length > 0) groups.unshift({ workflows: unlimited, limit: free });
     return groups;
   }
 
-  private async claimLoop(): Promise<void> {
+  /** Counts (sign 1) or uncounts (-1) the slots of limited workflows a claim in flight asks for. */
+  private reserve(groups: readonly ClaimGroup[], sign: 1 | -1): void {
+    for (const { workflows, limit } of groups) {
+      const name = workflows[0]!;
+      if (workflows.length === 1 && this.registry.get(name)?.limits?.concurrency) this.claiming.set(name, (this.claiming.get(name) ?? 0) + sign * limit);
+    }
+  }
+
+  /**
+   * Counts the other drones holding leases (at most every CENSUS_MS) and
+   * sets the lanes this drone claims in to its share; lanes that open or
+   * close are woken. A failed count changes nothing.
+   */
+  private takeCensus(): void {
+    const now = this.clock.now();
+    if (this.lanes.length === 1 || this.census || now - this.censusAt < CENSUS_MS) return;
+    this.censusAt = now;
+    this.census = this.store
+      .countOtherLeaseHolders(this.id)
+      .then((others) => {
+        const open = Math.max(1, Math.min(this.lanes.length, Math.floor(this.store.lanes / (others + 1))));
+        if (open === this.open) return;
+        this.open = open;
+        for (const lane of this.lanes) this.wake(lane);
+      }, () => {})
+      .finally(() => (this.census = null));
+  }
+
+  /** A closed lane waits to be opened again (or the drone to stop). */
+  private parked(lane: Lane): Promise<void> {
+    if (lane.pendingWake) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      lane.wakeUp = () => {
+        lane.wakeUp = null;
+        resolve();
+      };
+    });
+  }
+
+  private async claimLoop(lane: Lane): Promise<void> {
     while (!this.stopping) {
-      this.pendingWake = false;
-      const free = this.free();
+      if (lane.index >= this.open) {
+        await this.parked(lane);
+        lane.pendingWake = false;
+        continue;
+      }
+      lane.pendingWake = false;
+      const free = this.free(lane);
       let claimed: ClaimedTask[] = [];
-      const groups = free > 0 ? this.claimGroups(free) : [];
+      const groups = free > 0 ? this.claimGroups(lane, free) : [];
       if (groups.length > 0) {
+        this.reserve(groups, 1);
         try {
-          claimed = await this.store.claimTasks(this.id, free, this.leaseMs, { groups, runId: this.runId });
-          for (const task of claimed) this.launch(task);
+          claimed = await this.store.claimTasks(this.id, free, this.leaseMs, { groups, runId: this.runId, lane: lane.index });
+          for (const task of claimed) this.launch(task, lane);
+          if (lane.index === 0 && claimed.length > 0) this.takeCensus();
         } catch (error) {
           this.onEvent({ type: "error", message: `claim failed: ${(error as Error).message}` });
+        } finally {
+          this.reserve(groups, -1); // what it claimed is running now
         }
       }
       if (this.stopping) break;
       if (claimed.length > 0 && claimed.length === free) continue; // there may be more
-      if (this.pendingWake) continue; // a slot freed while the claim was out
+      if (lane.pendingWake) continue; // a slot freed while the claim was out
       const since = this.store.changeToken(); // a change after this (another process's enqueue) ends the sleep
-      await this.idle(await this.idleFor(groups), since);
+      await this.idle(lane, await this.idleFor(groups), since);
     }
   }
 
@@ -200,19 +311,19 @@ export class Drone {
     }
   }
 
-  private launch(task: ClaimedTask): void {
+  private launch(task: ClaimedTask, lane: Lane): void {
     const workflow = this.registry.get(task.workflow)!;
     const abort = new AttemptAbort();
     const started = performance.now();
     this.onEvent({ type: "claimed", task });
-    const entry: Running = { task, abort, done: Promise.resolve(), settling: false };
+    const entry: Running = { task, lane, abort, done: Promise.resolve(), settling: false };
     entry.done = runAttempt({
       store: this.store, clock: this.clock, worker: this.id, claimed: task, workflow, workflows: this.registry,
       claimLeaseMs: this.leaseMs, forceLeaseMs: this.forceLease ? this.leaseMs : undefined, abort,
       leases: this.leases,
       onSettling: () => {
         entry.settling = true;
-        this.wake(); // claim for this slot now: the claim joins the batch of the task's last write
+        this.wake(lane); // claim for this slot now: the claim joins the batch of the task's last write
       },
     })
       .catch((error): AttemptResult => {
@@ -222,7 +333,7 @@ export class Drone {
       .then((result) => {
         this.running.delete(task.attemptId);
         this.onEvent({ type: "finished", task, result, ms: performance.now() - started });
-        this.wake();
+        this.wake(lane);
       });
     this.running.set(task.attemptId, entry);
   }

@@ -369,6 +369,11 @@ export interface ClaimOptions {
    * headroom, the others share the rest. Replaces `workflows`.
    */
   groups?: readonly ClaimGroup[];
+  /**
+   * The write lane this claim, and every later write of the attempts it
+   * opens, goes through (0 ≤ lane < store.lanes; default 0). See Store.lanes.
+   */
+  lane?: number;
 }
 
 export interface ClaimGroup {
@@ -546,6 +551,15 @@ export interface Store {
   readonly dialect: "sqlite" | "postgres";
   /** Opened to read only (a viewer): every write method throws ReadOnlyStoreError. */
   readonly readOnly: boolean;
+  /**
+   * Write lanes: group-commit queues with a transaction in flight each. A
+   * drone runs one claim loop per lane, and an attempt's writes go through
+   * the lane that claimed it, so lanes are independent pipelines whose
+   * transactions overlap each other and the drone's own work. One for SQLite
+   * (one writer per file); several for PostgreSQL, whose server works on one
+   * lane's transaction while the drone prepares the next.
+   */
+  readonly lanes: number;
 
   /** Inserts the run, its tasks and edges in one transaction; the plan is validated first. */
   createRun(plan: unknown, options?: CreateRunOptions): Promise<RunRecord>;
@@ -588,6 +602,8 @@ export interface Store {
    * (expired or not). Ordered by id.
    */
   listDrones(options: { since: number; withWorkflows?: boolean }): Promise<DroneRecord[]>;
+  /** How many drones other than `worker` hold a lease that has not expired (a drone sizes its share of the write lanes by it). */
+  countOtherLeaseHolders(worker: string): Promise<number>;
   /**
    * The unfinished tasks (blocked, ready, running, waiting) of unfinished runs,
    * or of one run, in id order, at most `limit`: what `farcaster doctor` checks.

@@ -47,6 +47,26 @@ export function operatorContract(open: OpenDb): void {
       expect(((await rejected(store.listOpenTasks({ runId: "r_missing", limit: 1 }))) as { code?: string }).code).toBe("run_not_found");
     });
 
+    test("countOtherLeaseHolders counts the other drones holding a lease that has not expired: not the asker, not a finished or expired lease", async () => {
+      const { store, clock, reader } = await open();
+      await store.createRun(tasks({ id: "a" }, { id: "b" }, { id: "c" }, { id: "d" }));
+      expect(await store.countOtherLeaseHolders("w1")).toBe(0);
+      await claimOne(store, "w1", 10_000);
+      await claimOne(store, "w1", 10_000); // two leases, one drone
+      expect(await store.countOtherLeaseHolders("w1")).toBe(0);
+      expect(await store.countOtherLeaseHolders("w2")).toBe(1);
+      const short = await claimOne(store, "w2", 1_000);
+      const done = await claimOne(store, "w3", 10_000);
+      expect(await store.countOtherLeaseHolders("w1")).toBe(2);
+      await store.completeTask(done.taskId, done.attemptId, null);
+      expect(await store.countOtherLeaseHolders("w1")).toBe(1);
+      clock.advance(1_000); // w2's lease expires (a crashed drone counts until then)
+      expect(short.leaseExpiresAt).toBe(clock.now());
+      expect(await store.countOtherLeaseHolders("w1")).toBe(0);
+      expect(await store.countOtherLeaseHolders("w2")).toBe(1);
+      expect(await (await reader()).countOtherLeaseHolders("w2")).toBe(1);
+    });
+
     test("listDrones withWorkflows names the workflows each drone's recent attempts ran and its leases run; without it there are none", async () => {
       const { store, clock } = await open();
       await store.createRun(tasks({ id: "a", workflow: "noop" }, { id: "b", workflow: "shell", input: { command: "true" } }, { id: "c", workflow: "review", input: { question: "ok?" } }));

@@ -4,7 +4,8 @@
  * second signal exits at once (leases then expire and are reclaimed).
  */
 import { UsageError } from "../../core/errors.ts";
-import { DEFAULT_CONCURRENCY, Drone, type DroneEvent } from "../../engine/drone.ts";
+import { DEFAULT_LANE_SLOTS, Drone, type DroneEvent } from "../../engine/drone.ts";
+import { DEFAULT_PG_LANES } from "../../store/postgres/store.ts";
 import { commandWorkflows, durationOption, intOption, openCommandStore } from "../args.ts";
 import { COMMON_OPTIONS, stringOption, type Command } from "../command.ts";
 import { paint, type Output } from "../output.ts";
@@ -36,7 +37,7 @@ export const workerCommand: Command = {
   positionals: [],
   options: {
     ...COMMON_OPTIONS,
-    concurrency: { type: "string", short: "c", valueName: "N", description: `tasks run at once (default ${DEFAULT_CONCURRENCY}; shell commands, agents and planning keep their own lower limits)` },
+    concurrency: { type: "string", short: "c", valueName: "N", description: `tasks run at once (default ${DEFAULT_LANE_SLOTS} per write lane: ${DEFAULT_LANE_SLOTS} on SQLite, ${DEFAULT_LANE_SLOTS * DEFAULT_PG_LANES} on PostgreSQL; shell commands, agents and planning keep their own lower limits)` },
     workflows: { type: "string", valueName: "DIR", description: "also load workflows from DIR (or $FARCASTER_WORKFLOWS)" },
     lease: { type: "string", valueName: "DURATION", description: "lease for every task, at least 1s, renewed every third of it (default: each workflow's own, else 30s)" },
     grace: { type: "string", valueName: "DURATION", description: "on Ctrl-C, how long running tasks may finish before release (default 10s)" },
@@ -44,7 +45,7 @@ export const workerCommand: Command = {
     quiet: { type: "boolean", short: "q", description: "print nothing but errors" },
   },
   async run(context) {
-    const concurrency = intOption(context, "concurrency", { min: 1, max: 1024, fallback: DEFAULT_CONCURRENCY });
+    const concurrency = context.values.concurrency === undefined ? undefined : intOption(context, "concurrency", { min: 1, max: 1024, fallback: DEFAULT_LANE_SLOTS });
     const leaseMs = durationOption(context, "lease", 30_000, { min: MIN_LEASE });
     const graceMs = durationOption(context, "grace", 10_000);
     const output = context.output;
@@ -79,7 +80,7 @@ export const workerCommand: Command = {
       },
     });
     if (!context.values.quiet) {
-      output.out(`drone ${drone.id}: ${concurrency} slots, workflows ${registry.names().join(", ")}`);
+      output.out(`drone ${drone.id}: ${drone.concurrency} slots${drone.laneCount > 1 ? ` in ${drone.laneCount} write lanes` : ""}, workflows ${registry.names().join(", ")}`);
       output.out(`drone ${drone.id}: ${describeSharing(await sharingOf(store))}`);
     }
     if (signals > 0) await drone.stop(0).then(stop);

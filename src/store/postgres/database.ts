@@ -108,7 +108,7 @@ export const SESSION_SETTINGS = {
 
 export interface ConnectOptions {
   readOnly?: boolean;
-  /** Pool size (default 4): one transaction of the group writer at a time, reads beside it. */
+  /** Pool size (default 4). */
   max?: number;
   /** Shown in pg_stat_activity (and used by tests to find a store's connections). */
   applicationName?: string;

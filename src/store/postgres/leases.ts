@@ -194,3 +194,9 @@ async function replayed(ctx: TxContext, taskId: number, attemptId: number, state
 }
 
 export { leaseExpiredError };
+
+/** Drones other than `worker` holding a lease that has not expired (by the partial index of running tasks). */
+export async function countOtherLeaseHolders(sql: TxContext["sql"], worker: string, now: number): Promise<number> {
+  const [row] = await q<{ n: string }>(sql, "SELECT count(DISTINCT lease_owner) AS n FROM tasks WHERE state = 'running' AND lease_expires_at > $1 AND lease_owner <> $2", [now, worker]);
+  return num(row?.n ?? 0);
+}

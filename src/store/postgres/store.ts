@@ -61,7 +61,7 @@ import type { TxContext } from "./context.ts";
 import { checkVersion, createPool, isConnectionError, migrate, parsePgUrl, refusedText, unreachable, type Migration, type PgTarget } from "./database.ts";
 import { selectEvents } from "./events.ts";
 import { decideGateTx, selectGate } from "./gates.ts";
-import { extendLeaseTx, nextDueTx, releaseTaskTx, renewLeasesTx, suspendTaskTx } from "./leases.ts";
+import { countOtherLeaseHolders, extendLeaseTx, nextDueTx, releaseTaskTx, renewLeasesTx, suspendTaskTx } from "./leases.ts";
 import { Upkeep } from "./upkeep.ts";
 import { appendLogs, selectLogs, type LogRequest } from "./logs.ts";
 import { completeTasks, completeTaskTx, failTaskTx, type CompleteRequest } from "./outcomes.ts";
@@ -72,6 +72,7 @@ import { emitSignalTx, selectSignal } from "./signals.ts";
 import { inList, jsonb, lockKey, Params, q } from "./sqlText.ts";
 import { recordSteps, type StepRequest } from "./steps.ts";
 import { RUN_SELECT, toRun, type RunRow } from "./rows.ts";
+import { WriteLanes } from "./lanes.ts";
 import { PgGroupWriter, type Write, type WriteGroup } from "./writer.ts";
 import { describePostgres, selectDroneWorkflows, selectOpenTasks } from "./operators.ts";
 import { attachWorkflows } from "../droneWorkflows.ts";
@@ -88,7 +89,9 @@ export interface PostgresStoreOptions {
   readOnly?: boolean;
   /** "create" (default): a database without Farcaster's tables gets them; "existing": it is NotFoundError instead. */
   access?: "create" | "existing";
-  /** Connections in the pool (default 4). */
+  /** Write lanes (lanes.ts; default DEFAULT_PG_LANES): transactions of this store in flight at once, each on a connection of its own. */
+  lanes?: number;
+  /** Connections for reads (default 2); each write lane has one more, of its own, opened when it first writes. */
   poolSize?: number;
   /** Shown in pg_stat_activity (default "farcaster"). */
   applicationName?: string;
@@ -104,6 +107,22 @@ export interface PostgresStoreOptions {
 }
 
 export const DEFAULT_RECOVERY_LIMIT = 5;
+/** Write lanes by default: measured in bench/pg.ts (bench/README.md, "Write lanes"). */
+export const DEFAULT_PG_LANES = 3;
+const MAX_PG_LANES = 16;
+/**
+ * Reads share a small pool, and each write lane has one connection of its
+ * own: Bun.SQL spreads queries over every connection of a pool, and each
+ * backend plans the store's statements afresh, so the fewer connections the
+ * same work goes through, the less the server spends (bench/README.md,
+ * "Write lanes": a pool of 2 against 4, one lane, four drones: 1.21× at
+ * 20,000 tasks, 1.08× at 60,000, PostgreSQL's CPU per task down a fifth).
+ */
+const DEFAULT_READ_CONNECTIONS = 2;
+
+function connect(target: PgTarget, options: PostgresStoreOptions, max: number): SQL {
+  return createPool(target, { readOnly: options.readOnly, max, applicationName: options.applicationName, connectTimeoutS: options.connectTimeoutS });
+}
 
 const UNFINISHED = inList(UNFINISHED_RUN_STATES);
 
@@ -113,12 +132,16 @@ export class PostgresStore implements Store {
   readonly target: PgTarget;
   /** The schema holding the store's tables. */
   readonly schema: string;
+  /** Reads (and the change feed's catch-up). */
   private sqlPool: SQL;
+  /** One connection per write lane (a pool of one: Bun.SQL connects when it is first used). */
+  private lanePools: SQL[];
   private readonly clock: Clock;
   private readonly backoff: BackoffPolicy;
   private readonly random: () => number;
   private readonly recoveryLimit: number;
-  private readonly writer: PgGroupWriter;
+  readonly lanes: number;
+  private readonly writers: WriteLanes;
   private readonly changes: PgChangeFeed;
   private readonly followChanges;
   private readonly options: PostgresStoreOptions;
@@ -130,7 +153,10 @@ export class PostgresStore implements Store {
   static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
     const target = parsePgUrl(url);
     const clock = options.clock ?? systemClock;
-    const pool = createPool(target, { readOnly: options.readOnly, max: options.poolSize, applicationName: options.applicationName, connectTimeoutS: options.connectTimeoutS });
+    const lanes = options.lanes ?? DEFAULT_PG_LANES;
+    if (!Number.isSafeInteger(lanes) || lanes < 1 || lanes > MAX_PG_LANES) throw new RangeError(`lanes must be a whole number from 1 to ${MAX_PG_LANES} (got ${lanes})`);
+    options = { ...options, lanes, poolSize: options.poolSize ?? DEFAULT_READ_CONNECTIONS };
+    const pool = connect(target, options, options.poolSize!);
     try {
       const info = options.readOnly
         ? await checkVersion(pool, target, options.migrations)
@@ -162,21 +188,30 @@ export class PostgresStore implements Store {
       probeTimeoutMs: options.probeTimeoutMs,
     });
     this.followChanges = { token: () => this.changes.token(), wait: (since: number, signal: AbortSignal | undefined, maxWaitMs: number) => this.changes.wait(since, signal, maxWaitMs, true) };
-    this.writer = new PgGroupWriter({
-      pool: () => this.sqlPool,
-      clock: this.clock,
-      eventLockKey: lockKey(`farcaster.events:${schema}`),
-      channel,
-      deadlineMs: options.writeDeadlineMs ?? 15_000,
-      resetPool: () => this.resetPool(),
-      describe: () => target.label,
-      onCommit: () => this.changes.committed(),
-    });
+    this.lanes = options.lanes ?? 1;
+    this.lanePools = Array.from({ length: this.lanes }, () => connect(target, options, 1));
+    const writer = (_: unknown, lane: number) =>
+      new PgGroupWriter({
+        pool: () => this.lanePools[lane]!,
+        clock: this.clock,
+        eventLockKey: lockKey(`farcaster.events:${schema}`),
+        channel,
+        deadlineMs: options.writeDeadlineMs ?? 15_000,
+        resetPool: () => this.resetPools(),
+        describe: () => target.label,
+        onCommit: () => this.changes.committed(),
+      });
+    this.writers = new WriteLanes(Array.from({ length: this.lanes }, writer));
   }
 
   /** Batches committed and writes they held (tests, the bench). */
   get writeStats(): Readonly<{ batches: number; writes: number; retries: number }> {
-    return this.writer.stats;
+    return this.writers.stats;
+  }
+
+  /** The same, lane by lane (tests). */
+  get laneStats(): readonly Readonly<{ batches: number; writes: number; retries: number }>[] {
+    return this.writers.perLane;
   }
 
   /** The pool (tests and the bench read the database behind the store through it). */
@@ -190,20 +225,27 @@ export class PostgresStore implements Store {
     return { get restarts() { return changes.restarts; } };
   }
 
-  private async resetPool(): Promise<void> {
-    const old = this.sqlPool;
-    const { options } = this;
-    this.sqlPool = createPool(this.target, { readOnly: options.readOnly, max: options.poolSize, applicationName: options.applicationName, connectTimeoutS: options.connectTimeoutS });
-    await old.close({ timeout: 0 }).catch(() => {});
+  /** Replaces every pool (a hung batch: the partition that hangs it hangs the others too). */
+  private async resetPools(): Promise<void> {
+    const old = [this.sqlPool, ...this.lanePools];
+    this.sqlPool = connect(this.target, this.options, this.options.poolSize!);
+    this.lanePools = this.lanePools.map(() => connect(this.target, this.options, 1));
+    await Promise.all(old.map((pool) => pool.close({ timeout: 0 }).catch(() => {})));
   }
 
-  private write<T>(operation: string, write: Omit<Write<T>, "idempotent"> & { idempotent?: boolean }): Promise<T> {
+  /** Queues a write through `send` (a lane: lanes.ts); a value the database refuses comes back as its own error. */
+  private write<T>(operation: string, write: Omit<Write<T>, "idempotent"> & { idempotent?: boolean }, send: (write: Write<T>) => Promise<T> = (w) => this.writers.other(w)): Promise<T> {
     if (this.readOnly) return Promise.reject(new ReadOnlyStoreError(operation));
     if (this.closed) return Promise.reject(new Error(`${operation}: the store is closed`));
     (write as Write<T>).idempotent ??= false; // the caller's object, made for this call: no copy
-    return this.writer.write(write as Write<T>).catch((error: unknown) => {
+    return send(write as Write<T>).catch((error: unknown) => {
       throw refusedText(error) ?? error;
     });
+  }
+
+  /** A write of one attempt, through the lane that claimed it; `last`: its final write. */
+  private attemptWrite<T>(operation: string, attemptId: number, write: Omit<Write<T>, "idempotent"> & { idempotent?: boolean }, last = false): Promise<T> {
+    return this.write(operation, write, (w) => this.writers.forAttempt(attemptId, w, last));
   }
 
   private other<T>(operation: string, run: (ctx: TxContext) => Promise<T>): Promise<T> {
@@ -409,7 +451,7 @@ export class PostgresStore implements Store {
       claimed.push(...(await claimReady(ctx, { worker, limit: limit - claimed.length, leaseMs, runId: options.runId, groups: room, recoveryLimit: this.recoveryLimit })));
       return claimed;
     };
-    return this.write("claiming tasks", {
+    return this.write<ClaimedTask[]>("claiming tasks", {
       kind: "claim",
       tasks: [],
       run: async (ctx) => {
@@ -423,11 +465,15 @@ export class PostgresStore implements Store {
         const changed = await this.upkeep.run(ctx, worker);
         return changed === 0 ? claimed : claimAll(ctx, claimed);
       },
-    });
+    }, (w) => this.writers.claim(options.lane ?? 0, w));
   }
 
   nextDueAt(options: ClaimOptions = {}): Promise<number | null> {
     return this.read((sql) => nextDueTx({ sql }, options));
+  }
+
+  countOtherLeaseHolders(worker: string): Promise<number> {
+    return this.read((sql) => countOtherLeaseHolders(sql, worker, this.clock.now()));
   }
 
   changeToken(): number {
@@ -440,16 +486,18 @@ export class PostgresStore implements Store {
 
   renewLeases(worker: string, leases: readonly LeaseRenewal[]): Promise<number[]> {
     if (leases.length === 0) return Promise.resolve([]);
-    return this.write("renewing leases", { kind: "hot", tasks: leases.map((l) => l.taskId), idempotent: true, run: (ctx) => renewLeasesTx(ctx, worker, leases) });
+    return this.writers.renew(leases, (part, send) =>
+      this.write("renewing leases", { kind: "hot", tasks: part.map((l) => l.taskId), idempotent: true, run: (ctx) => renewLeasesTx(ctx, worker, part) }, send),
+    );
   }
 
   extendLease(taskId: number, attemptId: number, leaseMs: number): Promise<number> {
-    return this.write("extending a lease", { kind: "hot", tasks: [taskId], idempotent: true, run: (ctx) => extendLeaseTx(ctx, taskId, attemptId, leaseMs) });
+    return this.attemptWrite("extending a lease", attemptId, { kind: "hot", tasks: [taskId], idempotent: true, run: (ctx) => extendLeaseTx(ctx, taskId, attemptId, leaseMs) });
   }
 
   recordStep(taskId: number, attemptId: number, step: StepWrite): Promise<void> {
     const payload: StepRequest = { taskId, attemptId, step };
-    return this.write<void>("recording a step", {
+    return this.attemptWrite<void>("recording a step", attemptId, {
       kind: "hot",
       tasks: [taskId],
       idempotent: true,
@@ -464,31 +512,31 @@ export class PostgresStore implements Store {
 
   completeTask(taskId: number, attemptId: number, output: unknown): Promise<CompleteResult> {
     const payload: CompleteRequest = { taskId, attemptId, output: JSON.stringify(output ?? null) };
-    return this.write("completing a task", {
+    return this.attemptWrite("completing a task", attemptId, {
       kind: "hot",
       tasks: [taskId],
       idempotent: true,
       group: COMPLETIONS as WriteGroup<unknown, CompleteResult>,
       payload,
       run: (ctx) => completeTaskTx(ctx, taskId, attemptId, payload.output),
-    });
+    }, true);
   }
 
   failTask(taskId: number, attemptId: number, error: TaskError, options: FailOptions = {}): Promise<FailResult> {
-    return this.write("failing a task", {
+    return this.attemptWrite("failing a task", attemptId, {
       kind: "hot",
       tasks: [taskId],
       idempotent: true,
       run: (ctx) => failTaskTx(ctx, taskId, attemptId, error, options, this.backoff, this.random),
-    });
+    }, true);
   }
 
   suspendTask(taskId: number, attemptId: number, options: SuspendOptions): Promise<void> {
-    return this.write("suspending a task", { kind: "hot", tasks: [taskId], idempotent: true, run: (ctx) => suspendTaskTx(ctx, taskId, attemptId, options) });
+    return this.attemptWrite("suspending a task", attemptId, { kind: "hot", tasks: [taskId], idempotent: true, run: (ctx) => suspendTaskTx(ctx, taskId, attemptId, options) }, true);
   }
 
   releaseTask(taskId: number, attemptId: number): Promise<void> {
-    return this.write("releasing a task", { kind: "hot", tasks: [taskId], idempotent: true, run: (ctx) => releaseTaskTx(ctx, taskId, attemptId) });
+    return this.attemptWrite("releasing a task", attemptId, { kind: "hot", tasks: [taskId], idempotent: true, run: (ctx) => releaseTaskTx(ctx, taskId, attemptId) }, true);
   }
 
   runBudget(runId: string): Promise<RunBudget | null> {
@@ -538,7 +586,7 @@ export class PostgresStore implements Store {
   appendLogs(taskId: number, attemptId: number, entries: readonly LogEntry[]): Promise<number> {
     if (entries.length === 0) return Promise.resolve(0);
     const payload: LogRequest = { taskId, attemptId, entries };
-    return this.write("appending logs", {
+    return this.attemptWrite("appending logs", attemptId, {
       kind: "hot",
       tasks: [taskId],
       group: LOGS as WriteGroup<unknown, number>,
@@ -596,9 +644,9 @@ export class PostgresStore implements Store {
     if (this.closed) return;
     this.closed = true;
     this.closing.abort();
-    await this.writer.drain();
+    await this.writers.drain();
     await this.changes.close();
-    await this.sqlPool.close({ timeout: 5 }).catch(() => {});
+    await Promise.all([this.sqlPool, ...this.lanePools].map((pool) => pool.close({ timeout: 5 }).catch(() => {})));
   }
 
   get isClosed(): boolean {

@@ -306,3 +306,12 @@ export function releaseTaskTx(ctx: TxContext, taskId: number, attemptId: number)
   sql(ctx.db, "UPDATE attempts SET state = 'released', ended_at = ? WHERE id = ?").run(ctx.now, attemptId);
   appendEvent(ctx, { type: "task.released", actor: task.lease_owner, runId: task.run_id, taskId, attemptId });
 }
+
+/** Drones other than `worker` holding a lease that has not expired (by the partial index of running tasks). */
+export function countOtherLeaseHolders(ctx: TxContext, worker: string): number {
+  const row = sql<{ n: number }, [number, string]>(
+    ctx.db,
+    "SELECT count(DISTINCT lease_owner) AS n FROM tasks WHERE state = 'running' AND lease_expires_at > ? AND lease_owner <> ?",
+  ).get(ctx.now, worker);
+  return row?.n ?? 0;
+}

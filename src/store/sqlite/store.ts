@@ -58,7 +58,7 @@ import { openDatabase, openReadOnlyDatabase, type SyncMode } from "./database.ts
 import { ChangeFeed } from "./changes.ts";
 import { follow, type FollowOptions } from "../follow.ts";
 import { Checkpointer, disableAutoCheckpoint } from "./checkpoints.ts";
-import { claimReady, extendLeaseTx, nextDueTx, recordStepTx, releaseTaskTx, renewLeasesTx, suspendTaskTx } from "./leases.ts";
+import { claimReady, countOtherLeaseHolders, extendLeaseTx, nextDueTx, recordStepTx, releaseTaskTx, renewLeasesTx, suspendTaskTx } from "./leases.ts";
 import { completeTaskTx, failTaskTx } from "./outcomes.ts";
 import {
   RUN_SELECT,
@@ -116,6 +116,8 @@ export const DEFAULT_RECOVERY_LIMIT = 5;
 
 export class SqliteStore implements Store {
   readonly dialect = "sqlite" as const;
+  /** One writer per file: claims and writes share one queue (Store.lanes). */
+  readonly lanes = 1;
   readonly db: Database;
   readonly path: string;
   readonly readOnly: boolean;
@@ -276,6 +278,10 @@ export class SqliteStore implements Store {
       const drones = selectDrones(ctx, options.since);
       return options.withWorkflows ? attachWorkflows(drones, selectDroneWorkflows(ctx, options.since)) : drones;
     });
+  }
+
+  countOtherLeaseHolders(worker: string): Promise<number> {
+    return this.read((ctx) => countOtherLeaseHolders(ctx, worker));
   }
 
   listOpenTasks(options: { runId?: string; limit: number }): Promise<OpenTaskRecord[]> {

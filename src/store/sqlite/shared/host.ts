@@ -50,10 +50,10 @@ export type WriteMethod = (typeof WRITE_METHODS)[number];
  * the cold cache this module exists to avoid).
  */
 export const LOCAL_MEMBERS = [
-  "dialect", "readOnly", "close",
+  "dialect", "readOnly", "lanes", "close",
   "getRun", "listRuns", "listTasks", "getTask", "findTask", "listAttempts", "listSteps", "dependencyOutputs",
   "listEvents", "readRun", "readRunSummary", "countTasksByState", "listDrones", "listOpenTasks", "describeDatabase",
-  "readMetrics", "tailEvents", "followEvents", "nextDueAt", "changeToken", "waitForChange", "runBudget",
+  "readMetrics", "countOtherLeaseHolders", "tailEvents", "followEvents", "nextDueAt", "changeToken", "waitForChange", "runBudget",
   "runModelUsage", "getGate", "listGates", "listLogs", "tailLogs", "followLogs", "getSchedule", "listSchedules",
   "listScheduleEvents", "getSignal",
 ] as const satisfies readonly (keyof Store)[];
