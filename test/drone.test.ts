@@ -98,6 +98,28 @@ describe("the drone", () => {
     expect((await store.listTasks(run.id)).filter((task) => task.crashes > 0)).toEqual([]);
   });
 
+  test("a drone whose store is closed under it stops claiming, saying so once, instead of spinning; stop() still resolves", async () => {
+    const { store } = freshRealTimeStore();
+    const registry = new WorkflowRegistry().register(workflow("idle", async () => null));
+    const errors: string[] = [];
+    let dueReads = 0;
+    const counting = new Proxy(store, {
+      get(target, name) {
+        if (name === "nextDueAt") dueReads++;
+        const value = Reflect.get(target, name, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const drone = new Drone({ store: counting, registry, maxIdleMs: 20, onEvent: (event) => void (event.type === "error" && errors.push(event.message)) }).start();
+    await until(() => dueReads > 0, 5_000, "the drone to go idle");
+    await store.close();
+    await until(() => errors.length > 0, 5_000, "the drone to say it stops");
+    const reads = dueReads;
+    await drone.stop();
+    expect(errors).toEqual(["the store was closed: this drone stops claiming"]);
+    expect(dueReads).toBe(reads);
+  });
+
   test("retries a failing task with its workflow's backoff until it succeeds", async () => {
     const { store } = freshRealTimeStore();
     let calls = 0;

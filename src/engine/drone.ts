@@ -271,6 +271,11 @@ export class Drone {
 
   private async claimLoop(lane: Lane): Promise<void> {
     while (!this.stopping) {
+      if (this.store.isClosed) {
+        // Its waits would end at once and its claims fail at once: claiming on would spin.
+        if (lane.index === 0) this.onEvent({ type: "error", message: "the store was closed: this drone stops claiming" });
+        return;
+      }
       if (lane.index >= this.open) {
         await this.parked(lane);
         lane.pendingWake = false;

@@ -560,6 +560,8 @@ export interface Store {
    * lane's transaction while the drone prepares the next.
    */
   readonly lanes: number;
+  /** Closed (close() was called): every call fails; a drone on it stops claiming. */
+  readonly isClosed: boolean;
 
   /** Inserts the run, its tasks and edges in one transaction; the plan is validated first. */
   createRun(plan: unknown, options?: CreateRunOptions): Promise<RunRecord>;
