@@ -3,12 +3,12 @@
  * claim loops in src/engine/drone.ts): a drone alone claims through every
  * lane and each task still runs exactly once with its steps journaled; a
  * workflow's concurrency limit holds across lanes; a drone beside another
- * drone holding leases claims through its share of the lanes only, and
- * opens the rest once it is alone. test/write-lanes.test.ts checks the
+ * drone holding leases claims through its share of the lanes only, opens
+ * the rest once it is alone and closes them when it is not; its default
+ * slots follow its open lanes, a chosen concurrency does not. test/write-lanes.test.ts checks the
  * routing itself.
  */
 import { describe, expect, test } from "bun:test";
-import { ManualClock } from "../src/core/clock.ts";
 import { Drone } from "../src/engine/drone.ts";
 import { WorkflowRegistry } from "../src/engine/registry.ts";
 import { submitPlan } from "../src/engine/submit.ts";
@@ -19,10 +19,10 @@ import { until } from "./helpers.ts";
 
 const schemas = schemasDroppedAfterEach();
 
-async function fresh(options: { clock?: ManualClock } = {}): Promise<PostgresStore> {
+async function fresh(): Promise<PostgresStore> {
   const schema = await migratedSchema();
   schemas.push(schema);
-  return openPgStore(schema, { lanes: 3, ...options });
+  return openPgStore(schema, { lanes: 3 });
 }
 
 function tasksOf(workflowName: string, count: number, prefix = "t") {
@@ -81,58 +81,94 @@ describe.skipIf(!pgAvailable)("write lanes on PostgreSQL", () => {
     expect(store.laneStats.filter((lane) => lane.batches > 0).length).toBeGreaterThan(1);
   });
 
-  test("beside another drone holding a lease a drone claims through one lane of three; alone again, through all three", async () => {
-    const clock = new ManualClock();
-    const store = await fresh({ clock });
-    // Tasks hold their slot until the test opens the gate they found when they started.
+  /** Tasks of workflow "held" hold their slot until the test opens the gate they found when they started. */
+  function heldTasks() {
     let gate = Promise.withResolvers<void>();
-    const openGate = (next = Promise.withResolvers<void>()) => {
-      const current = gate;
-      gate = next;
-      current.resolve();
-    };
-    const running = new Set<string>();
-    let started = 0;
-    let most = 0;
+    const state = { started: 0, running: new Set<string>() };
     const wf = workflow("held", async (ctx) =>
       ctx.step("hold", async () => {
         const wait = gate.promise;
-        started++;
-        running.add(ctx.task.key);
-        most = Math.max(most, running.size);
+        state.started++;
+        state.running.add(ctx.task.key);
         await wait;
-        running.delete(ctx.task.key);
+        state.running.delete(ctx.task.key);
         return null;
       }),
     );
-    const registry = new WorkflowRegistry().register(wf);
+    const open = Promise.withResolvers<void>();
+    open.resolve();
+    return {
+      registry: new WorkflowRegistry().register(wf),
+      state,
+      /** Lets the tasks waiting now finish; later ones wait again (or not, with `forGood`). */
+      release(forGood = false) {
+        const current = gate;
+        gate = forGood ? open : Promise.withResolvers<void>();
+        current.resolve();
+      },
+    };
+  }
+
+  /** Another drone's lease (on a run of its own, which this test's drone does not claim from). */
+  async function anotherDroneHolds(store: PostgresStore) {
     const other = await store.createRun({ goal: "other", tasks: [{ id: "x", title: "x", workflow: "noop", input: {} }] });
     const [theirs] = await store.claimTasks("another-drone", 1, 600_000, { runId: other.id });
-    const { run } = await submitPlan(store, registry, { goal: "shared", tasks: tasksOf("held", 30) });
-    const drone = new Drone({ store, registry, concurrency: 6, lanes: 3, clock, runId: run.id }).start();
-    const opened = Promise.withResolvers<void>();
-    opened.resolve();
+    return () => store.completeTask(theirs!.taskId, theirs!.attemptId, null);
+  }
+
+  test("beside another drone holding a lease a drone claims through one lane of three, with all the slots it was given; alone again, through all three", async () => {
+    const store = await fresh();
+    const held = heldTasks();
+    const done = await anotherDroneHolds(store);
+    const { run } = await submitPlan(store, held.registry, { goal: "shared", tasks: tasksOf("held", 30) });
+    const lanesClaimed: number[] = [];
+    const drone = new Drone({ store, registry: held.registry, concurrency: 6, lanes: 3, runId: run.id, onEvent: (e) => void (e.type === "claimed" && lanesClaimed.push(e.lane)) }).start();
     try {
-      // Three rounds of claims while the other drone holds its lease, each after a census: lane 0's two slots only.
+      // Rounds of claims while the other drone holds its lease (a census every 250 ms): lane 0 only, six at once.
       for (let round = 0; round < 3; round++) {
-        await until(() => started === 2 * (round + 1) && running.size === 2, 20_000, `round ${round}: lane 0's next tasks to run`);
-        clock.advance(300); // the next census is due
-        if (round < 2) openGate();
+        await until(() => held.state.started === 6 * (round + 1) && held.state.running.size === 6, 20_000, `round ${round}: six tasks to run`);
+        expect(drone.openLanes).toBe(1);
+        if (round < 2) held.release();
       }
-      expect(drone.openLanes).toBe(1);
-      expect(most).toBe(2);
+      expect(new Set(lanesClaimed)).toEqual(new Set([0]));
       expect(store.laneStats.slice(1).map((lane) => lane.batches)).toEqual([0, 0]);
 
-      // The other drone finishes: the next census finds this one alone and opens every lane.
-      await store.completeTask(theirs!.taskId, theirs!.attemptId, null);
-      openGate();
-      await until(() => drone.openLanes === 3 && started === 12 && running.size === 6, 20_000, "all three lanes to claim");
-      expect(store.laneStats.map((lane) => lane.batches > 0)).toEqual([true, true, true]);
-      openGate(opened);
+      // The other drone finishes: a census finds this one alone and opens every lane.
+      await done();
+      await until(() => drone.openLanes === 3, 20_000, "the census to open every lane");
+      held.release();
+      await until(() => held.state.started === 24 && held.state.running.size === 6, 20_000, "the next six tasks to run");
+      expect(new Set(lanesClaimed.slice(18))).toEqual(new Set([0, 1, 2]));
+      held.release(true);
       await until(async () => (await store.getRun(run.id)).state === "succeeded", 20_000, "the run to finish");
+      expect(store.attemptsInLanes).toBe(0); // nothing kept for an attempt that ended
     } finally {
-      openGate(opened); // a failed expectation leaves no task waiting, and no drone running
+      held.release(true); // a failed expectation leaves no task waiting, and no drone running
       await drone.stop(0);
     }
   }, 60_000); // above the waits' own limits: a failed wait ends the test through `finally`
+
+  test("a drone alone in three lanes closes two when another drone takes a lease; at its default slots it then runs 128 tasks, not 384", async () => {
+    const store = await fresh();
+    const held = heldTasks();
+    const { run } = await submitPlan(store, held.registry, { goal: "alone, then not", tasks: tasksOf("held", 800) });
+    const lanesClaimed: number[] = [];
+    const drone = new Drone({ store, registry: held.registry, runId: run.id, onEvent: (e) => void (e.type === "claimed" && lanesClaimed.push(e.lane)) }).start();
+    try {
+      expect(drone.concurrency).toBe(384);
+      await until(() => drone.openLanes === 3 && held.state.running.size === 384, 20_000, "384 tasks in three lanes");
+      expect(new Set(lanesClaimed)).toEqual(new Set([0, 1, 2]));
+      await anotherDroneHolds(store);
+      await until(() => drone.openLanes === 1, 20_000, "the census to close two lanes");
+      const before = lanesClaimed.length;
+      held.release();
+      await until(() => held.state.started === 384 + 128 && held.state.running.size === 128, 20_000, "lane 0's 128 tasks to run");
+      expect(new Set(lanesClaimed.slice(before))).toEqual(new Set([0]));
+      held.release(true);
+      await until(async () => (await store.getRun(run.id)).state === "succeeded", 30_000, "the run to finish");
+    } finally {
+      held.release(true);
+      await drone.stop(0);
+    }
+  }, 60_000);
 });

@@ -1,8 +1,8 @@
 /**
  * The routing of PostgreSQL's write lanes (src/store/postgres/lanes.ts),
  * against writers that record what each lane was given: an attempt's writes
- * go through the lane that claimed it until its last write; a heartbeat is
- * split by lane; writes of no attempt go through lane 0.
+ * go through the lane that claimed it until the drone is done with it; a
+ * heartbeat is split by lane; writes of no attempt go through lane 0.
  * test/postgres-lanes.test.ts runs lanes on the real server.
  */
 import { describe, expect, test } from "bun:test";
@@ -41,12 +41,15 @@ const claimed = (...attemptIds: number[]) => attemptIds.map((attemptId) => ({ at
 const claim = (label: string) => w<{ attemptId: number }[]>(label);
 
 describe("write lanes", () => {
-  test("an attempt's writes go through the lane that claimed it, until its last write; then through lane 0", async () => {
+  test("an attempt's writes go through the lane that claimed it until the drone is done with it; then through lane 0", async () => {
     const { lanes: l, log } = lanes(3, (label) => (label === "claim-2" ? claimed(7, 8) : null));
     expect(await l.claim(2, claim("claim-2"))).toEqual(claimed(7, 8));
     await l.forAttempt(7, w("step-7"));
     await l.forAttempt(8, w("step-8"));
-    await l.forAttempt(7, w("complete-7"), true);
+    await l.forAttempt(7, w("complete-7"));
+    expect(l.remembered).toBe(2);
+    l.forget(7);
+    expect(l.remembered).toBe(1);
     await l.forAttempt(7, w("late-7")); // forgotten: no lane of its own any more
     await l.forAttempt(99, w("unknown"));
     await l.other(w("create-run"));
@@ -67,24 +70,23 @@ describe("write lanes", () => {
     expect(log.map((r) => r.lane)).toEqual([1, 1]);
   });
 
-  test("a last write that fails, and any write that finds the lease lost, forget the attempt; another error does not", async () => {
-    const { lanes: l, log } = lanes(2, (label) => {
-      if (label === "claim") return claimed(1, 2, 3);
-      if (label.startsWith("lost")) return new LeaseLostError(0, 0, "a step");
-      if (label.startsWith("broken")) return new Error("connection reset");
-      return null;
+  test("a heartbeat with a part that fails fails, after every part was answered; the lanes keep their attempts", async () => {
+    let answered = 0;
+    const { lanes: l } = lanes(3, (label) => {
+      if (label === "claim-1") return claimed(10);
+      if (label === "claim-2") return claimed(20);
+      answered++;
+      return label === "renew-1" ? new Error("connection reset") : [];
     });
-    await l.claim(1, claim("claim"));
-    await rejected(l.forAttempt(1, w("lost-1")));
-    await rejected(l.forAttempt(2, w("broken-last-2"), true));
-    await rejected(l.forAttempt(3, w("broken-3")));
-    await l.forAttempt(1, w("after-1"));
-    await l.forAttempt(2, w("after-2"));
-    await l.forAttempt(3, w("after-3"));
-    expect(log.slice(4).map((r) => [r.label, r.lane])).toEqual([["after-1", 0], ["after-2", 0], ["after-3", 1]]);
+    await l.claim(1, claim("claim-1"));
+    await l.claim(2, claim("claim-2"));
+    const error = await rejected(l.renew([{ attemptId: 10 }, { attemptId: 20 }, { attemptId: 30 }], (part, send) => send(w(`renew-${part[0]!.attemptId === 30 ? 0 : Math.floor(part[0]!.attemptId / 10)}`))));
+    expect(error.message).toBe("connection reset");
+    expect(answered).toBe(3);
+    expect(l.remembered).toBe(2);
   });
 
-  test("a heartbeat is split by lane, each part through its attempts' lane; the lost ids of all parts come back and are forgotten", async () => {
+  test("a heartbeat is split by lane, each part through its attempts' lane; the lost ids of all parts come back", async () => {
     const { lanes: l, log } = lanes(3, (label) => {
       if (label === "claim-1") return claimed(10, 11);
       if (label === "claim-2") return claimed(20);
@@ -105,9 +107,8 @@ describe("write lanes", () => {
     expect(lost).toEqual([11]);
     expect(parts.sort()).toEqual([[10, 11], [20], [30]]);
     expect(log.slice(2).map((r) => [r.label, r.lane]).sort()).toEqual([["renew-0", 0], ["renew-1", 1], ["renew-2", 2]]);
-    await l.forAttempt(11, w("after-lost"));
-    await l.forAttempt(10, w("still-held"));
-    expect(log.slice(5).map((r) => [r.label, r.lane])).toEqual([["after-lost", 0], ["still-held", 1]]);
+    await l.forAttempt(11, w("after-lost")); // a lost attempt's last writes (refused by the fence) keep its lane too
+    expect(log.slice(5).map((r) => [r.label, r.lane])).toEqual([["after-lost", 1]]);
   });
 
   test("a claim through a lane the store does not have is refused, naming the range; the stats add up every lane", async () => {

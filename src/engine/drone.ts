@@ -12,8 +12,10 @@
  * server's to share: a drone alone on the database claims in all of them;
  * drones that share it take an equal part, one lane at least each (several
  * drones already overlap each other's transactions, and more in flight only
- * contend: bench/README.md, "Write lanes"). Lane 0 counts the others every
- * CENSUS_MS while it claims.
+ * contend: bench/README.md, "Write lanes"). A census of the other drones
+ * holding leases, every CENSUS_MS, sets this drone's part. The slots follow
+ * the open lanes: by default DEFAULT_LANE_SLOTS each; a concurrency the
+ * caller chose is spread over the lanes open, whatever their number.
  *
  * With nothing to claim it asks the store when there next will be (a lease
  * expiring, a backoff or sleep ending) and sleeps until then, or until the
@@ -22,7 +24,7 @@
  * drones can take them at once.
  */
 import { hostname } from "node:os";
-import { systemClock, type Clock, type Ticker } from "../core/clock.ts";
+import { realTicker, systemClock, type Clock, type Ticker } from "../core/clock.ts";
 import { setLongTimeout } from "../core/timers.ts";
 import type { ClaimedTask, ClaimGroup, Store } from "../store/types.ts";
 import { runAttempt, ShutdownAbort, type AttemptResult } from "./attempt.ts";
@@ -32,7 +34,7 @@ import type { WorkflowRegistry } from "./registry.ts";
 import { DEFAULT_LEASE_MS } from "./workflow.ts";
 
 export type DroneEvent =
-  | { type: "claimed"; task: ClaimedTask }
+  | { type: "claimed"; task: ClaimedTask; lane: number }
   | { type: "finished"; task: ClaimedTask; result: AttemptResult; ms: number }
   | { type: "error"; message: string };
 
@@ -56,7 +58,7 @@ export interface DroneOptions {
   store: Store;
   registry: WorkflowRegistry;
   id?: string;
-  /** Tasks run at once, over all lanes (default: defaultConcurrency). */
+  /** Tasks run at once, over the lanes open (default: DEFAULT_LANE_SLOTS per lane open). */
   concurrency?: number;
   /** Claim loops (at most the store's lanes; default: as many as the slots fill, MIN_LANE_SLOTS each). */
   lanes?: number;
@@ -65,7 +67,7 @@ export interface DroneOptions {
   /** The operator chose the lease (worker --lease): it applies to every workflow. */
   forceLease?: boolean;
   clock?: Clock;
-  /** Fires the heartbeat (tests drive it by hand). */
+  /** Fires the heartbeat and the census (tests drive it by hand). */
   ticker?: Ticker;
   /** The longest an idle drone sleeps before it looks again, however quiet the database. */
   maxIdleMs?: number;
@@ -107,14 +109,18 @@ export class Drone {
   private readonly onEvent: (event: DroneEvent) => void;
   private readonly runId: string | undefined;
   private readonly leases: LeaseKeeper;
+  private readonly ticker: Ticker;
+  /** The caller chose the concurrency: it is spread over the lanes open (else each open lane has DEFAULT_LANE_SLOTS). */
+  private readonly chosen: boolean;
   private readonly running = new Map<number, Running>();
   private readonly lanes: Lane[];
   /** Slots of limited workflows asked for by claims in flight (another lane's claim counts them). */
   private readonly claiming = new Map<string, number>();
   /** Lanes claiming now (the others finish what they hold, then wait): see the census. */
   private open: number;
-  private censusAt = -Infinity;
   private census: Promise<void> | null = null;
+  private firstCensus = true;
+  private stopCensus: () => void = () => {};
   private stopping = false;
   private loops: Promise<void>[] | null = null;
   private readonly idleAbort = new AbortController();
@@ -123,22 +129,22 @@ export class Drone {
     this.store = options.store;
     this.registry = options.registry;
     this.id = options.id ?? defaultDroneId();
+    this.chosen = options.concurrency !== undefined;
     this.concurrency = Math.max(1, options.concurrency ?? defaultConcurrency(this.store));
     const count = Math.max(1, Math.min(this.store.lanes, options.lanes ?? Math.floor(this.concurrency / MIN_LANE_SLOTS), this.concurrency));
-    this.lanes = Array.from({ length: count }, (_, index) => ({
-      index,
-      slots: Math.floor(this.concurrency / count) + (index < this.concurrency % count ? 1 : 0),
-      wakeUp: null,
-      pendingWake: false,
-    }));
-    this.open = 1; // the others open when a census finds no other drone: drones started together then share at once
+    this.lanes = Array.from({ length: count }, (_, index) => ({ index, slots: 0, wakeUp: null, pendingWake: false }));
+    // The others open when a census finds no other drone: drones started together mostly find each other
+    // before they open more than one (the first census follows the first claim that found work).
+    this.open = 1;
+    this.assignSlots();
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
     this.forceLease = options.forceLease ?? false;
     this.clock = options.clock ?? systemClock;
     this.maxIdleMs = options.maxIdleMs ?? 1_000;
     this.onEvent = options.onEvent ?? (() => {});
     this.runId = options.runId;
-    this.leases = new LeaseKeeper({ store: this.store, clock: this.clock, worker: this.id, ticker: options.ticker });
+    this.ticker = options.ticker ?? realTicker;
+    this.leases = new LeaseKeeper({ store: this.store, clock: this.clock, worker: this.id, ticker: this.ticker });
   }
 
   get active(): number {
@@ -156,13 +162,16 @@ export class Drone {
   }
 
   start(): this {
-    this.loops ??= this.lanes.map((lane) => this.claimLoop(lane));
+    if (this.loops) return this;
+    this.loops = this.lanes.map((lane) => this.claimLoop(lane));
+    if (this.lanes.length > 1) this.stopCensus = this.ticker.every(CENSUS_MS, () => this.takeCensus());
     return this;
   }
 
   /** Stops claiming; waits up to `graceMs` for running tasks, then releases their leases. */
   async stop(graceMs = 10_000): Promise<void> {
     this.stopping = true;
+    this.stopCensus();
     for (const lane of this.lanes) this.wake(lane);
     this.idleAbort.abort();
     await Promise.all(this.loops ?? []);
@@ -187,7 +196,7 @@ export class Drone {
     return new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);
-        lane.wakeUp = null;
+        if (lane.wakeUp === done) lane.wakeUp = null; // it runs twice (the wait it aborts ends too): by then the lane may wait anew
         changed.abort();
         resolve();
       };
@@ -197,10 +206,27 @@ export class Drone {
     });
   }
 
+  /** Open lanes' slots: DEFAULT_LANE_SLOTS each, or the chosen concurrency spread over them; closed lanes have none. */
+  private assignSlots(): void {
+    for (const lane of this.lanes) {
+      if (lane.index >= this.open) lane.slots = 0;
+      else if (!this.chosen) lane.slots = Math.min(DEFAULT_LANE_SLOTS, this.concurrency);
+      else lane.slots = Math.floor(this.concurrency / this.open) + (lane.index < this.concurrency % this.open ? 1 : 0);
+    }
+  }
+
+  /** A lane's free slots, within the drone's (a closed lane's tasks still run, and count). */
   private free(lane: Lane): number {
-    let busy = 0;
-    for (const running of this.running.values()) if (running.lane === lane && !running.settling) busy++;
-    return lane.slots - busy;
+    let mine = 0;
+    let all = 0;
+    for (const running of this.running.values()) {
+      if (running.settling) continue;
+      all++;
+      if (running.lane === lane) mine++;
+    }
+    let total = 0;
+    for (const { slots } of this.lanes) total += slots;
+    return Math.max(0, Math.min(lane.slots - mine, total - all));
   }
 
   /**
@@ -239,20 +265,19 @@ export class Drone {
   }
 
   /**
-   * Counts the other drones holding leases (at most every CENSUS_MS) and
-   * sets the lanes this drone claims in to its share; lanes that open or
-   * close are woken. A failed count changes nothing.
+   * Counts the other drones holding leases and sets the lanes this drone
+   * claims in to its share, and their slots; every lane is woken when they
+   * change. A failed count changes nothing (the next one may).
    */
   private takeCensus(): void {
-    const now = this.clock.now();
-    if (this.lanes.length === 1 || this.census || now - this.censusAt < CENSUS_MS) return;
-    this.censusAt = now;
+    if (this.census || this.stopping) return;
     this.census = this.store
       .countOtherLeaseHolders(this.id)
       .then((others) => {
         const open = Math.max(1, Math.min(this.lanes.length, Math.floor(this.store.lanes / (others + 1))));
-        if (open === this.open) return;
+        if (open === this.open || this.stopping) return;
         this.open = open;
+        this.assignSlots();
         for (const lane of this.lanes) this.wake(lane);
       }, () => {})
       .finally(() => (this.census = null));
@@ -262,10 +287,11 @@ export class Drone {
   private parked(lane: Lane): Promise<void> {
     if (lane.pendingWake) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      lane.wakeUp = () => {
-        lane.wakeUp = null;
+      const done = () => {
+        if (lane.wakeUp === done) lane.wakeUp = null;
         resolve();
       };
+      lane.wakeUp = done;
     });
   }
 
@@ -290,7 +316,10 @@ export class Drone {
         try {
           claimed = await this.store.claimTasks(this.id, free, this.leaseMs, { groups, runId: this.runId, lane: lane.index });
           for (const task of claimed) this.launch(task, lane);
-          if (lane.index === 0 && claimed.length > 0) this.takeCensus();
+          if (this.firstCensus && claimed.length > 0 && this.lanes.length > 1) {
+            this.firstCensus = false;
+            this.takeCensus();
+          }
         } catch (error) {
           this.onEvent({ type: "error", message: `claim failed: ${(error as Error).message}` });
         } finally {
@@ -320,7 +349,7 @@ export class Drone {
     const workflow = this.registry.get(task.workflow)!;
     const abort = new AttemptAbort();
     const started = performance.now();
-    this.onEvent({ type: "claimed", task });
+    this.onEvent({ type: "claimed", task, lane: lane.index });
     const entry: Running = { task, lane, abort, done: Promise.resolve(), settling: false };
     entry.done = runAttempt({
       store: this.store, clock: this.clock, worker: this.id, claimed: task, workflow, workflows: this.registry,
@@ -337,6 +366,7 @@ export class Drone {
       })
       .then((result) => {
         this.running.delete(task.attemptId);
+        this.store.attemptEnded(task.attemptId);
         this.onEvent({ type: "finished", task, result, ms: performance.now() - started });
         this.wake(lane);
       });

@@ -626,6 +626,8 @@ export interface Store {
 
   /** Reclaims a bounded number of expired leases, then leases up to `limit` ready tasks. */
   claimTasks(worker: string, limit: number, leaseMs: number, options?: ClaimOptions): Promise<ClaimedTask[]>;
+  /** The drone is done with an attempt it claimed (every write of it settled): the store drops what it kept for it (its lane). */
+  attemptEnded(attemptId: number): void;
   /**
    * When a claim with these options could next find work: at or before now
    * when a task is ready; otherwise the earliest expired lease to reclaim,

@@ -80,7 +80,8 @@ export const workerCommand: Command = {
       },
     });
     if (!context.values.quiet) {
-      output.out(`drone ${drone.id}: ${drone.concurrency} slots${drone.laneCount > 1 ? ` in ${drone.laneCount} write lanes` : ""}, workflows ${registry.names().join(", ")}`);
+      const lanes = drone.laneCount === 1 ? "" : concurrency === undefined ? ` (${DEFAULT_LANE_SLOTS} in each of up to ${drone.laneCount} write lanes; fewer lanes while other drones share the database)` : ` over up to ${drone.laneCount} write lanes`;
+      output.out(`drone ${drone.id}: ${drone.concurrency} slots${lanes}, workflows ${registry.names().join(", ")}`);
       output.out(`drone ${drone.id}: ${describeSharing(await sharingOf(store))}`);
     }
     if (signals > 0) await drone.stop(0).then(stop);

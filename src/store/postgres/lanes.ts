@@ -19,7 +19,6 @@
  * a renewal queued before a completion never commits after it. Writes of no
  * attempt (creating, cancelling, deciding) go through lane 0.
  */
-import { LeaseLostError } from "../../core/errors.ts";
 import type { PgGroupWriter, Write } from "./writer.ts";
 
 /** What a lane needs of its writer (tests give it their own). */
@@ -53,23 +52,30 @@ export class WriteLanes {
     });
   }
 
-  /**
-   * A write of one attempt, through its lane. `last`: the attempt's final
-   * write (completion, failure, suspension, release), after which it is
-   * forgotten; so is an attempt whose write finds its lease lost.
-   */
-  forAttempt<T>(attemptId: number, write: Write<T>, last = false): Promise<T> {
-    const lane = this.laneOf.get(attemptId);
-    if (lane === undefined) return this.writers[0]!.write(write);
-    const promise = this.writers[lane]!.write(write);
-    const forget = () => void this.laneOf.delete(attemptId);
-    promise.then(last ? forget : undefined, (error: unknown) => {
-      if (last || error instanceof LeaseLostError) forget();
-    });
-    return promise;
+  /** A write of one attempt, through its lane. */
+  forAttempt<T>(attemptId: number, write: Write<T>): Promise<T> {
+    return this.writers[this.laneOf.get(attemptId) ?? 0]!.write(write);
   }
 
-  /** Leases of several attempts: one write per lane they are in (`renewPart` queues it through `send`); the lost attempt ids of all (forgotten). */
+  /**
+   * The drone is done with the attempt: every write of it has settled (a
+   * lost attempt may never write again, so its last write cannot say so).
+   */
+  forget(attemptId: number): void {
+    this.laneOf.delete(attemptId);
+  }
+
+  /** Attempts with a lane of their own now (tests: nothing is kept for an attempt that ended). */
+  get remembered(): number {
+    return this.laneOf.size;
+  }
+
+  /**
+   * Leases of several attempts: one write per lane they are in (`renewPart`
+   * queues it through `send`); the lost attempt ids of all. A part that
+   * fails fails the renewal (the lease keeper then counts every lease as
+   * unrenewed), but only once every part has been answered.
+   */
   async renew<L extends { attemptId: number }>(
     leases: readonly L[],
     renewPart: (part: readonly L[], send: (write: Write<number[]>) => Promise<number[]>) => Promise<number[]>,
@@ -81,10 +87,10 @@ export class WriteLanes {
       if (part) part.push(lease);
       else parts.set(lane, [lease]);
     }
-    const lost = await Promise.all([...parts].map(([lane, part]) => renewPart(part, (write) => this.writers[lane]!.write(write))));
-    const all = lost.flat();
-    for (const attemptId of all) this.laneOf.delete(attemptId);
-    return all;
+    const answers = await Promise.allSettled([...parts].map(([lane, part]) => renewPart(part, (write) => this.writers[lane]!.write(write))));
+    const failed = answers.find((answer) => answer.status === "rejected");
+    if (failed) throw failed.reason;
+    return answers.flatMap((answer) => (answer.status === "fulfilled" ? answer.value : []));
   }
 
   /** Resolves once everything queued in every lane so far is committed (or failed). */

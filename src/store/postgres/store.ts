@@ -197,7 +197,7 @@ export class PostgresStore implements Store {
         eventLockKey: lockKey(`farcaster.events:${schema}`),
         channel,
         deadlineMs: options.writeDeadlineMs ?? 15_000,
-        resetPool: () => this.resetPools(),
+        resetPool: () => this.resetPools(lane),
         describe: () => target.label,
         onCommit: () => this.changes.committed(),
       });
@@ -225,11 +225,16 @@ export class PostgresStore implements Store {
     return { get restarts() { return changes.restarts; } };
   }
 
-  /** Replaces every pool (a hung batch: the partition that hangs it hangs the others too). */
-  private async resetPools(): Promise<void> {
-    const old = [this.sqlPool, ...this.lanePools];
+  /**
+   * Replaces a lane's connection whose batch hung, and the reads' (what hung
+   * one hangs them too). The other lanes keep theirs: a batch of theirs
+   * that is committing would otherwise end with its outcome unknown; if the
+   * partition hangs them as well, their own deadlines replace them.
+   */
+  private async resetPools(lane: number): Promise<void> {
+    const old = [this.sqlPool, this.lanePools[lane]!];
     this.sqlPool = connect(this.target, this.options, this.options.poolSize!);
-    this.lanePools = this.lanePools.map(() => connect(this.target, this.options, 1));
+    this.lanePools[lane] = connect(this.target, this.options, 1);
     await Promise.all(old.map((pool) => pool.close({ timeout: 0 }).catch(() => {})));
   }
 
@@ -243,9 +248,18 @@ export class PostgresStore implements Store {
     });
   }
 
-  /** A write of one attempt, through the lane that claimed it; `last`: its final write. */
-  private attemptWrite<T>(operation: string, attemptId: number, write: Omit<Write<T>, "idempotent"> & { idempotent?: boolean }, last = false): Promise<T> {
-    return this.write(operation, write, (w) => this.writers.forAttempt(attemptId, w, last));
+  /** A write of one attempt, through the lane that claimed it. */
+  private attemptWrite<T>(operation: string, attemptId: number, write: Omit<Write<T>, "idempotent"> & { idempotent?: boolean }): Promise<T> {
+    return this.write(operation, write, (w) => this.writers.forAttempt(attemptId, w));
+  }
+
+  attemptEnded(attemptId: number): void {
+    this.writers.forget(attemptId);
+  }
+
+  /** Attempts the lanes keep a lane for (tests). */
+  get attemptsInLanes(): number {
+    return this.writers.remembered;
   }
 
   private other<T>(operation: string, run: (ctx: TxContext) => Promise<T>): Promise<T> {
@@ -519,7 +533,7 @@ export class PostgresStore implements Store {
       group: COMPLETIONS as WriteGroup<unknown, CompleteResult>,
       payload,
       run: (ctx) => completeTaskTx(ctx, taskId, attemptId, payload.output),
-    }, true);
+    });
   }
 
   failTask(taskId: number, attemptId: number, error: TaskError, options: FailOptions = {}): Promise<FailResult> {
@@ -528,15 +542,15 @@ export class PostgresStore implements Store {
       tasks: [taskId],
       idempotent: true,
       run: (ctx) => failTaskTx(ctx, taskId, attemptId, error, options, this.backoff, this.random),
-    }, true);
+    });
   }
 
   suspendTask(taskId: number, attemptId: number, options: SuspendOptions): Promise<void> {
-    return this.attemptWrite("suspending a task", attemptId, { kind: "hot", tasks: [taskId], idempotent: true, run: (ctx) => suspendTaskTx(ctx, taskId, attemptId, options) }, true);
+    return this.attemptWrite("suspending a task", attemptId, { kind: "hot", tasks: [taskId], idempotent: true, run: (ctx) => suspendTaskTx(ctx, taskId, attemptId, options) });
   }
 
   releaseTask(taskId: number, attemptId: number): Promise<void> {
-    return this.attemptWrite("releasing a task", attemptId, { kind: "hot", tasks: [taskId], idempotent: true, run: (ctx) => releaseTaskTx(ctx, taskId, attemptId) }, true);
+    return this.attemptWrite("releasing a task", attemptId, { kind: "hot", tasks: [taskId], idempotent: true, run: (ctx) => releaseTaskTx(ctx, taskId, attemptId) });
   }
 
   runBudget(runId: string): Promise<RunBudget | null> {

@@ -383,6 +383,9 @@ export class SqliteStore implements Store {
     }, "claim");
   }
 
+  /** Nothing is kept per attempt: one lane. */
+  attemptEnded(_attemptId: number): void {}
+
   nextDueAt(options: ClaimOptions = {}): Promise<number | null> {
     return this.read((ctx) => nextDueTx(ctx, options));
   }
