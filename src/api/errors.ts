@@ -28,6 +28,7 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, ContentfulStatusCode>> = {
   model_misconfigured: 500,
   store_busy: 503,
   store_unreachable: 503,
+  store_closed: 503, // the server is shutting down
 };
 
 export function statusOf(error: FarcasterError): ContentfulStatusCode {

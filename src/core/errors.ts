@@ -28,6 +28,7 @@ export const ERROR_CODES = Object.freeze([
   "store_busy",
   "store_unreachable",
   "store_read_only",
+  "store_closed",
   "database_too_new",
   "database_too_old",
   "migration_failed",
@@ -283,6 +284,13 @@ export class StoreBusyError extends FarcasterError {
 export class StoreUnreachableError extends FarcasterError {
   constructor(message: string, options: { cause?: unknown } = {}) {
     super("store_unreachable", message, options);
+  }
+}
+
+/** A write asked of a store after close() (a drone or a follower left running): said plainly, not as the driver's error. */
+export class StoreClosedError extends FarcasterError {
+  constructor(operation: string) {
+    super("store_closed", `${operation}: the store is closed`);
   }
 }
 

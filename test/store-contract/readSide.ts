@@ -1,6 +1,6 @@
 /** The read side: snapshots (readRun), followers of the event log and of task output, read-only stores, closing. */
 import { describe, expect, test } from "bun:test";
-import { ReadOnlyStoreError } from "../../src/core/errors.ts";
+import { ReadOnlyStoreError, StoreClosedError } from "../../src/core/errors.ts";
 import type { Store } from "../../src/store/types.ts";
 import type { OpenDb } from "./harness.ts";
 import { claimOne, gateRequest, observe, plan, runWaitingAtGate, scheduleInput, step, until } from "./support.ts";
@@ -244,6 +244,25 @@ export function readSideContract(open: OpenDb): void {
         await s.close();
         await s.close();
       }
+    });
+
+    test("a closed store refuses a write with StoreClosedError naming it, and writes nothing", async () => {
+      const { store, another } = await open();
+      const closing = await another();
+      const run = await store.createRun(plan(["a"]));
+      const claimed = await claimOne(store);
+      await closing.close();
+      for (const [name, write] of [
+        ["claiming tasks", () => closing.claimTasks("w", 1, 1_000)],
+        ["completing a task", () => closing.completeTask(claimed.taskId, claimed.attemptId, null)],
+        ["creating a run", () => closing.createRun(plan(["b"]))],
+      ] as const) {
+        const error = await write().then(() => null, (e: unknown) => e);
+        expect({ code: (error as { code?: string })?.code, message: (error as Error)?.message }).toEqual({ code: "store_closed", message: `${name}: the store is closed` });
+        expect(error).toBeInstanceOf(StoreClosedError);
+      }
+      expect((await store.getTask(claimed.taskId)).state).toBe("running");
+      expect((await store.listRuns()).map((r) => r.id)).toEqual([run.id]);
     });
 
     test("every readRun is consistent with itself while another store completes the run's tasks", async () => {

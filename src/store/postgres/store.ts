@@ -11,7 +11,7 @@
 import type { SQL } from "bun";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "../../core/backoff.ts";
 import { systemClock, type Clock } from "../../core/clock.ts";
-import { NotFoundError, ReadOnlyStoreError, StoreUnreachableError } from "../../core/errors.ts";
+import { NotFoundError, ReadOnlyStoreError, StoreClosedError, StoreUnreachableError } from "../../core/errors.ts";
 import { UNFINISHED_RUN_STATES } from "../../core/states.ts";
 import { parseWorkplan, type RunBudget } from "../../core/workplan.ts";
 import { follow, type FollowOptions } from "../follow.ts";
@@ -241,7 +241,7 @@ export class PostgresStore implements Store {
   /** Queues a write through `send` (a lane: lanes.ts); a value the database refuses comes back as its own error. */
   private write<T>(operation: string, write: Omit<Write<T>, "idempotent"> & { idempotent?: boolean }, send: (write: Write<T>) => Promise<T> = (w) => this.writers.other(w)): Promise<T> {
     if (this.readOnly) return Promise.reject(new ReadOnlyStoreError(operation));
-    if (this.closed) return Promise.reject(new Error(`${operation}: the store is closed`));
+    if (this.closed) return Promise.reject(new StoreClosedError(operation));
     (write as Write<T>).idempotent ??= false; // the caller's object, made for this call: no copy
     return send(write as Write<T>).catch((error: unknown) => {
       throw refusedText(error) ?? error;

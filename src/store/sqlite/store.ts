@@ -11,7 +11,7 @@
 import type { Database } from "bun:sqlite";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "../../core/backoff.ts";
 import { systemClock, type Clock } from "../../core/clock.ts";
-import { NotFoundError, ReadOnlyStoreError } from "../../core/errors.ts";
+import { NotFoundError, ReadOnlyStoreError, StoreClosedError } from "../../core/errors.ts";
 import { parseWorkplan, type RunBudget } from "../../core/workplan.ts";
 import type {
   AttemptRecord,
@@ -177,6 +177,7 @@ export class SqliteStore implements Store {
   /** Queues a write for this turn's batch; resolves after the COMMIT that holds it. */
   private write<T>(operation: string, fn: (ctx: TxContext) => T, kind: WriteKind = "other", set?: SetMember): Promise<T> {
     if (this.readOnly) return Promise.reject(new ReadOnlyStoreError(operation));
+    if (this.closed) return Promise.reject(new StoreClosedError(operation));
     return this.writer.write(kind, Object.defineProperty(fn, "name", { value: operation }), set);
   }
 
