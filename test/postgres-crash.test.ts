@@ -171,7 +171,7 @@ describe.skipIf(!pgAvailable)("crash recovery on PostgreSQL with real drone proc
   // One lane (16 slots), and three write lanes of 128 (a drone alone opens them all): a lane's batch in flight
   // at the kill holds steps whose ctx.step has not returned, and only those may be lost.
   for (const shape of [
-    { name: "one write lane", slots: "16", tasks: 40, steps: 25, before: 300, held: 0 },
+    { name: "one write lane", slots: "16", tasks: 40, steps: 25, before: 300, held: null },
     { name: "three write lanes", slots: "384", tasks: 400, steps: 10, before: 300, held: 128 },
   ]) test(`every step whose ctx.step had returned before a SIGKILL is in the journal, and is never run again (${shape.name})`, async () => {
     const { store, url } = await database();
@@ -185,12 +185,12 @@ describe.skipIf(!pgAvailable)("crash recovery on PostgreSQL with real drone proc
       const last = mine.filter((l) => l.startsWith("returned ") && l.split(" ")[2] === `s${shape.steps}`);
       return new Set(mine.map((l) => l.split(" ")[1])).size - new Set(last.map((l) => l.split(" ")[1])).size;
     };
-    await until(() => lines(effects).filter((l) => l.startsWith("returned")).length >= shape.before && held() > shape.held, 20_000, "the victim to get going");
+    // (The kill follows the check at once; a count taken after it could differ: the victim writes until the signal lands.)
+    await until(() => lines(effects).filter((l) => l.startsWith("returned")).length >= shape.before && (shape.held === null || held() > shape.held), 20_000, "the victim to get going");
     victim.kill("SIGKILL");
     await victim.exited;
     const returned = lines(effects).filter((l) => l.startsWith("returned") && l.endsWith(" victim")).map((l) => l.split(" ").slice(1, 3).join(" "));
     expect(returned.length).toBeGreaterThanOrEqual(shape.before);
-    expect(held()).toBeGreaterThan(shape.held);
     const journal = new Set<string>();
     for (const task of await store.listTasks(run.id)) for (const s of await store.listSteps(task.id)) journal.add(`${task.key} ${s.key}`);
     expect(returned.filter((r) => !journal.has(r))).toEqual([]);
