@@ -9,6 +9,7 @@
  * routing itself.
  */
 import { describe, expect, test } from "bun:test";
+import { ManualTicker } from "../src/core/clock.ts";
 import { Drone } from "../src/engine/drone.ts";
 import { WorkflowRegistry } from "../src/engine/registry.ts";
 import { submitPlan } from "../src/engine/submit.ts";
@@ -65,7 +66,10 @@ describe.skipIf(!pgAvailable)("write lanes on PostgreSQL", () => {
       async (ctx) =>
         ctx.step("work", async () => {
           most = Math.max(most, ++active);
-          await Bun.sleep(2); // work that takes a while, so that tasks overlap
+          // Work that takes a while, so that the lanes' claims overlap it. (Not a wait for a condition: tasks held
+          // until a second one runs finish in pairs too fast for another lane's claim to land beside them, and the
+          // test no longer fails without the claims-in-flight count; with this it fails every time, 4 to 6 at once.)
+          await Bun.sleep(2);
           active--;
           return null;
         }),
@@ -122,11 +126,13 @@ describe.skipIf(!pgAvailable)("write lanes on PostgreSQL", () => {
     const done = await anotherDroneHolds(store);
     const { run } = await submitPlan(store, held.registry, { goal: "shared", tasks: tasksOf("held", 30) });
     const lanesClaimed: number[] = [];
-    const drone = new Drone({ store, registry: held.registry, concurrency: 6, lanes: 3, runId: run.id, onEvent: (e) => void (e.type === "claimed" && lanesClaimed.push(e.lane)) }).start();
+    const ticker = new ManualTicker(); // fires the census
+    const drone = new Drone({ store, registry: held.registry, concurrency: 6, lanes: 3, runId: run.id, ticker, onEvent: (e) => void (e.type === "claimed" && lanesClaimed.push(e.lane)) }).start();
     try {
-      // Rounds of claims while the other drone holds its lease (a census every 250 ms): lane 0 only, six at once.
+      // Rounds of claims while the other drone holds its lease, a census after each: lane 0 only, six at once.
       for (let round = 0; round < 3; round++) {
         await until(() => held.state.started === 6 * (round + 1) && held.state.running.size === 6, 20_000, `round ${round}: six tasks to run`);
+        await ticker.tick();
         expect(drone.openLanes).toBe(1);
         if (round < 2) held.release();
       }
@@ -135,7 +141,8 @@ describe.skipIf(!pgAvailable)("write lanes on PostgreSQL", () => {
 
       // The other drone finishes: a census finds this one alone and opens every lane.
       await done();
-      await until(() => drone.openLanes === 3, 20_000, "the census to open every lane");
+      await ticker.tick();
+      expect(drone.openLanes).toBe(3);
       held.release();
       await until(() => held.state.started === 24 && held.state.running.size === 6, 20_000, "the next six tasks to run");
       expect(new Set(lanesClaimed.slice(18))).toEqual(new Set([0, 1, 2]));
@@ -153,13 +160,15 @@ describe.skipIf(!pgAvailable)("write lanes on PostgreSQL", () => {
     const held = heldTasks();
     const { run } = await submitPlan(store, held.registry, { goal: "alone, then not", tasks: tasksOf("held", 800) });
     const lanesClaimed: number[] = [];
-    const drone = new Drone({ store, registry: held.registry, runId: run.id, onEvent: (e) => void (e.type === "claimed" && lanesClaimed.push(e.lane)) }).start();
+    const ticker = new ManualTicker(); // fires the census (the first one follows the first claim)
+    const drone = new Drone({ store, registry: held.registry, runId: run.id, ticker, onEvent: (e) => void (e.type === "claimed" && lanesClaimed.push(e.lane)) }).start();
     try {
       expect(drone.concurrency).toBe(384);
       await until(() => drone.openLanes === 3 && held.state.running.size === 384, 20_000, "384 tasks in three lanes");
       expect(new Set(lanesClaimed)).toEqual(new Set([0, 1, 2]));
       await anotherDroneHolds(store);
-      await until(() => drone.openLanes === 1, 20_000, "the census to close two lanes");
+      await ticker.tick();
+      expect(drone.openLanes).toBe(1);
       const before = lanesClaimed.length;
       held.release();
       await until(() => held.state.started === 384 + 128 && held.state.running.size === 128, 20_000, "lane 0's 128 tasks to run");

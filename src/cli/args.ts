@@ -6,8 +6,10 @@ import { resolve } from "node:path";
 import { ignoredMessage, locateDatabase, openStore, projectDirOf, type DbLocation, type Store, type StoreAccess } from "../store/index.ts";
 import { stringOption, type CommandContext } from "./command.ts";
 
-/** A whole number within [min, max]; `fallback` when the option is absent. */
-export function intOption(context: CommandContext, name: string, range: { min: number; max: number; fallback: number }): number {
+/** A whole number within [min, max]; `fallback` when the option is absent (undefined without one). */
+export function intOption(context: CommandContext, name: string, range: { min: number; max: number; fallback: number }): number;
+export function intOption(context: CommandContext, name: string, range: { min: number; max: number }): number | undefined;
+export function intOption(context: CommandContext, name: string, range: { min: number; max: number; fallback?: number }): number | undefined {
   const raw = stringOption(context, name);
   if (raw === undefined) return range.fallback;
   const n = Number(raw);

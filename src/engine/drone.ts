@@ -118,8 +118,11 @@ export class Drone {
   private readonly claiming = new Map<string, number>();
   /** Lanes claiming now (the others finish what they hold, then wait): see the census. */
   private open: number;
+  /** The open lanes' slots together (assignSlots). */
+  private slots = 0;
   private census: Promise<void> | null = null;
-  private firstCensus = true;
+  /** The first census follows the first claim that found work (the ticker's come every CENSUS_MS after). */
+  private firstCensus: boolean;
   private stopCensus: () => void = () => {};
   private stopping = false;
   private loops: Promise<void>[] | null = null;
@@ -136,6 +139,7 @@ export class Drone {
     // The others open when a census finds no other drone: drones started together mostly find each other
     // before they open more than one (the first census follows the first claim that found work).
     this.open = 1;
+    this.firstCensus = count > 1;
     this.assignSlots();
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
     this.forceLease = options.forceLease ?? false;
@@ -189,20 +193,36 @@ export class Drone {
     lane.wakeUp?.();
   }
 
-  /** Sleeps `ms` at most; a local wake (a slot of the lane freed) or a change in the database ends it early. */
-  private idle(lane: Lane, ms: number, since: number): Promise<void> {
-    if (lane.pendingWake || ms <= 0) return Promise.resolve();
-    const changed = new AbortController();
+  /**
+   * Resolves at the lane's next wake (at once if one is pending). `sooner`
+   * may end the wait first: it gets the resolver and returns what to undo
+   * when the wait ends.
+   */
+  private woken(lane: Lane, sooner?: (done: () => void) => () => void): Promise<void> {
+    if (lane.pendingWake) return Promise.resolve();
     return new Promise<void>((resolve) => {
+      let undo = () => {};
       const done = () => {
-        clearTimeout(timer);
-        if (lane.wakeUp === done) lane.wakeUp = null; // it runs twice (the wait it aborts ends too): by then the lane may wait anew
-        changed.abort();
+        if (lane.wakeUp === done) lane.wakeUp = null; // it may run twice (a wait it undoes ends too): by then the lane may wait anew
+        undo();
         resolve();
       };
-      const timer = setTimeout(done, ms);
       lane.wakeUp = done;
+      if (sooner) undo = sooner(done);
+    });
+  }
+
+  /** Sleeps `ms` at most; a local wake (a slot of the lane freed) or a change in the database ends it early. */
+  private idle(lane: Lane, ms: number, since: number): Promise<void> {
+    if (ms <= 0) return Promise.resolve();
+    return this.woken(lane, (done) => {
+      const changed = new AbortController();
+      const timer = setTimeout(done, ms);
       void this.store.waitForChange({ since, signal: AbortSignal.any([changed.signal, this.idleAbort.signal]), maxWaitMs: ms }).then(done, done);
+      return () => {
+        clearTimeout(timer);
+        changed.abort();
+      };
     });
   }
 
@@ -213,6 +233,7 @@ export class Drone {
       else if (!this.chosen) lane.slots = Math.min(DEFAULT_LANE_SLOTS, this.concurrency);
       else lane.slots = Math.floor(this.concurrency / this.open) + (lane.index < this.concurrency % this.open ? 1 : 0);
     }
+    this.slots = this.lanes.reduce((sum, lane) => sum + lane.slots, 0);
   }
 
   /** A lane's free slots, within the drone's (a closed lane's tasks still run, and count). */
@@ -224,9 +245,7 @@ export class Drone {
       all++;
       if (running.lane === lane) mine++;
     }
-    let total = 0;
-    for (const { slots } of this.lanes) total += slots;
-    return Math.max(0, Math.min(lane.slots - mine, total - all));
+    return Math.max(0, Math.min(lane.slots - mine, this.slots - all));
   }
 
   /**
@@ -237,9 +256,9 @@ export class Drone {
    * settling task frees its place only for its own lane, whose claim commits
    * with the task's last write: another lane's claim could commit first.
    */
-  private claimGroups(lane: Lane, free: number): ClaimGroup[] {
+  private claimGroups(lane: Lane, free: number): { groups: ClaimGroup[]; limited: ClaimGroup[] } {
     const unlimited: string[] = [];
-    const groups: ClaimGroup[] = [];
+    const limited: ClaimGroup[] = [];
     for (const name of this.registry.names()) {
       const limit = this.registry.get(name)?.limits?.concurrency;
       if (!limit) {
@@ -250,27 +269,25 @@ export class Drone {
       for (const running of this.running.values()) {
         if (running.task.workflow === name && !(running.settling && running.lane === lane)) active++;
       }
-      if (active < limit) groups.push({ workflows: [name], limit: Math.min(free, limit - active) });
+      if (active < limit) limited.push({ workflows: [name], limit: Math.min(free, limit - active) });
     }
-    if (unlimited.length > 0) groups.unshift({ workflows: unlimited, limit: free });
-    return groups;
+    return { groups: unlimited.length > 0 ? [{ workflows: unlimited, limit: free }, ...limited] : limited, limited };
   }
 
-  /** Counts (sign 1) or uncounts (-1) the slots of limited workflows a claim in flight asks for. */
-  private reserve(groups: readonly ClaimGroup[], sign: 1 | -1): void {
-    for (const { workflows, limit } of groups) {
-      const name = workflows[0]!;
-      if (workflows.length === 1 && this.registry.get(name)?.limits?.concurrency) this.claiming.set(name, (this.claiming.get(name) ?? 0) + sign * limit);
-    }
+  /** Counts (sign 1) or uncounts (-1) the slots of limited workflows (a group each) a claim in flight asks for. */
+  private reserve(limited: readonly ClaimGroup[], sign: 1 | -1): void {
+    for (const { workflows: [name], limit } of limited) this.claiming.set(name!, (this.claiming.get(name!) ?? 0) + sign * limit);
   }
 
   /**
    * Counts the other drones holding leases and sets the lanes this drone
    * claims in to its share, and their slots; every lane is woken when they
-   * change. A failed count changes nothing (the next one may).
+   * change. A failed count changes nothing (the next one may). Resolves
+   * when it is done (a manual ticker's tick waits for it).
    */
-  private takeCensus(): void {
-    if (this.census || this.stopping) return;
+  private takeCensus(): Promise<void> {
+    if (this.stopping) return Promise.resolve();
+    if (this.census) return this.census;
     this.census = this.store
       .countOtherLeaseHolders(this.id)
       .then((others) => {
@@ -281,18 +298,7 @@ export class Drone {
         for (const lane of this.lanes) this.wake(lane);
       }, () => {})
       .finally(() => (this.census = null));
-  }
-
-  /** A closed lane waits to be opened again (or the drone to stop). */
-  private parked(lane: Lane): Promise<void> {
-    if (lane.pendingWake) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const done = () => {
-        if (lane.wakeUp === done) lane.wakeUp = null;
-        resolve();
-      };
-      lane.wakeUp = done;
-    });
+    return this.census;
   }
 
   private async claimLoop(lane: Lane): Promise<void> {
@@ -303,27 +309,27 @@ export class Drone {
         return;
       }
       if (lane.index >= this.open) {
-        await this.parked(lane);
+        await this.woken(lane); // a closed lane waits to be opened again (or the drone to stop)
         lane.pendingWake = false;
         continue;
       }
       lane.pendingWake = false;
       const free = this.free(lane);
       let claimed: ClaimedTask[] = [];
-      const groups = free > 0 ? this.claimGroups(lane, free) : [];
+      const { groups, limited } = free > 0 ? this.claimGroups(lane, free) : { groups: [], limited: [] };
       if (groups.length > 0) {
-        this.reserve(groups, 1);
+        this.reserve(limited, 1);
         try {
           claimed = await this.store.claimTasks(this.id, free, this.leaseMs, { groups, runId: this.runId, lane: lane.index });
           for (const task of claimed) this.launch(task, lane);
-          if (this.firstCensus && claimed.length > 0 && this.lanes.length > 1) {
+          if (this.firstCensus && claimed.length > 0) {
             this.firstCensus = false;
-            this.takeCensus();
+            void this.takeCensus();
           }
         } catch (error) {
           this.onEvent({ type: "error", message: `claim failed: ${(error as Error).message}` });
         } finally {
-          this.reserve(groups, -1); // what it claimed is running now
+          this.reserve(limited, -1); // what it claimed is running now
         }
       }
       if (this.stopping) break;

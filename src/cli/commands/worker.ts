@@ -45,7 +45,7 @@ export const workerCommand: Command = {
     quiet: { type: "boolean", short: "q", description: "print nothing but errors" },
   },
   async run(context) {
-    const concurrency = context.values.concurrency === undefined ? undefined : intOption(context, "concurrency", { min: 1, max: 1024, fallback: DEFAULT_LANE_SLOTS });
+    const concurrency = intOption(context, "concurrency", { min: 1, max: 1024 }); // absent: the drone's default, which follows its lanes
     const leaseMs = durationOption(context, "lease", 30_000, { min: MIN_LEASE });
     const graceMs = durationOption(context, "grace", 10_000);
     const output = context.output;

@@ -105,12 +105,6 @@ export class WriteLanes {
 
   /** Batches committed and the writes they held, over all lanes. */
   get stats(): { batches: number; writes: number; retries: number } {
-    const total = { batches: 0, writes: 0, retries: 0 };
-    for (const { stats } of this.writers) {
-      total.batches += stats.batches;
-      total.writes += stats.writes;
-      total.retries += stats.retries;
-    }
-    return total;
+    return this.perLane.reduce((sum, lane) => ({ batches: sum.batches + lane.batches, writes: sum.writes + lane.writes, retries: sum.retries + lane.retries }), { batches: 0, writes: 0, retries: 0 });
   }
 }

@@ -72,6 +72,7 @@ import { emitSignalTx, selectSignal } from "./signals.ts";
 import { inList, jsonb, lockKey, Params, q } from "./sqlText.ts";
 import { recordSteps, type StepRequest } from "./steps.ts";
 import { RUN_SELECT, toRun, type RunRow } from "./rows.ts";
+import { PgConnections } from "./connections.ts";
 import { WriteLanes } from "./lanes.ts";
 import { PgGroupWriter, type Write, type WriteGroup } from "./writer.ts";
 import { describePostgres, selectDroneWorkflows, selectOpenTasks } from "./operators.ts";
@@ -110,19 +111,8 @@ export const DEFAULT_RECOVERY_LIMIT = 5;
 /** Write lanes by default: measured in bench/pg.ts (bench/README.md, "Write lanes"). */
 export const DEFAULT_PG_LANES = 3;
 const MAX_PG_LANES = 16;
-/**
- * Reads share a small pool, and each write lane has one connection of its
- * own: Bun.SQL spreads queries over every connection of a pool, and each
- * backend plans the store's statements afresh, so the fewer connections the
- * same work goes through, the less the server spends (bench/README.md,
- * "Write lanes": a pool of 2 against 4, one lane, four drones: 1.21× at
- * 20,000 tasks, 1.08× at 60,000, PostgreSQL's CPU per task down a fifth).
- */
+/** Connections for reads by default (connections.ts says why so few). */
 const DEFAULT_READ_CONNECTIONS = 2;
-
-function connect(target: PgTarget, options: PostgresStoreOptions, max: number): SQL {
-  return createPool(target, { readOnly: options.readOnly, max, applicationName: options.applicationName, connectTimeoutS: options.connectTimeoutS });
-}
 
 const UNFINISHED = inList(UNFINISHED_RUN_STATES);
 
@@ -132,10 +122,7 @@ export class PostgresStore implements Store {
   readonly target: PgTarget;
   /** The schema holding the store's tables. */
   readonly schema: string;
-  /** Reads (and the change feed's catch-up). */
-  private sqlPool: SQL;
-  /** One connection per write lane (a pool of one: Bun.SQL connects when it is first used). */
-  private lanePools: SQL[];
+  private readonly connections: PgConnections;
   private readonly clock: Clock;
   private readonly backoff: BackoffPolicy;
   private readonly random: () => number;
@@ -144,7 +131,6 @@ export class PostgresStore implements Store {
   private readonly writers: WriteLanes;
   private readonly changes: PgChangeFeed;
   private readonly followChanges;
-  private readonly options: PostgresStoreOptions;
   private readonly upkeep: Upkeep;
   private closed = false;
   private readonly closing = new AbortController();
@@ -155,24 +141,24 @@ export class PostgresStore implements Store {
     const clock = options.clock ?? systemClock;
     const lanes = options.lanes ?? DEFAULT_PG_LANES;
     if (!Number.isSafeInteger(lanes) || lanes < 1 || lanes > MAX_PG_LANES) throw new RangeError(`lanes must be a whole number from 1 to ${MAX_PG_LANES} (got ${lanes})`);
-    options = { ...options, lanes, poolSize: options.poolSize ?? DEFAULT_READ_CONNECTIONS };
-    const pool = connect(target, options, options.poolSize!);
+    const connecting = { readOnly: options.readOnly, applicationName: options.applicationName, connectTimeoutS: options.connectTimeoutS, readConnections: options.poolSize ?? DEFAULT_READ_CONNECTIONS };
+    const pool = PgConnections.readPool(target, connecting);
     try {
       const info = options.readOnly
         ? await checkVersion(pool, target, options.migrations)
         : await migrate(pool, target, () => clock.now(), { create: (options.access ?? "create") === "create", migrations: options.migrations });
-      return new PostgresStore(target, pool, info.schema, options);
+      return new PostgresStore(target, new PgConnections(target, connecting, lanes, pool), info.schema, lanes, options);
     } catch (error) {
       await pool.close({ timeout: 0 }).catch(() => {});
       throw isConnectionError(error) || (error as { errno?: string })?.errno?.startsWith("28") || (error as { errno?: string })?.errno === "3D000" ? unreachable(target, error) : error;
     }
   }
 
-  private constructor(target: PgTarget, pool: SQL, schema: string, options: PostgresStoreOptions) {
+  private constructor(target: PgTarget, connections: PgConnections, schema: string, lanes: number, options: PostgresStoreOptions) {
     this.target = target;
     this.schema = schema;
-    this.sqlPool = pool;
-    this.options = options;
+    this.connections = connections;
+    this.lanes = lanes;
     this.readOnly = options.readOnly ?? false;
     this.clock = options.clock ?? systemClock;
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
@@ -181,23 +167,21 @@ export class PostgresStore implements Store {
     this.upkeep = new Upkeep({ recoveryLimit: this.recoveryLimit });
     const channel = `farcaster_${schema}`.slice(0, 63);
     this.changes = new PgChangeFeed({
-      pool: () => this.sqlPool,
+      pool: () => this.connections.reads,
       connectListener: () => createPool(target, { max: 1, readOnly: this.readOnly, applicationName: `${options.applicationName ?? "farcaster"}:listen` }),
       channel,
       probeIntervalMs: options.probeIntervalMs,
       probeTimeoutMs: options.probeTimeoutMs,
     });
     this.followChanges = { token: () => this.changes.token(), wait: (since: number, signal: AbortSignal | undefined, maxWaitMs: number) => this.changes.wait(since, signal, maxWaitMs, true) };
-    this.lanes = options.lanes ?? 1;
-    this.lanePools = Array.from({ length: this.lanes }, () => connect(target, options, 1));
     const writer = (_: unknown, lane: number) =>
       new PgGroupWriter({
-        pool: () => this.lanePools[lane]!,
+        pool: () => this.connections.lane(lane),
         clock: this.clock,
         eventLockKey: lockKey(`farcaster.events:${schema}`),
         channel,
         deadlineMs: options.writeDeadlineMs ?? 15_000,
-        resetPool: () => this.resetPools(lane),
+        resetPool: () => this.connections.reset(lane),
         describe: () => target.label,
         onCommit: () => this.changes.committed(),
       });
@@ -216,26 +200,13 @@ export class PostgresStore implements Store {
 
   /** The pool (tests and the bench read the database behind the store through it). */
   get sql(): SQL {
-    return this.sqlPool;
+    return this.connections.reads;
   }
 
   /** The change feed's listener: how many times it was (re)subscribed (tests end it and watch it come back). */
   get listener(): { readonly restarts: number } {
     const changes = this.changes;
     return { get restarts() { return changes.restarts; } };
-  }
-
-  /**
-   * Replaces a lane's connection whose batch hung, and the reads' (what hung
-   * one hangs them too). The other lanes keep theirs: a batch of theirs
-   * that is committing would otherwise end with its outcome unknown; if the
-   * partition hangs them as well, their own deadlines replace them.
-   */
-  private async resetPools(lane: number): Promise<void> {
-    const old = [this.sqlPool, this.lanePools[lane]!];
-    this.sqlPool = connect(this.target, this.options, this.options.poolSize!);
-    this.lanePools[lane] = connect(this.target, this.options, 1);
-    await Promise.all(old.map((pool) => pool.close({ timeout: 0 }).catch(() => {})));
   }
 
   /** Queues a write through `send` (a lane: lanes.ts); a value the database refuses comes back as its own error. */
@@ -269,7 +240,7 @@ export class PostgresStore implements Store {
   /** A read of one statement (or several that need no common snapshot). */
   private async read<T>(fn: (sql: SQL) => Promise<T>): Promise<T> {
     try {
-      return await fn(this.sqlPool);
+      return await fn(this.connections.reads);
     } catch (error) {
       throw this.wrap(error);
     }
@@ -278,7 +249,7 @@ export class PostgresStore implements Store {
   /** A read of several statements in one snapshot. */
   private async snapshot<T>(fn: (sql: SQL) => Promise<T>): Promise<T> {
     try {
-      return (await this.sqlPool.begin("ISOLATION LEVEL REPEATABLE READ READ ONLY", (tx) => fn(tx))) as T;
+      return (await this.connections.reads.begin("ISOLATION LEVEL REPEATABLE READ READ ONLY", (tx) => fn(tx))) as T;
     } catch (error) {
       throw this.wrap(error);
     }
@@ -660,7 +631,7 @@ export class PostgresStore implements Store {
     this.closing.abort();
     await this.writers.drain();
     await this.changes.close();
-    await Promise.all([this.sqlPool, ...this.lanePools].map((pool) => pool.close({ timeout: 5 }).catch(() => {})));
+    await this.connections.close();
   }
 
   get isClosed(): boolean {
