@@ -43,6 +43,33 @@ export function jsonTextContract(open: OpenDb): void {
       expect(await store.getTask(second.taskId)).toMatchObject({ state: "ready", failReason: null });
     });
 
+    test("texts shaped like array syntax, quotes and escapes read back exactly through the batched writes of several tasks", async () => {
+      const { store } = await open();
+      // What an array literal or a JSON array of strings must escape: quotes, backslashes, braces, commas, the word NULL.
+      const odd = ['say "hi"', "back\\slash \\", "{a,b}", "NULL", "", "  spaced  ", "comma, here", "😀 pair", "new\nline"];
+      const specs = odd.map((text, i) => ({ id: `t${i}`, title: text || "untitled", description: text, input: { text, nul: "a\u0000b", cut: `x${LONE}` } }));
+      const run = await store.createRun(tasks(...specs));
+      const claimed = await store.claimTasks("w", odd.length, 10_000);
+      expect(claimed).toHaveLength(odd.length);
+      const byKey = new Map(specs.map((spec, i) => [spec.id, odd[i]!]));
+      // Queued together, so the stores that batch write them in one statement each.
+      await Promise.all(claimed.map((task) => {
+        const text = byKey.get(task.key)!;
+        return store.recordStep(task.taskId, task.attemptId, step(`step ${text}`, 1, { input: { text }, output: { text, cut: `y${LONE}`, nul: "\u0000" } }));
+      }));
+      await Promise.all(claimed.map((task) => store.appendLogs(task.taskId, task.attemptId, [{ stream: "stdout", text: `log ${byKey.get(task.key)!}` }])));
+      await Promise.all(claimed.map((task) => store.completeTask(task.taskId, task.attemptId, { text: byKey.get(task.key)!, cut: `z${LONE}` })));
+      for (const task of claimed) {
+        const text = byKey.get(task.key)!;
+        const read = await store.getTask(task.taskId);
+        expect(read).toMatchObject({ key: task.key, title: text || "untitled", description: text, input: { text, nul: "a\u0000b", cut: `x${LONE}` } });
+        expect(read.output).toEqual({ text, cut: `z${LONE}` });
+        expect(await store.listSteps(task.taskId)).toMatchObject([{ key: `step ${text}`, input: { text }, output: { text, cut: `y${LONE}`, nul: "\u0000" } }]);
+        expect((await store.listLogs(task.taskId)).map((log) => log.text)).toEqual([`log ${text}`]);
+      }
+      expect((await store.getRun(run.id)).state).toBe("succeeded");
+    });
+
     test("a schedule fire that failed with a lone surrogate in its error is counted by the metrics and listed in the schedule's history", async () => {
       const { store, clock } = await open();
       const schedule = await store.createSchedule(scheduleInput("cut"), "t");

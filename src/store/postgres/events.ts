@@ -16,6 +16,7 @@ import type { SQL } from "bun";
 import type { EventRecord } from "../types.ts";
 import type { PendingEvent } from "./context.ts";
 import { toEvent, type EventRow } from "./rows.ts";
+import { intArray, textArray, textArraySql } from "./arrays.ts";
 import { Params, q } from "./sqlText.ts";
 
 export async function insertEvents(sql: SQL, lockKey: number, events: readonly PendingEvent[]): Promise<void> {
@@ -27,17 +28,17 @@ export async function insertEvents(sql: SQL, lockKey: number, events: readonly P
       sql,
       `INSERT INTO events (at, type, actor, run_id, task_id, attempt_id, data)
        SELECT e.at, e.type, e.actor, e.run_id, e.task_id, e.attempt_id, e.data
-       FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[])
+       FROM unnest($1::bigint[], ${textArraySql("$2")}, ${textArraySql("$3")}, ${textArraySql("$4")}, $5::bigint[], $6::bigint[], ${textArraySql("$7")})
          WITH ORDINALITY AS e(at, type, actor, run_id, task_id, attempt_id, data, n)
        ORDER BY e.n`,
       [
-        events.map((e) => e.at),
-        events.map((e) => e.type),
-        events.map((e) => e.actor),
-        events.map((e) => e.runId),
-        events.map((e) => e.taskId),
-        events.map((e) => e.attemptId),
-        events.map((e) => e.data),
+        intArray(events.map((e) => e.at)),
+        textArray(events.map((e) => e.type)),
+        textArray(events.map((e) => e.actor)),
+        textArray(events.map((e) => e.runId)),
+        intArray(events.map((e) => e.taskId)),
+        intArray(events.map((e) => e.attemptId)),
+        textArray(events.map((e) => e.data)),
       ],
     ),
   ]);

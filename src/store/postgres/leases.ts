@@ -12,6 +12,7 @@ import { appendEvent, type TxContext } from "./context.ts";
 import { openGate } from "./gates.ts";
 import { failForGood, type FencedTask } from "./outcomes.ts";
 import { waitForSignal } from "./signals.ts";
+import { intArray } from "./arrays.ts";
 import { num, Params, q } from "./sqlText.ts";
 import { writeStep } from "./steps.ts";
 
@@ -119,7 +120,7 @@ export async function renewLeasesTx(ctx: TxContext, worker: string, leases: read
      ),
      beat AS (UPDATE attempts a SET heartbeat_at = $1 FROM renewed r WHERE a.id = r.attempt_id)
      SELECT attempt_id FROM renewed`,
-    [ctx.now, worker, leases.map((l) => l.taskId), leases.map((l) => l.attemptId), leases.map((l) => l.leaseMs)],
+    [ctx.now, worker, intArray(leases.map((l) => l.taskId)), intArray(leases.map((l) => l.attemptId)), intArray(leases.map((l) => l.leaseMs))],
   );
   const held = new Set(renewed.map((row) => num(row.attempt_id)));
   return leases.filter((lease) => !held.has(lease.attemptId)).map((lease) => lease.attemptId);

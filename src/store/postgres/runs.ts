@@ -8,6 +8,7 @@ import type { ValidWorkplan } from "../../core/workplan.ts";
 import type { CreatedRun, CreateRunOptions, RunRecord } from "../types.ts";
 import { appendEvent, type TxContext } from "./context.ts";
 import { RUN_SELECT, toRun, type RunRow } from "./rows.ts";
+import { intArray, textArray, textArraySql } from "./arrays.ts";
 import { inList, jsonb, num, q, toJson } from "./sqlText.ts";
 
 /** Runs still before their plan's tasks run: applying the plan starts them. */
@@ -68,24 +69,25 @@ async function insertTasks(ctx: TxContext, runId: string, valid: ValidWorkplan):
                         state, pending_deps, available_at, created_at, updated_at)
      SELECT $1, u.key, u.title, u.description, u.workflow, u.input, u.scope, u.priority, u.max_attempts, u.timeout_ms,
             u.state, u.pending_deps, $2, $2, $2
-     FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::int[], $11::bigint[], $12::text[], $13::int[])
+     FROM unnest(${textArraySql("$3")}, ${textArraySql("$4")}, ${textArraySql("$5")}, ${textArraySql("$6")}, ${textArraySql("$7")}, ${textArraySql("$8")},
+                 $9::int[], $10::int[], $11::bigint[], ${textArraySql("$12")}, $13::int[])
        WITH ORDINALITY AS u(key, title, description, workflow, input, scope, priority, max_attempts, timeout_ms, state, pending_deps, n)
      ORDER BY u.n
      RETURNING id, key`,
     [
       runId,
       ctx.now,
-      tasks.map((t) => t.id),
-      tasks.map((t) => t.title),
-      tasks.map((t) => t.description ?? null),
-      tasks.map((t) => t.workflow),
-      tasks.map((t) => JSON.stringify(t.input ?? {})),
-      tasks.map((t) => toJson(t.scope)),
-      tasks.map((t) => t.priority ?? 0),
-      tasks.map((t) => (t.retries ?? 0) + 1),
-      tasks.map((t) => t.timeout ?? null),
-      tasks.map((t) => (t.after.length === 0 ? "ready" : "blocked")),
-      tasks.map((t) => t.after.length),
+      textArray(tasks.map((t) => t.id)),
+      textArray(tasks.map((t) => t.title)),
+      textArray(tasks.map((t) => t.description ?? null)),
+      textArray(tasks.map((t) => t.workflow)),
+      textArray(tasks.map((t) => JSON.stringify(t.input ?? {}))),
+      textArray(tasks.map((t) => toJson(t.scope))),
+      intArray(tasks.map((t) => t.priority ?? 0)),
+      intArray(tasks.map((t) => (t.retries ?? 0) + 1)),
+      intArray(tasks.map((t) => t.timeout ?? null)),
+      textArray(tasks.map((t) => (t.after.length === 0 ? "ready" : "blocked"))),
+      intArray(tasks.map((t) => t.after.length)),
     ],
   );
   const ids = new Map(rows.map((row) => [row.key, row.id]));
@@ -97,7 +99,7 @@ async function insertTasks(ctx: TxContext, runId: string, valid: ValidWorkplan):
       to.push(ids.get(dep)!);
     }
   }
-  if (from.length > 0) await q(ctx.sql, "INSERT INTO task_deps (task_id, depends_on) SELECT * FROM unnest($1::bigint[], $2::bigint[])", [from, to]);
+  if (from.length > 0) await q(ctx.sql, "INSERT INTO task_deps (task_id, depends_on) SELECT * FROM unnest($1::bigint[], $2::bigint[])", [intArray(from), intArray(to)]);
   if (tasks.some((t) => t.after.length === 0)) ctx.ready = true;
 }
 

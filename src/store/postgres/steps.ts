@@ -11,6 +11,7 @@
 import { LeaseLostError } from "../../core/errors.ts";
 import type { StepWrite } from "../types.ts";
 import type { TxContext } from "./context.ts";
+import { intArray, textArray, textArraySql } from "./arrays.ts";
 import { q, toJson } from "./sqlText.ts";
 import { STEP_INSERT, STEP_UPSERT } from "../stepSql.ts";
 
@@ -32,12 +33,13 @@ function alreadyRecorded(taskId: number, key: string): Error {
  * no row is written twice by the statement.
  */
 export async function recordSteps(ctx: TxContext, requests: readonly StepRequest[]): Promise<StepOutcome[]> {
-  const column = <T>(pick: (r: StepRequest) => T) => requests.map(pick);
+  const ints = (pick: (r: StepRequest) => number | null | undefined) => intArray(requests.map(pick));
+  const texts = (pick: (r: StepRequest) => string | null) => textArray(requests.map(pick));
   const rows = await q<{ n: string; held: boolean; written: boolean; mine: boolean }>(
     ctx.sql,
     `WITH i AS (
-       SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[],
-                            $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[])
+       SELECT * FROM unnest($1::bigint[], $2::bigint[], ${textArraySql("$3")}, $4::int[], ${textArraySql("$5")}, ${textArraySql("$6")},
+                            ${textArraySql("$7")}, ${textArraySql("$8")}, ${textArraySql("$9")}, $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[])
          WITH ORDINALITY AS i(task_id, attempt_id, key, seq, kind, status, input, output, error, started_at, ended_at, usage_in, usage_out, n)
      ),
      held AS (
@@ -55,19 +57,19 @@ export async function recordSteps(ctx: TxContext, requests: readonly StepRequest
        ${ctx.replay ? "EXISTS (SELECT 1 FROM steps s WHERE s.task_id = i.task_id AND s.key = i.key AND s.attempt_id = i.attempt_id AND s.status = i.status)" : "false"} AS mine
      FROM i ORDER BY i.n`,
     [
-      column((r) => r.taskId),
-      column((r) => r.attemptId),
-      column((r) => r.step.key),
-      column((r) => r.step.seq),
-      column((r) => r.step.kind),
-      column((r) => r.step.status),
-      column((r) => toJson(r.step.input)),
-      column((r) => toJson(r.step.output)),
-      column((r) => toJson(r.step.error)),
-      column((r) => r.step.startedAt),
-      column((r) => r.step.endedAt),
-      column((r) => r.step.usage?.inputTokens ?? null),
-      column((r) => r.step.usage?.outputTokens ?? null),
+      ints((r) => r.taskId),
+      ints((r) => r.attemptId),
+      texts((r) => r.step.key),
+      ints((r) => r.step.seq),
+      texts((r) => r.step.kind),
+      texts((r) => r.step.status),
+      texts((r) => toJson(r.step.input)),
+      texts((r) => toJson(r.step.output)),
+      texts((r) => toJson(r.step.error)),
+      ints((r) => r.step.startedAt),
+      ints((r) => r.step.endedAt),
+      ints((r) => r.step.usage?.inputTokens),
+      ints((r) => r.step.usage?.outputTokens),
     ],
   );
   return rows.map((row, index): StepOutcome => {
