@@ -5,7 +5,7 @@
  * or an array literal must escape kept as written.
  */
 import { describe, expect, test } from "bun:test";
-import { intArray, textArray, textArraySql } from "../src/store/postgres/arrays.ts";
+import { intArray, textArray } from "../src/store/postgres/arrays.ts";
 import { pgAdmin, pgAvailable } from "./fixtures/pg.ts";
 
 const LONE = "\ud800";
@@ -20,20 +20,26 @@ describe.skipIf(!pgAvailable)("array parameters on PostgreSQL", () => {
 
   test("texts come back in order and exactly, whatever they hold", async () => {
     const values = ['"', "\\", "{a,b}", "NULL", null, "", "null", '{"k":"v \\"q\\" \\\\u0000 \\\\ud800"}', "😀", "a\nb\tc", undefined, "ﾃｽﾄ"];
-    const [row] = await pgAdmin().unsafe(`SELECT ${textArraySql("$1")} AS a`, [textArray(values)]);
+    const [row] = await pgAdmin().unsafe("SELECT $1::text[] AS a", [textArray(values)]);
     expect(row.a).toEqual(values.map((value) => value ?? null));
   });
 
-  test("a raw lone surrogate, which PostgreSQL's JSON refuses, becomes U+FFFD as Bun.SQL's own text encoding makes it, and the rest are kept", async () => {
+  test("a raw lone surrogate becomes U+FFFD, as Bun.SQL's own text encoding makes it, and the rest are kept", async () => {
     const values = [`cut ${LONE}`, "whole 😀", `${LONE}`];
-    const [row] = await pgAdmin().unsafe(`SELECT ${textArraySql("$1")} AS a, $2::text AS bun`, [textArray(values), `cut ${LONE}`]);
+    const [row] = await pgAdmin().unsafe("SELECT $1::text[] AS a, $2::text AS bun", [textArray(values), `cut ${LONE}`]);
     expect(row.a).toEqual(["cut \uFFFD", "whole 😀", "\uFFFD"]);
     expect(row.a[0]).toBe(row.bun);
   });
 
+  test("control characters, which JSON.stringify would escape as an array literal does not read them, are kept", async () => {
+    const values = ["tab\there", "line\nbreak", "bell\u0007", 'both "\n\\"', "ok"];
+    const [row] = await pgAdmin().unsafe("SELECT $1::text[] AS a", [textArray(values)]);
+    expect(row.a).toEqual(values);
+  });
+
   test("ten thousand texts keep their order", async () => {
     const values = Array.from({ length: 10_000 }, (_, i) => `v${i}`);
-    const [row] = await pgAdmin().unsafe(`SELECT ${textArraySql("$1")} AS a`, [textArray(values)]);
+    const [row] = await pgAdmin().unsafe("SELECT $1::text[] AS a", [textArray(values)]);
     expect(row.a).toEqual(values);
   });
 });

@@ -7,16 +7,12 @@
  * the largest single item in a drone's profile, about a sixth of its CPU
  * per task (bench/README.md, "Array parameters").
  *
- * - Integers go as the literal `{1,2,NULL}`, bound where the statement says
- *   `$n::bigint[]` (or `int[]`): PostgreSQL parses it as that array.
- * - Texts go as one JSON array of strings, made by JSON.stringify (native,
- *   and it escapes in one pass), and the statement turns it back into text[]
- *   with `textArraySql`. Every string comes back exactly as it was, NUL and
- *   lone surrogates included: a JSON text (JSON.stringify's output) holds
- *   them as escapes, which the outer JSON escapes again. A raw lone surrogate
- *   in a string (an identifier cut in the middle of an emoji) is not valid
- *   JSON for PostgreSQL; it becomes U+FFFD, as UTF-8 encoding makes it when
- *   Bun.SQL sends a string.
+ * Both go as the text of an array literal (`{1,2,NULL}`, `{"a","b"}`),
+ * bound where the statement says `$n::bigint[]` or `$n::text[]`, which
+ * PostgreSQL parses as it parses what Bun.SQL would have sent: the server's
+ * work is the same. Tried first: texts as one JSON array, turned into text[]
+ * by json_array_elements_text. It cost the drone less still, and the server
+ * more than it saved (bench/pg.ts, four workers: 0.96× the commit before).
  */
 
 /**
@@ -30,21 +26,29 @@ export function intArray(values: readonly (number | string | null | undefined)[]
   return "{" + values.join(",") + "}"; // native, about twice as fast as appending element by element
 }
 
-/** Texts (null: NULL) as one JSON array, to bind where `textArraySql` reads it. */
+/** Control characters: JSON.stringify escapes them in ways an array literal reads differently (\n, \u0000). */
+const CONTROL = /[\u0000-\u001f]/;
+const QUOTED = /[\\"]/g;
+
+/**
+ * A PostgreSQL array literal of texts (null: NULL), to bind as `$n::text[]`.
+ * JSON.stringify quotes a string the way an array literal does (a
+ * backslash before `"` and `\`) unless the string holds a control
+ * character or a lone surrogate: then each element is quoted here.
+ */
 export function textArray(values: readonly (string | null | undefined)[]): string {
-  let wellFormed = true;
   for (const value of values) {
-    if (typeof value === "string" && !value.isWellFormed()) {
-      wellFormed = false;
-      break;
-    }
+    if (typeof value !== "string" || CONTROL.test(value) || !value.isWellFormed()) return quoteEach(values);
   }
-  const texts = wellFormed ? values : values.map((value) => (typeof value === "string" ? value.toWellFormed() : value));
-  // undefined in an array is written as null by JSON.stringify.
-  return JSON.stringify(texts);
+  return "{" + JSON.stringify(values).slice(1, -1) + "}";
 }
 
-/** SQL for the text[] a bound `textArray` value holds, its order kept. */
-export function textArraySql(param: string): string {
-  return `ARRAY(SELECT v FROM json_array_elements_text(${param}::text::json) WITH ORDINALITY AS x(v, n) ORDER BY n)`;
+function quoteEach(values: readonly (string | null | undefined)[]): string {
+  let literal = "{";
+  for (let i = 0; i < values.length; i++) {
+    if (i > 0) literal += ",";
+    const value = values[i];
+    literal += value === null || value === undefined ? "NULL" : '"' + value.toWellFormed().replace(QUOTED, "\\$&") + '"';
+  }
+  return literal + "}";
 }

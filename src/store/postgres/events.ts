@@ -16,7 +16,7 @@ import type { SQL } from "bun";
 import type { EventRecord } from "../types.ts";
 import type { PendingEvent } from "./context.ts";
 import { toEvent, type EventRow } from "./rows.ts";
-import { intArray, textArray, textArraySql } from "./arrays.ts";
+import { intArray, textArray } from "./arrays.ts";
 import { Params, q } from "./sqlText.ts";
 
 export async function insertEvents(sql: SQL, lockKey: number, events: readonly PendingEvent[]): Promise<void> {
@@ -28,7 +28,7 @@ export async function insertEvents(sql: SQL, lockKey: number, events: readonly P
       sql,
       `INSERT INTO events (at, type, actor, run_id, task_id, attempt_id, data)
        SELECT e.at, e.type, e.actor, e.run_id, e.task_id, e.attempt_id, e.data
-       FROM unnest($1::bigint[], ${textArraySql("$2")}, ${textArraySql("$3")}, ${textArraySql("$4")}, $5::bigint[], $6::bigint[], ${textArraySql("$7")})
+       FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[])
          WITH ORDINALITY AS e(at, type, actor, run_id, task_id, attempt_id, data, n)
        ORDER BY e.n`,
       [

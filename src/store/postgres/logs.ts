@@ -8,7 +8,7 @@ import type { SQL } from "bun";
 import type { LogEntry, LogRecord } from "../types.ts";
 import type { TxContext } from "./context.ts";
 import { toLog, type LogRow } from "./rows.ts";
-import { intArray, textArray, textArraySql } from "./arrays.ts";
+import { intArray, textArray } from "./arrays.ts";
 import { num, pgText, q } from "./sqlText.ts";
 
 export interface LogRequest {
@@ -35,7 +35,7 @@ export async function appendLogs(ctx: TxContext, requests: readonly LogRequest[]
   }
   const kept = await q<{ task_id: string; n: string }>(
     ctx.sql,
-    `WITH l AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], ${textArraySql("$4")}, ${textArraySql("$5")}) WITH ORDINALITY AS l(task_id, attempt_id, at, stream, text, n)),
+    `WITH l AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[]) WITH ORDINALITY AS l(task_id, attempt_id, at, stream, text, n)),
      held AS (
        SELECT t.id, t.attempt_id FROM tasks t WHERE t.state = 'running' AND (t.id, t.attempt_id) IN (SELECT task_id, attempt_id FROM l)
        ORDER BY t.id FOR SHARE OF t

@@ -17,7 +17,7 @@ import { parseWorkplan } from "../../core/workplan.ts";
 import type { CompleteResult, FailOptions, FailResult, TaskError } from "../types.ts";
 import { appendEvent, closeTasks, type TxContext } from "./context.ts";
 import { applyPlan } from "./runs.ts";
-import { intArray, textArray, textArraySql } from "./arrays.ts";
+import { intArray, textArray } from "./arrays.ts";
 import { inList, num, q } from "./sqlText.ts";
 
 export interface FencedTask {
@@ -45,7 +45,7 @@ type DoneRow = { n: number; id: string | null; run_id: string | null; key: strin
 export async function completeTasks(ctx: TxContext, requests: readonly CompleteRequest[]): Promise<CompleteOutcome[]> {
   const rows = await q<DoneRow>(
     ctx.sql,
-    `WITH i AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], ${textArraySql("$3")}) WITH ORDINALITY AS i(task_id, attempt_id, output, n)),
+    `WITH i AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[]) WITH ORDINALITY AS i(task_id, attempt_id, output, n)),
      done AS (
        UPDATE tasks t SET state = 'succeeded', output = i.output, attempt_id = NULL, lease_expires_at = NULL, finished_at = $4, updated_at = $4
        FROM i WHERE t.id = i.task_id AND t.attempt_id = i.attempt_id AND t.state = 'running' AND t.key <> '${PLANNING_TASK_KEY}'

@@ -8,7 +8,7 @@ import type { ValidWorkplan } from "../../core/workplan.ts";
 import type { CreatedRun, CreateRunOptions, RunRecord } from "../types.ts";
 import { appendEvent, type TxContext } from "./context.ts";
 import { RUN_SELECT, toRun, type RunRow } from "./rows.ts";
-import { intArray, textArray, textArraySql } from "./arrays.ts";
+import { intArray, textArray } from "./arrays.ts";
 import { inList, jsonb, num, q, toJson } from "./sqlText.ts";
 
 /** Runs still before their plan's tasks run: applying the plan starts them. */
@@ -69,8 +69,8 @@ async function insertTasks(ctx: TxContext, runId: string, valid: ValidWorkplan):
                         state, pending_deps, available_at, created_at, updated_at)
      SELECT $1, u.key, u.title, u.description, u.workflow, u.input, u.scope, u.priority, u.max_attempts, u.timeout_ms,
             u.state, u.pending_deps, $2, $2, $2
-     FROM unnest(${textArraySql("$3")}, ${textArraySql("$4")}, ${textArraySql("$5")}, ${textArraySql("$6")}, ${textArraySql("$7")}, ${textArraySql("$8")},
-                 $9::int[], $10::int[], $11::bigint[], ${textArraySql("$12")}, $13::int[])
+     FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                 $9::int[], $10::int[], $11::bigint[], $12::text[], $13::int[])
        WITH ORDINALITY AS u(key, title, description, workflow, input, scope, priority, max_attempts, timeout_ms, state, pending_deps, n)
      ORDER BY u.n
      RETURNING id, key`,

@@ -11,7 +11,7 @@
 import { LeaseLostError } from "../../core/errors.ts";
 import type { StepWrite } from "../types.ts";
 import type { TxContext } from "./context.ts";
-import { intArray, textArray, textArraySql } from "./arrays.ts";
+import { intArray, textArray } from "./arrays.ts";
 import { q, toJson } from "./sqlText.ts";
 import { STEP_INSERT, STEP_UPSERT } from "../stepSql.ts";
 
@@ -38,8 +38,8 @@ export async function recordSteps(ctx: TxContext, requests: readonly StepRequest
   const rows = await q<{ n: string; held: boolean; written: boolean; mine: boolean }>(
     ctx.sql,
     `WITH i AS (
-       SELECT * FROM unnest($1::bigint[], $2::bigint[], ${textArraySql("$3")}, $4::int[], ${textArraySql("$5")}, ${textArraySql("$6")},
-                            ${textArraySql("$7")}, ${textArraySql("$8")}, ${textArraySql("$9")}, $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[])
+       SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::int[], $5::text[], $6::text[],
+                            $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[])
          WITH ORDINALITY AS i(task_id, attempt_id, key, seq, kind, status, input, output, error, started_at, ended_at, usage_in, usage_out, n)
      ),
      held AS (
