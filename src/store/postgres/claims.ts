@@ -55,22 +55,55 @@ export interface ClaimRequest {
 }
 
 export async function claimReady(ctx: TxContext, request: ClaimRequest): Promise<ClaimedTask[]> {
+  const statement = claimStatement(ctx.now, request);
+  if (!statement) return [];
+  const { worker, leaseMs } = request;
+  const rows = await q<ClaimedRow>(ctx.sql, statement.text, statement.values);
+  const expiresAt = ctx.now + leaseMs;
+  return rows.map((task) => {
+    const taskId = num(task.id);
+    const attemptId = num(task.attempt_id);
+    if (task.old_attempt !== null) {
+      appendEvent(ctx, { type: "task.lease_expired", actor: worker, runId: task.run_id, taskId, attemptId: num(task.old_attempt), data: { owner: task.old_owner ?? "", crashes: task.crashes } });
+    }
+    appendEvent(ctx, { type: "task.started", actor: worker, runId: task.run_id, taskId, attemptId, data: { attempt: task.attempts } });
+    return {
+      taskId,
+      attemptId,
+      runId: task.run_id,
+      key: task.key,
+      workflow: task.workflow,
+      input: fromJson(task.input),
+      attempt: task.attempts,
+      maxAttempts: task.max_attempts,
+      timeoutMs: num(task.timeout_ms),
+      leaseExpiresAt: expiresAt,
+      feedback: fromJson(task.feedback) ?? [],
+      scope: fromJson(task.scope),
+      title: task.title,
+      description: task.description,
+      cwd: task.cwd,
+      deps: Object.fromEntries((task.deps ?? []).map(([key, output]) => [key, fromJson(output)])),
+    };
+  });
+}
+
+/** The claim's statement and its parameters; null when there is nothing to claim for. (Tests explain it.) */
+export function claimStatement(now: number, request: ClaimRequest): { text: string; values: unknown[] } | null {
   const { worker, limit, leaseMs } = request;
   const groups = request.groups.map((group, index) => ({ ...group, index })).filter((group) => group.limit > 0);
-  if (limit <= 0 || groups.length === 0) return [];
+  if (limit <= 0 || groups.length === 0) return null;
   const named = groups.flatMap((group) => group.workflows.map((name) => ({ name, index: group.index, limit: group.limit })));
   const any = groups.filter((group) => group.workflows.length === 0);
   const p = new Params();
-  for (const value of [worker, ctx.now, ctx.now + leaseMs, limit, request.recoveryLimit]) p.add(value);
+  for (const value of [worker, now, now + leaseMs, limit, request.recoveryLimit]) p.add(value);
   const names = p.add(named.map((n) => n.name));
   const namedGroups = p.add(named.map((n) => n.index));
   const namedLimits = p.add(named.map((n) => n.limit));
   const anyGroups = p.add(any.map((g) => g.index));
   const anyLimits = p.add(any.map((g) => g.limit));
   const byRun = request.runId === undefined ? "" : `AND t.run_id = ${p.add(request.runId)}`;
-  const rows = await q<ClaimedRow>(
-    ctx.sql,
-    `WITH g AS (SELECT * FROM unnest(${names}::text[], ${namedGroups}::int[], ${namedLimits}::int[]) AS g(name, grp, lim)),
+  const text = `WITH g AS (SELECT * FROM unnest(${names}::text[], ${namedGroups}::int[], ${namedLimits}::int[]) AS g(name, grp, lim)),
      a AS (SELECT * FROM unnest(${anyGroups}::int[], ${anyLimits}::int[]) AS a(grp, lim)),
      ready AS (
        SELECT c.id, c.priority, c.available_at, g.grp FROM g CROSS JOIN LATERAL (
@@ -132,34 +165,6 @@ export async function claimReady(ctx: TxContext, request: ClaimRequest): Promise
      SELECT l.*, r.cwd,
        (SELECT json_agg(json_build_array(d.key, d.output) ORDER BY d.key) FROM task_deps e JOIN tasks d ON d.id = e.depends_on WHERE e.task_id = l.id) AS deps
      FROM leased l JOIN runs r ON r.id = l.run_id
-     ORDER BY l.attempt_id`,
-    p.values,
-  );
-  const expiresAt = ctx.now + leaseMs;
-  return rows.map((task) => {
-    const taskId = num(task.id);
-    const attemptId = num(task.attempt_id);
-    if (task.old_attempt !== null) {
-      appendEvent(ctx, { type: "task.lease_expired", actor: worker, runId: task.run_id, taskId, attemptId: num(task.old_attempt), data: { owner: task.old_owner ?? "", crashes: task.crashes } });
-    }
-    appendEvent(ctx, { type: "task.started", actor: worker, runId: task.run_id, taskId, attemptId, data: { attempt: task.attempts } });
-    return {
-      taskId,
-      attemptId,
-      runId: task.run_id,
-      key: task.key,
-      workflow: task.workflow,
-      input: fromJson(task.input),
-      attempt: task.attempts,
-      maxAttempts: task.max_attempts,
-      timeoutMs: num(task.timeout_ms),
-      leaseExpiresAt: expiresAt,
-      feedback: fromJson(task.feedback) ?? [],
-      scope: fromJson(task.scope),
-      title: task.title,
-      description: task.description,
-      cwd: task.cwd,
-      deps: Object.fromEntries((task.deps ?? []).map(([key, output]) => [key, fromJson(output)])),
-    };
-  });
+     ORDER BY l.attempt_id`;
+  return { text, values: p.values };
 }

@@ -48,7 +48,7 @@ export async function completeTasks(ctx: TxContext, requests: readonly CompleteR
     `WITH i AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[]) WITH ORDINALITY AS i(task_id, attempt_id, output, n)),
      done AS (
        UPDATE tasks t SET state = 'succeeded', output = i.output, attempt_id = NULL, lease_expires_at = NULL, finished_at = $4, updated_at = $4
-       FROM i WHERE t.id = i.task_id AND t.attempt_id = i.attempt_id AND t.state = 'running' AND t.key <> '${PLANNING_TASK_KEY}'
+       FROM i WHERE t.id = i.task_id AND t.attempt_id = i.attempt_id AND t.key <> '${PLANNING_TASK_KEY}' -- running: see BATCH_FENCE
        RETURNING t.id, t.run_id, t.key, t.lease_owner, i.attempt_id, i.n
      ),
      ended AS (UPDATE attempts a SET state = 'succeeded', ended_at = $4 FROM done d WHERE a.id = d.attempt_id),

@@ -42,9 +42,10 @@ export async function recordSteps(ctx: TxContext, requests: readonly StepRequest
                             $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[])
          WITH ORDINALITY AS i(task_id, attempt_id, key, seq, kind, status, input, output, error, started_at, ended_at, usage_in, usage_out, n)
      ),
+     -- The fence of a batch names the attempt, not the state (see BATCH_FENCE in sqlText.ts).
      held AS (
        SELECT t.id FROM tasks t JOIN i ON t.id = i.task_id AND t.attempt_id = i.attempt_id
-       WHERE t.state = 'running' ORDER BY t.id FOR SHARE OF t
+       ORDER BY t.id FOR SHARE OF t
      ),
      written AS (
        ${STEP_INSERT}
