@@ -106,35 +106,39 @@ export function claimStatement(now: number, request: ClaimRequest): { text: stri
   const text = `WITH g AS (SELECT * FROM unnest(${names}::text[], ${namedGroups}::int[], ${namedLimits}::int[]) AS g(name, grp, lim)),
      a AS (SELECT * FROM unnest(${anyGroups}::int[], ${anyLimits}::int[]) AS a(grp, lim)),
      ready AS (
-       SELECT c.id, c.priority, c.available_at, g.grp FROM g CROSS JOIN LATERAL (
-         SELECT t.id, t.priority, t.available_at FROM tasks t
+       SELECT c.*, g.grp, g.lim FROM g CROSS JOIN LATERAL (
+         SELECT t.id, t.priority, t.available_at, t.attempts FROM tasks t
          WHERE t.state = 'ready' AND t.workflow = g.name AND t.available_at <= $2 ${byRun}
          ORDER BY t.priority DESC, t.available_at, t.id LIMIT g.lim FOR UPDATE SKIP LOCKED) c
      ),
      ready_any AS (
-       SELECT c.id, c.priority, c.available_at, a.grp FROM a CROSS JOIN LATERAL (
-         SELECT t.id, t.priority, t.available_at FROM tasks t
+       SELECT c.*, a.grp, a.lim FROM a CROSS JOIN LATERAL (
+         SELECT t.id, t.priority, t.available_at, t.attempts FROM tasks t
          WHERE t.state = 'ready' AND t.available_at <= $2 ${byRun}
          ORDER BY t.priority DESC, t.available_at, t.id LIMIT a.lim FOR UPDATE SKIP LOCKED) c
      ),
      expired AS (
-       SELECT t.id, t.priority, t.attempt_id, t.lease_owner, t.workflow FROM tasks t
+       SELECT t.id, t.priority, t.attempts, t.attempt_id, t.lease_owner, t.workflow FROM tasks t
        WHERE t.state = 'running' AND t.lease_expires_at < $2 AND t.crashes < $5 ${byRun}
          AND (EXISTS (SELECT 1 FROM a) OR t.workflow IN (SELECT name FROM g))
        ORDER BY t.lease_expires_at LIMIT ${CLAIM_RECLAIM_BATCH} FOR UPDATE SKIP LOCKED
      ),
+     -- An expired lease goes to its workflow's group, else to the first group of any workflow.
+     expired_in AS (
+       SELECT e.*, x.grp, x.lim FROM expired e CROSS JOIN LATERAL (
+         SELECT x.grp, x.lim FROM (SELECT 0 AS named, g.grp, g.lim FROM g WHERE g.name = e.workflow UNION ALL SELECT 1, a.grp, a.lim FROM a) x
+         ORDER BY x.named, x.grp LIMIT 1) x
+     ),
+     -- Each candidate carries its group's room (lim) and the task's attempts so far: nothing below looks them up again.
      candidates AS (
        SELECT DISTINCT ON (c.id) c.* FROM (
-         SELECT id, priority, available_at, grp, NULL::bigint AS old_attempt, NULL::text AS old_owner FROM ready
-         UNION ALL SELECT id, priority, available_at, grp, NULL, NULL FROM ready_any
-         UNION ALL SELECT e.id, e.priority, $2::bigint, coalesce((SELECT min(g.grp) FROM g WHERE g.name = e.workflow), (SELECT min(a.grp) FROM a)),
-           e.attempt_id, e.lease_owner FROM expired e
+         SELECT id, priority, available_at, attempts, grp, lim, NULL::bigint AS old_attempt, NULL::text AS old_owner FROM ready
+         UNION ALL SELECT id, priority, available_at, attempts, grp, lim, NULL, NULL FROM ready_any
+         UNION ALL SELECT id, priority, $2::bigint, attempts, grp, lim, attempt_id, lease_owner FROM expired_in
        ) c ORDER BY c.id, c.grp -- a task two groups could take counts in the first
      ),
      ranked AS (
-       SELECT c.*, row_number() OVER (PARTITION BY c.grp ORDER BY c.priority DESC, c.available_at, c.id) AS rn,
-         coalesce((SELECT min(g.lim) FROM g WHERE g.grp = c.grp), (SELECT min(a.lim) FROM a WHERE a.grp = c.grp)) AS lim
-       FROM candidates c
+       SELECT c.*, row_number() OVER (PARTITION BY c.grp ORDER BY c.priority DESC, c.available_at, c.id) AS rn FROM candidates c
      ),
      -- The attempt ids (the fencing tokens) are drawn here, in claim order (a volatile function in the select
      -- list runs after ORDER BY and LIMIT), so every write below joins picked by key: an INSERT's RETURNING
@@ -147,7 +151,7 @@ export function claimStatement(now: number, request: ClaimRequest): { text: stri
      ),
      opened AS (
        INSERT INTO attempts (id, task_id, number, worker, state, started_at, heartbeat_at) OVERRIDING SYSTEM VALUE
-       SELECT p.attempt_id, p.id, t.attempts + 1, $1, 'running', $2, $2 FROM picked p JOIN tasks t ON t.id = p.id
+       SELECT p.attempt_id, p.id, p.attempts + 1, $1, 'running', $2, $2 FROM picked p
      ),
      crashed AS (
        UPDATE attempts a SET state = 'crashed', ended_at = $2, error = ${LEASE_EXPIRED_ERROR}
