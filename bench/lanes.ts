@@ -7,22 +7,31 @@
  * lanes a drone should open and how many slots a lane needs
  * (src/store/postgres/lanes.ts, src/engine/drone.ts).
  *
+ * --farcaster-b DIR runs another checkout's engine and store beside, with
+ * this harness (the A/B of two commits): each round runs both for every
+ * configuration, the order alternating, and the report adds each round's
+ * this ÷ that. Besides the drone's own CPU it reports the machine's (every
+ * process, PostgreSQL's backends included) over the same window, per job:
+ * the server's time is most of a job's cost.
+ *
  * Prints a report (or --json) and exits 0: it is a report, not a test.
  *
  * usage: bun run bench/lanes.ts [--tasks 20000] [--rounds 2] [--configs 1x128,2x64,3x43,2x128,3x128,4x128]
- *                               [--url postgres://postgres@127.0.0.1:5432/test] [--json]
+ *                               [--farcaster-b DIR] [--url postgres://postgres@127.0.0.1:5432/test] [--json]
  */
 import { SQL } from "bun";
-import { join } from "node:path";
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { count } from "./lib/args.ts";
+import { busyMs } from "./lib/cpu.ts";
 import { commitInfo, describeMachine, machine } from "./lib/machine.ts";
 import { Children } from "./lib/procs.ts";
-import { median } from "./lib/stats.ts";
+import { median, spread } from "./lib/stats.ts";
 import { fixed, int, table } from "./lib/table.ts";
-import { Drone } from "../src/engine/drone.ts";
-import { loadWorkflows } from "../src/engine/registry.ts";
-import { PostgresStore } from "../src/store/postgres/store.ts";
+import type { Drone as DroneClass } from "../src/engine/drone.ts";
+import type { loadWorkflows as LoadWorkflows } from "../src/engine/registry.ts";
+import type { PostgresStore as PostgresStoreClass } from "../src/store/postgres/store.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const DEFAULT_URL = process.env.FARCASTER_BENCH_PG ?? "postgres://postgres@127.0.0.1:5432/test";
@@ -33,13 +42,23 @@ interface Result {
   jobsPerSecond: number;
   writesPerBatch: number;
   cpuUsPerJob: number;
+  /** Every process's CPU in the drone's window (PostgreSQL's included) ÷ jobs; null without /proc/stat. */
+  machineCpuUsPerJob: number | null;
 }
 
 if (process.argv[2] === "--one") await one(process.argv.slice(3));
 else await main();
 
-/** One measurement, in this process: `--one URL LANES SLOTS TASKS`; prints a Result as JSON. */
-async function one([url, lanesArg, slotsArg, tasksArg]: string[]): Promise<void> {
+/**
+ * One measurement, in this process: `--one URL LANES SLOTS TASKS [ROOT]`, with
+ * the engine and store of the checkout at ROOT (default: this one's); prints
+ * a Result as JSON.
+ */
+async function one([url, lanesArg, slotsArg, tasksArg, rootArg]: string[]): Promise<void> {
+  const root = rootArg ?? ROOT;
+  const { Drone } = (await import(join(root, "src/engine/drone.ts"))) as { Drone: typeof DroneClass };
+  const { loadWorkflows } = (await import(join(root, "src/engine/registry.ts"))) as { loadWorkflows: typeof LoadWorkflows };
+  const { PostgresStore } = (await import(join(root, "src/store/postgres/store.ts"))) as { PostgresStore: typeof PostgresStoreClass };
   const lanes = Number(lanesArg);
   const slots = Number(slotsArg);
   const tasks = Number(tasksArg);
@@ -49,18 +68,20 @@ async function one([url, lanesArg, slotsArg, tasksArg]: string[]): Promise<void>
   target.searchParams.set("schema", schema);
   const store = await PostgresStore.open(target.toString(), { lanes });
   try {
-    const registry = await loadWorkflows({ dirs: [join(ROOT, "bench", "workflows")] });
+    const registry = await loadWorkflows({ dirs: [join(root, "bench", "workflows")] });
     const run = await store.createRun({
       goal: "bench",
       tasks: Array.from({ length: tasks }, (_, i) => ({ id: `t${i}`, title: "t", workflow: "bench-noop", input: { steps: 1 } })),
     });
     const before = { ...store.writeStats };
     const cpu = process.cpuUsage();
+    const busy = busyMs();
     const started = performance.now();
     const drone = new Drone({ store, registry, concurrency: lanes * slots, lanes }).start();
     while ((await store.getRun(run.id)).state !== "succeeded") await Bun.sleep(10);
     const seconds = (performance.now() - started) / 1000;
     const used = process.cpuUsage(cpu);
+    const busyAfter = busyMs();
     await drone.stop(1_000);
     const batches = store.writeStats.batches - before.batches;
     const result: Result = {
@@ -69,6 +90,7 @@ async function one([url, lanesArg, slotsArg, tasksArg]: string[]): Promise<void>
       jobsPerSecond: tasks / seconds,
       writesPerBatch: (store.writeStats.writes - before.writes) / batches,
       cpuUsPerJob: (used.user + used.system) / tasks,
+      machineCpuUsPerJob: busy === null || busyAfter === null ? null : ((busyAfter - busy) * 1000) / tasks,
     };
     console.log(JSON.stringify(result));
   } finally {
@@ -84,6 +106,7 @@ async function main(): Promise<void> {
       tasks: { type: "string", default: "20000" },
       rounds: { type: "string", default: "2" },
       configs: { type: "string", default: "1x128,2x64,3x43,2x128,3x128,4x128" },
+      "farcaster-b": { type: "string" },
       url: { type: "string", default: DEFAULT_URL },
       json: { type: "boolean", default: false },
     },
@@ -98,35 +121,75 @@ async function main(): Promise<void> {
     }
     return { lanes: Number(match[1]), slots: Number(match[2]) };
   });
+  const checkouts = [{ name: "farcaster", root: ROOT }];
+  const other = values["farcaster-b"];
+  if (other !== undefined) {
+    const root = resolve(other);
+    if (!existsSync(join(root, "src", "store", "postgres", "store.ts"))) {
+      console.error(`--farcaster-b: ${root} is not a Farcaster checkout with a PostgreSQL store (no src/store/postgres/store.ts)`);
+      process.exit(2);
+    }
+    checkouts.push({ name: "farcaster-b", root });
+  }
   const children = new Children();
   const results = new Map<string, Result[]>();
+  const keyOf = (checkout: string, lanes: number, slots: number) => `${checkout} ${lanes}x${slots}`;
   try {
     for (let round = 0; round < rounds; round++) {
       for (let i = 0; i < configs.length; i++) {
         const { lanes, slots } = configs[(i + round) % configs.length]!;
-        const { value } = await children.json<Result>([process.execPath, import.meta.path, "--one", values.url, String(lanes), String(slots), String(tasks)], `lanes ${lanes}x${slots}`, { cwd: ROOT });
-        const key = `${lanes}x${slots}`;
-        results.set(key, [...(results.get(key) ?? []), value]);
-        if (!values.json) console.error(`round ${round + 1}/${rounds}: ${lanes} × ${slots}: ${int(value.jobsPerSecond)} jobs/s`);
+        // The checkouts alternate which goes first, round by round.
+        for (const checkout of round % 2 === 0 ? checkouts : [...checkouts].reverse()) {
+          const { value } = await children.json<Result>(
+            [process.execPath, import.meta.path, "--one", values.url, String(lanes), String(slots), String(tasks), checkout.root],
+            `${checkout.name} lanes ${lanes}x${slots}`,
+            { cwd: ROOT },
+          );
+          const key = keyOf(checkout.name, lanes, slots);
+          results.set(key, [...(results.get(key) ?? []), value]);
+          if (!values.json) console.error(`round ${round + 1}/${rounds}: ${checkout.name} ${lanes} × ${slots}: ${int(value.jobsPerSecond)} jobs/s`);
+        }
       }
     }
   } finally {
     children.kill();
   }
-  const rows = configs.map(({ lanes, slots }) => {
-    const sample = results.get(`${lanes}x${slots}`) ?? [];
-    const pick = (f: (r: Result) => number) => median(sample.map(f));
-    return { lanes, slots, jobsPerSecond: pick((r) => r.jobsPerSecond), writesPerBatch: pick((r) => r.writesPerBatch), cpuUsPerJob: pick((r) => r.cpuUsPerJob), all: sample.map((r) => Math.round(r.jobsPerSecond)) };
+  const rows = checkouts.flatMap((checkout) =>
+    configs.map(({ lanes, slots }) => {
+      const sample = results.get(keyOf(checkout.name, lanes, slots)) ?? [];
+      const pick = (f: (r: Result) => number | null) => median(sample.map(f).filter((v): v is number => v !== null));
+      return {
+        checkout: checkout.name,
+        lanes,
+        slots,
+        jobsPerSecond: pick((r) => r.jobsPerSecond),
+        writesPerBatch: pick((r) => r.writesPerBatch),
+        cpuUsPerJob: pick((r) => r.cpuUsPerJob),
+        machineCpuUsPerJob: pick((r) => r.machineCpuUsPerJob),
+        all: sample.map((r) => Math.round(r.jobsPerSecond)),
+      };
+    }),
+  );
+  // Each round's own pair: this checkout's jobs/s over the other's.
+  const ratios = checkouts.length < 2 ? [] : configs.map(({ lanes, slots }) => {
+    const a = results.get(keyOf("farcaster", lanes, slots)) ?? [];
+    const b = results.get(keyOf("farcaster-b", lanes, slots)) ?? [];
+    return { lanes, slots, ...spread(a.map((r, i) => r.jobsPerSecond / b[i]!.jobsPerSecond)) };
   });
   if (values.json) {
-    console.log(JSON.stringify({ machine: machine(), commit: commitInfo(ROOT), tasks, rounds, rows }, null, 2));
+    console.log(JSON.stringify({ machine: machine(), commit: commitInfo(ROOT), checkouts, tasks, rounds, rows, ratios }, null, 2));
     return;
   }
-  console.log(`# Write lanes × slots, one drone on PostgreSQL\n\n${describeMachine(machine())}; commit ${commitInfo(ROOT)}; ${int(tasks)} one-step tasks, ${rounds} round(s)\n`);
+  const b = checkouts[1];
+  console.log(`# Write lanes × slots, one drone on PostgreSQL\n\n${describeMachine(machine())}; commit ${commitInfo(ROOT)}${b ? `; farcaster-b: ${b.root} (${commitInfo(b.root)})` : ""}; ${int(tasks)} one-step tasks, ${rounds} round(s)\n`);
   console.log(
     table(
-      ["lanes × slots", "jobs/s (median)", "each round", "writes per batch", "worker CPU µs/job"],
-      rows.map((r) => [`${r.lanes} × ${r.slots}`, int(r.jobsPerSecond), r.all.map(int).join(" / "), fixed(r.writesPerBatch, 0), int(r.cpuUsPerJob)]),
+      [...(b ? ["checkout"] : []), "lanes × slots", "jobs/s (median)", "each round", "writes per batch", "worker CPU µs/job", "machine CPU µs/job"],
+      rows.map((r) => [...(b ? [r.checkout] : []), `${r.lanes} × ${r.slots}`, int(r.jobsPerSecond), r.all.map(int).join(" / "), fixed(r.writesPerBatch, 0), int(r.cpuUsPerJob), int(r.machineCpuUsPerJob)]),
     ),
   );
+  if (ratios.length > 0) {
+    console.log("\n" + table(["lanes × slots", "farcaster ÷ farcaster-b (each round's own pair)"], ratios.map((r) => [`${r.lanes} × ${r.slots}`, `${fixed(r.median, 2)} (${fixed(r.min, 2)}–${fixed(r.max, 2)})`])));
+  }
+  console.log("\nmachine CPU: every process's CPU time in the drone's window (the drone, PostgreSQL's backends, anything else running) ÷ jobs, from /proc/stat");
 }

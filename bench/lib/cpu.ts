@@ -18,7 +18,8 @@ export interface CpuShare {
 
 const USER_HZ_MS = 10; // /proc/stat counts in 1/100 s
 
-function busyMs(): number | null {
+/** Busy time of all CPUs so far (every process, the hypervisor's steal; kernel threads left out), or null where /proc/stat is missing. */
+export function busyMs(): number | null {
   if (!existsSync("/proc/stat")) return null;
   const fields = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
   // user nice system idle iowait irq softirq steal …: processes' time, and time the hypervisor gave to others.
