@@ -143,7 +143,7 @@ async function main(): Promise<void> {
           const { value } = await children.json<Result>(
             [process.execPath, import.meta.path, "--one", values.url, String(lanes), String(slots), String(tasks), checkout.root],
             `${checkout.name} lanes ${lanes}x${slots}`,
-            { cwd: ROOT },
+            { cwd: checkout.root }, // the registry also loads the workflows of the directory it runs in
           );
           const key = keyOf(checkout.name, lanes, slots);
           results.set(key, [...(results.get(key) ?? []), value]);
