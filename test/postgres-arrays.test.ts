@@ -18,10 +18,24 @@ describe.skipIf(!pgAvailable)("array parameters on PostgreSQL", () => {
     expect(row.empty).toBe(0);
   });
 
-  test("texts come back in order and exactly, whatever they hold", async () => {
-    const values = ['"', "\\", "{a,b}", "NULL", null, "", "null", '{"k":"v \\"q\\" \\\\u0000 \\\\ud800"}', "😀", "a\nb\tc", undefined, "ﾃｽﾄ"];
+  test("texts an array literal must quote come back in order and exactly, NULL apart from the texts \"NULL\" and \"null\"", async () => {
+    // None of these needs quoting one by one: the literal is JSON.stringify's, as the check on it says.
+    const values = ['"', "\\", '\\"', "{a,b}", "NULL", null, "", "null", '{"k":"v \\"q\\" \\\\u0000 \\\\ud800"}', "😀", "  spaced  ", "a,b", "\u2028 \u00e9 \u007f", undefined, "ﾃｽﾄ"];
+    const literal = textArray(values);
+    expect(literal).toBe("{" + JSON.stringify(values).slice(1, -1) + "}");
+    const [row] = await pgAdmin().unsafe("SELECT $1::text[] AS a", [literal]);
+    expect(row.a).toEqual(values.map((value) => value ?? null));
+  });
+
+  test("texts that need quoting one by one (a control character) keep NULLs and every other text too", async () => {
+    const values = ['"', "\\", "{a,b}", "NULL", null, "", "null", "tab\there", undefined];
     const [row] = await pgAdmin().unsafe("SELECT $1::text[] AS a", [textArray(values)]);
     expect(row.a).toEqual(values.map((value) => value ?? null));
+  });
+
+  test("a value that is not a string (a JavaScript workflow's step named 7) is sent as its text", async () => {
+    const [row] = await pgAdmin().unsafe("SELECT $1::text[] AS a", [textArray([7 as unknown as string, "x"])]);
+    expect(row.a).toEqual(["7", "x"]);
   });
 
   test("a raw lone surrogate becomes U+FFFD, as Bun.SQL's own text encoding makes it, and the rest are kept", async () => {

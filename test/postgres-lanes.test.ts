@@ -39,7 +39,10 @@ describe.skipIf(!pgAvailable)("write lanes on PostgreSQL", () => {
     });
     const registry = new WorkflowRegistry().register(wf);
     const { run } = await submitPlan(store, registry, { goal: "lanes", tasks: tasksOf("two-steps", 300) });
-    const drone = new Drone({ store, registry, concurrency: 6, lanes: 3 }).start();
+    // Six slots: lane 0 claims all six before the census opens the others with two each, so lanes 1 and 2
+    // wait for a slot of the drone's that lane 0's tasks free. Their wait is ended by those tasks settling,
+    // not by a timer: with a long maxIdleMs the run finishes only if it is.
+    const drone = new Drone({ store, registry, concurrency: 6, lanes: 3, maxIdleMs: 60_000 }).start();
     expect(drone.laneCount).toBe(3);
     await until(async () => (await store.getRun(run.id)).state === "succeeded", 30_000, "the run to finish");
     expect(drone.openLanes).toBe(3);

@@ -374,7 +374,7 @@ export class Drone {
 
   /** How long to sleep: until the store says a claim could find something, at most maxIdleMs. */
   private async idleFor(groups: ClaimGroup[]): Promise<number> {
-    if (groups.length === 0) return this.maxIdleMs; // only limited workflows, each at its limit: a finishing task wakes the loop
+    if (groups.length === 0) return this.maxIdleMs; // nothing to claim for (every limited workflow at its limit, or none registered): a task of this lane settling or a commit ends the wait
     try {
       const due = await this.store.nextDueAt({ groups, runId: this.runId });
       return due === null ? this.maxIdleMs : Math.min(this.maxIdleMs, due - this.clock.now());

@@ -5,7 +5,8 @@
  * included: for the JSON texts a batch carries (step inputs and outputs,
  * completions, event data), which are full of quotes to escape, that was
  * the largest single item in a drone's profile, about a sixth of its CPU
- * per task (bench/README.md, "Array parameters").
+ * per task (bench/README.md, "Array parameters, and plans that statistics
+ * turned bad").
  *
  * Both go as the text of an array literal (`{1,2,NULL}`, `{"a","b"}`),
  * bound where the statement says `$n::bigint[]` or `$n::text[]`, which
@@ -34,10 +35,14 @@ const QUOTED = /[\\"]/g;
  * A PostgreSQL array literal of texts (null: NULL), to bind as `$n::text[]`.
  * JSON.stringify quotes a string the way an array literal does (a
  * backslash before `"` and `\`) unless the string holds a control
- * character or a lone surrogate: then each element is quoted here.
+ * character or a lone surrogate: then each element is quoted here. A null
+ * comes out unquoted, `null`, which an array literal reads as NULL (the
+ * text "null" stays quoted). Anything else is made a string first (a
+ * JavaScript workflow may name a step with a number).
  */
 export function textArray(values: readonly (string | null | undefined)[]): string {
   for (const value of values) {
+    if (value === null || value === undefined) continue;
     if (typeof value !== "string" || CONTROL.test(value) || !value.isWellFormed()) return quoteEach(values);
   }
   return "{" + JSON.stringify(values).slice(1, -1) + "}";
@@ -48,7 +53,7 @@ function quoteEach(values: readonly (string | null | undefined)[]): string {
   for (let i = 0; i < values.length; i++) {
     if (i > 0) literal += ",";
     const value = values[i];
-    literal += value === null || value === undefined ? "NULL" : '"' + value.toWellFormed().replace(QUOTED, "\\$&") + '"';
+    literal += value === null || value === undefined ? "NULL" : '"' + String(value).toWellFormed().replace(QUOTED, "\\$&") + '"';
   }
   return literal + "}";
 }

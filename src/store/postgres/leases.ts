@@ -2,8 +2,10 @@
  * Leases: keeping them (heartbeats), giving them back (suspend, release),
  * and the upkeep that takes them from drones that died (reclaim), wakes
  * sleepers and answers when a claim could next find work. Every write for a
- * running task carries its fence, (task id, attempt id, state = running), in
- * the statement that writes, and zero rows means the lease was lost.
+ * running task carries its fence, (task id, attempt id), in the statement
+ * that writes (a task holds an attempt id exactly while it runs; batched
+ * statements say no more, see BATCH_FENCE in sqlText.ts), and zero rows
+ * means the lease was lost.
  */
 import { LeaseLostError } from "../../core/errors.ts";
 import type { ClaimOptions, LeaseRenewal, SuspendOptions } from "../types.ts";
