@@ -6,11 +6,12 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import type { Subprocess } from "bun";
 import { existsSync, readFileSync } from "node:fs";
+import { getPriority } from "node:os";
 import { join } from "node:path";
 import { GateNotPendingError, LeaseLostError, NotFoundError, PlanInvalidError } from "../src/core/errors.ts";
 import { loadWorkflowDir, WorkflowRegistry } from "../src/engine/registry.ts";
 import { submitPlan } from "../src/engine/submit.ts";
-import { SharedSqliteStore, socketPathFor } from "../src/store/sqlite/shared/store.ts";
+import { CLIENT_NICENESS, SharedSqliteStore, socketPathFor } from "../src/store/sqlite/shared/store.ts";
 import { decode, encodeRequest, fromWireError, requestArgs, toWireError } from "../src/store/sqlite/shared/wire.ts";
 import type { StepWrite } from "../src/store/types.ts";
 import { ENTRY } from "./cli-helpers.ts";
@@ -175,6 +176,29 @@ describe("worker processes sharing one writer", () => {
   afterEach(() => {
     for (const proc of spawned.splice(0)) proc.kill("SIGKILL");
   });
+
+  test("a worker that writes through another worker's host yields the CPU to it: its niceness goes up by CLIENT_NICENESS, the host's stays", async () => {
+    const { path } = freshRealTimeStore();
+    const start = (id: string) => {
+      const proc = Bun.spawn([process.execPath, ENTRY, "worker", "--db", path, "--workflows", FIXTURES, "--id", id], { stdout: "pipe", stderr: "pipe" });
+      spawned.push(proc);
+      const out = { text: "" };
+      void (async () => {
+        const decoder = new TextDecoder();
+        for await (const chunk of proc.stdout) out.text += decoder.decode(chunk, { stream: true });
+      })();
+      return { proc, out };
+    };
+    const host = start("h1");
+    await until(() => host.out.text.includes("writes here for others"), 20_000, "the first worker to host");
+    const client = start("c1");
+    await until(() => client.out.text.includes("writes through the host"), 20_000, "the second to join it");
+    const own = getPriority(0);
+    await until(() => getPriority(client.proc.pid) === Math.min(19, own + CLIENT_NICENESS), 5_000, "the client to lower its priority");
+    expect(getPriority(host.proc.pid)).toBe(own);
+    for (const w of [host, client]) w.proc.kill("SIGTERM");
+    expect(await Promise.all([host.proc.exited, client.proc.exited])).toEqual([0, 0]);
+  }, 60_000);
 
   test("SIGKILL of the hosting worker: another takes over, and every step whose ctx.step returned is kept and never run again", async () => {
     const { store, path } = freshRealTimeStore();

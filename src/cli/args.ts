@@ -47,11 +47,11 @@ export function commandWorkflows(context: CommandContext): Promise<WorkflowRegis
  * a reader never writes or migrates, and neither a reader nor a decider
  * creates a database that is not there.
  */
-export function openCommandStore(context: CommandContext, access: StoreAccess, options: { share?: boolean } = {}): Promise<Store> {
+export function openCommandStore(context: CommandContext, access: StoreAccess, options: { share?: boolean; clientNiceness?: number } = {}): Promise<Store> {
   const flag = stringOption(context, "db");
   const location = locateDatabase(flag);
   noteLocation(context, location);
-  return openStore({ db: flag, access, share: options.share, location });
+  return openStore({ db: flag, access, share: options.share, clientNiceness: options.clientNiceness, location });
 }
 
 /** Databases passed over already named on stderr (a command that opens its store twice says so once). */

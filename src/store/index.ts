@@ -161,6 +161,8 @@ export interface OpenStoreOptions {
    * process per file with the others on this machine (sqlite/shared/store.ts).
    */
   share?: boolean;
+  /** With `share`: niceness this process adds to itself once it writes through another's host (SharingOptions.clientNiceness). */
+  clientNiceness?: number;
   /** Where the database is, when the caller has looked already (the CLI, which names it): not looked up again. */
   location?: DbLocation;
 }
@@ -178,7 +180,7 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
   }
   const settings = { sync: parseSyncMode(options.sync ?? process.env.FARCASTER_SYNC), clock: options.clock };
   if (access === "read") return new SqliteStore(db, { ...settings, readOnly: true });
-  return options.share ? new SharedSqliteStore(db, settings) : new SqliteStore(db, settings);
+  return options.share ? new SharedSqliteStore(db, { ...settings, clientNiceness: options.clientNiceness }) : new SqliteStore(db, settings);
 }
 
 

@@ -6,6 +6,7 @@
 import { UsageError } from "../../core/errors.ts";
 import { DEFAULT_LANE_SLOTS, Drone, type DroneEvent } from "../../engine/drone.ts";
 import { DEFAULT_PG_LANES } from "../../store/postgres/store.ts";
+import { CLIENT_NICENESS } from "../../store/sqlite/shared/store.ts";
 import { commandWorkflows, durationOption, intOption, openCommandStore } from "../args.ts";
 import { COMMON_OPTIONS, stringOption, type Command } from "../command.ts";
 import { paint, type Output } from "../output.ts";
@@ -70,7 +71,8 @@ export const workerCommand: Command = {
     const id = stringOption(context, "id");
     if (id !== undefined && id.trim() === "") throw new UsageError("--id needs a name for this drone, such as --id builder-1 (leave it out for host:pid:random)");
     const registry = await commandWorkflows(context);
-    const store = await openCommandStore(context, "create", { share: true });
+    // A worker that writes through another worker's host yields the CPU to it (CLIENT_NICENESS).
+    const store = await openCommandStore(context, "create", { share: true, clientNiceness: CLIENT_NICENESS });
     drone = new Drone({
       store, registry, concurrency, leaseMs,
       forceLease: stringOption(context, "lease") !== undefined,

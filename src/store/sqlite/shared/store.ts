@@ -29,7 +29,7 @@
  */
 import { createHash } from "node:crypto";
 import { unlinkSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { getPriority, setPriority, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Store } from "../../types.ts";
 import { SqliteStore, type SqliteStoreOptions } from "../store.ts";
@@ -67,7 +67,20 @@ export interface SharingOptions {
   rejoinHelloTimeoutMs?: number;
   /** The waits before each try to rejoin while writing directly; the last repeats. */
   rejoinDelaysMs?: readonly number[];
+  /**
+   * Niceness this process adds to itself when it first writes through
+   * another process's host (a worker: CLIENT_NICENESS). The host applies
+   * every process's writes, so when the machine's CPUs are all busy what the
+   * host waits for a CPU every process waits; beside it, a client's own work
+   * can wait. Once added it stays: an unprivileged process cannot take
+   * niceness back, and a client elected host later is no worse off than the
+   * other clients, which are as nice. Default 0: unchanged.
+   */
+  clientNiceness?: number;
 }
+
+/** What a worker adds: with four workers on two cores the host waited for a CPU a quarter of the time (README.md, "More drones"). */
+export const CLIENT_NICENESS = 10;
 
 type Route = { kind: "host"; host: StoreHost } | { kind: "client"; connection: HostConnection } | { kind: "direct"; why: string };
 
@@ -83,6 +96,8 @@ export class SharedSqliteStore extends SqliteStore {
   private readonly rejoinHelloTimeoutMs: number;
   private rejoinTimer: ReturnType<typeof setTimeout> | null = null;
   private rejoinTries = 0;
+  private readonly clientNiceness: number;
+  private yielded = false;
   private rejoining: Promise<void> = Promise.resolve();
   /** Ends a try to rejoin that is still waiting for the host's answer when the store closes. */
   private readonly closingSignal = new AbortController();
@@ -93,6 +108,7 @@ export class SharedSqliteStore extends SqliteStore {
     this.helloTimeoutMs = options.helloTimeoutMs ?? HELLO_TIMEOUT_MS;
     this.rejoinDelaysMs = options.rejoinDelaysMs ?? REJOIN_DELAYS_MS;
     this.rejoinHelloTimeoutMs = options.rejoinHelloTimeoutMs ?? REJOIN_HELLO_TIMEOUT_MS;
+    this.clientNiceness = options.clientNiceness ?? 0;
     this.electing = Promise.resolve();
     this.startElection();
   }
@@ -149,6 +165,7 @@ export class SharedSqliteStore extends SqliteStore {
     }
     if ("connection" in joined) {
       this.route = { kind: "client", connection: joined.connection };
+      this.yieldCpu();
       return "elected";
     }
     if (joined.absent === "refused") return `the host at ${this.socketPath} refused: ${joined.detail}`;
@@ -187,6 +204,17 @@ export class SharedSqliteStore extends SqliteStore {
       );
     }, delay);
     this.rejoinTimer.unref?.(); // a store left open does not keep its process alive for this
+  }
+
+  /** Adds clientNiceness to this process's niceness, once (see SharingOptions.clientNiceness). */
+  private yieldCpu(): void {
+    if (this.yielded || this.clientNiceness <= 0) return;
+    this.yielded = true;
+    try {
+      setPriority(Math.min(19, getPriority() + this.clientNiceness));
+    } catch {
+      // Not allowed here (a sandbox without setpriority): the process runs on at its niceness, only less kind.
+    }
   }
 
   private hostLost(pending: PendingRequest[]): void {
