@@ -117,7 +117,7 @@ export async function renewLeasesTx(ctx: TxContext, worker: string, leases: read
     `WITH l AS (SELECT * FROM unnest($3::bigint[], $4::bigint[], $5::bigint[]) AS l(task_id, attempt_id, lease_ms)),
      renewed AS (
        UPDATE tasks t SET lease_expires_at = $1 + l.lease_ms, updated_at = $1
-       FROM l WHERE t.id = l.task_id AND t.attempt_id = l.attempt_id AND t.lease_owner = $2 -- running: see BATCH_FENCE
+       FROM l WHERE t.id = ANY($3::bigint[]) AND t.id = l.task_id AND t.attempt_id = l.attempt_id AND t.lease_owner = $2 -- see BATCH_FENCE
        RETURNING t.attempt_id
      ),
      beat AS (UPDATE attempts a SET heartbeat_at = $1 FROM renewed r WHERE a.id = r.attempt_id)

@@ -37,7 +37,7 @@ export async function appendLogs(ctx: TxContext, requests: readonly LogRequest[]
     ctx.sql,
     `WITH l AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[]) WITH ORDINALITY AS l(task_id, attempt_id, at, stream, text, n)),
      held AS (
-       SELECT t.id, t.attempt_id FROM tasks t WHERE (t.id, t.attempt_id) IN (SELECT task_id, attempt_id FROM l) -- running: see BATCH_FENCE
+       SELECT t.id, t.attempt_id FROM tasks t WHERE t.id = ANY($1::bigint[]) AND (t.id, t.attempt_id) IN (SELECT task_id, attempt_id FROM l) -- see BATCH_FENCE
        ORDER BY t.id FOR SHARE OF t
      ),
      written AS (

@@ -39,16 +39,14 @@ export type CompleteOutcome = { ok: true; value: CompleteResult } | { ok: false;
 type DoneRow = { n: number; id: string | null; run_id: string | null; key: string | null; lease_owner: string | null; unblocked_key: string | null };
 
 /**
- * Completes tasks, each fenced by its (task, attempt). `single` in the
- * outcome: this one must go through completeTaskTx (the planning task).
+ * The batched completion: $1 task ids, $2 attempt ids, $3 outputs (JSON
+ * texts), $4 now. It ends the attempts and counts down the dependents, a
+ * dependent of several counted once by all. (Exported for the plan test.)
  */
-export async function completeTasks(ctx: TxContext, requests: readonly CompleteRequest[]): Promise<CompleteOutcome[]> {
-  const rows = await q<DoneRow>(
-    ctx.sql,
-    `WITH i AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[]) WITH ORDINALITY AS i(task_id, attempt_id, output, n)),
+export const COMPLETE_TASKS = `WITH i AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[]) WITH ORDINALITY AS i(task_id, attempt_id, output, n)),
      done AS (
        UPDATE tasks t SET state = 'succeeded', output = i.output, attempt_id = NULL, lease_expires_at = NULL, finished_at = $4, updated_at = $4
-       FROM i WHERE t.id = i.task_id AND t.attempt_id = i.attempt_id AND t.key <> '${PLANNING_TASK_KEY}' -- running: see BATCH_FENCE
+       FROM i WHERE t.id = ANY($1::bigint[]) AND t.id = i.task_id AND t.attempt_id = i.attempt_id AND t.key <> '${PLANNING_TASK_KEY}' -- see BATCH_FENCE
        RETURNING t.id, t.run_id, t.key, t.lease_owner, i.attempt_id, i.n
      ),
      ended AS (UPDATE attempts a SET state = 'succeeded', ended_at = $4 FROM done d WHERE a.id = d.attempt_id),
@@ -64,7 +62,16 @@ export async function completeTasks(ctx: TxContext, requests: readonly CompleteR
        RETURNING t.key, t.state, c.last
      )
      SELECT d.n::int AS n, d.id::text AS id, d.run_id, d.key, d.lease_owner, NULL::text AS unblocked_key FROM done d
-     UNION ALL SELECT u.last::int, NULL, NULL, NULL, NULL, u.key FROM unblocked u WHERE u.state = 'ready'`,
+     UNION ALL SELECT u.last::int, NULL, NULL, NULL, NULL, u.key FROM unblocked u WHERE u.state = 'ready'`;
+
+/**
+ * Completes tasks, each fenced by its (task, attempt). `single` in the
+ * outcome: this one must go through completeTaskTx (the planning task).
+ */
+export async function completeTasks(ctx: TxContext, requests: readonly CompleteRequest[]): Promise<CompleteOutcome[]> {
+  const rows = await q<DoneRow>(
+    ctx.sql,
+    COMPLETE_TASKS,
     [intArray(requests.map((r) => r.taskId)), intArray(requests.map((r) => r.attemptId)), textArray(requests.map((r) => r.output)), ctx.now],
   );
   const outcomes: (CompleteOutcome | undefined)[] = new Array(requests.length);

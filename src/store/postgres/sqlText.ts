@@ -72,14 +72,22 @@ export function pgText(text: string): string {
 
 /**
  * BATCH_FENCE: a statement that writes for many attempts at once (steps,
- * completions, heartbeats, logs) finds each task by (task id, attempt id)
- * and does not also say `state = 'running'`. It need not: a task holds an
- * attempt id exactly while it runs (the CHECK on tasks). And it must not:
- * that condition lets the planner use the partial index tasks_leased, and
- * after an ANALYZE that saw few tasks running it walked every running task
- * for every row of the batch (a nested loop over both: a completion of 128
- * tasks took 4–6 ms instead of under 1). By id, each row is one probe of the
- * primary key, whatever the statistics say.
+ * completions, heartbeats, logs) finds its tasks by `id = ANY(the ids)` and
+ * each one's fence by (task id, attempt id); it does not also say `state =
+ * 'running'`.
+ * - It need not: a task holds an attempt id exactly while it runs (the CHECK
+ *   on tasks).
+ * - The state must not be there: it lets the planner use the partial index
+ *   tasks_leased, and after an ANALYZE that saw few tasks running it walked
+ *   every running task for every row of the batch (a nested loop over both:
+ *   a completion of 128 tasks took 4–6 ms instead of under 1).
+ * - The ids are there: joined only to the batch's rows, a table without
+ *   statistics was read whole and hashed (a custom plan knows the batch's
+ *   128 rows, not the table's 20,000: 23–38 ms a completion with four
+ *   drones). `id = ANY(…)` gives the planner the batch's ids as a condition
+ *   on the primary key, and with random_page_cost at 1.1 (database.ts) it
+ *   looks them up (test/postgres-plans.test.ts; a table of a few thousand
+ *   rows it may still read whole, which costs less there).
  */
 
 /**

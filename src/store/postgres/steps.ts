@@ -45,7 +45,7 @@ export async function recordSteps(ctx: TxContext, requests: readonly StepRequest
      -- The fence of a batch names the attempt, not the state (see BATCH_FENCE in sqlText.ts).
      held AS (
        SELECT t.id FROM tasks t JOIN i ON t.id = i.task_id AND t.attempt_id = i.attempt_id
-       ORDER BY t.id FOR SHARE OF t
+       WHERE t.id = ANY($1::bigint[]) ORDER BY t.id FOR SHARE OF t
      ),
      written AS (
        ${STEP_INSERT}
