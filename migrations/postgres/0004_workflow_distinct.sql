@@ -10,8 +10,7 @@
 -- keeps a name selective in its eyes whatever the sample held.
 --
 -- A database that has tasks is analyzed at once, so the claim stops walking
--- now. An empty one is not: ANALYZE would record it as empty (reltuples 0),
--- which the planner and autovacuum then believe while the first plan's
--- tasks pour in.
+-- now. An empty one has nothing to learn from: the first ANALYZE after its
+-- first tasks (autovacuum's) applies the setting.
 ALTER TABLE tasks ALTER COLUMN workflow SET (n_distinct = 100);
 DO $$ BEGIN IF EXISTS (SELECT 1 FROM tasks) THEN ANALYZE tasks; END IF; END $$;

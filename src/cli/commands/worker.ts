@@ -71,7 +71,7 @@ export const workerCommand: Command = {
     const id = stringOption(context, "id");
     if (id !== undefined && id.trim() === "") throw new UsageError("--id needs a name for this drone, such as --id builder-1 (leave it out for host:pid:random)");
     const registry = await commandWorkflows(context);
-    // A worker that writes through another worker's host yields the CPU to it (CLIENT_NICENESS).
+    // A worker that writes through another process's host yields the CPU to it (CLIENT_NICENESS).
     const store = await openCommandStore(context, "create", { share: true, clientNiceness: CLIENT_NICENESS });
     drone = new Drone({
       store, registry, concurrency, leaseMs,

@@ -37,7 +37,7 @@ export async function appendLogs(ctx: TxContext, requests: readonly LogRequest[]
     ctx.sql,
     `WITH l AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[]) WITH ORDINALITY AS l(task_id, attempt_id, at, stream, text, n)),
      held AS (
-       SELECT t.id, t.attempt_id FROM tasks t WHERE t.id = ANY($1::bigint[]) AND (t.id, t.attempt_id) IN (SELECT task_id, attempt_id FROM l) -- see BATCH_FENCE
+       SELECT t.id, t.attempt_id FROM tasks t WHERE t.id = ANY($6::bigint[]) AND (t.id, t.attempt_id) IN (SELECT task_id, attempt_id FROM l) -- see BATCH_FENCE
        ORDER BY t.id FOR SHARE OF t
      ),
      written AS (
@@ -46,7 +46,8 @@ export async function appendLogs(ctx: TxContext, requests: readonly LogRequest[]
        RETURNING task_id
      )
      SELECT task_id, count(*) AS n FROM written GROUP BY task_id`,
-    [intArray(task), intArray(attempt), intArray(at), textArray(stream), textArray(text)],
+    // $6: each task once (a task that wrote many lines is one row to look up, not one per line).
+    [intArray(task), intArray(attempt), intArray(at), textArray(stream), textArray(text), intArray(requests.map((r) => r.taskId))],
   );
   const byTask = new Map(kept.map((row) => [num(row.task_id), num(row.n)]));
   return requests.map((request) => (request.entries.length === 0 ? 0 : byTask.get(request.taskId) ?? 0));

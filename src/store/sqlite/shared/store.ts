@@ -28,7 +28,7 @@
  * as "someone else finished it").
  */
 import { createHash } from "node:crypto";
-import { unlinkSync } from "node:fs";
+import { existsSync, readdirSync, unlinkSync } from "node:fs";
 import { getPriority, setPriority, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Store } from "../../types.ts";
@@ -68,8 +68,8 @@ export interface SharingOptions {
   /** The waits before each try to rejoin while writing directly; the last repeats. */
   rejoinDelaysMs?: readonly number[];
   /**
-   * Niceness this process adds to itself when it first writes through
-   * another process's host (a worker: CLIENT_NICENESS). The host applies
+   * Niceness this process adds to itself when it first joins another
+   * process's host (a worker: CLIENT_NICENESS). The host applies
    * every process's writes, so when the machine's CPUs are all busy what the
    * host waits for a CPU every process waits; beside it, a client's own work
    * can wait. Once added it stays: an unprivileged process cannot take
@@ -211,7 +211,18 @@ export class SharedSqliteStore extends SqliteStore {
     if (this.yielded || this.clientNiceness <= 0) return;
     this.yielded = true;
     try {
-      setPriority(Math.min(19, getPriority() + this.clientNiceness));
+      const niceness = Math.min(19, getPriority() + this.clientNiceness);
+      // Linux keeps a niceness per thread: the threads already running (the JIT's, the GC's) are set one by one
+      // (threads and commands started later inherit it). Elsewhere the call sets the process's.
+      const threads = existsSync("/proc/self/task") ? readdirSync("/proc/self/task").map(Number) : [];
+      if (threads.length === 0) setPriority(niceness);
+      for (const thread of threads) {
+        try {
+          setPriority(thread, niceness);
+        } catch {
+          // a thread that ended meanwhile
+        }
+      }
     } catch {
       // Not allowed here (a sandbox without setpriority): the process runs on at its niceness, only less kind.
     }
