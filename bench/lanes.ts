@@ -27,8 +27,8 @@ import { count } from "./lib/args.ts";
 import { busyMs } from "./lib/cpu.ts";
 import { commitInfo, describeMachine, machine } from "./lib/machine.ts";
 import { Children } from "./lib/procs.ts";
-import { median, spread } from "./lib/stats.ts";
-import { fixed, int, table } from "./lib/table.ts";
+import { median } from "./lib/stats.ts";
+import { fixed, int, spreadText, table } from "./lib/table.ts";
 import type { Drone as DroneClass } from "../src/engine/drone.ts";
 import type { loadWorkflows as LoadWorkflows } from "../src/engine/registry.ts";
 import type { PostgresStore as PostgresStoreClass } from "../src/store/postgres/store.ts";
@@ -174,7 +174,7 @@ async function main(): Promise<void> {
   const ratios = checkouts.length < 2 ? [] : configs.map(({ lanes, slots }) => {
     const a = results.get(keyOf("farcaster", lanes, slots)) ?? [];
     const b = results.get(keyOf("farcaster-b", lanes, slots)) ?? [];
-    return { lanes, slots, ...spread(a.map((r, i) => r.jobsPerSecond / b[i]!.jobsPerSecond)) };
+    return { lanes, slots, rounds: a.map((r, i) => r.jobsPerSecond / b[i]!.jobsPerSecond) };
   });
   if (values.json) {
     console.log(JSON.stringify({ machine: machine(), commit: commitInfo(ROOT), checkouts, tasks, rounds, rows, ratios }, null, 2));
@@ -189,7 +189,7 @@ async function main(): Promise<void> {
     ),
   );
   if (ratios.length > 0) {
-    console.log("\n" + table(["lanes × slots", "farcaster ÷ farcaster-b (each round's own pair)"], ratios.map((r) => [`${r.lanes} × ${r.slots}`, `${fixed(r.median, 2)} (${fixed(r.min, 2)}–${fixed(r.max, 2)})`])));
+    console.log("\n" + table(["lanes × slots", "farcaster ÷ farcaster-b (each round's own pair)"], ratios.map((r) => [`${r.lanes} × ${r.slots}`, spreadText(r.rounds)])));
   }
   console.log("\nmachine CPU: every process's CPU time in the drone's window (the drone, PostgreSQL's backends, anything else running) ÷ jobs, from /proc/stat");
 }

@@ -36,7 +36,7 @@ import { tempDir } from "./lib/files.ts";
 import { commitInfo, describeMachine, machine } from "./lib/machine.ts";
 import { Children } from "./lib/procs.ts";
 import { median } from "./lib/stats.ts";
-import { fixed, int, percent, table, targetTable, type Target } from "./lib/table.ts";
+import { fixed, int, percent, spreadText, table, targetTable, type Target } from "./lib/table.ts";
 import { farcaster, graphileWorker, installPeers, pgBoss, type Contender } from "./pg/contenders.ts";
 import { measure, type Measurement } from "./pg/measure.ts";
 
@@ -117,7 +117,6 @@ try {
 function format(report: { machine: ReturnType<typeof machine>; server: string; commit: string; statements: boolean; results: Measurement[]; problems: string[] }, contenders: Contender[], drones: number[]): string {
   const of = (name: string, d: number) => report.results.filter((m) => m.contender === name && m.drones === d);
   const ratio = (a: Measurement[], b: Measurement[]) => a.map((m) => m.perSecond / (b.find((x) => x.round === m.round)?.perSecond ?? NaN)).filter(Number.isFinite);
-  const range = (xs: number[]) => (xs.length === 0 ? "–" : `${fixed(median(xs), 2)} (${fixed(Math.min(...xs), 2)}–${fixed(Math.max(...xs), 2)})`);
   const reference = contenders.find((c) => c.name === "graphile-worker")?.name;
   const rows: string[][] = [];
   for (const d of drones) {
@@ -128,7 +127,7 @@ function format(report: { machine: ReturnType<typeof machine>; server: string; c
         `${d}`,
         c.name,
         int(median(ms.map((m) => m.perSecond))),
-        reference && c.name !== reference ? range(ratio(ms, of(reference, d))) : "1",
+        reference && c.name !== reference ? spreadText(ratio(ms, of(reference, d))) : "1",
         fixed(pick((m) => m.workerCpuUs), 0),
         fixed(pick((m) => m.serverCpuUs), 0),
         fixed(pick((m) => (m.workerCpuUs === null || m.serverCpuUs === null ? null : ((m.workerCpuUs + m.serverCpuUs) * m.perSecond) / 1e6)), 2),
@@ -148,8 +147,8 @@ function format(report: { machine: ReturnType<typeof machine>; server: string; c
     const r = ratio(of("farcaster", 4), of("farcaster", 1));
     targets.push({ name: "farcaster: 4 worker processes ≥ 1.5× one", measured: `${fixed(median(r), 2)}×`, pass: median(r) >= 1.5 });
   }
-  const scaling = contenders.map((c) => [c.name, range(ratio(of(c.name, 4), of(c.name, 1)))]);
-  const ab = contenders.some((c) => c.name === "farcaster-b") ? drones.map((d) => [`${d}`, range(ratio(of("farcaster", d), of("farcaster-b", d)))]) : [];
+  const scaling = contenders.map((c) => [c.name, spreadText(ratio(of(c.name, 4), of(c.name, 1)))]);
+  const ab = contenders.some((c) => c.name === "farcaster-b") ? drones.map((d) => [`${d}`, spreadText(ratio(of("farcaster", d), of("farcaster-b", d)))]) : [];
   return [
     `# Farcaster on PostgreSQL against graphile-worker and pg-boss`,
     "",

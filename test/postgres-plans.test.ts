@@ -8,7 +8,7 @@
  *   which the planner chose when it believed any name matches every row
  *   (migrations/postgres/0004);
  * - the batched completion, with and without an ANALYZE: it must look its
- *   tasks up by id, not read the table whole (BATCH_FENCE in sqlText.ts).
+ *   tasks up by id, not read the table whole (batchTasks in sqlText.ts).
  */
 import { describe, expect, test } from "bun:test";
 import { intArray, textArray } from "../src/store/postgres/arrays.ts";

@@ -1,4 +1,5 @@
 /** Plain-text output: markdown tables (readable as text too), number formats, targets. */
+import { spread } from "./stats.ts";
 
 /** A markdown table with padded columns. */
 export function table(headers: string[], rows: string[][]): string {
@@ -13,6 +14,13 @@ export function int(n: number): string {
 
 export function fixed(n: number, digits: number): string {
   return Number.isFinite(n) ? n.toFixed(digits) : "–";
+}
+
+/** A sample as "median (min–max)", as the ratio tables print each round's ratios; "–" for none. */
+export function spreadText(sample: readonly number[], digits = 2): string {
+  if (sample.length === 0) return "–";
+  const { median, min, max } = spread(sample);
+  return `${fixed(median, digits)} (${fixed(min, digits)}–${fixed(max, digits)})`;
 }
 
 export function percent(share: number | null): string {

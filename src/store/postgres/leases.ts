@@ -4,7 +4,7 @@
  * sleepers and answers when a claim could next find work. Every write for a
  * running task carries its fence, (task id, attempt id), in the statement
  * that writes (a task holds an attempt id exactly while it runs; batched
- * statements say no more, see BATCH_FENCE in sqlText.ts), and zero rows
+ * statements say no more, see batchTasks in sqlText.ts), and zero rows
  * means the lease was lost.
  */
 import { LeaseLostError } from "../../core/errors.ts";
@@ -15,7 +15,7 @@ import { openGate } from "./gates.ts";
 import { failForGood, type FencedTask } from "./outcomes.ts";
 import { waitForSignal } from "./signals.ts";
 import { intArray } from "./arrays.ts";
-import { num, Params, q } from "./sqlText.ts";
+import { batchTasks, num, Params, q } from "./sqlText.ts";
 import { writeStep } from "./steps.ts";
 
 /** `available_at` of a task that waits to be woken (a gate, an event) rather than for a time. */
@@ -117,7 +117,7 @@ export async function renewLeasesTx(ctx: TxContext, worker: string, leases: read
     `WITH l AS (SELECT * FROM unnest($3::bigint[], $4::bigint[], $5::bigint[]) AS l(task_id, attempt_id, lease_ms)),
      renewed AS (
        UPDATE tasks t SET lease_expires_at = $1 + l.lease_ms, updated_at = $1
-       FROM l WHERE t.id = ANY($3::bigint[]) AND t.id = l.task_id AND t.attempt_id = l.attempt_id AND t.lease_owner = $2 -- see BATCH_FENCE
+       FROM l WHERE ${batchTasks("t", "$3")} AND t.id = l.task_id AND t.attempt_id = l.attempt_id AND t.lease_owner = $2
        RETURNING t.attempt_id
      ),
      beat AS (UPDATE attempts a SET heartbeat_at = $1 FROM renewed r WHERE a.id = r.attempt_id)

@@ -9,7 +9,7 @@ import type { LogEntry, LogRecord } from "../types.ts";
 import type { TxContext } from "./context.ts";
 import { toLog, type LogRow } from "./rows.ts";
 import { intArray, textArray } from "./arrays.ts";
-import { num, pgText, q } from "./sqlText.ts";
+import { batchTasks, num, pgText, q } from "./sqlText.ts";
 
 export interface LogRequest {
   taskId: number;
@@ -37,7 +37,7 @@ export async function appendLogs(ctx: TxContext, requests: readonly LogRequest[]
     ctx.sql,
     `WITH l AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[]) WITH ORDINALITY AS l(task_id, attempt_id, at, stream, text, n)),
      held AS (
-       SELECT t.id, t.attempt_id FROM tasks t WHERE t.id = ANY($6::bigint[]) AND (t.id, t.attempt_id) IN (SELECT task_id, attempt_id FROM l) -- see BATCH_FENCE
+       SELECT t.id, t.attempt_id FROM tasks t WHERE ${batchTasks("t", "$6")} AND (t.id, t.attempt_id) IN (SELECT task_id, attempt_id FROM l)
        ORDER BY t.id FOR SHARE OF t
      ),
      written AS (

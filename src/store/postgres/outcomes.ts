@@ -18,7 +18,7 @@ import type { CompleteResult, FailOptions, FailResult, TaskError } from "../type
 import { appendEvent, closeTasks, type TxContext } from "./context.ts";
 import { applyPlan } from "./runs.ts";
 import { intArray, textArray } from "./arrays.ts";
-import { inList, num, q } from "./sqlText.ts";
+import { batchTasks, inList, num, q } from "./sqlText.ts";
 
 export interface FencedTask {
   id: number;
@@ -46,7 +46,7 @@ type DoneRow = { n: number; id: string | null; run_id: string | null; key: strin
 export const COMPLETE_TASKS = `WITH i AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[]) WITH ORDINALITY AS i(task_id, attempt_id, output, n)),
      done AS (
        UPDATE tasks t SET state = 'succeeded', output = i.output, attempt_id = NULL, lease_expires_at = NULL, finished_at = $4, updated_at = $4
-       FROM i WHERE t.id = ANY($1::bigint[]) AND t.id = i.task_id AND t.attempt_id = i.attempt_id AND t.key <> '${PLANNING_TASK_KEY}' -- see BATCH_FENCE
+       FROM i WHERE ${batchTasks("t", "$1")} AND t.id = i.task_id AND t.attempt_id = i.attempt_id AND t.key <> '${PLANNING_TASK_KEY}'
        RETURNING t.id, t.run_id, t.key, t.lease_owner, i.attempt_id, i.n
      ),
      ended AS (UPDATE attempts a SET state = 'succeeded', ended_at = $4 FROM done d WHERE a.id = d.attempt_id),

@@ -71,10 +71,10 @@ export function pgText(text: string): string {
 }
 
 /**
- * BATCH_FENCE: a statement that writes for many attempts at once (steps,
- * completions, heartbeats, logs) finds its tasks by `id = ANY(the ids)` and
- * each one's fence by (task id, attempt id); it does not also say `state =
- * 'running'`.
+ * The tasks of a batch, for a statement that writes for many attempts at
+ * once (steps, completions, heartbeats, logs): `alias.id = ANY(ids)`, the
+ * batch's task ids bound as `ids`. Beside it, each row's fence is (task id,
+ * attempt id), and no statement says `state = 'running'`.
  * - It need not: a task holds an attempt id exactly while it runs (the CHECK
  *   on tasks).
  * - The state must not be there: it lets the planner use the partial index
@@ -89,6 +89,9 @@ export function pgText(text: string): string {
  *   looks them up (test/postgres-plans.test.ts; a table of a few thousand
  *   rows it may still read whole, which costs less there).
  */
+export function batchTasks(alias: string, ids: string): string {
+  return `${alias}.id = ANY(${ids}::bigint[])`;
+}
 
 /**
  * Parameters numbered as they are added, for statements whose text depends

@@ -12,7 +12,7 @@ import { LeaseLostError } from "../../core/errors.ts";
 import type { StepWrite } from "../types.ts";
 import type { TxContext } from "./context.ts";
 import { intArray, textArray } from "./arrays.ts";
-import { q, toJson } from "./sqlText.ts";
+import { batchTasks, q, toJson } from "./sqlText.ts";
 import { STEP_INSERT, STEP_UPSERT } from "../stepSql.ts";
 
 export interface StepRequest {
@@ -42,10 +42,9 @@ export async function recordSteps(ctx: TxContext, requests: readonly StepRequest
                             $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[])
          WITH ORDINALITY AS i(task_id, attempt_id, key, seq, kind, status, input, output, error, started_at, ended_at, usage_in, usage_out, n)
      ),
-     -- The fence of a batch names the attempt, not the state (see BATCH_FENCE in sqlText.ts).
      held AS (
        SELECT t.id FROM tasks t JOIN i ON t.id = i.task_id AND t.attempt_id = i.attempt_id
-       WHERE t.id = ANY($1::bigint[]) ORDER BY t.id FOR SHARE OF t
+       WHERE ${batchTasks("t", "$1")} ORDER BY t.id FOR SHARE OF t
      ),
      written AS (
        ${STEP_INSERT}

@@ -28,7 +28,7 @@
  * as "someone else finished it").
  */
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, unlinkSync } from "node:fs";
+import { readdirSync, unlinkSync } from "node:fs";
 import { getPriority, setPriority, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Store } from "../../types.ts";
@@ -214,7 +214,7 @@ export class SharedSqliteStore extends SqliteStore {
       const niceness = Math.min(19, getPriority() + this.clientNiceness);
       // Linux keeps a niceness per thread: the threads already running (the JIT's, the GC's) are set one by one
       // (threads and commands started later inherit it). Elsewhere the call sets the process's.
-      const threads = existsSync("/proc/self/task") ? readdirSync("/proc/self/task").map(Number) : [];
+      const threads = threadIds();
       if (threads.length === 0) setPriority(niceness);
       for (const thread of threads) {
         try {
@@ -287,3 +287,12 @@ for (const method of WRITE_METHODS) {
 }
 
 export type { Store };
+
+/** This process's threads (Linux: /proc/self/task), or none where the system does not list them. */
+function threadIds(): number[] {
+  try {
+    return readdirSync("/proc/self/task").map(Number);
+  } catch {
+    return [];
+  }
+}
