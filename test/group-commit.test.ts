@@ -143,6 +143,34 @@ describe("one batch, one transaction", () => {
     expect((await store.getTask(lost.taskId))).toMatchObject({ state: "running", leaseOwner: "thief" });
   });
 
+  test("sets longer than one VALUES list (300 steps, 300 completions in one turn) are applied in chunks, every column and event in place", async () => {
+    const { store } = freshStore();
+    const ids = Array.from({ length: 300 }, (_, i) => `t${i}`);
+    const { id: runId } = await store.createRun(plan(...ids.map((id): [string] => [id])));
+    const claimed = await store.claimTasks("w", 300, 60_000);
+    expect(claimed).toHaveLength(300);
+    const before = { ...store.writeStats };
+    await Promise.all(claimed.map((task, i) => store.recordStep(task.taskId, task.attemptId, {
+      key: "s", seq: 1, kind: "step", status: "completed", input: { i }, output: `out ${i}`, error: null, startedAt: i, endedAt: i + 1,
+      usage: { inputTokens: i, outputTokens: i + 1 },
+    })));
+    // Completed in another order than claimed: the events follow the calls.
+    const order = claimed.map((_, i) => (i * 7) % 300);
+    await Promise.all(order.map((i) => store.completeTask(claimed[i]!.taskId, claimed[i]!.attemptId, { i })));
+    expect(store.writeStats.batches - before.batches).toBe(2);
+    expect(store.writeStats.safeRetries - before.safeRetries).toBe(0); // the set path, not write by write
+    for (const i of [0, 127, 128, 255, 299]) {
+      const task = claimed[i]!;
+      const [recorded] = await store.listSteps(task.taskId);
+      expect(recorded).toMatchObject({ key: "s", seq: 1, attemptId: task.attemptId, input: { i }, output: `out ${i}`, startedAt: i, endedAt: i + 1 });
+      expect(recorded!.usage).toEqual({ inputTokens: i, outputTokens: i + 1 });
+      expect(await store.getTask(task.taskId)).toMatchObject({ state: "succeeded", output: { i } });
+    }
+    const succeeded = (await store.listEvents({ runId, limit: 10_000 })).filter((e) => e.type === "task.succeeded");
+    expect(succeeded.map((e) => e.taskId)).toEqual(order.map((i) => claimed[i]!.taskId));
+    expect(succeeded.every((e, k) => e.attemptId === claimed[order[k]!]!.attemptId && e.actor === "w")).toBe(true);
+  });
+
   test("a task's writes keep their order: its steps and then its completion, queued in one turn", async () => {
     const { store } = freshStore();
     await store.createRun(plan(["a"]));

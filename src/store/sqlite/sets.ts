@@ -12,6 +12,7 @@
  * has its own answer. The results are the same either way; the contract
  * suite and test/group-commit.test.ts hold both paths to them.
  */
+import type { SQLQueryBindings } from "bun:sqlite";
 import { PLANNING_TASK_KEY } from "../../core/states.ts";
 import { parseWorkplan } from "../../core/workplan.ts";
 import type { CompleteResult, StepWrite } from "../types.ts";
@@ -20,6 +21,11 @@ import { toJson } from "./rows.ts";
 import { applyPlan } from "./runs.ts";
 import { sql } from "./statements.ts";
 import { STEP_INSERT, STEP_UPSERT } from "../stepSql.ts";
+import { chunks, flatRows, paddedSize, valuesList } from "./valuesRows.ts";
+
+const STEP_COLUMNS = 13;
+
+type DoneRow = { id: number; run_id: string; key: string; lease_owner: string };
 
 /** Something in the set needs the write-by-write path. */
 export class NotAsSet extends Error {}
@@ -37,25 +43,29 @@ export interface CompletionItem {
   output: string;
 }
 
-/** Journals the steps of distinct running attempts: one INSERT for all, fenced in its own join. */
+/** Journals the steps of distinct running attempts: one INSERT per chunk, fenced in its own join. */
 export function recordSteps(ctx: TxContext, items: readonly StepItem[]): void[] {
-  const rows = items.map(({ taskId, attemptId, step }) => [
-    taskId, attemptId, step.key, step.seq, step.kind, step.status, toJson(step.input), toJson(step.output), toJson(step.error),
-    step.startedAt, step.endedAt, step.usage?.inputTokens ?? null, step.usage?.outputTokens ?? null,
-  ]);
-  // Only steps of attempts that hold their lease are written; a waiting step (a sleep, a gate) is completed,
-  // a fact is never overwritten (as in leases.ts writeStep). Fewer rows back than items: the slow path says why.
-  const written = sql<{ task_id: number }, [string]>(
-    ctx.db,
-    `${STEP_INSERT}
-     SELECT j.value ->> 0, j.value ->> 2, j.value ->> 3, j.value ->> 4, j.value ->> 1, j.value ->> 5, j.value ->> 6, j.value ->> 7, j.value ->> 8,
-            j.value ->> 9, j.value ->> 10, j.value ->> 11, j.value ->> 12
-     FROM json_each(?) j JOIN tasks t ON t.id = j.value ->> 0 AND t.attempt_id = j.value ->> 1 AND t.state = 'running'
-     WHERE true
-     ${STEP_UPSERT}
-     RETURNING task_id`,
-  ).all(JSON.stringify(rows));
-  if (written.length !== items.length) throw new NotAsSet(`${items.length - written.length} of ${items.length} steps need the one-by-one path`);
+  let written = 0;
+  for (const chunk of chunks(items)) {
+    const rows = chunk.map(({ taskId, attemptId, step }): SQLQueryBindings[] => [
+      taskId, attemptId, step.key, step.seq, step.kind, step.status, toJson(step.input), toJson(step.output), toJson(step.error),
+      step.startedAt, step.endedAt, step.usage?.inputTokens ?? null, step.usage?.outputTokens ?? null,
+    ]);
+    const size = paddedSize(rows.length);
+    // Only steps of attempts that hold their lease are written; a waiting step (a sleep, a gate) is completed,
+    // a fact is never overwritten (as in leases.ts writeStep). Fewer rows back than items: the slow path says why.
+    written += sql<{ task_id: number }, SQLQueryBindings[]>(
+      ctx.db,
+      `${STEP_INSERT}
+       SELECT v.column1, v.column3, v.column4, v.column5, v.column2, v.column6, v.column7, v.column8, v.column9,
+              v.column10, v.column11, v.column12, v.column13
+       FROM (${valuesList(STEP_COLUMNS, size, 1)}) v JOIN tasks t ON t.id = v.column1 AND t.attempt_id = v.column2 AND t.state = 'running'
+       WHERE true
+       ${STEP_UPSERT}
+       RETURNING task_id`,
+    ).all(...flatRows(rows, STEP_COLUMNS, size)).length;
+  }
+  if (written !== items.length) throw new NotAsSet(`${items.length - written} of ${items.length} steps need the one-by-one path`);
   return items.map(() => undefined);
 }
 
@@ -67,18 +77,25 @@ export function recordSteps(ctx: TxContext, items: readonly StepItem[]): void[] 
  * last of them, as if they had been applied one by one).
  */
 export function completeTasks(ctx: TxContext, items: readonly CompletionItem[]): CompleteResult[] {
-  const done = sql<{ id: number; run_id: string; key: string; lease_owner: string }, [number, string]>(
-    ctx.db,
-    `UPDATE tasks SET state = 'succeeded', output = j.value ->> 2, attempt_id = NULL, lease_expires_at = NULL, finished_at = ?1, updated_at = ?1
-     FROM json_each(?2) j
-     WHERE tasks.id = j.value ->> 0 AND tasks.attempt_id = j.value ->> 1 AND tasks.state = 'running'
-     RETURNING id, run_id, key, lease_owner`,
-  ).all(ctx.now, JSON.stringify(items.map((item) => [item.taskId, item.attemptId, item.output])));
+  const done: DoneRow[] = [];
+  for (const chunk of chunks(items)) {
+    const size = paddedSize(chunk.length);
+    done.push(...sql<DoneRow, SQLQueryBindings[]>(
+      ctx.db,
+      `UPDATE tasks SET state = 'succeeded', output = v.column3, attempt_id = NULL, lease_expires_at = NULL, finished_at = ?1, updated_at = ?1
+       FROM (${valuesList(3, size, 2)}) v
+       WHERE tasks.id = v.column1 AND tasks.attempt_id = v.column2 AND tasks.state = 'running'
+       RETURNING id, run_id, key, lease_owner`,
+    ).all(ctx.now, ...flatRows(chunk.map((item) => [item.taskId, item.attemptId, item.output]), 3, size)));
+  }
   if (done.length !== items.length) throw new NotAsSet(`${items.length - done.length} of ${items.length} completions need the one-by-one path`);
   const byTask = new Map(done.map((row) => [row.id, row]));
   const taskIds = JSON.stringify(items.map((item) => item.taskId));
-  sql<unknown, [number, string]>(ctx.db, "UPDATE attempts SET state = 'succeeded', ended_at = ?1 WHERE id IN (SELECT value FROM json_each(?2))")
-    .run(ctx.now, JSON.stringify(items.map((item) => item.attemptId)));
+  for (const chunk of chunks(items)) {
+    const size = paddedSize(chunk.length);
+    sql<unknown, SQLQueryBindings[]>(ctx.db, `UPDATE attempts SET state = 'succeeded', ended_at = ?1 WHERE id IN (${valuesList(1, size, 2)})`)
+      .run(ctx.now, ...flatRows(chunk.map((item) => [item.attemptId]), 1, size));
+  }
   for (const item of items) {
     const task = byTask.get(item.taskId)!;
     // The planning task's output is the workplan: its tasks join the run in this same transaction.
@@ -119,15 +136,20 @@ export function completeTasks(ctx: TxContext, items: readonly CompletionItem[]):
       keys.push(row.key);
     }
   }
-  const events = items.map((item) => {
-    const task = byTask.get(item.taskId)!;
-    return [task.lease_owner, task.run_id, item.taskId, item.attemptId, JSON.stringify({ unblocked: unblockedBy.get(item.taskId) ?? [] })];
-  });
-  sql<unknown, [number, string]>(
-    ctx.db,
-    `INSERT INTO events (at, type, actor, run_id, task_id, attempt_id, data)
-     SELECT ?1, 'task.succeeded', value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each(?2) ORDER BY key`,
-  ).run(ctx.now, JSON.stringify(events));
+  for (const chunk of chunks(items)) {
+    const size = paddedSize(chunk.length);
+    const events = chunk.map((item, n): SQLQueryBindings[] => {
+      const task = byTask.get(item.taskId)!;
+      return [item.taskId, task.lease_owner, task.run_id, item.attemptId, JSON.stringify({ unblocked: unblockedBy.get(item.taskId) ?? [] }), n];
+    });
+    // In the items' order (column6); the padding rows have no task.
+    sql<unknown, SQLQueryBindings[]>(
+      ctx.db,
+      `INSERT INTO events (at, type, actor, run_id, task_id, attempt_id, data)
+       SELECT ?1, 'task.succeeded', v.column2, v.column3, v.column1, v.column4, v.column5 FROM (${valuesList(6, size, 2)}) v
+       WHERE v.column1 IS NOT NULL ORDER BY v.column6`,
+    ).run(ctx.now, ...flatRows(events, 6, size));
+  }
   return items.map((item) => {
     const task = byTask.get(item.taskId)!;
     const result: CompleteResult = { unblocked: unblockedBy.get(item.taskId)?.length ?? 0, runState: "running" };

@@ -1,0 +1,57 @@
+/**
+ * Rows of a set statement (sets.ts) bound as the parameters of a VALUES list.
+ *
+ * Why not one JSON text read with json_each: every `value ->> n` parses the
+ * row's JSON again, so a step of 13 columns paid 13 parses, and the step
+ * statement cost 6.2 µs a task, the most of any statement on the hot path.
+ * Bound VALUES rows cost 0.6–1.4 µs (bench/README.md, "Set statements").
+ *
+ * A list is padded with rows of NULLs to one of a few sizes, so each
+ * statement has only a few texts (statements.ts caches them) whatever the
+ * batch size; a padding row's NULL id matches no task, and a statement that
+ * inserts from the list alone must skip it (`WHERE v.column1 IS NOT NULL`).
+ * Longer sets go in chunks of the largest size.
+ */
+import type { SQLQueryBindings } from "bun:sqlite";
+
+export const VALUES_SIZES = [8, 32, 128] as const;
+export const MAX_VALUES_ROWS = VALUES_SIZES[VALUES_SIZES.length - 1]!;
+
+const texts = new Map<string, string>();
+
+/** `VALUES (?first, …), …`: `rows` rows of `columns` parameters, numbered from `first`. */
+export function valuesList(columns: number, rows: number, first: number): string {
+  const key = `${columns}:${rows}:${first}`;
+  let text = texts.get(key);
+  if (text === undefined) {
+    const row = (r: number) => `(${Array.from({ length: columns }, (_, c) => `?${first + r * columns + c}`).join(",")})`;
+    text = `VALUES ${Array.from({ length: rows }, (_, r) => row(r)).join(",")}`;
+    texts.set(key, text);
+  }
+  return text;
+}
+
+/** The size a list of `rows` rows is padded to (at most MAX_VALUES_ROWS: split longer sets with chunks()). */
+export function paddedSize(rows: number): number {
+  for (const size of VALUES_SIZES) if (rows <= size) return size;
+  throw new RangeError(`a VALUES list holds at most ${MAX_VALUES_ROWS} rows (got ${rows})`);
+}
+
+/** The rows' parameters, flat, padded with NULLs to `size` rows. */
+export function flatRows(rows: readonly (readonly SQLQueryBindings[])[], columns: number, size: number): SQLQueryBindings[] {
+  const params: SQLQueryBindings[] = new Array(size * columns).fill(null);
+  let at = 0;
+  for (const row of rows) {
+    if (row.length !== columns) throw new RangeError(`a VALUES row has ${columns} columns (got ${row.length})`);
+    for (let c = 0; c < columns; c++) params[at++] = row[c]!;
+  }
+  return params;
+}
+
+/** The items in consecutive chunks of at most MAX_VALUES_ROWS. */
+export function chunks<T>(items: readonly T[]): (readonly T[])[] {
+  if (items.length <= MAX_VALUES_ROWS) return [items];
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += MAX_VALUES_ROWS) out.push(items.slice(i, i + MAX_VALUES_ROWS));
+  return out;
+}
