@@ -143,32 +143,64 @@ describe("one batch, one transaction", () => {
     expect((await store.getTask(lost.taskId))).toMatchObject({ state: "running", leaseOwner: "thief" });
   });
 
-  test("sets longer than one VALUES list (300 steps, 300 completions in one turn) are applied in chunks, every column and event in place", async () => {
+  // 263 = two chunks of 128 and one of 7, padded to 8 (src/store/sqlite/valuesRows.ts).
+  const SET = 263;
+
+  test(`sets longer than one VALUES list (${SET} steps, then ${SET} completions, each in one turn) are applied in chunks, every column and event in place`, async () => {
     const { store } = freshStore();
-    const ids = Array.from({ length: 300 }, (_, i) => `t${i}`);
-    const { id: runId } = await store.createRun(plan(...ids.map((id): [string] => [id])));
-    const claimed = await store.claimTasks("w", 300, 60_000);
-    expect(claimed).toHaveLength(300);
+    const ids = Array.from({ length: SET }, (_, i) => `t${i}`);
+    // "join" waits for a task of the first chunk and one of the last.
+    const { id: runId } = await store.createRun(plan(...ids.map((id): [string] => [id]), ["join", "t0", `t${SET - 1}`]));
+    const claimed = await store.claimTasks("w", SET, 60_000);
+    expect(claimed).toHaveLength(SET);
     const before = { ...store.writeStats };
     await Promise.all(claimed.map((task, i) => store.recordStep(task.taskId, task.attemptId, {
       key: "s", seq: 1, kind: "step", status: "completed", input: { i }, output: `out ${i}`, error: null, startedAt: i, endedAt: i + 1,
       usage: { inputTokens: i, outputTokens: i + 1 },
     })));
     // Completed in another order than claimed: the events follow the calls.
-    const order = claimed.map((_, i) => (i * 7) % 300);
-    await Promise.all(order.map((i) => store.completeTask(claimed[i]!.taskId, claimed[i]!.attemptId, { i })));
+    const order = claimed.map((_, i) => (i * 7) % SET);
+    const results = await Promise.all(order.map((i) => store.completeTask(claimed[i]!.taskId, claimed[i]!.attemptId, { i })));
     expect(store.writeStats.batches - before.batches).toBe(2);
     expect(store.writeStats.safeRetries - before.safeRetries).toBe(0); // the set path, not write by write
-    for (const i of [0, 127, 128, 255, 299]) {
+    for (const i of [0, 127, 128, 255, 256, SET - 1]) {
       const task = claimed[i]!;
       const [recorded] = await store.listSteps(task.taskId);
       expect(recorded).toMatchObject({ key: "s", seq: 1, attemptId: task.attemptId, input: { i }, output: `out ${i}`, startedAt: i, endedAt: i + 1 });
       expect(recorded!.usage).toEqual({ inputTokens: i, outputTokens: i + 1 });
       expect(await store.getTask(task.taskId)).toMatchObject({ state: "succeeded", output: { i } });
+      expect((await store.listAttempts(task.taskId)).map((a) => a.state)).toEqual(["succeeded"]);
     }
     const succeeded = (await store.listEvents({ runId, limit: 10_000 })).filter((e) => e.type === "task.succeeded");
     expect(succeeded.map((e) => e.taskId)).toEqual(order.map((i) => claimed[i]!.taskId));
     expect(succeeded.every((e, k) => e.attemptId === claimed[order[k]!]!.attemptId && e.actor === "w")).toBe(true);
+    // The join was readied once, named by whichever of its two dependencies completed later.
+    const last = order.indexOf(0) > order.indexOf(SET - 1) ? 0 : SET - 1;
+    const named = succeeded.filter((e) => (e.data as { unblocked: string[] }).unblocked.length > 0);
+    expect(named.map((e) => [e.taskId, (e.data as { unblocked: string[] }).unblocked])).toEqual([[claimed[last]!.taskId, ["join"]]]);
+    expect(results.reduce((sum, r) => sum + r.unblocked, 0)).toBe(1);
+    expect((await store.claimTasks("w", 5, 60_000)).map((c) => c.key)).toEqual(["join"]);
+  });
+
+  test(`a lost lease in the last chunk of a set sends the whole set round write by write: the chunks already applied are rolled back, not written twice`, async () => {
+    const { store, clock } = freshStore();
+    await store.createRun(plan(...Array.from({ length: SET }, (_, i): [string] => [`t${i}`])));
+    const [lost] = await store.claimTasks("w", 1, 1_000); // t0, on a short lease
+    const mine = await store.claimTasks("w", SET - 1, 60_000);
+    clock.advance(1_001);
+    const [stolen] = await store.claimTasks("thief", 1, 60_000);
+    expect(stolen!.taskId).toBe(lost!.taskId);
+    // The stale write goes last, in the third chunk.
+    const writes = [...mine, lost!];
+    const before = store.writeStats.safeRetries;
+    const results = await Promise.allSettled(writes.map((task) => store.recordStep(task.taskId, task.attemptId, step("s", 1))));
+    expect(store.writeStats.safeRetries).toBe(before + 1);
+    expect(results.filter((r) => r.status === "rejected").map((r) => (r as PromiseRejectedResult).reason)).toEqual([expect.any(LeaseLostError)]);
+    expect(results.at(-1)!.status).toBe("rejected");
+    for (const task of [mine[0]!, mine[200]!, mine.at(-1)!]) {
+      expect((await store.listSteps(task.taskId)).map((s) => [s.key, s.attemptId])).toEqual([["s", task.attemptId]]);
+    }
+    expect(await store.listSteps(lost!.taskId)).toEqual([]);
   });
 
   test("a task's writes keep their order: its steps and then its completion, queued in one turn", async () => {

@@ -28,3 +28,7 @@ test("the rows bind in order, numbered from the first parameter, the padding all
     db.close();
   }
 });
+
+test("more rows than the list holds are refused, never cut", () => {
+  expect(() => flatRows([[1], [2]], 1, 1)).toThrow(/2 rows do not fit a VALUES list of 1/);
+});

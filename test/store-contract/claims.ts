@@ -75,6 +75,14 @@ export function claimContract(open: OpenDb): void {
       expect((await store.claimTasks("w", 5, 1_000)).map((c) => c.key)).toEqual(["a"]);
     });
 
+    test("a workflow named twice in a claim still gives each task one attempt", async () => {
+      const { store } = await open();
+      await store.createRun(tasks({ id: "a", workflow: "shell" }, { id: "b", workflow: "shell" }, { id: "c", workflow: "agent" }));
+      const claimed = await store.claimTasks("w", 5, 10_000, { workflows: ["shell", "agent", "shell"] });
+      expect(claimed.map((c) => c.key).sort()).toEqual(["a", "b", "c"]);
+      for (const task of claimed) expect((await store.listAttempts(task.taskId)).map((a) => a.state)).toEqual(["running"]);
+    });
+
     test("a claim over several workflows, some with nothing ready, takes the best of the others in priority order, and a run filter still holds", async () => {
       const { store } = await open();
       const run = await store.createRun(

@@ -73,11 +73,13 @@ export function wakeSleepers(ctx: TxContext): number {
  * when it finds nothing, and a bound flag that switched it off still left
  * ~8 µs (a claim of 20 tasks with four arms, one of them ready: 75 µs
  * against 52 with that arm alone). The arms differ only in their bound
- * name, so the SQL text depends on how many there are, not which (the
- * statement cache holds 256). A drone claims for each of its groups at every
- * batch (shell, agents and planning have groups of their own), and in a DAG
- * most of those claims find nothing: in 20 parallel chains, 5,250 of 6,000
- * claims, at ~75 µs each.
+ * name, so a claim's SQL text depends on its limit and on how many
+ * workflows are ready, not which; padding that count with arms of a NULL
+ * name, to have fewer texts, cost ~12 µs an arm. (Past 256 texts,
+ * statements.ts leaves new ones to bun's own cache.) A drone claims for each
+ * of its groups at every batch (shell, agents and planning have groups of
+ * their own), and in a DAG most of those claims find nothing: in 20
+ * parallel chains, 5,250 of 6,000 claims, at ~75 µs each.
  */
 function readyWorkflows(ctx: TxContext, workflows: readonly string[], runId: string | undefined): string[] | null {
   if (workflows.length === 0) return [];
@@ -111,7 +113,7 @@ export function claimReady(ctx: TxContext, worker: string, limit: number, leaseM
   if (limit === 0) return [];
   const params: SQLQueryBindings[] = [worker, ctx.now];
   const byRun = options.runId === undefined ? "" : `AND run_id = ?${params.push(options.runId)}`;
-  const workflows = options.workflows ?? [];
+  const workflows = [...new Set(options.workflows ?? [])]; // a name twice would be two arms, and a task claimed twice
   const present = readyWorkflows(ctx, workflows, options.runId);
   if (present === null) return [];
   // Any workflow: the ready set in priority order. Some workflows: the best `limit` of each

@@ -21,9 +21,33 @@ import { toJson } from "./rows.ts";
 import { applyPlan } from "./runs.ts";
 import { sql } from "./statements.ts";
 import { STEP_INSERT, STEP_UPSERT } from "../stepSql.ts";
-import { chunks, flatRows, paddedSize, valuesList } from "./valuesRows.ts";
+import { chunks, flatRows, paddedSize, textsBySize } from "./valuesRows.ts";
 
 const STEP_COLUMNS = 13;
+
+/** (task, attempt, key, seq, kind, status, input, output, error, started, ended, tokens in, out): written only under its lease. */
+const RECORD_STEPS = textsBySize(STEP_COLUMNS, 1, (list) => `${STEP_INSERT}
+  SELECT v.column1, v.column3, v.column4, v.column5, v.column2, v.column6, v.column7, v.column8, v.column9,
+         v.column10, v.column11, v.column12, v.column13
+  FROM (${list}) v JOIN tasks t ON t.id = v.column1 AND t.attempt_id = v.column2 AND t.state = 'running'
+  WHERE true
+  ${STEP_UPSERT}
+  RETURNING task_id`);
+
+/** ?1 now; (task, attempt, output). */
+const COMPLETE_TASKS = textsBySize(3, 2, (list) => `UPDATE tasks
+  SET state = 'succeeded', output = v.column3, attempt_id = NULL, lease_expires_at = NULL, finished_at = ?1, updated_at = ?1
+  FROM (${list}) v
+  WHERE tasks.id = v.column1 AND tasks.attempt_id = v.column2 AND tasks.state = 'running'
+  RETURNING id, run_id, key, lease_owner`);
+
+/** ?1 now; (attempt). */
+const END_ATTEMPTS = textsBySize(1, 2, (list) => `UPDATE attempts SET state = 'succeeded', ended_at = ?1 WHERE id IN (${list})`);
+
+/** ?1 now; (task, actor, run, attempt, data, order): in the items' order; the padding rows have no task. */
+const SUCCEEDED_EVENTS = textsBySize(6, 2, (list) => `INSERT INTO events (at, type, actor, run_id, task_id, attempt_id, data)
+  SELECT ?1, 'task.succeeded', v.column2, v.column3, v.column1, v.column4, v.column5 FROM (${list}) v
+  WHERE v.column1 IS NOT NULL ORDER BY v.column6`);
 
 type DoneRow = { id: number; run_id: string; key: string; lease_owner: string };
 
@@ -56,13 +80,7 @@ export function recordSteps(ctx: TxContext, items: readonly StepItem[]): void[] 
     // a fact is never overwritten (as in leases.ts writeStep). Fewer rows back than items: the slow path says why.
     written += sql<{ task_id: number }, SQLQueryBindings[]>(
       ctx.db,
-      `${STEP_INSERT}
-       SELECT v.column1, v.column3, v.column4, v.column5, v.column2, v.column6, v.column7, v.column8, v.column9,
-              v.column10, v.column11, v.column12, v.column13
-       FROM (${valuesList(STEP_COLUMNS, size, 1)}) v JOIN tasks t ON t.id = v.column1 AND t.attempt_id = v.column2 AND t.state = 'running'
-       WHERE true
-       ${STEP_UPSERT}
-       RETURNING task_id`,
+      RECORD_STEPS(size),
     ).all(...flatRows(rows, STEP_COLUMNS, size)).length;
   }
   if (written !== items.length) throw new NotAsSet(`${items.length - written} of ${items.length} steps need the one-by-one path`);
@@ -82,10 +100,7 @@ export function completeTasks(ctx: TxContext, items: readonly CompletionItem[]):
     const size = paddedSize(chunk.length);
     done.push(...sql<DoneRow, SQLQueryBindings[]>(
       ctx.db,
-      `UPDATE tasks SET state = 'succeeded', output = v.column3, attempt_id = NULL, lease_expires_at = NULL, finished_at = ?1, updated_at = ?1
-       FROM (${valuesList(3, size, 2)}) v
-       WHERE tasks.id = v.column1 AND tasks.attempt_id = v.column2 AND tasks.state = 'running'
-       RETURNING id, run_id, key, lease_owner`,
+      COMPLETE_TASKS(size),
     ).all(ctx.now, ...flatRows(chunk.map((item) => [item.taskId, item.attemptId, item.output]), 3, size)));
   }
   if (done.length !== items.length) throw new NotAsSet(`${items.length - done.length} of ${items.length} completions need the one-by-one path`);
@@ -93,7 +108,7 @@ export function completeTasks(ctx: TxContext, items: readonly CompletionItem[]):
   const taskIds = JSON.stringify(items.map((item) => item.taskId));
   for (const chunk of chunks(items)) {
     const size = paddedSize(chunk.length);
-    sql<unknown, SQLQueryBindings[]>(ctx.db, `UPDATE attempts SET state = 'succeeded', ended_at = ?1 WHERE id IN (${valuesList(1, size, 2)})`)
+    sql<unknown, SQLQueryBindings[]>(ctx.db, END_ATTEMPTS(size))
       .run(ctx.now, ...flatRows(chunk.map((item) => [item.attemptId]), 1, size));
   }
   for (const item of items) {
@@ -142,13 +157,7 @@ export function completeTasks(ctx: TxContext, items: readonly CompletionItem[]):
       const task = byTask.get(item.taskId)!;
       return [item.taskId, task.lease_owner, task.run_id, item.attemptId, JSON.stringify({ unblocked: unblockedBy.get(item.taskId) ?? [] }), n];
     });
-    // In the items' order (column6); the padding rows have no task.
-    sql<unknown, SQLQueryBindings[]>(
-      ctx.db,
-      `INSERT INTO events (at, type, actor, run_id, task_id, attempt_id, data)
-       SELECT ?1, 'task.succeeded', v.column2, v.column3, v.column1, v.column4, v.column5 FROM (${valuesList(6, size, 2)}) v
-       WHERE v.column1 IS NOT NULL ORDER BY v.column6`,
-    ).run(ctx.now, ...flatRows(events, 6, size));
+    sql<unknown, SQLQueryBindings[]>(ctx.db, SUCCEEDED_EVENTS(size)).run(ctx.now, ...flatRows(events, 6, size));
   }
   return items.map((item) => {
     const task = byTask.get(item.taskId)!;

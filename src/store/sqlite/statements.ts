@@ -5,7 +5,8 @@
  * connection. A drone's loop uses more than that (claims, completions,
  * heartbeats, steps, reads, the claim's upkeep), so with `db.query()` its
  * statements would be evicted and prepared again and again. The store's SQL
- * texts are a small fixed set (plus a few claim variants: see claimReady), so
+ * texts are a small fixed set (plus the claim's variants, one per limit and
+ * count of ready workflows: see claimReady), so
  * this cache keeps each one for the connection's life; past MAX_STATEMENTS
  * (a caller making unbounded variants) new texts go to bun's own cache.
  */

@@ -14,21 +14,23 @@
  */
 import type { SQLQueryBindings } from "bun:sqlite";
 
-export const VALUES_SIZES = [8, 32, 128] as const;
+export const VALUES_SIZES: readonly number[] = [8, 32, 128];
 export const MAX_VALUES_ROWS = VALUES_SIZES[VALUES_SIZES.length - 1]!;
-
-const texts = new Map<string, string>();
 
 /** `VALUES (?first, …), …`: `rows` rows of `columns` parameters, numbered from `first`. */
 export function valuesList(columns: number, rows: number, first: number): string {
-  const key = `${columns}:${rows}:${first}`;
-  let text = texts.get(key);
-  if (text === undefined) {
-    const row = (r: number) => `(${Array.from({ length: columns }, (_, c) => `?${first + r * columns + c}`).join(",")})`;
-    text = `VALUES ${Array.from({ length: rows }, (_, r) => row(r)).join(",")}`;
-    texts.set(key, text);
-  }
-  return text;
+  const row = (r: number) => `(${Array.from({ length: columns }, (_, c) => `?${first + r * columns + c}`).join(",")})`;
+  return `VALUES ${Array.from({ length: rows }, (_, r) => row(r)).join(",")}`;
+}
+
+/**
+ * A statement's text for each padded size, built once (a text of 128 rows is
+ * ~12 KB: building and hashing it again for every batch is waste): `build`
+ * is given the VALUES list of `columns` parameters a row, numbered from `first`.
+ */
+export function textsBySize(columns: number, first: number, build: (list: string) => string): (size: number) => string {
+  const texts = new Map(VALUES_SIZES.map((size) => [size, build(valuesList(columns, size, first))]));
+  return (size) => texts.get(size)!;
 }
 
 /** The size a list of `rows` rows is padded to (at most MAX_VALUES_ROWS: split longer sets with chunks()). */
@@ -39,6 +41,7 @@ export function paddedSize(rows: number): number {
 
 /** The rows' parameters, flat, padded with NULLs to `size` rows. */
 export function flatRows(rows: readonly (readonly SQLQueryBindings[])[], columns: number, size: number): SQLQueryBindings[] {
+  if (rows.length > size) throw new RangeError(`${rows.length} rows do not fit a VALUES list of ${size}`);
   const params: SQLQueryBindings[] = new Array(size * columns).fill(null);
   let at = 0;
   for (const row of rows) {
