@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { NonRetryableError } from "../src/core/errors.ts";
+import { toJournalValue } from "../src/engine/stepContext.ts";
 import { attemptOnce, submitOne, workflow } from "./engine-helpers.ts";
 import { freshStore } from "./helpers.ts";
 
@@ -102,6 +103,8 @@ describe("journaled steps", () => {
       ["fn", { handler: () => 1 }, "it contains a function"],
       ["big", { n: 10n }, "it contains a BigInt"],
       ["inf", [Infinity], "it contains the number Infinity"],
+      ["nan", NaN, "it contains the number NaN"],
+      ["minus-inf", -Infinity, "it contains the number -Infinity"],
     ] as const) {
       const wf = workflow(`bad-${name}`, async (ctx) => ctx.step("produce", async () => value));
       const { taskId } = await submitOne(store, wf, { retries: 2 });
@@ -110,6 +113,13 @@ describe("journaled steps", () => {
       expect(task.error!.code).toBe("step_output_not_json");
       expect(task.error!.message).toContain(`the output of step "produce" cannot be journaled as JSON: ${problem}`);
     }
+  });
+
+  test("a primitive output is what JSON gives back (-0 as 0), as on a replay, which reads it from the journal", () => {
+    for (const value of [null, true, false, 0, -0, 1.5, -7, Number.MAX_SAFE_INTEGER, 1e300, 5e-324, "text", ""]) {
+      expect(Object.is(toJournalValue(value, "run/task", "k"), JSON.parse(JSON.stringify(value)))).toBe(true);
+    }
+    expect(toJournalValue(undefined, "run/task", "k")).toBeNull();
   });
 
   test("a step's error is journaled; a NonRetryableError fails the task at once", async () => {

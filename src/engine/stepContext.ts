@@ -46,6 +46,9 @@ const OVER_LIMIT_FIX = "return less (large data belongs in a file; return its pa
 /** Round-trips a value through JSON so first runs and replays return identical data. */
 export function toJournalValue(value: unknown, label: string, key: string, maxBytes: number = LIMITS.stepOutputBytes): unknown {
   if (value === undefined) return null;
+  // A null, boolean or finite number comes back from JSON as it went in (-0 as 0): no round trip.
+  if (value === null || typeof value === "boolean") return value;
+  if (typeof value === "number" && Number.isFinite(value)) return value === 0 ? 0 : value;
   // Checked before stringifying: a value nested thousands deep would overflow the stack in JSON.stringify.
   if (nestedDeeperThan(value)) throw new StepOutputError(label, key, deepMessage(), OVER_LIMIT_FIX);
   let text: string | undefined;

@@ -44,6 +44,12 @@ const COMPLETE_TASKS = textsBySize(3, 2, (list) => `UPDATE tasks
 /** ?1 now; (attempt). */
 const END_ATTEMPTS = textsBySize(1, 2, (list) => `UPDATE attempts SET state = 'succeeded', ended_at = ?1 WHERE id IN (${list})`);
 
+/** A task.succeeded event's data; most name no dependent. */
+const NOTHING_UNBLOCKED = JSON.stringify({ unblocked: [] });
+function unblockedData(keys: readonly string[] | undefined): string {
+  return keys === undefined ? NOTHING_UNBLOCKED : JSON.stringify({ unblocked: keys });
+}
+
 /** ?1 now; (task, actor, run, attempt, data, order): in the items' order; the padding rows have no task. */
 const SUCCEEDED_EVENTS = textsBySize(6, 2, (list) => `INSERT INTO events (at, type, actor, run_id, task_id, attempt_id, data)
   SELECT ?1, 'task.succeeded', v.column2, v.column3, v.column1, v.column4, v.column5 FROM (${list}) v
@@ -155,7 +161,7 @@ export function completeTasks(ctx: TxContext, items: readonly CompletionItem[]):
     const size = paddedSize(chunk.length);
     const events = chunk.map((item, n): SQLQueryBindings[] => {
       const task = byTask.get(item.taskId)!;
-      return [item.taskId, task.lease_owner, task.run_id, item.attemptId, JSON.stringify({ unblocked: unblockedBy.get(item.taskId) ?? [] }), n];
+      return [item.taskId, task.lease_owner, task.run_id, item.attemptId, unblockedData(unblockedBy.get(item.taskId)), n];
     });
     sql<unknown, SQLQueryBindings[]>(ctx.db, SUCCEEDED_EVENTS(size)).run(ctx.now, ...flatRows(events, 6, size));
   }
