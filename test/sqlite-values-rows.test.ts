@@ -2,11 +2,11 @@
  * The VALUES lists of the set statements (src/store/sqlite/valuesRows.ts):
  * padded to a few sizes so each statement keeps few texts, padding rows of
  * NULLs, longer sets in chunks. The statements themselves are covered by
- * test/group-commit.test.ts (a set of 300) and the Store contract suite.
+ * test/group-commit.test.ts (sets of 263) and the Store contract suite.
  */
 import { Database } from "bun:sqlite";
 import { expect, test } from "bun:test";
-import { chunks, flatRows, MAX_VALUES_ROWS, paddedSize, valuesList } from "../src/store/sqlite/valuesRows.ts";
+import { chunks, flatRows, MAX_VALUES_ROWS, paddedSize, textsBySize, valuesList } from "../src/store/sqlite/valuesRows.ts";
 
 test("a list is padded to the smallest size that holds it; past the largest, the caller must chunk", () => {
   expect([1, 8, 9, 32, 33, 128].map(paddedSize)).toEqual([8, 8, 32, 32, 128, 128]);
@@ -29,6 +29,9 @@ test("the rows bind in order, numbered from the first parameter, the padding all
   }
 });
 
-test("more rows than the list holds are refused, never cut", () => {
+test("more rows than the list holds are refused, never cut; a text is there only for the padded sizes", () => {
   expect(() => flatRows([[1], [2]], 1, 1)).toThrow(/2 rows do not fit a VALUES list of 1/);
+  const text = textsBySize(1, 1, (list) => `SELECT * FROM (${list})`);
+  expect(text(8)).toBe(`SELECT * FROM (${valuesList(1, 8, 1)})`);
+  expect(() => text(9)).toThrow(/padded to 8, 32, 128 rows \(got 9\)/);
 });

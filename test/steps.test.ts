@@ -115,8 +115,8 @@ describe("journaled steps", () => {
     }
   });
 
-  test("a primitive output is what JSON gives back (-0 as 0), as on a replay, which reads it from the journal", () => {
-    for (const value of [null, true, false, 0, -0, 1.5, -7, Number.MAX_SAFE_INTEGER, 1e300, 5e-324, "text", ""]) {
+  test("a null, boolean or number output is what JSON would give back (-0 as 0), without the round trip", () => {
+    for (const value of [null, true, false, 0, -0, 1.5, -7, Number.MAX_SAFE_INTEGER, 1e300, 5e-324]) {
       expect(Object.is(toJournalValue(value, "run/task", "k"), JSON.parse(JSON.stringify(value)))).toBe(true);
     }
     expect(toJournalValue(undefined, "run/task", "k")).toBeNull();

@@ -43,7 +43,7 @@ export interface StepContextOptions {
 
 const OVER_LIMIT_FIX = "return less (large data belongs in a file; return its path), see README \"Limits\"";
 
-/** Round-trips a value through JSON so first runs and replays return identical data. */
+/** The value as JSON gives it back (a round trip, except for a null, boolean or finite number), so first runs and replays return identical data. */
 export function toJournalValue(value: unknown, label: string, key: string, maxBytes: number = LIMITS.stepOutputBytes): unknown {
   if (value === undefined) return null;
   // A null, boolean or finite number comes back from JSON as it went in (-0 as 0): no round trip.

@@ -73,8 +73,8 @@ export function wakeSleepers(ctx: TxContext): number {
  * when it finds nothing, and a bound flag that switched it off still left
  * ~8 µs (a claim of 20 tasks with four arms, one of them ready: 75 µs
  * against 52 with that arm alone). The arms differ only in their bound
- * name, so a claim's SQL text depends on its limit and on how many
- * workflows are ready, not which; padding that count with arms of a NULL
+ * name, so a claim's SQL text depends on its limit, its run filter and how
+ * many workflows are ready, not which; padding that count with arms of a NULL
  * name, to have fewer texts, cost ~12 µs an arm. (Past 256 texts,
  * statements.ts leaves new ones to bun's own cache.) A drone claims for each
  * of its groups at every batch (shell, agents and planning have groups of
@@ -113,7 +113,8 @@ export function claimReady(ctx: TxContext, worker: string, limit: number, leaseM
   if (limit === 0) return [];
   const params: SQLQueryBindings[] = [worker, ctx.now];
   const byRun = options.runId === undefined ? "" : `AND run_id = ?${params.push(options.runId)}`;
-  const workflows = [...new Set(options.workflows ?? [])]; // a name twice would be two arms, and a task claimed twice
+  const named = options.workflows ?? [];
+  const workflows = named.length < 2 ? named : [...new Set(named)]; // a name twice would be two arms, and a task claimed twice
   const present = readyWorkflows(ctx, workflows, options.runId);
   if (present === null) return [];
   // Any workflow: the ready set in priority order. Some workflows: the best `limit` of each

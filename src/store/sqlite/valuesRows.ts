@@ -1,5 +1,6 @@
 /**
- * Rows of a set statement (sets.ts) bound as the parameters of a VALUES list.
+ * Rows of a set statement (sets.ts; a plan's tasks in runs.ts) bound as the
+ * parameters of a VALUES list.
  *
  * Why not one JSON text read with json_each: every `value ->> n` parses the
  * row's JSON again, so a step of 13 columns paid 13 parses, and the step
@@ -30,7 +31,11 @@ export function valuesList(columns: number, rows: number, first: number): string
  */
 export function textsBySize(columns: number, first: number, build: (list: string) => string): (size: number) => string {
   const texts = new Map(VALUES_SIZES.map((size) => [size, build(valuesList(columns, size, first))]));
-  return (size) => texts.get(size)!;
+  return (size) => {
+    const text = texts.get(size);
+    if (text === undefined) throw new RangeError(`a VALUES list is padded to ${VALUES_SIZES.join(", ")} rows (got ${size})`);
+    return text;
+  };
 }
 
 /** The size a list of `rows` rows is padded to (at most MAX_VALUES_ROWS: split longer sets with chunks()). */
