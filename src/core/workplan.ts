@@ -148,18 +148,21 @@ export function planLimitIssues(input: unknown): PlanIssue[] {
  * would recurse into it before saying anything.
  */
 function fieldDepthIssues(input: unknown): PlanIssue[] {
-  const deep = (path: string, value: unknown): PlanIssue[] => (nestedDeeperThan(value, LIMITS.depth) ? [{ path, message: deepMessage(LIMITS.depth) }] : []);
   if (input === null || typeof input !== "object") return [];
   if (Array.isArray(input)) return nestedDeeperThan(input, LIMITS.depth) ? [{ path: "", message: `the plan is ${deepMessage(LIMITS.depth)}` }] : [];
   const issues: PlanIssue[] = [];
+  // Only an object or array can be deep: a plan's fields are mostly strings and numbers, 60,000 tasks of them.
+  const deep = (path: () => string, value: unknown) => {
+    if (value !== null && typeof value === "object" && nestedDeeperThan(value, LIMITS.depth)) issues.push({ path: path(), message: deepMessage(LIMITS.depth) });
+  };
   for (const [key, value] of Object.entries(input)) {
     if (key !== "tasks" || !Array.isArray(value)) {
-      issues.push(...deep(key, value));
+      deep(() => key, value);
       continue;
     }
     value.forEach((task, index) => {
-      if (task === null || typeof task !== "object" || Array.isArray(task)) return void issues.push(...deep(`tasks[${index}]`, task));
-      for (const [field, fieldValue] of Object.entries(task)) if (field !== "input") issues.push(...deep(`tasks[${index}].${field}`, fieldValue));
+      if (task === null || typeof task !== "object" || Array.isArray(task)) return deep(() => `tasks[${index}]`, task);
+      for (const field of Object.keys(task)) if (field !== "input") deep(() => `tasks[${index}].${field}`, (task as Record<string, unknown>)[field]);
     });
   }
   return issues;
@@ -242,15 +245,19 @@ function graphIssues(tasks: readonly GraphNode[]): PlanIssue[] {
 
 /** Every elementary cycle found by a DFS, each as a path that ends where it starts. */
 function findCycles(tasks: readonly GraphNode[]): string[][] {
-  const edges = new Map<string, string[]>();
-  for (const task of tasks) if (!edges.has(task.id)) edges.set(task.id, task.after.filter((dep) => dep !== task.id));
+  const edges = new Map<string, readonly string[]>();
+  for (const task of tasks) if (!edges.has(task.id)) edges.set(task.id, task.after); // a task's own id in it is skipped below
   const state = new Map<string, 1 | 2>(); // 1 = on the stack, 2 = done
   const stack: string[] = [];
   const cycles: string[][] = [];
-  const order = new Map([...edges.keys()].map((id, index) => [id, index]));
+  let order: Map<string, number> | undefined; // plan positions, wanted only to print a cycle
   // Iterative DFS: a model-written plan can be deep enough to overflow recursion.
-  for (const root of edges.keys()) {
+  for (const [root, rootDeps] of edges) {
     if (state.has(root)) continue;
+    if (rootDeps.length === 0) {
+      state.set(root, 2); // nothing to follow: most tasks of a wide plan
+      continue;
+    }
     const frames: { id: string; next: number }[] = [{ id: root, next: 0 }];
     state.set(root, 1);
     stack.push(root);
@@ -259,13 +266,15 @@ function findCycles(tasks: readonly GraphNode[]): string[][] {
       const deps = edges.get(frame.id) ?? [];
       if (frame.next < deps.length) {
         const dep = deps[frame.next++]!;
-        if (!edges.has(dep)) continue;
+        if (dep === frame.id || !edges.has(dep)) continue; // depending on itself is reported apart
         const depState = state.get(dep);
         if (depState === 1) {
           // `after` points at what runs first, so reverse to read in execution order.
           const cycle = stack.slice(stack.indexOf(dep)).reverse();
           // Start the path at the task that comes first in the plan, so the message is stable.
-          const first = cycle.reduce((best, id, i) => (order.get(id)! < order.get(cycle[best]!)! ? i : best), 0);
+          order ??= new Map([...edges.keys()].map((id, index) => [id, index]));
+          const positions = order;
+          const first = cycle.reduce((best, id, i) => (positions.get(id)! < positions.get(cycle[best]!)! ? i : best), 0);
           const rotated = [...cycle.slice(first), ...cycle.slice(0, first)];
           cycles.push([...rotated, rotated[0]!]);
         } else if (depState === undefined) {
