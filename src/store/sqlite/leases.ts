@@ -94,6 +94,38 @@ function readyWorkflows(ctx: TxContext, workflows: readonly string[], runId: str
   return present.length === 0 ? null : present;
 }
 
+const claimTexts = new Map<string, string>();
+
+/**
+ * The INSERT that picks a claim's tasks and opens their attempts: ?1 worker,
+ * ?2 now, then ?3 the run if `byRun`, then the ready workflows' names, one
+ * arm each (`arms`; null: any workflow). Any workflow: the ready set in
+ * priority order. Some workflows: the best `limit` of each
+ * (tasks_ready_by_workflow), merged; walking the whole ready set for them
+ * could take long. Built once per shape: a text built again for every claim
+ * is hashed again by the statement cache.
+ */
+function claimText(limit: number, arms: number | null, byRun: boolean): string {
+  const key = `${limit}:${arms}:${byRun}`;
+  let text = claimTexts.get(key);
+  if (text === undefined) {
+    const run = byRun ? "AND run_id = ?3" : "";
+    const first = byRun ? 4 : 3;
+    const candidates =
+      arms === null
+        ? `SELECT id, attempts, priority, available_at FROM tasks INDEXED BY tasks_claimable WHERE state = 'ready' AND available_at <= ?2 ${run}`
+        : Array.from({ length: arms }, (_, i) => `SELECT * FROM (SELECT id, attempts, priority, available_at FROM tasks INDEXED BY tasks_ready_by_workflow
+             WHERE state = 'ready' AND workflow = ?${first + i} AND available_at <= ?2 ${run}
+             ORDER BY priority DESC, available_at, id LIMIT ${limit})`).join(" UNION ALL ");
+    text = `INSERT INTO attempts (task_id, number, worker, state, started_at, heartbeat_at)
+     SELECT id, attempts + 1, ?1, 'running', ?2, ?2 FROM (${candidates})
+     ORDER BY priority DESC, available_at, id LIMIT ${limit}
+     RETURNING id`;
+    claimTexts.set(key, text);
+  }
+  return text;
+}
+
 type ClaimedRow = {
   id: number; attempt_id: number; attempts: number; run_id: string; key: string; workflow: string; input: string; max_attempts: number;
   timeout_ms: number | null; feedback: string | null; scope: string | null; title: string; description: string | null;
@@ -112,28 +144,13 @@ export function claimReady(ctx: TxContext, worker: string, limit: number, leaseM
   if (!Number.isSafeInteger(limit) || limit < 0) throw new RangeError(`a claim's limit must be a whole number ≥ 0 (got ${limit})`);
   if (limit === 0) return [];
   const params: SQLQueryBindings[] = [worker, ctx.now];
-  const byRun = options.runId === undefined ? "" : `AND run_id = ?${params.push(options.runId)}`;
+  if (options.runId !== undefined) params.push(options.runId);
   const named = options.workflows ?? [];
   const workflows = named.length < 2 ? named : [...new Set(named)]; // a name twice would be two arms, and a task claimed twice
   const present = readyWorkflows(ctx, workflows, options.runId);
   if (present === null) return [];
-  // Any workflow: the ready set in priority order. Some workflows: the best `limit` of each
-  // (tasks_ready_by_workflow), merged; walking the whole ready set for them could take long.
-  const candidates =
-    workflows.length === 0
-      ? `SELECT id, attempts, priority, available_at FROM tasks INDEXED BY tasks_claimable WHERE state = 'ready' AND available_at <= ?2 ${byRun}`
-      : present
-          .map((workflow) => `SELECT * FROM (SELECT id, attempts, priority, available_at FROM tasks INDEXED BY tasks_ready_by_workflow
-             WHERE state = 'ready' AND workflow = ?${params.push(workflow)} AND available_at <= ?2 ${byRun}
-             ORDER BY priority DESC, available_at, id LIMIT ${limit})`)
-          .join(" UNION ALL ");
-  const opened = sql<{ id: number }, SQLQueryBindings[]>(
-    ctx.db,
-    `INSERT INTO attempts (task_id, number, worker, state, started_at, heartbeat_at)
-     SELECT id, attempts + 1, ?1, 'running', ?2, ?2 FROM (${candidates})
-     ORDER BY priority DESC, available_at, id LIMIT ${limit}
-     RETURNING id`,
-  ).all(...params);
+  params.push(...present);
+  const opened = sql<{ id: number }, SQLQueryBindings[]>(ctx.db, claimText(limit, workflows.length === 0 ? null : present.length, options.runId !== undefined)).all(...params);
   if (opened.length === 0) return [];
   // Rowids of one INSERT are handed out consecutively, in the SELECT's order: the claim's order.
   let first = opened[0]!.id;
