@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createApp } from "../src/api/app.ts";
-import { LIMITS, nestedDeeperThan } from "../src/core/limits.ts";
+import { jsonShape, LIMITS, nestedDeeperThan } from "../src/core/limits.ts";
 import { validateWorkplan } from "../src/core/workplan.ts";
 import { loadWorkflows, type WorkflowRegistry } from "../src/engine/registry.ts";
 import { farcaster, withReader } from "./cli-helpers.ts";
@@ -184,5 +184,29 @@ describe("through the CLI", () => {
     expect(code).toBe(1);
     expect(stderr.trim()).toBe("farcaster: data: nested deeper than 64 levels [too_deep]");
     expect(await withReader(db, (store) => store.getSignal("deploy"))).toBeNull();
+  });
+});
+
+describe("jsonShape: what a value is to JSON, before it is journaled", () => {
+  test("plain data is plain; too deep or cyclic is deep, even under something JSON would change", () => {
+    const deep: unknown[] = [];
+    let cursor = deep;
+    for (let i = 0; i < LIMITS.depth + 5; i++) cursor.push((cursor = []));
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic.self = cyclic;
+    for (const value of [null, true, 0, -1.5, "s", undefined, [], {}, [1, [2, { a: "b", c: [null, undefined] }]], Object.assign(Object.create(null), { x: 1 })]) {
+      expect(jsonShape(value)).toBe("plain");
+    }
+    expect(jsonShape(deep)).toBe("deep");
+    expect(jsonShape(cyclic)).toBe("deep");
+    expect(jsonShape({ when: new Date(0), deep })).toBe("deep");
+  });
+
+  test("anything JSON.stringify would turn into something else, or refuse, is other", () => {
+    class Point { constructor(readonly x: number) {} }
+    for (const value of [NaN, Infinity, 10n, () => 1, Symbol("s"), { n: -Infinity }, [1, () => 2], { big: [3n] }, new Date(0), new Map(), new Point(1),
+      { toJSON: () => "x" }, Object.assign([1], { toJSON: () => "y" }), [{ when: new Date(0) }], new String("boxed")]) {
+      expect(jsonShape(value)).toBe("other");
+    }
   });
 });

@@ -122,6 +122,13 @@ describe("journaled steps", () => {
     expect(toJournalValue(undefined, "run/task", "k")).toBeNull();
   });
 
+  test("an object output is what JSON gives back: plain data as it is, a Date as its text, a class instance as its fields, undefined fields dropped", () => {
+    class Point { constructor(readonly x: number, readonly y: number) {} }
+    for (const value of [{ a: 1, b: [true, null, "s"], c: undefined }, [undefined, 1], { when: new Date(0) }, new Point(1, 2), { m: new Map([[1, 2]]) }, { toJSON: () => ({ as: "json" }) }]) {
+      expect(toJournalValue(value, "run/task", "k")).toEqual(JSON.parse(JSON.stringify(value)));
+    }
+  });
+
   test("a step's error is journaled; a NonRetryableError fails the task at once", async () => {
     const { store, clock } = freshStore();
     const wf = workflow("refuses", async (ctx) => ctx.step("validate", async () => { throw new NonRetryableError("the input names no repository"); }));

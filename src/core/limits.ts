@@ -83,6 +83,46 @@ export function nestedDeeperThan(value: unknown, max: number = LIMITS.depth): bo
   return false;
 }
 
+/**
+ * What a value is to JSON: "deep" (containers nested deeper than `max`, or a
+ * cycle), "plain" (only plain objects, arrays, strings, finite numbers,
+ * booleans, null and undefined: JSON.stringify gives it without surprises)
+ * or "other" (anything JSON.stringify turns into something else or refuses:
+ * a function, a symbol, a BigInt, a number it cannot hold, a Date, a Map, a
+ * toJSON of its own). Iterative, like nestedDeeperThan, which it also is.
+ */
+export function jsonShape(value: unknown, max: number = LIMITS.depth): "deep" | "plain" | "other" {
+  let plain = leafIsPlain(value);
+  if (value === null || typeof value !== "object") return plain ? "plain" : "other";
+  const nodes: object[] = [value];
+  const depths: number[] = [1];
+  while (nodes.length > 0) {
+    const node = nodes.pop()!;
+    const depth = depths.pop()!;
+    if (depth > max) return "deep";
+    let children: unknown[];
+    if (typeof (node as { toJSON?: unknown }).toJSON === "function") plain = false;
+    if (Array.isArray(node)) children = node;
+    else {
+      const proto = Object.getPrototypeOf(node);
+      if (proto !== Object.prototype && proto !== null) plain = false;
+      children = Object.values(node);
+    }
+    for (const child of children) {
+      if (child !== null && typeof child === "object") {
+        nodes.push(child);
+        depths.push(depth + 1);
+      } else if (plain && !leafIsPlain(child)) plain = false;
+    }
+  }
+  return plain ? "plain" : "other";
+}
+
+function leafIsPlain(value: unknown): boolean {
+  const type = typeof value;
+  return type === "string" || type === "boolean" || type === "undefined" || type === "object" || (type === "number" && Number.isFinite(value as number));
+}
+
 export const NON_FINITE_PROBLEM = "is a number JSON cannot hold (too large, or not a number); write it as a string or a smaller number";
 
 /**

@@ -9,7 +9,7 @@
  * the workflow goes on, so a crash can only repeat the step that was running.
  */
 import type { Clock } from "../core/clock.ts";
-import { deepMessage, largeMessage, LIMITS, nestedDeeperThan, taskOutputLimits } from "../core/limits.ts";
+import { deepMessage, jsonShape, largeMessage, LIMITS, taskOutputLimits } from "../core/limits.ts";
 import { GateRejectedError, NonDeterminismError, NonRetryableError, StepFailedError, StepOutputError } from "../core/errors.ts";
 import { newId } from "../core/ids.ts";
 import type { StepRecord, StepWrite, Store, TaskError } from "../store/types.ts";
@@ -50,10 +50,12 @@ export function toJournalValue(value: unknown, label: string, key: string, maxBy
   if (value === null || typeof value === "boolean") return value;
   if (typeof value === "number" && Number.isFinite(value)) return value === 0 ? 0 : value;
   // Checked before stringifying: a value nested thousands deep would overflow the stack in JSON.stringify.
-  if (nestedDeeperThan(value)) throw new StepOutputError(label, key, deepMessage(), OVER_LIMIT_FIX);
+  const shape = jsonShape(value);
+  if (shape === "deep") throw new StepOutputError(label, key, deepMessage(), OVER_LIMIT_FIX);
   let text: string | undefined;
   try {
-    text = JSON.stringify(value, (_k, v: unknown) => {
+    // Plain data needs no replacer to watch for what JSON cannot hold (2-3 times faster without).
+    text = shape === "plain" ? JSON.stringify(value) : JSON.stringify(value, (_k, v: unknown) => {
       if (typeof v === "function" || typeof v === "symbol") throw new Error(`it contains a ${typeof v}`);
       if (typeof v === "bigint") throw new Error("it contains a BigInt");
       if (typeof v === "number" && !Number.isFinite(v)) throw new Error(`it contains the number ${v}`);
