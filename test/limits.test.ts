@@ -205,7 +205,8 @@ describe("jsonShape: what a value is to JSON, before it is journaled", () => {
   test("anything JSON.stringify would turn into something else, or refuse, is other", () => {
     class Point { constructor(readonly x: number) {} }
     for (const value of [NaN, Infinity, 10n, () => 1, Symbol("s"), { n: -Infinity }, [1, () => 2], { big: [3n] }, new Date(0), new Map(), new Point(1),
-      { toJSON: () => "x" }, Object.assign([1], { toJSON: () => "y" }), [{ when: new Date(0) }], new String("boxed")]) {
+      { toJSON: () => "x" }, Object.assign([1], { toJSON: () => "y" }), [{ when: new Date(0) }], new String("boxed"),
+      Object.assign([() => 1], { [Symbol.iterator]: function* () {} })]) { // an iterator hiding an element from a for…of
       expect(jsonShape(value)).toBe("other");
     }
   });

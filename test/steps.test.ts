@@ -105,6 +105,7 @@ describe("journaled steps", () => {
       ["inf", [Infinity], "it contains the number Infinity"],
       ["nan", NaN, "it contains the number NaN"],
       ["minus-inf", -Infinity, "it contains the number -Infinity"],
+      ["getter", { get boom() { throw new Error("this field cannot be read"); } }, "this field cannot be read"],
     ] as const) {
       const wf = workflow(`bad-${name}`, async (ctx) => ctx.step("produce", async () => value));
       const { taskId } = await submitOne(store, wf, { retries: 2 });

@@ -102,8 +102,11 @@ export function jsonShape(value: unknown, max: number = LIMITS.depth): "deep" | 
     if (depth > max) return "deep";
     let children: unknown[];
     if (typeof (node as { toJSON?: unknown }).toJSON === "function") plain = false;
-    if (Array.isArray(node)) children = node;
-    else {
+    if (Array.isArray(node)) {
+      // By index, as JSON reads an array (an iterator of its own could hide elements).
+      children = new Array(node.length);
+      for (let i = 0; i < node.length; i++) children[i] = node[i];
+    } else {
       const proto = Object.getPrototypeOf(node);
       if (proto !== Object.prototype && proto !== null) plain = false;
       children = Object.values(node);

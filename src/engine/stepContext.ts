@@ -50,7 +50,12 @@ export function toJournalValue(value: unknown, label: string, key: string, maxBy
   if (value === null || typeof value === "boolean") return value;
   if (typeof value === "number" && Number.isFinite(value)) return value === 0 ? 0 : value;
   // Checked before stringifying: a value nested thousands deep would overflow the stack in JSON.stringify.
-  const shape = jsonShape(value);
+  let shape: ReturnType<typeof jsonShape>;
+  try {
+    shape = jsonShape(value);
+  } catch (error) {
+    throw new StepOutputError(label, key, (error as Error).message); // a getter or a proxy that throws when read
+  }
   if (shape === "deep") throw new StepOutputError(label, key, deepMessage(), OVER_LIMIT_FIX);
   let text: string | undefined;
   try {
