@@ -143,10 +143,17 @@ export class StoreHost {
     }
     const call = (this.store[method as WriteMethod] as (...a: unknown[]) => Promise<unknown>).apply(this.store, args);
     this.inFlight.add(call);
+    // One reaction per request, not a .finally on top: every step and completion of the other workers passes here.
     call.then(
-      (value) => socket.data.outbox.send(encode({ id, ok: true, value })),
-      (error: unknown) => socket.data.outbox.send(encode({ id, ok: false, error: toWireError(error) })),
-    ).finally(() => this.inFlight.delete(call));
+      (value) => {
+        this.inFlight.delete(call);
+        socket.data.outbox.send(encode({ id, ok: true, value }));
+      },
+      (error: unknown) => {
+        this.inFlight.delete(call);
+        socket.data.outbox.send(encode({ id, ok: false, error: toWireError(error) }));
+      },
+    );
   }
 
   /** The host's store committed: tell every client once per turn, so their followers and idle drones look again. */

@@ -31,14 +31,16 @@ export interface WireError {
 }
 
 export function encodeRequest(id: number, method: string, args: unknown[]): string {
-  const undefinedArgs = args.flatMap((arg, index) => (arg === undefined ? [index] : []));
-  return encode(undefinedArgs.length === 0 ? { id, method, args } : { id, method, args, undefinedArgs });
+  let undefinedArgs: number[] | undefined;
+  for (let index = 0; index < args.length; index++) if (args[index] === undefined) (undefinedArgs ??= []).push(index);
+  return encode(undefinedArgs === undefined ? { id, method, args } : { id, method, args, undefinedArgs });
 }
 
-/** The arguments as the caller passed them, omitted ones omitted. */
+/** The arguments as the caller passed them, omitted ones omitted (the request's own array when none was). */
 export function requestArgs(request: { args: unknown[]; undefinedArgs?: number[] }): unknown[] {
+  if (request.undefinedArgs === undefined) return request.args;
   const args = [...request.args];
-  for (const index of request.undefinedArgs ?? []) args[index] = undefined;
+  for (const index of request.undefinedArgs) args[index] = undefined;
   return args;
 }
 
