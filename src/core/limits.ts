@@ -62,25 +62,9 @@ export function formatBytes(bytes: number): string {
   return `${bytes} bytes`;
 }
 
-/** True when `value` holds containers nested deeper than `max` levels. Iterative: safe on any depth. */
+/** True when `value` holds containers nested deeper than `max` levels (or a cycle). Iterative: safe on any depth. */
 export function nestedDeeperThan(value: unknown, max: number = LIMITS.depth): boolean {
-  if (value === null || typeof value !== "object") return false;
-  // Two parallel stacks, no object per container: this runs on every step's input and output.
-  const nodes: object[] = [value];
-  const depths: number[] = [1];
-  while (nodes.length > 0) {
-    const node = nodes.pop()!;
-    const depth = depths.pop()!;
-    if (depth > max) return true;
-    const children = Array.isArray(node) ? node : Object.values(node);
-    for (const child of children) {
-      if (child !== null && typeof child === "object") {
-        nodes.push(child);
-        depths.push(depth + 1);
-      }
-    }
-  }
-  return false;
+  return jsonShape(value, max) === "deep";
 }
 
 /**
@@ -89,33 +73,32 @@ export function nestedDeeperThan(value: unknown, max: number = LIMITS.depth): bo
  * booleans, null and undefined: JSON.stringify gives it without surprises)
  * or "other" (anything JSON.stringify turns into something else or refuses:
  * a function, a symbol, a BigInt, a number it cannot hold, a Date, a Map, a
- * toJSON of its own). Iterative, like nestedDeeperThan, which it also is.
+ * toJSON of its own). Iterative: safe on any depth.
  */
 export function jsonShape(value: unknown, max: number = LIMITS.depth): "deep" | "plain" | "other" {
   let plain = leafIsPlain(value);
   if (value === null || typeof value !== "object") return plain ? "plain" : "other";
+  // Two parallel stacks, no object per container: this runs on every step's input and output.
   const nodes: object[] = [value];
   const depths: number[] = [1];
+  let depth = 0;
+  const take = (child: unknown) => {
+    if (child !== null && typeof child === "object") {
+      nodes.push(child);
+      depths.push(depth + 1);
+    } else if (plain && !leafIsPlain(child)) plain = false;
+  };
   while (nodes.length > 0) {
     const node = nodes.pop()!;
-    const depth = depths.pop()!;
+    depth = depths.pop()!;
     if (depth > max) return "deep";
-    let children: unknown[];
     if (typeof (node as { toJSON?: unknown }).toJSON === "function") plain = false;
     if (Array.isArray(node)) {
-      // By index, as JSON reads an array (an iterator of its own could hide elements).
-      children = new Array(node.length);
-      for (let i = 0; i < node.length; i++) children[i] = node[i];
+      for (let i = 0; i < node.length; i++) take(node[i]); // by index, as JSON reads an array (an iterator of its own could hide elements)
     } else {
       const proto = Object.getPrototypeOf(node);
       if (proto !== Object.prototype && proto !== null) plain = false;
-      children = Object.values(node);
-    }
-    for (const child of children) {
-      if (child !== null && typeof child === "object") {
-        nodes.push(child);
-        depths.push(depth + 1);
-      } else if (plain && !leafIsPlain(child)) plain = false;
+      for (const child of Object.values(node)) take(child);
     }
   }
   return plain ? "plain" : "other";

@@ -151,9 +151,9 @@ function fieldDepthIssues(input: unknown): PlanIssue[] {
   if (input === null || typeof input !== "object") return [];
   if (Array.isArray(input)) return nestedDeeperThan(input, LIMITS.depth) ? [{ path: "", message: `the plan is ${deepMessage(LIMITS.depth)}` }] : [];
   const issues: PlanIssue[] = [];
-  // Only an object or array can be deep: a plan's fields are mostly strings and numbers, 60,000 tasks of them.
+  // The path is built only for a field that is too deep: a plan's fields are mostly fine, 60,000 tasks of them.
   const deep = (path: () => string, value: unknown) => {
-    if (value !== null && typeof value === "object" && nestedDeeperThan(value, LIMITS.depth)) issues.push({ path: path(), message: deepMessage(LIMITS.depth) });
+    if (nestedDeeperThan(value, LIMITS.depth)) issues.push({ path: path(), message: deepMessage(LIMITS.depth) });
   };
   for (const [key, value] of Object.entries(input)) {
     if (key !== "tasks" || !Array.isArray(value)) {

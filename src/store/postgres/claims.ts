@@ -19,15 +19,15 @@
  * dependency outputs and the run's directory included.
  */
 import type { ClaimedTask } from "../types.ts";
+import { toClaimedTask, type ClaimedTaskRow } from "../claimedTask.ts";
 import { appendEvent, type TxContext } from "./context.ts";
 import { fromJson, num, Params, q } from "./sqlText.ts";
 
 /** Expired leases a claim takes over at most (as Absurd's claim_task keeps its claim polling work bounded). */
 export const CLAIM_RECLAIM_BATCH = 16;
 
-type ClaimedRow = {
-  id: string; attempt_id: string; attempts: number; run_id: string; key: string; workflow: string; input: string; max_attempts: number;
-  timeout_ms: string | null; feedback: string | null; scope: string | null; title: string; description: string | null; cwd: string | null;
+type ClaimedRow = ClaimedTaskRow & {
+  id: string; attempt_id: string; timeout_ms: string | null; cwd: string | null;
   old_attempt: string | null; old_owner: string | null; crashes: number; deps: [string, string | null][] | null;
 };
 
@@ -67,24 +67,10 @@ export async function claimReady(ctx: TxContext, request: ClaimRequest): Promise
       appendEvent(ctx, { type: "task.lease_expired", actor: worker, runId: task.run_id, taskId, attemptId: num(task.old_attempt), data: { owner: task.old_owner ?? "", crashes: task.crashes } });
     }
     appendEvent(ctx, { type: "task.started", actor: worker, runId: task.run_id, taskId, attemptId, data: { attempt: task.attempts } });
-    return {
-      taskId,
-      attemptId,
-      runId: task.run_id,
-      key: task.key,
-      workflow: task.workflow,
-      input: fromJson(task.input),
-      attempt: task.attempts,
-      maxAttempts: task.max_attempts,
-      timeoutMs: num(task.timeout_ms),
-      leaseExpiresAt: expiresAt,
-      feedback: fromJson(task.feedback) ?? [],
-      scope: fromJson(task.scope),
-      title: task.title,
-      description: task.description,
-      cwd: task.cwd,
+    return toClaimedTask(task, {
+      taskId, attemptId, timeoutMs: num(task.timeout_ms), leaseExpiresAt: expiresAt, cwd: task.cwd,
       deps: Object.fromEntries((task.deps ?? []).map(([key, output]) => [key, fromJson(output)])),
-    };
+    });
   });
 }
 

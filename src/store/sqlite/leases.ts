@@ -14,6 +14,7 @@ import { failForGood, type FencedTask } from "./outcomes.ts";
 import { fromJson, toJson } from "./rows.ts";
 import { sql } from "./statements.ts";
 import { STEP_INSERT, STEP_UPSERT } from "../stepSql.ts";
+import { toClaimedTask, type ClaimedTaskRow } from "../claimedTask.ts";
 
 /** `available_at` of a task that waits to be woken (a gate, an event) rather than for a time. */
 export const WAIT_FOREVER = 8_640_000_000_000_000;
@@ -126,10 +127,7 @@ function claimText(limit: number, arms: number | null, byRun: boolean): string {
   return text;
 }
 
-type ClaimedRow = {
-  id: number; attempt_id: number; attempts: number; run_id: string; key: string; workflow: string; input: string; max_attempts: number;
-  timeout_ms: number | null; feedback: string | null; scope: string | null; title: string; description: string | null;
-};
+type ClaimedRow = ClaimedTaskRow & { id: number; attempt_id: number; timeout_ms: number | null };
 
 /**
  * Leases up to `limit` ready tasks, best first, in four statements however
@@ -189,26 +187,10 @@ export function claimReady(ctx: TxContext, worker: string, limit: number, leaseM
     return cwds.get(runId)!;
   };
   rows.sort((a, b) => a.attempt_id - b.attempt_id);
-  return rows.map((task) => ({
-    taskId: task.id,
-    attemptId: task.attempt_id,
-    runId: task.run_id,
-    key: task.key,
-    workflow: task.workflow,
-    input: fromJson(task.input),
-    attempt: task.attempts,
-    maxAttempts: task.max_attempts,
-    timeoutMs: task.timeout_ms,
-    leaseExpiresAt: expiresAt,
-    feedback: fromJson(task.feedback) ?? [],
-    scope: fromJson(task.scope),
-    title: task.title,
-    description: task.description,
-    cwd: cwdOf(task.run_id),
-    deps: deps.get(task.id) ?? {},
+  return rows.map((task) => toClaimedTask(task, {
+    taskId: task.id, attemptId: task.attempt_id, timeoutMs: task.timeout_ms, leaseExpiresAt: expiresAt, cwd: cwdOf(task.run_id), deps: deps.get(task.id) ?? {},
   }));
 }
-
 
 /**
  * The fence, as a read inside the write transaction: throws LeaseLostError

@@ -9,7 +9,7 @@ import type { CreatedRun, CreateRunOptions, RunRecord } from "../types.ts";
 import { appendEvent, type TxContext } from "./context.ts";
 import { RUN_SELECT, toJson, toRun, type RunRow } from "./rows.ts";
 import { inList, sql } from "./statements.ts";
-import { chunks, flatRows, paddedSize, textsBySize } from "./valuesRows.ts";
+import { valuesStatement } from "./valuesRows.ts";
 
 /** Runs still before their plan's tasks run: applying the plan starts them. */
 const PLANNING_RUN_STATES = UNFINISHED_RUN_STATES.filter((state) => state !== "running");
@@ -42,16 +42,22 @@ function insertRunRow(ctx: TxContext, goal: string, state: "planning" | "running
   return runId;
 }
 
-/** A plan's task row: run, key, title, description, workflow, input, scope, priority, max attempts, timeout, state, pending deps, order. */
-const TASK_COLUMNS = 13;
+/** A plan's task, with the run it joins. */
+interface PlannedTask {
+  runId: string;
+  task: ValidWorkplan["plan"]["tasks"][number];
+}
 
-/** ?1 now; the rows, in plan order (column13), so task ids follow the plan; the padding rows have no run. */
-const INSERT_TASKS = textsBySize(TASK_COLUMNS, 2, (list) => `INSERT INTO tasks (run_id, key, title, description, workflow, input, scope, priority, max_attempts, timeout_ms,
+/** ?1 now; (run, key, title, description, workflow, input, scope, priority, max attempts, timeout, state, pending deps, order): in plan order (column13), so task ids follow the plan; the padding rows have no run. */
+const INSERT_TASKS = valuesStatement<PlannedTask>(13, 2, (list) => `INSERT INTO tasks (run_id, key, title, description, workflow, input, scope, priority, max_attempts, timeout_ms,
                       state, pending_deps, available_at, created_at, updated_at)
    SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, v.column8, v.column9, v.column10,
           v.column11, v.column12, ?1, ?1, ?1
    FROM (${list}) v WHERE v.column1 IS NOT NULL ORDER BY v.column13
-   RETURNING id, key`);
+   RETURNING id, key`, ({ runId, task }, n) => [
+  runId, task.id, task.title, task.description ?? null, task.workflow, JSON.stringify(task.input ?? {}), toJson(task.scope),
+  task.priority ?? 0, (task.retries ?? 0) + 1, task.timeout ?? null, task.after.length === 0 ? "ready" : "blocked", task.after.length, n,
+]);
 
 /**
  * Inserts a plan's tasks and edges into a run. Tasks without dependencies are
@@ -61,15 +67,8 @@ const INSERT_TASKS = textsBySize(TASK_COLUMNS, 2, (list) => `INSERT INTO tasks (
  */
 function insertTasks(ctx: TxContext, runId: string, valid: ValidWorkplan): void {
   const ids = new Map<string, number>();
-  for (const chunk of chunks(valid.plan.tasks)) {
-    const size = paddedSize(chunk.length);
-    const rows = chunk.map((task, n): SQLQueryBindings[] => [
-      runId, task.id, task.title, task.description ?? null, task.workflow, JSON.stringify(task.input ?? {}), toJson(task.scope),
-      task.priority ?? 0, (task.retries ?? 0) + 1, task.timeout ?? null, task.after.length === 0 ? "ready" : "blocked", task.after.length, n,
-    ]);
-    for (const row of sql<{ id: number; key: string }, SQLQueryBindings[]>(ctx.db, INSERT_TASKS(size)).all(ctx.now, ...flatRows(rows, TASK_COLUMNS, size))) {
-      ids.set(row.key, row.id);
-    }
+  for (const { text, params } of INSERT_TASKS.bind(valid.plan.tasks.map((task) => ({ runId, task })))) {
+    for (const row of sql<{ id: number; key: string }, SQLQueryBindings[]>(ctx.db, text).all(ctx.now, ...params)) ids.set(row.key, row.id);
   }
   const insertEdge = sql(ctx.db, "INSERT INTO task_deps (task_id, depends_on) VALUES (?, ?)");
   for (const task of valid.plan.tasks) for (const dep of task.after) insertEdge.run(ids.get(task.id)!, ids.get(dep)!);

@@ -21,28 +21,30 @@ import { toJson } from "./rows.ts";
 import { applyPlan } from "./runs.ts";
 import { sql } from "./statements.ts";
 import { STEP_INSERT, STEP_UPSERT } from "../stepSql.ts";
-import { chunks, flatRows, paddedSize, textsBySize } from "./valuesRows.ts";
-
-const STEP_COLUMNS = 13;
+import { valuesStatement } from "./valuesRows.ts";
 
 /** (task, attempt, key, seq, kind, status, input, output, error, started, ended, tokens in, out): written only under its lease. */
-const RECORD_STEPS = textsBySize(STEP_COLUMNS, 1, (list) => `${STEP_INSERT}
+const RECORD_STEPS = valuesStatement<StepItem>(13, 1, (list) => `${STEP_INSERT}
   SELECT v.column1, v.column3, v.column4, v.column5, v.column2, v.column6, v.column7, v.column8, v.column9,
          v.column10, v.column11, v.column12, v.column13
   FROM (${list}) v JOIN tasks t ON t.id = v.column1 AND t.attempt_id = v.column2 AND t.state = 'running'
   WHERE true
   ${STEP_UPSERT}
-  RETURNING task_id`);
+  RETURNING task_id`, ({ taskId, attemptId, step }) => [
+  taskId, attemptId, step.key, step.seq, step.kind, step.status, toJson(step.input), toJson(step.output), toJson(step.error),
+  step.startedAt, step.endedAt, step.usage?.inputTokens ?? null, step.usage?.outputTokens ?? null,
+]);
 
 /** ?1 now; (task, attempt, output). */
-const COMPLETE_TASKS = textsBySize(3, 2, (list) => `UPDATE tasks
+const COMPLETE_TASKS = valuesStatement<CompletionItem>(3, 2, (list) => `UPDATE tasks
   SET state = 'succeeded', output = v.column3, attempt_id = NULL, lease_expires_at = NULL, finished_at = ?1, updated_at = ?1
   FROM (${list}) v
   WHERE tasks.id = v.column1 AND tasks.attempt_id = v.column2 AND tasks.state = 'running'
-  RETURNING id, run_id, key, lease_owner`);
+  RETURNING id, run_id, key, lease_owner`, (item) => [item.taskId, item.attemptId, item.output]);
 
 /** ?1 now; (attempt). */
-const END_ATTEMPTS = textsBySize(1, 2, (list) => `UPDATE attempts SET state = 'succeeded', ended_at = ?1 WHERE id IN (${list})`);
+const END_ATTEMPTS = valuesStatement<CompletionItem>(1, 2, (list) => `UPDATE attempts SET state = 'succeeded', ended_at = ?1 WHERE id IN (${list})`,
+  (item) => [item.attemptId]);
 
 /** A task.succeeded event's data; most name no dependent. */
 const NOTHING_UNBLOCKED = JSON.stringify({ unblocked: [] });
@@ -50,10 +52,18 @@ function unblockedData(keys: readonly string[] | undefined): string {
   return keys === undefined ? NOTHING_UNBLOCKED : JSON.stringify({ unblocked: keys });
 }
 
+/** A completion's event, with what the set found out: the task's row and the dependents it readied. */
+interface SucceededEvent {
+  item: CompletionItem;
+  task: DoneRow;
+  unblocked: readonly string[] | undefined;
+}
+
 /** ?1 now; (task, actor, run, attempt, data, order): in the items' order; the padding rows have no task. */
-const SUCCEEDED_EVENTS = textsBySize(6, 2, (list) => `INSERT INTO events (at, type, actor, run_id, task_id, attempt_id, data)
+const SUCCEEDED_EVENTS = valuesStatement<SucceededEvent>(6, 2, (list) => `INSERT INTO events (at, type, actor, run_id, task_id, attempt_id, data)
   SELECT ?1, 'task.succeeded', v.column2, v.column3, v.column1, v.column4, v.column5 FROM (${list}) v
-  WHERE v.column1 IS NOT NULL ORDER BY v.column6`);
+  WHERE v.column1 IS NOT NULL ORDER BY v.column6`,
+  ({ item, task, unblocked }, n) => [item.taskId, task.lease_owner, task.run_id, item.attemptId, unblockedData(unblocked), n]);
 
 type DoneRow = { id: number; run_id: string; key: string; lease_owner: string };
 
@@ -75,20 +85,10 @@ export interface CompletionItem {
 
 /** Journals the steps of distinct running attempts: one INSERT per chunk, fenced in its own join. */
 export function recordSteps(ctx: TxContext, items: readonly StepItem[]): void[] {
+  // Only steps of attempts that hold their lease are written; a waiting step (a sleep, a gate) is completed,
+  // a fact is never overwritten (as in leases.ts writeStep). Fewer rows back than items: the slow path says why.
   let written = 0;
-  for (const chunk of chunks(items)) {
-    const rows = chunk.map(({ taskId, attemptId, step }): SQLQueryBindings[] => [
-      taskId, attemptId, step.key, step.seq, step.kind, step.status, toJson(step.input), toJson(step.output), toJson(step.error),
-      step.startedAt, step.endedAt, step.usage?.inputTokens ?? null, step.usage?.outputTokens ?? null,
-    ]);
-    const size = paddedSize(rows.length);
-    // Only steps of attempts that hold their lease are written; a waiting step (a sleep, a gate) is completed,
-    // a fact is never overwritten (as in leases.ts writeStep). Fewer rows back than items: the slow path says why.
-    written += sql<{ task_id: number }, SQLQueryBindings[]>(
-      ctx.db,
-      RECORD_STEPS(size),
-    ).all(...flatRows(rows, STEP_COLUMNS, size)).length;
-  }
+  for (const { text, params } of RECORD_STEPS.bind(items)) written += sql<{ task_id: number }, SQLQueryBindings[]>(ctx.db, text).all(...params).length;
   if (written !== items.length) throw new NotAsSet(`${items.length - written} of ${items.length} steps need the one-by-one path`);
   return items.map(() => undefined);
 }
@@ -102,21 +102,11 @@ export function recordSteps(ctx: TxContext, items: readonly StepItem[]): void[] 
  */
 export function completeTasks(ctx: TxContext, items: readonly CompletionItem[]): CompleteResult[] {
   const done: DoneRow[] = [];
-  for (const chunk of chunks(items)) {
-    const size = paddedSize(chunk.length);
-    done.push(...sql<DoneRow, SQLQueryBindings[]>(
-      ctx.db,
-      COMPLETE_TASKS(size),
-    ).all(ctx.now, ...flatRows(chunk.map((item) => [item.taskId, item.attemptId, item.output]), 3, size)));
-  }
+  for (const { text, params } of COMPLETE_TASKS.bind(items)) done.push(...sql<DoneRow, SQLQueryBindings[]>(ctx.db, text).all(ctx.now, ...params));
   if (done.length !== items.length) throw new NotAsSet(`${items.length - done.length} of ${items.length} completions need the one-by-one path`);
   const byTask = new Map(done.map((row) => [row.id, row]));
   const taskIds = JSON.stringify(items.map((item) => item.taskId));
-  for (const chunk of chunks(items)) {
-    const size = paddedSize(chunk.length);
-    sql<unknown, SQLQueryBindings[]>(ctx.db, END_ATTEMPTS(size))
-      .run(ctx.now, ...flatRows(chunk.map((item) => [item.attemptId]), 1, size));
-  }
+  for (const { text, params } of END_ATTEMPTS.bind(items)) sql<unknown, SQLQueryBindings[]>(ctx.db, text).run(ctx.now, ...params);
   for (const item of items) {
     const task = byTask.get(item.taskId)!;
     // The planning task's output is the workplan: its tasks join the run in this same transaction.
@@ -157,14 +147,8 @@ export function completeTasks(ctx: TxContext, items: readonly CompletionItem[]):
       keys.push(row.key);
     }
   }
-  for (const chunk of chunks(items)) {
-    const size = paddedSize(chunk.length);
-    const events = chunk.map((item, n): SQLQueryBindings[] => {
-      const task = byTask.get(item.taskId)!;
-      return [item.taskId, task.lease_owner, task.run_id, item.attemptId, unblockedData(unblockedBy.get(item.taskId)), n];
-    });
-    sql<unknown, SQLQueryBindings[]>(ctx.db, SUCCEEDED_EVENTS(size)).run(ctx.now, ...flatRows(events, 6, size));
-  }
+  const events = items.map((item) => ({ item, task: byTask.get(item.taskId)!, unblocked: unblockedBy.get(item.taskId) }));
+  for (const { text, params } of SUCCEEDED_EVENTS.bind(events)) sql<unknown, SQLQueryBindings[]>(ctx.db, text).run(ctx.now, ...params);
   return items.map((item) => {
     const task = byTask.get(item.taskId)!;
     const result: CompleteResult = { unblocked: unblockedBy.get(item.taskId)?.length ?? 0, runState: "running" };

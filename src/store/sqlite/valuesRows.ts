@@ -38,6 +38,33 @@ export function textsBySize(columns: number, first: number, build: (list: string
   };
 }
 
+/** One set statement over VALUES lists: its texts by padded size, and the binding of a set to them. */
+export interface ValuesStatement<T> {
+  /** Each chunk of `items` as the text to run and its list's parameters (after the statement's own, ?1 … ?first-1). */
+  bind(items: readonly T[]): { text: string; params: SQLQueryBindings[] }[];
+}
+
+/**
+ * A set statement whose rows are `columns` parameters numbered from `first`:
+ * `build` is given the VALUES list, `toRow` makes an item's row (`n`: its
+ * place in its chunk).
+ */
+export function valuesStatement<T>(
+  columns: number,
+  first: number,
+  build: (list: string) => string,
+  toRow: (item: T, n: number) => readonly SQLQueryBindings[],
+): ValuesStatement<T> {
+  const text = textsBySize(columns, first, build);
+  return {
+    bind: (items) =>
+      chunks(items).map((chunk) => {
+        const size = paddedSize(chunk.length);
+        return { text: text(size), params: flatRows(chunk.map(toRow), columns, size) };
+      }),
+  };
+}
+
 /** The size a list of `rows` rows is padded to (at most MAX_VALUES_ROWS: split longer sets with chunks()). */
 export function paddedSize(rows: number): number {
   for (const size of VALUES_SIZES) if (rows <= size) return size;
