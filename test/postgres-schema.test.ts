@@ -135,6 +135,31 @@ describe.skipIf(!pgAvailable)("the PostgreSQL schema", () => {
     }
   });
 
+  test("an attempt's end is written in place (HOT): completions add no index entries for it", async () => {
+    const schema = await migratedSchema();
+    try {
+      const store = await openPgStore(schema);
+      const tasks = Array.from({ length: 300 }, (_, i) => ({ id: `t${i}`, title: "t", workflow: "w" }));
+      await store.createRun({ version: 1, goal: "g", tasks });
+      // Claimed and completed in batches, as a drone does: the claim fills pages with attempt rows, the ends follow.
+      for (let done = 0; done < tasks.length; ) {
+        const claimed = await store.claimTasks("w1", 128, 60_000);
+        await Promise.all(claimed.map((c) => store.completeTask(c.taskId, c.attemptId, { ok: true })));
+        done += claimed.length;
+      }
+      await store.close(); // its backends exit and flush their statistics
+      const counts = async () =>
+        (await pgAdmin().unsafe<{ upd: string; hot: string }[]>("SELECT n_tup_upd AS upd, n_tup_hot_upd AS hot FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = 'attempts'", [schema]))[0]!;
+      const deadline = Date.now() + 10_000;
+      while (Number((await counts()).upd) < tasks.length && Date.now() < deadline) await Bun.sleep(20);
+      const { upd, hot } = await counts();
+      expect(Number(upd)).toBe(tasks.length);
+      expect(Number(hot)).toBe(tasks.length);
+    } finally {
+      await dropSchema(schema);
+    }
+  });
+
   test("openers racing on a fresh schema apply each migration once", async () => {
     const schema = await freshSchema();
     try {
