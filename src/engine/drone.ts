@@ -11,11 +11,11 @@
  * Per-workflow limits count the tasks of every lane. The lanes are the
  * server's to share: a drone alone on the database claims in all of them;
  * drones that share it take an equal part, one lane at least each (several
- * drones already overlap each other's transactions, and more in flight only
- * contend: bench/README.md, "Write lanes"). A census of the other drones
- * holding leases, every CENSUS_MS, sets this drone's part. The slots follow
- * the open lanes: by default DEFAULT_LANE_SLOTS each; a concurrency the
- * caller chose is spread over the lanes open, whatever their number.
+ * drones already overlap each other's transactions, and more transactions
+ * in flight only contend: bench/README.md, "Write lanes"). A census of the other drones
+ * holding leases, every CENSUS_MS, sets this drone's part. Its slots
+ * (by default DEFAULT_LANE_SLOTS per lane of the store, or the concurrency
+ * the caller chose) are spread over the lanes open, whatever their number.
  *
  * With nothing to claim it asks the store when there next will be (a lease
  * expiring, a backoff or sleep ending) and sleeps until then, or until the
@@ -112,8 +112,6 @@ export class Drone {
   private readonly runId: string | undefined;
   private readonly leases: LeaseKeeper;
   private readonly ticker: Ticker;
-  /** The caller chose the concurrency: it is spread over the lanes open (else each open lane has DEFAULT_LANE_SLOTS). */
-  private readonly chosen: boolean;
   private readonly running = new Map<number, Running>();
   private readonly lanes: Lane[];
   /** Slots of limited workflows asked for by claims in flight (another lane's claim counts them). */
@@ -134,7 +132,6 @@ export class Drone {
     this.store = options.store;
     this.registry = options.registry;
     this.id = options.id ?? defaultDroneId();
-    this.chosen = options.concurrency !== undefined;
     this.concurrency = Math.max(1, options.concurrency ?? defaultConcurrency(this.store));
     const count = Math.max(1, Math.min(this.store.lanes, options.lanes ?? Math.floor(this.concurrency / MIN_LANE_SLOTS), this.concurrency));
     this.lanes = Array.from({ length: count }, (_, index) => ({ index, slots: 0, wakeUp: null, pendingWake: false, waitsForAnySlot: false }));
@@ -253,11 +250,14 @@ export class Drone {
     });
   }
 
-  /** Open lanes' slots: DEFAULT_LANE_SLOTS each, or the chosen concurrency spread over them; closed lanes have none. */
+  /**
+   * The drone's concurrency spread over its open lanes; closed lanes have none. A drone sharing the
+   * database keeps all its slots in the lanes it has open: fewer transactions in flight, each with a
+   * larger batch (bench/README.md, "A shared drone keeps its slots").
+   */
   private assignSlots(): void {
     for (const lane of this.lanes) {
       if (lane.index >= this.open) lane.slots = 0;
-      else if (!this.chosen) lane.slots = Math.min(DEFAULT_LANE_SLOTS, this.concurrency);
       else lane.slots = Math.floor(this.concurrency / this.open) + (lane.index < this.concurrency % this.open ? 1 : 0);
     }
     this.slots = this.lanes.reduce((sum, lane) => sum + lane.slots, 0);

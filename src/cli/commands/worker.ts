@@ -82,7 +82,7 @@ export const workerCommand: Command = {
       },
     });
     if (!context.values.quiet) {
-      const lanes = drone.laneCount === 1 ? "" : concurrency === undefined ? ` (${DEFAULT_LANE_SLOTS} in each of up to ${drone.laneCount} write lanes; fewer lanes while other drones share the database)` : ` over up to ${drone.laneCount} write lanes`;
+      const lanes = drone.laneCount === 1 ? "" : ` over up to ${drone.laneCount} write lanes (fewer while other drones share the database)`;
       output.out(`drone ${drone.id}: ${drone.concurrency} slots${lanes}, workflows ${registry.names().join(", ")}`);
       output.out(`drone ${drone.id}: ${describeSharing(await sharingOf(store))}`);
     }
