@@ -158,28 +158,28 @@ describe.skipIf(!pgAvailable)("write lanes on PostgreSQL", () => {
     }
   }, 60_000); // above the waits' own limits: a failed wait ends the test through `finally`
 
-  test("a drone alone in three lanes closes two when another drone takes a lease, and keeps its 384 default slots in the lane it has open", async () => {
+  test("a drone alone in three lanes closes two when another drone takes a lease, and keeps its 768 default slots in the lane it has open", async () => {
     const store = await fresh();
     const held = heldTasks();
-    const { run } = await submitPlan(store, held.registry, { goal: "alone, then not", tasks: tasksOf("held", 1_000) });
+    const { run } = await submitPlan(store, held.registry, { goal: "alone, then not", tasks: tasksOf("held", 2_000) });
     const lanesClaimed: number[] = [];
     const ticker = new ManualTicker(); // fires the census (the first one follows the first claim)
     const drone = new Drone({ store, registry: held.registry, runId: run.id, ticker, onEvent: (e) => void (e.type === "claimed" && lanesClaimed.push(e.lane)) }).start();
     try {
-      expect(drone.concurrency).toBe(384);
-      await until(() => held.state.running.size === 384, 20_000, "384 tasks to run");
+      expect(drone.concurrency).toBe(768); // 256 in each of three lanes
+      await until(() => held.state.running.size === 768, 20_000, "768 tasks to run");
       await ticker.tick();
       expect(drone.openLanes).toBe(3);
       held.release();
-      await until(() => held.state.started === 768 && held.state.running.size === 384, 20_000, "the next 384 tasks, in three lanes");
-      expect(new Set(lanesClaimed.slice(384))).toEqual(new Set([0, 1, 2]));
+      await until(() => held.state.started === 1_536 && held.state.running.size === 768, 20_000, "the next 768 tasks, in three lanes");
+      expect(new Set(lanesClaimed.slice(768))).toEqual(new Set([0, 1, 2]));
       await anotherDroneHolds(store);
       await ticker.tick();
       expect(drone.openLanes).toBe(1);
       const before = lanesClaimed.length;
       held.release();
-      // Fewer transactions in flight, not fewer tasks: lane 0 runs them all (232 are left).
-      await until(() => held.state.started === 1_000 && held.state.running.size === 232, 20_000, "the last 232 tasks, all in lane 0");
+      // Fewer transactions in flight, not fewer tasks: lane 0 runs them all (464 are left).
+      await until(() => held.state.started === 2_000 && held.state.running.size === 464, 20_000, "the last 464 tasks, all in lane 0");
       expect(new Set(lanesClaimed.slice(before))).toEqual(new Set([0]));
       held.release(true);
       await until(async () => (await store.getRun(run.id)).state === "succeeded", 30_000, "the run to finish");

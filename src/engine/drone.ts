@@ -14,7 +14,7 @@
  * drones already overlap each other's transactions, and more transactions
  * in flight only contend: bench/README.md, "Write lanes"). A census of the other drones
  * holding leases, every CENSUS_MS, sets this drone's part. Its slots
- * (by default DEFAULT_LANE_SLOTS per lane of the store, or the concurrency
+ * (by default the store's laneSlots per lane it has, or the concurrency
  * the caller chose) are spread over the lanes open, whatever their number.
  *
  * With nothing to claim it asks the store when there next will be (a lease
@@ -38,27 +38,26 @@ export type DroneEvent =
   | { type: "finished"; task: ClaimedTask; result: AttemptResult; ms: number }
   | { type: "error"; message: string };
 
-/** Slots per write lane by default: enough work in flight for the store to batch; costly workflows bring their own limits. */
-export const DEFAULT_LANE_SLOTS = 128;
 /**
- * The fewest slots a lane gets: a lane's batches hold its own tasks only, and
- * smaller ones cost more than the overlap gains (bench/README.md, "Write lanes").
+ * The fewest slots a lane gets when the caller chose the concurrency: a lane's
+ * batches hold its own tasks only, and smaller ones cost more than the overlap
+ * gains (bench/README.md, "Write lanes"). Costly workflows bring their own limits.
  */
 const MIN_LANE_SLOTS = 128;
 
 /** How often a drone with several lanes counts the other drones holding leases. */
 const CENSUS_MS = 250;
 
-/** A drone's slots by default on this store: DEFAULT_LANE_SLOTS per write lane. */
-export function defaultConcurrency(store: Pick<Store, "lanes">): number {
-  return DEFAULT_LANE_SLOTS * store.lanes;
+/** A drone's slots by default on this store: its laneSlots per write lane. */
+export function defaultConcurrency(store: Pick<Store, "lanes" | "laneSlots">): number {
+  return store.laneSlots * store.lanes;
 }
 
 export interface DroneOptions {
   store: Store;
   registry: WorkflowRegistry;
   id?: string;
-  /** Tasks run at once, over the lanes open (default: DEFAULT_LANE_SLOTS per lane open). */
+  /** Tasks run at once, over the lanes open (default: the store's laneSlots per lane it has). */
   concurrency?: number;
   /** Claim loops (at most the store's lanes; default: as many as the slots fill, MIN_LANE_SLOTS each). */
   lanes?: number;

@@ -560,6 +560,13 @@ export interface Store {
    * lane's transaction while the drone prepares the next.
    */
   readonly lanes: number;
+  /**
+   * Slots a drone gives each write lane by default: the work in flight one
+   * lane's batches are made of. A batch's own cost (its statements, round
+   * trips and COMMIT) is spread over its tasks, so the server, which costs
+   * more per batch, wants larger ones (bench/README.md, "Slots per lane").
+   */
+  readonly laneSlots: number;
   /** Closed (close() was called): every call fails; a drone on it stops claiming. */
   readonly isClosed: boolean;
 

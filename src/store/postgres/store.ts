@@ -111,6 +111,8 @@ export const DEFAULT_RECOVERY_LIMIT = 5;
 /** Write lanes by default: measured in bench/pg.ts (bench/README.md, "Write lanes"). */
 export const DEFAULT_PG_LANES = 3;
 const MAX_PG_LANES = 16;
+/** A drone's slots per write lane by default: measured in bench/lanes.ts (bench/README.md, "Slots per lane"). */
+export const DEFAULT_PG_LANE_SLOTS = 256;
 /** Connections for reads by default (connections.ts says why so few). */
 const DEFAULT_READ_CONNECTIONS = 2;
 
@@ -128,6 +130,7 @@ export class PostgresStore implements Store {
   private readonly random: () => number;
   private readonly recoveryLimit: number;
   readonly lanes: number;
+  readonly laneSlots = DEFAULT_PG_LANE_SLOTS;
   private readonly writers: WriteLanes;
   private readonly changes: PgChangeFeed;
   private readonly followChanges;

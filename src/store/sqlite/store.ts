@@ -118,6 +118,8 @@ export class SqliteStore implements Store {
   readonly dialect = "sqlite" as const;
   /** One writer per file: claims and writes share one queue (Store.lanes). */
   readonly lanes = 1;
+  /** bench/peers.ts measured 128 (bench/README.md). */
+  readonly laneSlots = 128;
   readonly db: Database;
   readonly path: string;
   readonly readOnly: boolean;

@@ -50,7 +50,7 @@ export type WriteMethod = (typeof WRITE_METHODS)[number];
  * the cold cache this module exists to avoid).
  */
 export const LOCAL_MEMBERS = [
-  "dialect", "readOnly", "lanes", "isClosed", "attemptEnded", "close",
+  "dialect", "readOnly", "lanes", "laneSlots", "isClosed", "attemptEnded", "close",
   "getRun", "listRuns", "listTasks", "getTask", "findTask", "listAttempts", "listSteps", "dependencyOutputs",
   "listEvents", "readRun", "readRunSummary", "countTasksByState", "listDrones", "listOpenTasks", "describeDatabase",
   "readMetrics", "countOtherLeaseHolders", "tailEvents", "followEvents", "nextDueAt", "changeToken", "waitForChange", "runBudget",
