@@ -144,6 +144,7 @@ describe.skipIf(!pgAvailable)("the PostgreSQL schema", () => {
       // Claimed and completed in batches, as a drone does: the claim fills pages with attempt rows, the ends follow.
       for (let done = 0; done < tasks.length; ) {
         const claimed = await store.claimTasks("w1", 128, 60_000);
+        if (claimed.length === 0) throw new Error(`nothing left to claim after ${done} of ${tasks.length}`);
         await Promise.all(claimed.map((c) => store.completeTask(c.taskId, c.attemptId, { ok: true })));
         done += claimed.length;
       }

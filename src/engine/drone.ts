@@ -48,11 +48,6 @@ const MIN_LANE_SLOTS = 128;
 /** How often a drone with several lanes counts the other drones holding leases. */
 const CENSUS_MS = 250;
 
-/** A drone's slots by default on this store: its laneSlots per write lane. */
-export function defaultConcurrency(store: Pick<Store, "lanes" | "laneSlots">): number {
-  return store.laneSlots * store.lanes;
-}
-
 export interface DroneOptions {
   store: Store;
   registry: WorkflowRegistry;
@@ -131,7 +126,9 @@ export class Drone {
     this.store = options.store;
     this.registry = options.registry;
     this.id = options.id ?? defaultDroneId();
-    this.concurrency = Math.max(1, options.concurrency ?? defaultConcurrency(this.store));
+    // Chosen lanes at the default slots get the store's laneSlots each; a chosen concurrency decides the lanes it fills.
+    const defaultLanes = Math.max(1, Math.min(this.store.lanes, options.lanes ?? this.store.lanes));
+    this.concurrency = Math.max(1, options.concurrency ?? this.store.laneSlots * defaultLanes);
     const count = Math.max(1, Math.min(this.store.lanes, options.lanes ?? Math.floor(this.concurrency / MIN_LANE_SLOTS), this.concurrency));
     this.lanes = Array.from({ length: count }, (_, index) => ({ index, slots: 0, wakeUp: null, pendingWake: false, waitsForAnySlot: false }));
     // The others open when a census finds no other drone: drones started together mostly find each other

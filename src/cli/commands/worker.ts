@@ -7,6 +7,7 @@ import { UsageError } from "../../core/errors.ts";
 import { Drone, type DroneEvent } from "../../engine/drone.ts";
 import { DEFAULT_PG_LANE_SLOTS, DEFAULT_PG_LANES } from "../../store/postgres/store.ts";
 import { CLIENT_NICENESS } from "../../store/sqlite/shared/store.ts";
+import { DEFAULT_SQLITE_SLOTS } from "../../store/sqlite/store.ts";
 import { commandWorkflows, durationOption, intOption, openCommandStore } from "../args.ts";
 import { COMMON_OPTIONS, stringOption, type Command } from "../command.ts";
 import { paint, type Output } from "../output.ts";
@@ -38,7 +39,7 @@ export const workerCommand: Command = {
   positionals: [],
   options: {
     ...COMMON_OPTIONS,
-    concurrency: { type: "string", short: "c", valueName: "N", description: `tasks run at once (default 128 on SQLite; ${DEFAULT_PG_LANE_SLOTS * DEFAULT_PG_LANES} on PostgreSQL, ${DEFAULT_PG_LANE_SLOTS} in each of its ${DEFAULT_PG_LANES} write lanes; shell commands, agents and planning keep their own lower limits)` },
+    concurrency: { type: "string", short: "c", valueName: "N", description: `tasks run at once (default ${DEFAULT_SQLITE_SLOTS} on SQLite; ${DEFAULT_PG_LANE_SLOTS * DEFAULT_PG_LANES} on PostgreSQL, ${DEFAULT_PG_LANE_SLOTS} in each of its ${DEFAULT_PG_LANES} write lanes; shell commands, agents and planning keep their own lower limits)` },
     workflows: { type: "string", valueName: "DIR", description: "also load workflows from DIR (or $FARCASTER_WORKFLOWS)" },
     lease: { type: "string", valueName: "DURATION", description: "lease for every task, at least 1s, renewed every third of it (default: each workflow's own, else 30s)" },
     grace: { type: "string", valueName: "DURATION", description: "on Ctrl-C, how long running tasks may finish before release (default 10s)" },

@@ -114,12 +114,14 @@ export interface SqliteStoreOptions {
 
 export const DEFAULT_RECOVERY_LIMIT = 5;
 
+/** A drone's slots on SQLite by default (one lane): the batches bench/peers.ts measured best (bench/README.md). */
+export const DEFAULT_SQLITE_SLOTS = 128;
+
 export class SqliteStore implements Store {
   readonly dialect = "sqlite" as const;
   /** One writer per file: claims and writes share one queue (Store.lanes). */
   readonly lanes = 1;
-  /** bench/peers.ts measured 128 (bench/README.md). */
-  readonly laneSlots = 128;
+  readonly laneSlots = DEFAULT_SQLITE_SLOTS;
   readonly db: Database;
   readonly path: string;
   readonly readOnly: boolean;
