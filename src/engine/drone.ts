@@ -249,7 +249,7 @@ export class Drone {
   /**
    * The drone's concurrency spread over its open lanes; closed lanes have none. A drone sharing the
    * database keeps all its slots in the lanes it has open: fewer transactions in flight, each with a
-   * larger batch (bench/README.md, "A shared drone keeps its slots").
+   * larger batch (bench/README.md, "Slots per lane, and a shared drone keeps its slots").
    */
   private assignSlots(): void {
     for (const lane of this.lanes) {

@@ -564,7 +564,7 @@ export interface Store {
    * Slots a drone gives each write lane by default: the work in flight one
    * lane's batches are made of. A batch's own cost (its statements, round
    * trips and COMMIT) is spread over its tasks, so the server, which costs
-   * more per batch, wants larger ones (bench/README.md, "Slots per lane").
+   * more per batch, wants larger ones (bench/README.md, "Slots per lane, and a shared drone keeps its slots").
    */
   readonly laneSlots: number;
   /** Closed (close() was called): every call fails; a drone on it stops claiming. */

@@ -111,7 +111,7 @@ export const DEFAULT_RECOVERY_LIMIT = 5;
 /** Write lanes by default: measured in bench/pg.ts (bench/README.md, "Write lanes"). */
 export const DEFAULT_PG_LANES = 3;
 const MAX_PG_LANES = 16;
-/** A drone's slots per write lane by default: measured in bench/lanes.ts (bench/README.md, "Slots per lane"). */
+/** A drone's slots per write lane by default: measured in bench/lanes.ts (bench/README.md, "Slots per lane, and a shared drone keeps its slots"). */
 export const DEFAULT_PG_LANE_SLOTS = 256;
 /** Connections for reads by default (connections.ts says why so few). */
 const DEFAULT_READ_CONNECTIONS = 2;
