@@ -127,37 +127,10 @@ function peer(name: "graphile-worker" | "pg-boss", { node, script }: Peers, scra
       const enqueue = children.spawn(() => Bun.spawn([node, script, "enqueue", id, url, schema, String(tasks)], { stdin: "ignore", stdout: "pipe", stderr: "pipe", cwd: scratch }));
       const [stderr, code] = await Promise.all([new Response(enqueue.stderr).text(), enqueue.exited]);
       if (code !== 0) throw new Error(`${name}: enqueue failed (exit ${code}): ${stderr.trim()}`);
-      let countedAt = performance.now();
       return {
         cwd: scratch,
         workerCommand: [node, script, "work", id, url, schema, String(concurrency), String(batch)],
-        // The poll runs every 10 ms, so its query must cost next to nothing: a count over the job
-        // table (20,000 rows, dead ones included) took 4.5 ms (graphile-worker) and 7.4 ms (pg-boss)
-        // of the server's time per poll, a third of what the peer itself spent there.
-        // graphile-worker deletes a job once done: each poll asks whether any job is left that can
-        // still run, by a scan that stops at the first one; the full count, which also finds failed
-        // jobs, runs when none is left, and once a second meanwhile, so that a failing peer stops the
-        // bench instead of timing out. pg-boss keeps its jobs: no query on its table was found that
-        // the planner answers cheaply without statistics, so its full count runs every 100 ms only
-        // (its window may end up to 100 ms late, 2% of a 5 s window).
-        async done(admin) {
-          const now = performance.now();
-          if (name === "pg-boss") {
-            if (now - countedAt < PGBOSS_CHECK_MS) return false;
-            countedAt = now;
-            const [row] = await admin.unsafe<{ done: number; failed: number }[]>(`SELECT count(*) FILTER (WHERE state = 'completed')::int AS done, count(*) FILTER (WHERE state = 'failed')::int AS failed FROM ${schema}.job`);
-            if (row!.failed > 0) throw new Error(`pg-boss: ${row!.failed} jobs failed`);
-            return row!.done === tasks;
-          }
-          if (now - countedAt < FULL_CHECK_MS) {
-            const [left] = await admin.unsafe<{ runnable: boolean }[]>(`SELECT EXISTS (SELECT 1 FROM ${schema}._private_jobs WHERE attempts < max_attempts) AS runnable`);
-            if (left!.runnable) return false;
-          }
-          countedAt = now;
-          const [row] = await admin.unsafe<{ open: number; failed: number }[]>(`SELECT count(*)::int AS open, count(*) FILTER (WHERE attempts >= max_attempts)::int AS failed FROM ${schema}._private_jobs`);
-          if (row!.failed > 0) throw new Error(`graphile-worker: ${row!.failed} jobs failed`);
-          return row!.open === 0;
-        },
+        done: name === "graphile-worker" ? graphileDone(schema) : pgBossDone(schema, tasks),
         async firstStart(_admin, outputs) {
           const firsts = outputs.map((out) => (JSON.parse(out.trim().split("\n").at(-1) ?? "{}") as { first?: number }).first ?? 0).filter((t) => t > 0);
           if (firsts.length === 0) throw new Error(`${name}: no worker reported its first job`);
@@ -165,6 +138,47 @@ function peer(name: "graphile-worker" | "pg-boss", { node, script }: Peers, scra
         },
       };
     },
+  };
+}
+
+// The done poll runs every 10 ms, so its query must cost next to nothing: a count over the job table
+// (20,000 rows, dead ones included) took 4.5 ms (graphile-worker) and 7.4 ms (pg-boss) of the server's
+// time per poll, a third of what the peer itself spent there.
+
+/**
+ * graphile-worker deletes a job once done: each poll asks whether a job is left that can still run,
+ * by a scan that stops at the first one. The full count, which also finds failed jobs, runs when none
+ * is left, and once a second meanwhile, so that a failing peer stops the bench instead of timing out.
+ */
+function graphileDone(schema: string): Prepared["done"] {
+  let countedAt = performance.now();
+  return async (admin) => {
+    const now = performance.now();
+    if (now - countedAt < FULL_CHECK_MS) {
+      const [left] = await admin.unsafe<{ runnable: boolean }[]>(`SELECT EXISTS (SELECT 1 FROM ${schema}._private_jobs WHERE attempts < max_attempts) AS runnable`);
+      if (left!.runnable) return false;
+    }
+    countedAt = now;
+    const [row] = await admin.unsafe<{ open: number; failed: number }[]>(`SELECT count(*)::int AS open, count(*) FILTER (WHERE attempts >= max_attempts)::int AS failed FROM ${schema}._private_jobs`);
+    if (row!.failed > 0) throw new Error(`graphile-worker: ${row!.failed} jobs failed`);
+    return row!.open === 0;
+  };
+}
+
+/**
+ * pg-boss keeps its jobs, and no query on its table was found that the planner answers cheaply
+ * without statistics: its full count runs every PGBOSS_CHECK_MS only (its window may end up to that
+ * much late, 2% of a 5 s window).
+ */
+function pgBossDone(schema: string, tasks: number): Prepared["done"] {
+  let countedAt = performance.now();
+  return async (admin) => {
+    const now = performance.now();
+    if (now - countedAt < PGBOSS_CHECK_MS) return false;
+    countedAt = now;
+    const [row] = await admin.unsafe<{ done: number; failed: number }[]>(`SELECT count(*) FILTER (WHERE state = 'completed')::int AS done, count(*) FILTER (WHERE state = 'failed')::int AS failed FROM ${schema}.job`);
+    if (row!.failed > 0) throw new Error(`pg-boss: ${row!.failed} jobs failed`);
+    return row!.done === tasks;
   };
 }
 

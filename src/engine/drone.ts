@@ -126,10 +126,11 @@ export class Drone {
     this.store = options.store;
     this.registry = options.registry;
     this.id = options.id ?? defaultDroneId();
-    // Chosen lanes at the default slots get the store's laneSlots each; a chosen concurrency decides the lanes it fills.
-    const defaultLanes = Math.max(1, Math.min(this.store.lanes, options.lanes ?? this.store.lanes));
-    this.concurrency = Math.max(1, options.concurrency ?? this.store.laneSlots * defaultLanes);
-    const count = Math.max(1, Math.min(this.store.lanes, options.lanes ?? Math.floor(this.concurrency / MIN_LANE_SLOTS), this.concurrency));
+    // At the default slots every lane asked for (all the store's) gets laneSlots; a chosen concurrency opens a lane per MIN_LANE_SLOTS it fills.
+    const chosen = options.concurrency === undefined ? undefined : Math.max(1, options.concurrency);
+    const wanted = options.lanes ?? (chosen === undefined ? this.store.lanes : Math.floor(chosen / MIN_LANE_SLOTS));
+    const count = Math.max(1, Math.min(this.store.lanes, wanted, chosen ?? Infinity));
+    this.concurrency = chosen ?? this.store.laneSlots * count;
     this.lanes = Array.from({ length: count }, (_, index) => ({ index, slots: 0, wakeUp: null, pendingWake: false, waitsForAnySlot: false }));
     // The others open when a census finds no other drone: drones started together mostly find each other
     // before they open more than one (the first census follows the first claim that found work).
