@@ -48,6 +48,14 @@ const MIN_LANE_SLOTS = 128;
 /** How often a drone with several lanes counts the other drones holding leases. */
 const CENSUS_MS = 250;
 
+/** The first wait after a failed claim; it doubles with each failure in a row, up to the drone's maxIdleMs. */
+const CLAIM_BACKOFF_MS = 50;
+
+/** How long a lane waits after `failures` failed claims in a row: a store that fails (unreachable, its schema gone) is not asked again at once. */
+export function claimBackoffMs(failures: number, maxIdleMs: number): number {
+  return Math.min(maxIdleMs, CLAIM_BACKOFF_MS * 2 ** Math.min(failures - 1, 20));
+}
+
 export interface DroneOptions {
   store: Store;
   registry: WorkflowRegistry;
@@ -78,6 +86,8 @@ interface Lane {
   pendingWake: boolean;
   /** Waiting for a slot with room of its own, held by the drone's bound: any lane's task settling frees it. */
   waitsForAnySlot: boolean;
+  /** Claims in a row that failed (see claimBackoffMs). */
+  failedClaims: number;
 }
 
 interface Running {
@@ -131,7 +141,7 @@ export class Drone {
     const wanted = options.lanes ?? (chosen === undefined ? this.store.lanes : Math.floor(chosen / MIN_LANE_SLOTS));
     const count = Math.max(1, Math.min(this.store.lanes, wanted, chosen ?? Infinity));
     this.concurrency = chosen ?? this.store.laneSlots * count;
-    this.lanes = Array.from({ length: count }, (_, index) => ({ index, slots: 0, wakeUp: null, pendingWake: false, waitsForAnySlot: false }));
+    this.lanes = Array.from({ length: count }, (_, index) => ({ index, slots: 0, wakeUp: null, pendingWake: false, waitsForAnySlot: false, failedClaims: 0 }));
     // The others open when a census finds no other drone: drones started together mostly find each other
     // before they open more than one (the first census follows the first claim that found work).
     this.open = 1;
@@ -231,6 +241,20 @@ export class Drone {
   private freed(lane: Lane): void {
     this.wake(lane);
     for (const other of this.lanes) if (other.waitsForAnySlot) this.wake(other);
+  }
+
+  /**
+   * After a failed claim: a plain timer. A change in the database does not end
+   * it, since the claim that failed would most likely fail again at once. A
+   * schema dropped under a running worker had each lane claim and fail about
+   * 700 times a second, its own failed transactions waking it. A local wake
+   * (one of its tasks settling, stop) still does.
+   */
+  private backOff(lane: Lane, ms: number): Promise<void> {
+    return this.woken(lane, (done) => {
+      const timer = setTimeout(done, ms);
+      return () => clearTimeout(timer);
+    });
   }
 
   /** Sleeps `ms` at most; a local wake (a slot of the lane freed) or a change in the database ends it early. */
@@ -341,23 +365,31 @@ export class Drone {
       const room = this.room(lane);
       const free = Math.max(0, Math.min(room.own, room.drone));
       let claimed: ClaimedTask[] = [];
+      let failed = false;
       const { groups, limited } = free > 0 ? this.claimGroups(lane, free) : { groups: [], limited: [] };
       if (groups.length > 0) {
         this.reserve(limited, 1);
         try {
           claimed = await this.store.claimTasks(this.id, free, this.leaseMs, { groups, runId: this.runId, lane: lane.index });
+          lane.failedClaims = 0;
           for (const task of claimed) this.launch(task, lane);
           if (this.firstCensus && claimed.length > 0) {
             this.firstCensus = false;
             void this.takeCensus();
           }
         } catch (error) {
+          failed = true;
+          lane.failedClaims++;
           this.onEvent({ type: "error", message: `claim failed: ${(error as Error).message}` });
         } finally {
           this.reserve(limited, -1); // what it claimed is running now
         }
       }
       if (this.stopping) break;
+      if (failed) {
+        await this.backOff(lane, claimBackoffMs(lane.failedClaims, this.maxIdleMs));
+        continue;
+      }
       if (claimed.length > 0 && claimed.length === free) continue; // there may be more
       if (lane.pendingWake) continue; // a slot freed while the claim was out
       if (free === 0) {

@@ -352,11 +352,13 @@ export class PgGroupWriter {
   }
 }
 
-/** Only claims, each of which claimed nothing, and no event or newly ready task (an upkeep that did nothing). */
+/** Only claims, each of which claimed nothing or failed, and no event or newly ready task (an upkeep that did nothing). */
 function emptyClaimsOnly(batch: readonly Queued[], outcomes: readonly Outcome[], ctx: TxContext): boolean {
   if (ctx.events.length > 0 || ctx.ready) return false;
   return batch.every((write, i) => {
     const outcome = outcomes[i];
-    return write.kind === "claim" && outcome !== undefined && outcome.ok && Array.isArray(outcome.value) && outcome.value.length === 0;
+    if (write.kind !== "claim" || outcome === undefined) return false;
+    // A claim that failed was rolled back to its savepoint: it changed nothing either.
+    return !outcome.ok || (Array.isArray(outcome.value) && outcome.value.length === 0);
   });
 }
