@@ -26,7 +26,7 @@ afterEach(async () => {
 function serve(...script: FakeReply[]) {
   fake = startFakeOpenAI(script);
   const config = resolveModelConfig({ OPENAI_BASE_URL: fake.url, FARCASTER_MODEL: "fake-planner" })!;
-  const ask = (messages = GOAL, maxRetries = 0) => requestPlan({ model: config.model, system: "SYSTEM", messages, maxRetries });
+  const ask = async (messages = GOAL, maxRetries = 0) => requestPlan({ model: await config.load(), system: "SYSTEM", messages, maxRetries });
   return { fake, config, ask };
 }
 
@@ -142,7 +142,7 @@ describe("requestPlan through the chat-completions API", () => {
 
   test("an abort passes through as the caller's abort, not a model failure", async () => {
     const { config } = serve({ content: JSON.stringify(VALID), delayMs: 2_000 });
-    const error = await failure(requestPlan({ model: config.model, system: "S", messages: GOAL, signal: AbortSignal.timeout(50) }));
+    const error = await failure(requestPlan({ model: await config.load(), system: "S", messages: GOAL, signal: AbortSignal.timeout(50) }));
     expect(error.code).not.toBe("model_call_failed");
   });
 });

@@ -13,7 +13,7 @@ import { parseDuration } from "../src/core/duration.ts";
 import { NonRetryableError } from "../src/core/errors.ts";
 import { resolveModelConfig } from "../src/architect/model.ts";
 import { addUsage, checkBudget, checkRunBudget, NO_USAGE, priceOf, type Budget, type Usage } from "../src/agent/budget.ts";
-import { modelTurn, type TurnResult } from "../src/agent/modelTurn.ts";
+import type { TurnResult } from "../src/agent/modelTurn.ts";
 import { agentSystemPrompt, agentTaskPrompt } from "../src/agent/prompt.ts";
 import { DEFAULT_COMMAND_TIMEOUT_MS, executeCommand, runTool, Workspace, type ToolResult } from "../src/agent/tools.ts";
 import { defineWorkflow, type WorkflowContext } from "../src/engine/workflow.ts";
@@ -65,7 +65,11 @@ export default defineWorkflow({
       if (runBudget) checkRunBudget(runBudget, await ctx.run.modelUsage(), price);
       const fresh = messages.slice(sent);
       sent = messages.length;
-      const turn: TurnResult = await ctx.step("turn", { messages: fresh }, (_input, signal) => modelTurn({ model: config.model, system, messages, signal }), {
+      const turn: TurnResult = await ctx.step("turn", { messages: fresh }, async (_input, signal) => {
+        // The AI SDK is imported by the first turn, not by every process that loads this workflow (src/architect/model.ts).
+        const [{ modelTurn }, model] = await Promise.all([import("../src/agent/modelTurn.ts"), config.load()]);
+        return modelTurn({ model, system, messages, signal });
+      }, {
         usage: (result) => result.usage,
       });
       usage = addUsage(usage, turn.usage, price);

@@ -14,8 +14,12 @@
  * built with createOpenAI rather than the `openai` singleton: the singleton
  * reads OPENAI_BASE_URL from process.env by itself, which would make tests
  * and callers that pass their own env see a different endpoint.
+ *
+ * The provider package is imported when the model is first asked for
+ * (ModelConfig.load), not with this module: the commands that only check
+ * whether a model is configured (run, plan, doctor, schedule) would
+ * otherwise load the AI SDK on every call, most of a CLI call's start-up.
  */
-import { createOpenAI } from "@ai-sdk/openai";
 import type { LanguageModel } from "ai";
 import { FarcasterError } from "../core/errors.ts";
 
@@ -33,7 +37,8 @@ export const DEFAULT_MODEL = "gpt-4.1-mini";
 const PLACEHOLDER_KEY = "farcaster-no-key";
 
 export interface ModelConfig {
-  model: LanguageModel;
+  /** The model, built on first call (imports the provider package). */
+  load(): Promise<LanguageModel>;
   modelName: string;
   /** The OpenAI-compatible endpoint, or null for api.openai.com. */
   baseURL: string | null;
@@ -67,14 +72,19 @@ export function resolveModelConfig(env: Env = process.env): ModelConfig | null {
   }
 
   if (rawBaseURL === undefined) {
-    const provider = createOpenAI({ apiKey });
     // provider(name) is the Responses API, OpenAI's recommended endpoint.
-    return { model: provider(modelName), modelName, baseURL: null, api: "responses" };
+    const load = once(async () => (await import("@ai-sdk/openai")).createOpenAI({ apiKey })(modelName));
+    return { load, modelName, baseURL: null, api: "responses" };
   }
 
   const baseURL = checkBaseURL(rawBaseURL);
-  const provider = createOpenAI({ baseURL, apiKey: apiKey ?? PLACEHOLDER_KEY });
-  return { model: provider.chat(modelName), modelName, baseURL, api: "chat" };
+  const load = once(async () => (await import("@ai-sdk/openai")).createOpenAI({ baseURL, apiKey: apiKey ?? PLACEHOLDER_KEY }).chat(modelName));
+  return { load, modelName, baseURL, api: "chat" };
+}
+
+function once<T>(make: () => Promise<T>): () => Promise<T> {
+  let made: Promise<T> | undefined;
+  return () => (made ??= make());
 }
 
 /** Accepts http(s) URLs only, without a trailing slash (the SDK appends "/chat/completions"). */

@@ -8,7 +8,7 @@ import { PlanInvalidError, type PlanIssue } from "../core/errors.ts";
 import type { ValidWorkplan } from "../core/workplan.ts";
 import type { WorkflowCatalog } from "../engine/workflow.ts";
 import type { ModelConfig } from "./model.ts";
-import { requestPlan, type PlanMessage, type PlanResponse } from "./planner.ts";
+import type { PlanMessage, PlanResponse } from "./planner.ts";
 import { plannerSystemPrompt, plannerUserPrompt, repairPrompt, summarizeWorkflow } from "./prompt.ts";
 
 export type ModelStep = (
@@ -44,9 +44,11 @@ export async function planGoal(options: PlanGoalOptions): Promise<PlanGoalResult
   const messages: PlanMessage[] = [{ role: "user", content: plannerUserPrompt(options.goal, options.feedback) }];
   let issues: PlanIssue[] = [];
   for (let round = 0; round <= options.maxRepairs; round++) {
-    const response = await options.step("model", { model: config.modelName, messages: [...messages] }, (input, signal) =>
-      requestPlan({ model: config.model, system, messages: input.messages, signal }),
-    );
+    const response = await options.step("model", { model: config.modelName, messages: [...messages] }, async (input, signal) => {
+      // The AI SDK is imported when a plan is asked of the model (see model.ts).
+      const [{ requestPlan }, model] = await Promise.all([import("./planner.ts"), config.load()]);
+      return requestPlan({ model, system, messages: input.messages, signal });
+    });
     const result = response.issues.length > 0 ? { issues: response.issues } : checkCandidate(workflows, response.candidate, "the model's plan");
     if (result.plan) return { ok: true, plan: result.plan, calls: round + 1 };
     issues = result.issues;

@@ -6,7 +6,6 @@ import { existsSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { UsageError } from "../../core/errors.ts";
-import { createApp } from "../../api/app.ts";
 import { isLoopback } from "../../api/auth.ts";
 import { Drone } from "../../engine/drone.ts";
 import { Scheduler } from "../../engine/scheduler.ts";
@@ -52,6 +51,8 @@ export const serveCommand: Command = {
     // under its roots. `farcaster schedule run` fires as the local user instead.
     const fireRoots = goalRoots ?? [process.cwd()];
     const scheduler = new Scheduler({ store, prepareFire: (schedule) => fireInput(schedule, registry, { roots: fireRoots }) });
+    // The HTTP API (hono and its routes) is imported by this command only, not by every CLI call that lists it.
+    const { createApp } = await import("../../api/app.ts");
     const app = createApp({ store, registry, token, goalRoots, onSchedulesChanged: () => scheduler.poke() });
     let server: ReturnType<typeof Bun.serve>;
     try {
