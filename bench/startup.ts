@@ -7,9 +7,9 @@
  *
  *   bun run bench/startup.ts [--runs 15] [--farcaster-b DIR]
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { count } from "./lib/args.ts";
 import { commitInfo, describeMachine, machine } from "./lib/machine.ts";
@@ -19,8 +19,18 @@ import { fixed, int, table } from "./lib/table.ts";
 const { values } = parseArgs({ options: { runs: { type: "string" }, "farcaster-b": { type: "string" } } });
 const runs = values.runs === undefined ? 15 : count("--runs", values.runs);
 const ROOT = join(import.meta.dir, "..");
-const checkouts = [{ name: "farcaster", dir: ROOT }, ...(values["farcaster-b"] ? [{ name: "farcaster-b", dir: values["farcaster-b"] }] : [])];
+// Resolved here: the commands run in the scratch directory, where a relative path would point elsewhere.
+const other = values["farcaster-b"] === undefined ? undefined : resolve(values["farcaster-b"]);
+if (other !== undefined && !existsSync(join(other, "farcaster.ts"))) {
+  console.error(`--farcaster-b: ${other} has no farcaster.ts; pass the folder of another checkout`);
+  process.exit(2);
+}
+const checkouts = [{ name: "farcaster", dir: ROOT }, ...(other ? [{ name: "farcaster-b", dir: other }] : [])];
 const scratch = mkdtempSync(join(tmpdir(), "farcaster-startup-"));
+process.once("SIGINT", () => {
+  rmSync(scratch, { recursive: true, force: true }); // Ctrl-C leaves nothing behind either
+  process.exit(130);
+});
 const db = join(scratch, "farcaster.db");
 
 const COMMANDS: { label: string; args: string[] }[] = [

@@ -19,7 +19,9 @@
  *
  * With nothing to claim it asks the store when there next will be (a lease
  * expiring, a backoff or sleep ending) and sleeps until then, or until the
- * database changes, or `maxIdleMs` at the most. `stop()` stops claiming, lets
+ * database changes, or `maxIdleMs` at the most. After a claim that failed it
+ * waits without watching the database (claimBackoffMs: 50 ms, doubling up to
+ * `maxIdleMs`). `stop()` stops claiming, lets
  * running tasks finish for a grace period, then releases the rest so other
  * drones can take them at once.
  */
@@ -71,7 +73,7 @@ export interface DroneOptions {
   clock?: Clock;
   /** Fires the heartbeat and the census (tests drive it by hand). */
   ticker?: Ticker;
-  /** The longest an idle drone sleeps before it looks again, however quiet the database. */
+  /** The longest an idle drone sleeps before it looks again, however quiet the database; also the longest wait after failed claims. */
   maxIdleMs?: number;
   /** Only claim tasks of this run (the main job's own drones). */
   runId?: string;

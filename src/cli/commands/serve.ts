@@ -36,6 +36,9 @@ export const serveCommand: Command = {
       throw new UsageError(`refusing to listen on ${host} without a token: set FARCASTER_TOKEN (clients then send "Authorization: Bearer <token>"), or listen on 127.0.0.1`);
     }
     const goalRoots = goalRootsOf(context);
+    // The HTTP API (hono and its routes) is imported by this command only, not by every CLI call that lists it;
+    // before the store opens, so that a broken install fails before any database is made.
+    const { createApp } = await import("../../api/app.ts");
     // Ctrl-C / SIGTERM handlers go in before anything is said: a client that reads "listening on" and
     // stops the server at once must get the graceful stop (and every line written), not the default
     // death by signal (seen: exit 143 with the idle warning lost, when the handlers came after the line).
@@ -51,8 +54,6 @@ export const serveCommand: Command = {
     // under its roots. `farcaster schedule run` fires as the local user instead.
     const fireRoots = goalRoots ?? [process.cwd()];
     const scheduler = new Scheduler({ store, prepareFire: (schedule) => fireInput(schedule, registry, { roots: fireRoots }) });
-    // The HTTP API (hono and its routes) is imported by this command only, not by every CLI call that lists it.
-    const { createApp } = await import("../../api/app.ts");
     const app = createApp({ store, registry, token, goalRoots, onSchedulesChanged: () => scheduler.poke() });
     let server: ReturnType<typeof Bun.serve>;
     try {

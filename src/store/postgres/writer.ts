@@ -213,7 +213,7 @@ export class PgGroupWriter {
       }
       this.stats.batches++;
       this.stats.writes += batch.length;
-      // A batch of claims that found nothing changed nothing: waking this store's
+      // A batch of claims that found nothing, or failed, changed nothing: waking this store's
       // idle drones for it would have them claim again at once, and wake each other forever.
       if (this.changedLast) this.options.onCommit();
       batch.forEach((write, index) => {
