@@ -14,7 +14,7 @@ import { submitPlan } from "../src/engine/submit.ts";
 import type { Store } from "../src/store/types.ts";
 import { workflow } from "./engine-helpers.ts";
 import { migratedSchema, openPgStore, pgAdmin, pgAvailable, schemasDroppedAfterEach } from "./fixtures/pg.ts";
-import { freshRealTimeStore, until } from "./helpers.ts";
+import { freshRealTimeStore, rejected, until } from "./helpers.ts";
 
 /** Timers may fire a millisecond early by the clock read here (rounding). */
 const SLACK_MS = 2;
@@ -84,6 +84,22 @@ describe("a drone whose claims fail", () => {
 
 const schemas = schemasDroppedAfterEach();
 
+/**
+ * DROP SCHEMA beside a drone that claims: the DROP locks the tables one by one while a claim holds
+ * some of them, and PostgreSQL may end the DROP as a deadlock's victim. It is rolled back whole, so it
+ * is sent again (seen once in CI).
+ */
+async function dropUnderDrone(schema: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await pgAdmin().unsafe(`DROP SCHEMA ${schema} CASCADE`);
+      return;
+    } catch (error) {
+      if ((error as { errno?: string }).errno !== "40P01" || attempt >= 20) throw error;
+    }
+  }
+}
+
 describe.skipIf(!pgAvailable)("a drone on PostgreSQL whose schema is dropped under it", () => {
   test("reports each failed claim and backs off instead of spinning on its lanes' failed transactions; stop() still resolves", async () => {
     const schema = await migratedSchema();
@@ -99,7 +115,7 @@ describe.skipIf(!pgAvailable)("a drone on PostgreSQL whose schema is dropped und
     try {
       await until(async () => (await store.getRun(run.id)).state === "succeeded", 20_000, "the run to finish");
       await until(() => drone.openLanes === 3, 20_000, "the census to open every lane"); // alone: each lane's failed COMMIT woke the others
-      await pgAdmin().unsafe(`DROP SCHEMA ${schema} CASCADE`);
+      await dropUnderDrone(schema);
       await until(() => failures.length >= 12, 20_000, "twelve failed claims");
     } finally {
       await drone.stop();
@@ -122,7 +138,7 @@ describe.skipIf(!pgAvailable)("a drone on PostgreSQL whose schema is dropped und
       const submitted = store.changeToken();
       expect(submitted).toBeGreaterThan(before);
       await pgAdmin().unsafe(`DROP TABLE ${schema}.task_deps CASCADE`); // the claim's statement reads it
-      await expect(store.claimTasks("w", 8, 30_000)).rejects.toThrow(/task_deps/);
+      expect((await rejected(store.claimTasks("w", 8, 30_000))).message).toContain("task_deps");
       expect(store.changeToken()).toBe(submitted);
     } finally {
       await store.close();
