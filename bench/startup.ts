@@ -7,12 +7,13 @@
  *
  *   bun run bench/startup.ts [--runs 15] [--farcaster-b DIR]
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { count } from "./lib/args.ts";
+import { tempDir } from "./lib/files.ts";
 import { commitInfo, describeMachine, machine } from "./lib/machine.ts";
+import { Children } from "./lib/procs.ts";
 import { median } from "./lib/stats.ts";
 import { fixed, int, table } from "./lib/table.ts";
 
@@ -26,12 +27,10 @@ if (other !== undefined && !existsSync(join(other, "farcaster.ts"))) {
   process.exit(2);
 }
 const checkouts = [{ name: "farcaster", dir: ROOT }, ...(other ? [{ name: "farcaster-b", dir: other }] : [])];
-const scratch = mkdtempSync(join(tmpdir(), "farcaster-startup-"));
-process.once("SIGINT", () => {
-  rmSync(scratch, { recursive: true, force: true }); // Ctrl-C leaves nothing behind either
-  process.exit(130);
-});
-const db = join(scratch, "farcaster.db");
+const children = new Children();
+const scratch = tempDir("farcaster-startup-");
+children.onInterrupt(() => scratch.remove()); // Ctrl-C leaves nothing behind either
+const db = scratch.file("farcaster.db");
 
 const COMMANDS: { label: string; args: string[] }[] = [
   { label: "--help", args: ["--help"] },
@@ -42,7 +41,7 @@ const COMMANDS: { label: string; args: string[] }[] = [
 
 async function wallMs(argv: string[]): Promise<number> {
   const started = performance.now();
-  const proc = Bun.spawn(argv, { cwd: scratch, stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+  const proc = children.spawn(() => Bun.spawn(argv, { cwd: scratch.path, stdin: "ignore", stdout: "ignore", stderr: "pipe" }));
   const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
   if (code !== 0) throw new Error(`${argv.join(" ")} exited ${code}: ${stderr.trim()}`);
   return performance.now() - started;
@@ -50,7 +49,7 @@ async function wallMs(argv: string[]): Promise<number> {
 
 try {
   // The database is made once (by this checkout, with one run of one task nobody works on), so every call reads the same one.
-  const plan = join(scratch, "plan.json");
+  const plan = scratch.file("plan.json");
   await Bun.write(plan, JSON.stringify({ version: 1, goal: "startup", tasks: [{ id: "a", title: "a", workflow: "noop", input: {} }] }));
   await wallMs([process.execPath, join(ROOT, "farcaster.ts"), "run", plan, "--detach", "--db", db]);
   const floor: number[] = [];
@@ -76,5 +75,5 @@ try {
   });
   console.log(table(headers, rows));
 } finally {
-  rmSync(scratch, { recursive: true, force: true });
+  scratch.remove();
 }

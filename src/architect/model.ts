@@ -73,18 +73,17 @@ export function resolveModelConfig(env: Env = process.env): ModelConfig | null {
 
   if (rawBaseURL === undefined) {
     // provider(name) is the Responses API, OpenAI's recommended endpoint.
-    const load = once(async () => (await import("@ai-sdk/openai")).createOpenAI({ apiKey })(modelName));
-    return { load, modelName, baseURL: null, api: "responses" };
+    return { load: lazyModel((sdk) => sdk.createOpenAI({ apiKey })(modelName)), modelName, baseURL: null, api: "responses" };
   }
 
   const baseURL = checkBaseURL(rawBaseURL);
-  const load = once(async () => (await import("@ai-sdk/openai")).createOpenAI({ baseURL, apiKey: apiKey ?? PLACEHOLDER_KEY }).chat(modelName));
-  return { load, modelName, baseURL, api: "chat" };
+  return { load: lazyModel((sdk) => sdk.createOpenAI({ baseURL, apiKey: apiKey ?? PLACEHOLDER_KEY }).chat(modelName)), modelName, baseURL, api: "chat" };
 }
 
-function once<T>(make: () => Promise<T>): () => Promise<T> {
-  let made: Promise<T> | undefined;
-  return () => (made ??= make());
+/** The model `make` builds from the provider package, imported and built on the first call only. */
+function lazyModel(make: (sdk: typeof import("@ai-sdk/openai")) => LanguageModel): () => Promise<LanguageModel> {
+  let made: Promise<LanguageModel> | undefined;
+  return () => (made ??= import("@ai-sdk/openai").then(make));
 }
 
 /** Accepts http(s) URLs only, without a trailing slash (the SDK appends "/chat/completions"). */
