@@ -1,0 +1,13 @@
+-- A task row is written three times on its way through: made ready by the
+-- enqueue, leased by the claim, ended by the completion. Its state is in the
+-- claim indexes' predicates, so none of these updates is HOT, but where the
+-- page has room the new version is written beside the old one instead of on
+-- another page found through the free space map, and the heap stays compact
+-- for the claim's index scans. At the default (100) every page was full after
+-- the enqueue and every later version went elsewhere.
+--
+-- Measured with 40,000 one-step tasks and one drone on PostgreSQL 15
+-- (pg_stat_statements, three rounds): at fillfactor 40 the completion's own
+-- time fell by 20-25%, the claim's by 5-10%, and jobs/s rose 3-5%.
+-- Pages written from now on are filled so; existing ones keep what they have.
+ALTER TABLE tasks SET (fillfactor = 40);
