@@ -10,7 +10,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { ManualTicker } from "../src/core/clock.ts";
-import { Drone } from "../src/engine/drone.ts";
+import { CENSUS_MAX_STRIDE, Drone } from "../src/engine/drone.ts";
 import { WorkflowRegistry } from "../src/engine/registry.ts";
 import { submitPlan } from "../src/engine/submit.ts";
 import type { PostgresStore } from "../src/store/postgres/store.ts";
@@ -116,6 +116,15 @@ describe.skipIf(!pgAvailable)("write lanes on PostgreSQL", () => {
     };
   }
 
+  /** Ticks until the census finds what `found` checks: within one stride (CENSUS_MAX_STRIDE ticks), the longest a change waits to be counted. */
+  async function censusFinds(ticker: ManualTicker, found: () => boolean, what: string): Promise<void> {
+    for (let ticks = 1; ticks <= CENSUS_MAX_STRIDE; ticks++) {
+      await ticker.tick();
+      if (found()) return;
+    }
+    throw new Error(`the census did not find ${what} within ${CENSUS_MAX_STRIDE} ticks`);
+  }
+
   /** Another drone's lease (on a run of its own, which this test's drone does not claim from). */
   async function anotherDroneHolds(store: PostgresStore) {
     const other = await store.createRun({ goal: "other", tasks: [{ id: "x", title: "x", workflow: "noop", input: {} }] });
@@ -144,8 +153,7 @@ describe.skipIf(!pgAvailable)("write lanes on PostgreSQL", () => {
 
       // The other drone finishes: a census finds this one alone and opens every lane.
       await done();
-      await ticker.tick();
-      expect(drone.openLanes).toBe(3);
+      await censusFinds(ticker, () => drone.openLanes === 3, "this drone alone");
       held.release();
       await until(() => held.state.started === 24 && held.state.running.size === 6, 20_000, "the next six tasks to run");
       expect(new Set(lanesClaimed.slice(18))).toEqual(new Set([0, 1, 2]));
@@ -174,8 +182,7 @@ describe.skipIf(!pgAvailable)("write lanes on PostgreSQL", () => {
       await until(() => held.state.started === 1_536 && held.state.running.size === 768, 20_000, "the next 768 tasks, in three lanes");
       expect(new Set(lanesClaimed.slice(768))).toEqual(new Set([0, 1, 2]));
       await anotherDroneHolds(store);
-      await ticker.tick();
-      expect(drone.openLanes).toBe(1);
+      await censusFinds(ticker, () => drone.openLanes === 1, "the other drone");
       const before = lanesClaimed.length;
       held.release();
       // Fewer transactions in flight, not fewer tasks: lane 0 runs them all (464 are left).
@@ -183,6 +190,40 @@ describe.skipIf(!pgAvailable)("write lanes on PostgreSQL", () => {
       expect(new Set(lanesClaimed.slice(before))).toEqual(new Set([0]));
       held.release(true);
       await until(async () => (await store.getRun(run.id)).state === "succeeded", 30_000, "the run to finish");
+    } finally {
+      held.release(true);
+      await drone.stop(0);
+    }
+  }, 60_000);
+
+  test("a census that changes nothing comes half as often each time, down to one in eight ticks; one that changes the lanes brings it back to every tick", async () => {
+    const store = await fresh();
+    const held = heldTasks();
+    const { run } = await submitPlan(store, held.registry, { goal: "census", tasks: tasksOf("held", 6) });
+    let counts = 0;
+    const count = store.countOtherLeaseHolders.bind(store);
+    store.countOtherLeaseHolders = (worker) => (counts++, count(worker));
+    const ticker = new ManualTicker();
+    const drone = new Drone({ store, registry: held.registry, concurrency: 6, lanes: 3, runId: run.id, ticker }).start();
+    try {
+      // The first census follows the first claim: alone, it opens every lane (a change: the next tick counts).
+      await until(() => drone.openLanes === 3 && held.state.running.size === 6, 20_000, "the first census to open every lane");
+      await until(() => counts === 1, 20_000, "the first census to settle");
+      const counted: number[] = [];
+      const tickCounting = async (tick: number) => {
+        const before = counts;
+        await ticker.tick();
+        if (counts > before) counted.push(tick);
+      };
+      for (let tick = 1; tick <= 15; tick++) await tickCounting(tick);
+      expect(counted).toEqual([1, 3, 7, 15]); // strides of 1, 2, 4, 8: nothing changed
+      await anotherDroneHolds(store);
+      for (let tick = 16; tick <= 26; tick++) await tickCounting(tick);
+      // Eight ticks after the last count it finds the other drone and closes two lanes; then strides of 1, 2 again.
+      expect(counted).toEqual([1, 3, 7, 15, 23, 24, 26]);
+      expect(drone.openLanes).toBe(1);
+      held.release(true);
+      await until(async () => (await store.getRun(run.id)).state === "succeeded", 20_000, "the run to finish");
     } finally {
       held.release(true);
       await drone.stop(0);

@@ -13,7 +13,9 @@
  * drones that share it take an equal part, one lane at least each (several
  * drones already overlap each other's transactions, and more transactions
  * in flight only contend: bench/README.md, "Write lanes"). A census of the other drones
- * holding leases, every CENSUS_MS, sets this drone's part. Its slots
+ * holding leases sets this drone's part: every CENSUS_MS while the count
+ * changes the part, half as often each time it does not (down to one in
+ * CENSUS_MAX_STRIDE), since every drone's census reads every lease. Its slots
  * (by default the store's laneSlots per lane it has, or the concurrency
  * the caller chose) are spread over the lanes open, whatever their number.
  *
@@ -47,8 +49,17 @@ export type DroneEvent =
  */
 const MIN_LANE_SLOTS = 128;
 
-/** How often a drone with several lanes counts the other drones holding leases. */
+/** How often, at the most, a drone with several lanes counts the other drones holding leases. */
 const CENSUS_MS = 250;
+
+/**
+ * A census that changed nothing doubles the ticks to the next one, up to this
+ * many (2 s). Each reads every lease of every drone, so together they cost the
+ * server the drones squared (at 4 drones, one every 250 ms took 3.9 ms a count,
+ * 5% of the statement time per task); and a drone that joins finds its own
+ * part at its first claim, the others theirs within the stride.
+ */
+export const CENSUS_MAX_STRIDE = 8;
 
 /** The first wait after a failed claim; it doubles with each failure in a row, up to the drone's maxIdleMs. */
 const CLAIM_BACKOFF_MS = 50;
@@ -127,6 +138,9 @@ export class Drone {
   /** The open lanes' slots together (assignSlots). */
   private slots = 0;
   private census: Promise<void> | null = null;
+  /** Census ticks between two counts now (1 up to CENSUS_MAX_STRIDE), and the ticks left to the next. */
+  private censusStride = 1;
+  private ticksToCensus = 1;
   /** The first census follows the first claim that found work (the ticker's come every CENSUS_MS after). */
   private firstCensus: boolean;
   private stopCensus: () => void = () => {};
@@ -176,7 +190,7 @@ export class Drone {
   start(): this {
     if (this.loops) return this;
     this.loops = this.lanes.map((lane) => this.claimLoop(lane));
-    if (this.lanes.length > 1) this.stopCensus = this.ticker.every(CENSUS_MS, () => this.takeCensus());
+    if (this.lanes.length > 1) this.stopCensus = this.ticker.every(CENSUS_MS, () => this.censusTick());
     return this;
   }
 
@@ -329,24 +343,34 @@ export class Drone {
     for (const { workflows: [name], limit } of limited) this.claiming.set(name!, (this.claiming.get(name!) ?? 0) + sign * limit);
   }
 
+  /** The ticker's call: a census when its stride of ticks has passed. */
+  private censusTick(): Promise<void> {
+    if (--this.ticksToCensus > 0) return Promise.resolve();
+    return this.takeCensus();
+  }
+
   /**
    * Counts the other drones holding leases and sets the lanes this drone
    * claims in to its share, and their slots; every lane is woken when they
-   * change. A failed count changes nothing (the next one may). Resolves
-   * when it is done (a manual ticker's tick waits for it).
+   * change. A count that changes them brings the next one back to the next
+   * tick; one that does not (or fails: the next one may not) doubles the
+   * stride. Resolves when it is done (a manual ticker's tick waits for it).
    */
   private takeCensus(): Promise<void> {
     if (this.stopping) return Promise.resolve();
     if (this.census) return this.census;
     this.census = this.store
       .countOtherLeaseHolders(this.id)
-      .then((others) => {
-        const open = Math.max(1, Math.min(this.lanes.length, Math.floor(this.store.lanes / (others + 1))));
-        if (open === this.open || this.stopping) return;
+      .then((others) => Math.max(1, Math.min(this.lanes.length, Math.floor(this.store.lanes / (others + 1)))), () => this.open)
+      .then((open) => {
+        const changed = open !== this.open && !this.stopping;
+        this.censusStride = changed ? 1 : Math.min(CENSUS_MAX_STRIDE, this.censusStride * 2);
+        this.ticksToCensus = this.censusStride;
+        if (!changed) return;
         this.open = open;
         this.assignSlots();
         for (const lane of this.lanes) this.wake(lane);
-      }, () => {})
+      })
       .finally(() => (this.census = null));
     return this.census;
   }
