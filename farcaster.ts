@@ -3,9 +3,13 @@
  * Farcaster's command line. Everything lives in src/: the commands in
  * src/cli/commands, the rules in src/core, the SQL in src/store.
  */
-import { main } from "./src/cli/main.ts";
-import { consoleOutput } from "./src/cli/output.ts";
+import { tuneDroneRuntime } from "./src/cli/runtimeTuning.ts";
 
+// Before anything else is loaded: a command that runs drones may replace this process with a tuned one.
+tuneDroneRuntime();
+
+const { main } = await import("./src/cli/main.ts");
+const { consoleOutput } = await import("./src/cli/output.ts");
 const output = consoleOutput();
 const code = await main(process.argv.slice(2), output);
 // Everything printed reaches the reader first (a pipe may still hold it: see output.ts);

@@ -1,0 +1,75 @@
+/**
+ * The runtime a drone process runs best with, given to it at start-up.
+ *
+ * Two settings of the Bun runtime are read once, from the environment, when
+ * the process starts: mimalloc's purge delay and JavaScriptCore's options.
+ * A command that runs drones (worker, serve, the main job) therefore puts
+ * what it lacks of them in its environment and replaces itself with the
+ * same command line (process.execve: the same process id, stdio and
+ * signals, so whoever started it, SIGKILL included, still holds it).
+ *
+ * - MIMALLOC_PURGE_DELAY=-1: the allocator keeps the pages a batch freed
+ *   instead of handing them back to the system a moment later. A drone
+ *   frees and reallocates the same few megabytes batch after batch, so
+ *   purging them had its scavenger thread madvise them away and the main
+ *   thread fault them back in: a third of a drone's CPU per task. The cost:
+ *   the process keeps the memory of its busiest moment (its peak RSS, which
+ *   it reached anyway) until it exits.
+ * - BUN_JSC_useFTLJIT=false: no top-tier (FTL) compiles. A drone's hot code
+ *   is short glue between database round trips; the DFG tier runs it about
+ *   as fast, and every drone process compiled its own FTL code, which on a
+ *   machine with more drones than cores took CPU from the work.
+ *
+ * Measured in bench/pg.ts and bench/main.ts (bench/README.md, "A drone's
+ * runtime: the allocator keeps its pages"). A setting already in the
+ * environment is kept: a user who sets one decides.
+ */
+
+/** What a drone process's environment gets where it does not say otherwise. */
+export const DRONE_RUNTIME_ENV: Readonly<Record<string, string>> = {
+  MIMALLOC_PURGE_DELAY: "-1",
+  BUN_JSC_useFTLJIT: "false",
+};
+
+/** Set in the replaced process, so that it never replaces itself again; set it to "0" to run untuned. */
+export const TUNED_MARKER = "FARCASTER_RUNTIME_TUNED";
+
+/** The commands whose process runs drones, and `farcaster GOAL.md` (the main job). */
+const DRONE_COMMANDS = new Set(["worker", "serve", "run", "resume"]);
+
+export function runsDrones(args: readonly string[]): boolean {
+  const first = args[0];
+  if (first === undefined) return false;
+  if (args.includes("--help") || args.includes("-h")) return false;
+  if (DRONE_COMMANDS.has(first)) return !args.includes("--detach");
+  return /\.(json|md)$/i.test(first) || first.includes("/"); // the main job, as src/cli/main.ts reads it
+}
+
+/** The environment to start again with, or null: nothing to add (or tuning was asked off, or done). */
+export function tunedEnvironment(args: readonly string[], env: Readonly<Record<string, string | undefined>>): Record<string, string> | null {
+  if (env[TUNED_MARKER] !== undefined || !runsDrones(args)) return null;
+  const missing = Object.entries(DRONE_RUNTIME_ENV).filter(([name]) => env[name] === undefined);
+  if (missing.length === 0) return null;
+  const next: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) if (value !== undefined) next[name] = value;
+  for (const [name, value] of missing) next[name] = value;
+  next[TUNED_MARKER] = "1";
+  return next;
+}
+
+/**
+ * Replaces this process with the same command line in the tuned
+ * environment, if it runs drones and lacks it. Returns only when nothing
+ * was to be done, or the runtime cannot replace a process (Windows): then
+ * the command runs as it is, untuned.
+ */
+export function tuneDroneRuntime(): void {
+  const args = process.argv.slice(2);
+  const env = tunedEnvironment(args, process.env);
+  if (env === null || typeof process.execve !== "function" || process.platform === "win32") return;
+  try {
+    process.execve(process.execPath, [process.execPath, ...process.execArgv, ...process.argv.slice(1)], env);
+  } catch {
+    // Not replaced (the runtime refused): run on, untuned.
+  }
+}
