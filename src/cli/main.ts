@@ -3,6 +3,7 @@
  * and turns errors into a message on stderr and an exit code
  * (1: the operation failed, 2: the command line was wrong).
  */
+import { isMainJobArgument } from "./mainJobArgument.ts";
 import { parseArgs } from "node:util";
 import { FarcasterError, UsageError } from "../core/errors.ts";
 import type { Command, OptionSpec } from "./command.ts";
@@ -165,7 +166,7 @@ export async function main(argv: string[], output: Output = consoleOutput()): Pr
     let args = rest;
     if (!command) {
       // `farcaster goal.md` is the main job.
-      if (/\.(json|md)$/i.test(first) || first.includes("/")) {
+      if (isMainJobArgument(first)) {
         command = runCommand;
         args = argv;
       } else {

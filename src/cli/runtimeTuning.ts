@@ -25,6 +25,8 @@
  * environment is kept: a user who sets one decides.
  */
 
+import { isMainJobArgument } from "./mainJobArgument.ts";
+
 /** What a drone process's environment gets where it does not say otherwise. */
 export const DRONE_RUNTIME_ENV: Readonly<Record<string, string>> = {
   MIMALLOC_PURGE_DELAY: "-1",
@@ -42,7 +44,7 @@ export function runsDrones(args: readonly string[]): boolean {
   if (first === undefined) return false;
   if (args.includes("--help") || args.includes("-h")) return false;
   if (DRONE_COMMANDS.has(first)) return !args.includes("--detach");
-  return /\.(json|md)$/i.test(first) || first.includes("/"); // the main job, as src/cli/main.ts reads it
+  return isMainJobArgument(first);
 }
 
 /** The environment to start again with, or null: nothing to add (or tuning was asked off, or done). */
