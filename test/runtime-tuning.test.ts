@@ -5,9 +5,9 @@
  * (what the kernel says the process's environment and command line are).
  */
 import { describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { DRONE_RUNTIME_ENV, TUNED_MARKER, tunedEnvironment } from "../src/cli/runtimeTuning.ts";
+import { bunOptionTokens, DRONE_RUNTIME_ENV, restartFlags, TUNED_MARKER, tunedEnvironment } from "../src/cli/runtimeTuning.ts";
 import { ENTRY, spawnFarcaster } from "./cli-helpers.ts";
 import { freshDir, until } from "./helpers.ts";
 
@@ -36,6 +36,25 @@ describe("which commands are tuned", () => {
   test("the marker stops it: once tuned (no loop), or FARCASTER_RUNTIME_TUNED=0 to run untuned", () => {
     expect(tunedEnvironment(["worker"], { ...env, [TUNED_MARKER]: "1" })).toBeNull();
     expect(tunedEnvironment(["worker"], { ...env, [TUNED_MARKER]: "0" })).toBeNull();
+  });
+});
+
+describe("when the process is not replaced, and with which flags it is", () => {
+  test("a profiler or a debugger holds the process: it runs on untuned", () => {
+    for (const flag of ["--cpu-prof", "--cpu-prof-md", "--heap-prof", "--inspect", "--inspect-brk=9229", "--inspect-wait"]) {
+      expect(restartFlags(["--smol", flag], {})).toBeNull();
+    }
+    expect(restartFlags(["--smol"], {})).toEqual(["--smol"]);
+    expect(restartFlags([], {})).toEqual([]);
+  });
+
+  test("BUN_OPTIONS' flags lead execArgv and are read again from the environment: left out, so they apply once", () => {
+    expect(bunOptionTokens("  --smol   --title=\"x y\" --cpu-prof-dir='/tmp/a b' ")).toEqual(["--smol", '--title="x y"', "--cpu-prof-dir='/tmp/a b'"]);
+    expect(restartFlags(["--smol", "--preload=./p.ts", "--hot"], { BUN_OPTIONS: "--smol --preload=./p.ts" })).toEqual(["--hot"]);
+    expect(restartFlags(["--smol"], { BUN_OPTIONS: "" })).toEqual(["--smol"]);
+    // Not as expected (this Bun placed them elsewhere): not replaced rather than apply them twice.
+    expect(restartFlags(["--hot", "--smol"], { BUN_OPTIONS: "--smol" })).toBeNull();
+    expect(restartFlags(["--smol"], { BUN_OPTIONS: "--cpu-prof" })).toBeNull();
   });
 });
 
@@ -91,6 +110,43 @@ describe.skipIf(process.platform !== "linux")("a real worker process", () => {
       proc.kill("SIGKILL");
       await proc.exited;
       expect(proc.signalCode).toBe("SIGKILL");
+    }
+  });
+
+  test("under bun --cpu-prof it runs untuned, and lives (a replaced image died of the profiler's pending SIGPWR, exit 158)", async () => {
+    const cwd = freshDir();
+    const profiles = join(cwd, "profiles");
+    const proc = Bun.spawn(
+      [process.execPath, "--cpu-prof", "--cpu-prof-interval=250", `--cpu-prof-dir=${profiles}`, ENTRY, "worker", "--db", join(cwd, "farcaster.db")],
+      { cwd, env: process.env, stdin: "ignore", stdout: "pipe", stderr: "pipe" },
+    );
+    let seen = "";
+    const stdout = (async () => {
+      for await (const chunk of proc.stdout) seen += new TextDecoder().decode(chunk);
+    })();
+    const stderr = new Response(proc.stderr).text();
+    try {
+      await until(() => seen.includes("slots") || proc.exitCode !== null || proc.signalCode !== null, 20_000, "the worker's first line");
+      expect({ exitCode: proc.exitCode, signalCode: proc.signalCode }).toEqual({ exitCode: null, signalCode: null });
+      expect(environOf(proc.pid)[TUNED_MARKER]).toBeUndefined();
+      expect(environOf(proc.pid).MIMALLOC_PURGE_DELAY).toBeUndefined();
+    } finally {
+      proc.kill("SIGTERM");
+      await Promise.all([proc.exited, stdout]);
+    }
+    expect(await stderr).toContain("SIGTERM, finishing 0 running task(s)");
+    expect(proc.exitCode).toBe(0);
+    expect(readdirSync(profiles).some((name) => name.endsWith(".cpuprofile"))).toBe(true);
+  });
+
+  test("BUN_OPTIONS applies once: the replaced process reads it from its environment, not again from its command line", async () => {
+    const job = await startWorker({ BUN_OPTIONS: "--smol" });
+    try {
+      expect(environOf(job.proc.pid)[TUNED_MARKER]).toBe("1");
+      expect(environOf(job.proc.pid).BUN_OPTIONS).toBe("--smol");
+      expect(cmdlineOf(job.proc.pid).slice(1, 3)).toEqual([ENTRY, "worker"]);
+    } finally {
+      expect((await stop(job)).code).toBe(0);
     }
   });
 

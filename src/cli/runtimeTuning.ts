@@ -23,6 +23,13 @@
  * Measured in bench/pg.ts and bench/main.ts (bench/README.md, "A drone's
  * runtime: the allocator keeps its pages"). A setting already in the
  * environment is kept: a user who sets one decides.
+ *
+ * A process is not replaced when a tool holds it: under `bun --cpu-prof` the
+ * sampling profiler signals the main thread (SIGPWR) every interval, and a
+ * signal still pending when execve replaced the image killed the new one
+ * before it could install its handler (exit 158, nothing printed); an
+ * inspector's session would be dropped. Such a process runs untuned; set
+ * the two variables yourself to profile the tuned runtime.
  */
 
 import { isMainJobArgument } from "./mainJobArgument.ts";
@@ -59,18 +66,63 @@ export function tunedEnvironment(args: readonly string[], env: Readonly<Record<s
   return next;
 }
 
+/** Runtime flags that attach a profiler or a debugger to the process (see above). */
+const TOOL_FLAGS = /^--(cpu-prof|heap-prof|inspect)/;
+
+/**
+ * BUN_OPTIONS split as Bun splits it: on whitespace outside quotes, each
+ * token as written (quotes kept), which is how it shows in execArgv.
+ */
+export function bunOptionTokens(options: string): string[] {
+  const tokens: string[] = [];
+  let token = "";
+  let quote: string | null = null;
+  for (const ch of options) {
+    if (quote) {
+      if (ch === quote) quote = null;
+      token += ch;
+    } else if (ch === '"' || ch === "'") {
+      quote = ch;
+      token += ch;
+    } else if (/\s/.test(ch)) {
+      if (token) tokens.push(token);
+      token = "";
+    } else token += ch;
+  }
+  if (token) tokens.push(token);
+  return tokens;
+}
+
+/**
+ * The runtime flags to start again with, or null when this process must not
+ * be replaced. Bun puts the flags of BUN_OPTIONS first in execArgv, and the
+ * replaced process reads BUN_OPTIONS again (the environment is kept), so
+ * they are left out here, or they would apply twice (a second --preload);
+ * when execArgv does not begin with them as expected, the process is not
+ * replaced rather than risk it.
+ */
+export function restartFlags(execArgv: readonly string[], env: Readonly<Record<string, string | undefined>>): string[] | null {
+  if (execArgv.some((flag) => TOOL_FLAGS.test(flag))) return null;
+  const fromEnv = bunOptionTokens(env.BUN_OPTIONS ?? "");
+  if (fromEnv.some((flag, i) => execArgv[i] !== flag)) return null;
+  return execArgv.slice(fromEnv.length);
+}
+
 /**
  * Replaces this process with the same command line in the tuned
  * environment, if it runs drones and lacks it. Returns only when nothing
- * was to be done, or the runtime cannot replace a process (Windows): then
- * the command runs as it is, untuned.
+ * was to be done, the process must not be replaced (restartFlags), or the
+ * runtime cannot replace a process (Windows): then the command runs as it
+ * is, untuned.
  */
 export function tuneDroneRuntime(): void {
   const args = process.argv.slice(2);
   const env = tunedEnvironment(args, process.env);
   if (env === null || typeof process.execve !== "function" || process.platform === "win32") return;
+  const flags = restartFlags(process.execArgv, process.env);
+  if (flags === null) return;
   try {
-    process.execve(process.execPath, [process.execPath, ...process.execArgv, ...process.argv.slice(1)], env);
+    process.execve(process.execPath, [process.execPath, ...flags, ...process.argv.slice(1)], env);
   } catch {
     // Not replaced (the runtime refused): run on, untuned.
   }
