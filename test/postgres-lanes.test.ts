@@ -10,7 +10,8 @@
  */
 import { describe, expect, test } from "bun:test";
 import { ManualTicker } from "../src/core/clock.ts";
-import { CENSUS_MAX_STRIDE, Drone } from "../src/engine/drone.ts";
+import { Drone } from "../src/engine/drone.ts";
+import { CENSUS_MAX_STRIDE } from "../src/engine/laneShare.ts";
 import { WorkflowRegistry } from "../src/engine/registry.ts";
 import { submitPlan } from "../src/engine/submit.ts";
 import type { PostgresStore } from "../src/store/postgres/store.ts";

@@ -8,16 +8,9 @@
  * A store with several write lanes (Store.lanes: PostgreSQL) gets one claim
  * loop per lane, each with its share of the slots: a lane's tasks write
  * through it, so the lanes' transactions overlap instead of taking turns.
- * Per-workflow limits count the tasks of every lane. The lanes are the
- * server's to share: a drone alone on the database claims in all of them;
- * drones that share it take an equal part, one lane at least each (several
- * drones already overlap each other's transactions, and more transactions
- * in flight only contend: bench/README.md, "Write lanes"). A census of the other drones
- * holding leases sets this drone's part: every CENSUS_MS while the count
- * changes the part, half as often each time it does not (down to one in
- * CENSUS_MAX_STRIDE), since every drone's census reads every lease. Its slots
- * (by default the store's laneSlots per lane it has, or the concurrency
- * the caller chose) are spread over the lanes open, whatever their number.
+ * Per-workflow limits count the tasks of every lane. Drones that share the
+ * database share its lanes: laneShare.ts says how many of its lanes a drone
+ * claims in, and with how many slots each.
  *
  * With nothing to claim it asks the store when there next will be (a lease
  * expiring, a backoff or sleep ending) and sleeps until then, or until the
@@ -33,6 +26,7 @@ import { setLongTimeout } from "../core/timers.ts";
 import type { ClaimedTask, ClaimGroup, Store } from "../store/types.ts";
 import { runAttempt, ShutdownAbort, type AttemptResult } from "./attempt.ts";
 import { AttemptAbort } from "./attemptAbort.ts";
+import { LaneShare } from "./laneShare.ts";
 import { LeaseKeeper } from "./leaseKeeper.ts";
 import type { WorkflowRegistry } from "./registry.ts";
 import { DEFAULT_LEASE_MS } from "./workflow.ts";
@@ -48,18 +42,6 @@ export type DroneEvent =
  * gains (bench/README.md, "Write lanes"). Costly workflows bring their own limits.
  */
 const MIN_LANE_SLOTS = 128;
-
-/** How often, at the most, a drone with several lanes counts the other drones holding leases. */
-const CENSUS_MS = 250;
-
-/**
- * A census that changed nothing doubles the ticks to the next one, up to this
- * many (2 s). Each reads every lease of every drone, so together they cost the
- * server the drones squared (at 4 drones, one every 250 ms took 3.9 ms a count,
- * 5% of the statement time per task); and a drone that joins finds its own
- * part at its first claim, the others theirs within the stride.
- */
-export const CENSUS_MAX_STRIDE = 8;
 
 /** The first wait after a failed claim; it doubles with each failure in a row, up to the drone's maxIdleMs. */
 const CLAIM_BACKOFF_MS = 50;
@@ -94,7 +76,6 @@ export interface DroneOptions {
 /** One claim loop, with its own slots and the store's write lane of the same index. */
 interface Lane {
   index: number;
-  slots: number;
   wakeUp: (() => void) | null;
   pendingWake: boolean;
   /** Waiting for a slot with room of its own, held by the drone's bound: any lane's task settling frees it. */
@@ -133,17 +114,8 @@ export class Drone {
   private readonly lanes: Lane[];
   /** Slots of limited workflows asked for by claims in flight (another lane's claim counts them). */
   private readonly claiming = new Map<string, number>();
-  /** Lanes claiming now (the others finish what they hold, then wait): see the census. */
-  private open: number;
-  /** The open lanes' slots together (assignSlots). */
-  private slots = 0;
-  private census: Promise<void> | null = null;
-  /** Census ticks between two counts now (1 up to CENSUS_MAX_STRIDE), and the ticks left to the next. */
-  private censusStride = 1;
-  private ticksToCensus = 1;
-  /** The first census follows the first claim that found work (the ticker's come every CENSUS_MS after). */
-  private firstCensus: boolean;
-  private stopCensus: () => void = () => {};
+  /** Which lanes claim now, with how many slots each. */
+  private readonly share: LaneShare;
   private stopping = false;
   private loops: Promise<void>[] | null = null;
   private readonly idleAbort = new AbortController();
@@ -157,12 +129,7 @@ export class Drone {
     const wanted = options.lanes ?? (chosen === undefined ? this.store.lanes : Math.floor(chosen / MIN_LANE_SLOTS));
     const count = Math.max(1, Math.min(this.store.lanes, wanted, chosen ?? Infinity));
     this.concurrency = chosen ?? this.store.laneSlots * count;
-    this.lanes = Array.from({ length: count }, (_, index) => ({ index, slots: 0, wakeUp: null, pendingWake: false, waitsForAnySlot: false, failedClaims: 0 }));
-    // The others open when a census finds no other drone: drones started together mostly find each other
-    // before they open more than one (the first census follows the first claim that found work).
-    this.open = 1;
-    this.firstCensus = count > 1;
-    this.assignSlots();
+    this.lanes = Array.from({ length: count }, (_, index) => ({ index, wakeUp: null, pendingWake: false, waitsForAnySlot: false, failedClaims: 0 }));
     this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
     this.forceLease = options.forceLease ?? false;
     this.clock = options.clock ?? systemClock;
@@ -171,6 +138,10 @@ export class Drone {
     this.runId = options.runId;
     this.ticker = options.ticker ?? realTicker;
     this.leases = new LeaseKeeper({ store: this.store, clock: this.clock, worker: this.id, ticker: this.ticker });
+    this.share = new LaneShare({
+      store: this.store, worker: this.id, lanes: count, concurrency: this.concurrency, ticker: this.ticker,
+      onChange: () => this.lanes.forEach((lane) => this.wake(lane)),
+    });
   }
 
   get active(): number {
@@ -184,20 +155,20 @@ export class Drone {
 
   /** Lanes claiming now: all of them, or this drone's share while others hold leases too. */
   get openLanes(): number {
-    return this.open;
+    return this.share.open;
   }
 
   start(): this {
     if (this.loops) return this;
     this.loops = this.lanes.map((lane) => this.claimLoop(lane));
-    if (this.lanes.length > 1) this.stopCensus = this.ticker.every(CENSUS_MS, () => this.censusTick());
+    this.share.start();
     return this;
   }
 
   /** Stops claiming; waits up to `graceMs` for running tasks, then releases their leases. */
   async stop(graceMs = 10_000): Promise<void> {
     this.stopping = true;
-    this.stopCensus();
+    this.share.stop();
     for (const lane of this.lanes) this.wake(lane);
     this.idleAbort.abort();
     await Promise.all(this.loops ?? []);
@@ -287,19 +258,6 @@ export class Drone {
     });
   }
 
-  /**
-   * The drone's concurrency spread over its open lanes; closed lanes have none. A drone sharing the
-   * database keeps all its slots in the lanes it has open: fewer transactions in flight, each with a
-   * larger batch (bench/README.md, "Slots per lane, and a shared drone keeps its slots").
-   */
-  private assignSlots(): void {
-    for (const lane of this.lanes) {
-      if (lane.index >= this.open) lane.slots = 0;
-      else lane.slots = Math.floor(this.concurrency / this.open) + (lane.index < this.concurrency % this.open ? 1 : 0);
-    }
-    this.slots = this.lanes.reduce((sum, lane) => sum + lane.slots, 0);
-  }
-
   /** A lane's free slots (own), and the drone's (a closed lane's tasks still run, and count). */
   private room(lane: Lane): { own: number; drone: number } {
     let mine = 0;
@@ -309,7 +267,7 @@ export class Drone {
       all++;
       if (running.lane === lane) mine++;
     }
-    return { own: lane.slots - mine, drone: this.slots - all };
+    return { own: this.share.slotsOf(lane.index) - mine, drone: this.concurrency - all };
   }
 
   /**
@@ -343,38 +301,6 @@ export class Drone {
     for (const { workflows: [name], limit } of limited) this.claiming.set(name!, (this.claiming.get(name!) ?? 0) + sign * limit);
   }
 
-  /** The ticker's call: a census when its stride of ticks has passed. */
-  private censusTick(): Promise<void> {
-    if (--this.ticksToCensus > 0) return Promise.resolve();
-    return this.takeCensus();
-  }
-
-  /**
-   * Counts the other drones holding leases and sets the lanes this drone
-   * claims in to its share, and their slots; every lane is woken when they
-   * change. A count that changes them brings the next one back to the next
-   * tick; one that does not (or fails: the next one may not) doubles the
-   * stride. Resolves when it is done (a manual ticker's tick waits for it).
-   */
-  private takeCensus(): Promise<void> {
-    if (this.stopping) return Promise.resolve();
-    if (this.census) return this.census;
-    this.census = this.store
-      .countOtherLeaseHolders(this.id)
-      .then((others) => Math.max(1, Math.min(this.lanes.length, Math.floor(this.store.lanes / (others + 1)))), () => this.open)
-      .then((open) => {
-        const changed = open !== this.open && !this.stopping;
-        this.censusStride = changed ? 1 : Math.min(CENSUS_MAX_STRIDE, this.censusStride * 2);
-        this.ticksToCensus = this.censusStride;
-        if (!changed) return;
-        this.open = open;
-        this.assignSlots();
-        for (const lane of this.lanes) this.wake(lane);
-      })
-      .finally(() => (this.census = null));
-    return this.census;
-  }
-
   private async claimLoop(lane: Lane): Promise<void> {
     while (!this.stopping) {
       if (this.store.isClosed) {
@@ -382,7 +308,7 @@ export class Drone {
         if (lane.index === 0) this.onEvent({ type: "error", message: "the store was closed: this drone stops claiming" });
         return;
       }
-      if (lane.index >= this.open) {
+      if (lane.index >= this.share.open) {
         await this.woken(lane); // a closed lane waits to be opened again (or the drone to stop)
         lane.pendingWake = false;
         continue;
@@ -399,10 +325,7 @@ export class Drone {
           claimed = await this.store.claimTasks(this.id, free, this.leaseMs, { groups, runId: this.runId, lane: lane.index });
           lane.failedClaims = 0;
           for (const task of claimed) this.launch(task, lane);
-          if (this.firstCensus && claimed.length > 0) {
-            this.firstCensus = false;
-            void this.takeCensus();
-          }
+          if (claimed.length > 0) this.share.foundWork();
         } catch (error) {
           failed = true;
           lane.failedClaims++;
