@@ -1,8 +1,9 @@
 /**
  * The Store on PostgreSQL (Bun.SQL), for a swarm across machines: every
  * state change is a function of runs.ts, claims.ts, leases.ts, outcomes.ts…
- * applied by the group writer (writer.ts), one transaction per batch; reads
- * of one statement go straight to the pool, reads of several run in one
+ * applied by the group writer (writer.ts), one transaction per batch; the
+ * reads are functions of reads.ts, views.ts, operators.ts…: those of one
+ * statement go straight to the pool, those of several run in one
  * REPEATABLE READ transaction (one snapshot). Opened read-only, the store
  * never migrates and never writes (the server refuses it too).
  *
@@ -11,8 +12,7 @@
 import type { SQL } from "bun";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "../../core/backoff.ts";
 import { systemClock, type Clock } from "../../core/clock.ts";
-import { NotFoundError, ReadOnlyStoreError, StoreClosedError, StoreUnreachableError } from "../../core/errors.ts";
-import { UNFINISHED_RUN_STATES } from "../../core/states.ts";
+import { ReadOnlyStoreError, StoreClosedError, StoreUnreachableError } from "../../core/errors.ts";
 import { parseWorkplan, type RunBudget } from "../../core/workplan.ts";
 import { follow, type FollowOptions } from "../follow.ts";
 import type {
@@ -65,19 +65,18 @@ import { countOtherLeaseHolders, extendLeaseTx, nextDueTx, releaseTaskTx, renewL
 import { Upkeep } from "./upkeep.ts";
 import { appendLogs, selectLogs, type LogRequest } from "./logs.ts";
 import { completeTasks, completeTaskTx, failTaskTx, type CompleteRequest } from "./outcomes.ts";
-import { GATE_SELECT, TASK_SELECT, toAttempt, toGate, toStep, toTask, type AttemptRow, type GateRow, type StepRow, type TaskRow } from "./rows.ts";
 import { cancelRunTx, insertPlanningRun, insertRun, reopenRunTx, selectRun } from "./runs.ts";
 import { deleteScheduleTx, fireTx, insertSchedule, recordMissedTx, selectSchedule, selectScheduleEvents, selectSchedules, setEnabledTx } from "./schedules.ts";
 import { emitSignalTx, selectSignal } from "./signals.ts";
-import { inList, jsonb, lockKey, Params, q } from "./sqlText.ts";
+import { lockKey } from "./sqlText.ts";
 import { recordSteps, type StepRequest } from "./steps.ts";
-import { RUN_SELECT, toRun, type RunRow } from "./rows.ts";
 import { PgConnections } from "./connections.ts";
 import { WriteLanes } from "./lanes.ts";
 import { PgGroupWriter, type Write, type WriteGroup } from "./writer.ts";
 import { describePostgres, selectDroneWorkflows, selectOpenTasks } from "./operators.ts";
 import { attachWorkflows } from "../droneWorkflows.ts";
 import { selectMetrics } from "./metrics.ts";
+import { selectAttempts, selectDependencyOutputs, selectGates, selectRunBudget, selectRunModelUsage, selectRuns, selectSteps, selectTask, selectTaskByKey, selectTasks, type RunFilter } from "./reads.ts";
 import { selectDrones, selectEventTail, selectLogTail, selectStateCounts, selectTaskSummaries } from "./views.ts";
 
 export interface PostgresStoreOptions {
@@ -115,8 +114,6 @@ const MAX_PG_LANES = 16;
 export const DEFAULT_PG_LANE_SLOTS = 256;
 /** Connections for reads by default (connections.ts says why so few). */
 const DEFAULT_READ_CONNECTIONS = 2;
-
-const UNFINISHED = inList(UNFINISHED_RUN_STATES);
 
 export class PostgresStore implements Store {
   readonly dialect = "postgres" as const;
@@ -280,18 +277,10 @@ export class PostgresStore implements Store {
     return this.read((sql) => selectRun(sql, runId));
   }
 
-  listRuns(options: { limit?: number; source?: string; unfinished?: boolean; idempotencyKey?: string } = {}): Promise<RunRecord[]> {
-    return this.read(async (sql) => {
-      const p = new Params();
-      const where: string[] = [];
-      if (options.source !== undefined) where.push(`r.source = ${p.add(options.source)}`);
-      if (options.idempotencyKey !== undefined) where.push(`r.idempotency_key = ${p.add(options.idempotencyKey)}`);
-      if (options.unfinished) where.push(`r.state IN (${UNFINISHED})`);
-      const filter = where.length > 0 ? `WHERE ${where.join(" AND ")}` : "";
-      const rows = await q<RunRow>(sql, `${RUN_SELECT} ${filter} ORDER BY r.created_at DESC, r.id DESC LIMIT ${p.add(options.limit ?? 50)}`, p.values);
-      return rows.map(toRun);
-    });
+  listRuns(options: RunFilter = {}): Promise<RunRecord[]> {
+    return this.read((sql) => selectRuns(sql, options));
   }
+
 
   listTasks(runId: string): Promise<TaskRecord[]> {
     return this.snapshot(async (sql) => {
@@ -352,50 +341,29 @@ export class PostgresStore implements Store {
   }
 
   getTask(taskId: number): Promise<TaskRecord> {
-    return this.read(async (sql) => {
-      const [row] = await q<TaskRow>(sql, `${TASK_SELECT} WHERE t.id = $1`, [taskId]);
-      if (!row) throw new NotFoundError("task", String(taskId), "list a run's tasks with `farcaster status RUN`");
-      return toTask(row);
-    });
+    return this.read((sql) => selectTask(sql, taskId));
   }
+
 
   findTask(runId: string, key: string): Promise<TaskRecord> {
-    return this.read(async (sql) => {
-      const [row] = await q<TaskRow>(sql, `${TASK_SELECT} WHERE t.run_id = $1 AND t.key = $2`, [runId, key]);
-      if (!row) {
-        await selectRun(sql, runId); // a run that is not there is what to say, not its task
-        throw new NotFoundError("task", `${runId}/${key}`, `list the run's tasks with \`farcaster status ${runId}\``);
-      }
-      return toTask(row);
-    });
+    return this.read((sql) => selectTaskByKey(sql, runId, key));
   }
+
 
   listAttempts(taskId: number): Promise<AttemptRecord[]> {
-    return this.read(async (sql) => (await q<AttemptRow>(sql, "SELECT id, task_id, number, worker, state, started_at, heartbeat_at, ended_at, error FROM attempts WHERE task_id = $1 ORDER BY id", [taskId])).map(toAttempt));
+    return this.read((sql) => selectAttempts(sql, taskId));
   }
+
 
   listSteps(taskId: number): Promise<StepRecord[]> {
-    return this.read(async (sql) =>
-      (
-        await q<StepRow>(
-          sql,
-          "SELECT task_id, key, seq, kind, attempt_id, status, input, output, error, started_at, ended_at, usage_input_tokens, usage_output_tokens FROM steps WHERE task_id = $1 ORDER BY seq",
-          [taskId],
-        )
-      ).map(toStep),
-    );
+    return this.read((sql) => selectSteps(sql, taskId));
   }
 
+
   dependencyOutputs(taskId: number): Promise<Record<string, unknown>> {
-    return this.read(async (sql) => {
-      const rows = await q<{ key: string; output: string | null }>(
-        sql,
-        "SELECT d.key, d.output FROM task_deps e JOIN tasks d ON d.id = e.depends_on WHERE e.task_id = $1 ORDER BY d.key",
-        [taskId],
-      );
-      return Object.fromEntries(rows.map((row) => [row.key, row.output === null ? null : JSON.parse(row.output)]));
-    });
+    return this.read((sql) => selectDependencyOutputs(sql, taskId));
   }
+
 
   listEvents(options: { runId?: string; taskId?: number; afterId?: number; limit?: number } = {}): Promise<EventRecord[]> {
     return this.read((sql) => selectEvents(sql, { ...options, afterId: options.afterId ?? 0, limit: options.limit ?? 1000 }));
@@ -528,28 +496,14 @@ export class PostgresStore implements Store {
   }
 
   runBudget(runId: string): Promise<RunBudget | null> {
-    return this.read(async (sql) => {
-      const [row] = await q<{ budget: string | null }>(sql, `SELECT (${jsonb("workplan")} -> 'budget')::text AS budget FROM run_plans WHERE run_id = $1`, [runId]);
-      return row?.budget && row.budget !== "null" ? (JSON.parse(row.budget) as RunBudget) : null;
-    });
+    return this.read((sql) => selectRunBudget(sql, runId));
   }
 
+
   runModelUsage(runId: string): Promise<{ turns: number; inputTokens: number; outputTokens: number }> {
-    return this.read(async (sql) => {
-      const [row] = await q<{ turns: string | null; input: string | null; output: string | null }>(
-        sql,
-        `SELECT sum(turns) AS turns, sum(input) AS input, sum(output) AS output FROM (
-           SELECT count(*) AS turns, sum(s.usage_input_tokens) AS input, sum(s.usage_output_tokens) AS output
-           FROM steps s JOIN tasks t ON t.id = s.task_id
-           WHERE t.run_id = $1 AND s.status = 'completed' AND s.usage_input_tokens IS NOT NULL
-           UNION ALL
-           SELECT sum(spent_turns), sum(spent_input_tokens), sum(spent_output_tokens) FROM tasks WHERE run_id = $1
-         ) u`,
-        [runId],
-      );
-      return { turns: Number(row?.turns ?? 0), inputTokens: Number(row?.input ?? 0), outputTokens: Number(row?.output ?? 0) };
-    });
+    return this.read((sql) => selectRunModelUsage(sql, runId));
   }
+
 
   resumeRun(runId: string, options: { actor?: string } = {}): Promise<{ run: RunRecord; reopened: number }> {
     return this.other("resuming a run", (ctx) => reopenRunTx(ctx, runId, options.actor ?? "user"));
@@ -665,16 +619,3 @@ const LOGS: WriteGroup<LogRequest, number> = {
     return (await appendLogs(ctx, payloads)).map((value) => ({ ok: true, value }));
   },
 };
-
-async function selectTasks(sql: SQL, runId: string): Promise<TaskRecord[]> {
-  return (await q<TaskRow>(sql, `${TASK_SELECT} WHERE t.run_id = $1 ORDER BY t.id`, [runId])).map(toTask);
-}
-
-async function selectGates(sql: SQL, options: { runId?: string; pendingOnly?: boolean }): Promise<GateRecord[]> {
-  const p = new Params();
-  const where: string[] = [];
-  if (options.runId) where.push(`g.run_id = ${p.add(options.runId)}`);
-  if (options.pendingOnly) where.push("g.state = 'pending'");
-  const text = `${GATE_SELECT}${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY g.created_at, g.id`;
-  return (await q<GateRow>(sql, text, p.values)).map(toGate);
-}
