@@ -3,15 +3,16 @@
  * leases.ts, outcomes.ts… applied by the group writer (writer.ts): all
  * writes of one event-loop turn share one BEGIN IMMEDIATE transaction (taken
  * fairly across processes, see writeLock.ts), each in its own savepoint, and
- * each caller's promise settles after that COMMIT. A read of one statement
- * needs no transaction in WAL mode; a read of several runs in one read
+ * each caller's promise settles after that COMMIT. The reads are functions
+ * of reads.ts, views.ts, operators.ts…: a read of one statement needs no
+ * transaction in WAL mode; a read of several runs in one read
  * transaction, so it sees one snapshot. Opened with `readOnly`, the store
  * never migrates and never writes (a viewer beside working drones).
  */
 import type { Database } from "bun:sqlite";
 import { DEFAULT_BACKOFF, type BackoffPolicy } from "../../core/backoff.ts";
 import { systemClock, type Clock } from "../../core/clock.ts";
-import { NotFoundError, ReadOnlyStoreError, StoreClosedError } from "../../core/errors.ts";
+import { ReadOnlyStoreError, StoreClosedError } from "../../core/errors.ts";
 import { parseWorkplan, type RunBudget } from "../../core/workplan.ts";
 import type {
   AttemptRecord,
@@ -60,30 +61,13 @@ import { follow, type FollowOptions } from "../follow.ts";
 import { Checkpointer, disableAutoCheckpoint } from "./checkpoints.ts";
 import { claimReady, countOtherLeaseHolders, extendLeaseTx, nextDueTx, recordStepTx, releaseTaskTx, renewLeasesTx, suspendTaskTx } from "./leases.ts";
 import { completeTaskTx, failTaskTx } from "./outcomes.ts";
-import {
-  RUN_SELECT,
-  TASK_SELECT,
-  toAttempt,
-  toEvent,
-  toRun,
-  toStep,
-  toTask,
-  GATE_SELECT,
-  toGate,
-  type GateRow,
-  type AttemptRow,
-  type EventRow,
-  type RunRow,
-  type StepRow,
-  type TaskRow,
-} from "./rows.ts";
+import { selectAttempts, selectDependencyOutputs, selectEvents, selectGates, selectRunBudget, selectRunModelUsage, selectRuns, selectSteps, selectTask, selectTaskByKey, selectTasks, type RunFilter } from "./reads.ts";
 import { cancelRunTx, insertPlanningRun, insertRun, reopenRunTx, selectRun } from "./runs.ts";
 import { emitSignalTx, selectSignal } from "./signals.ts";
 import { deleteScheduleTx, fireTx, insertSchedule, recordMissedTx, selectSchedule, selectScheduleEvents, selectSchedules, setEnabledTx } from "./schedules.ts";
 import { appendLogsTx, selectLogs } from "./logs.ts";
 import { decideGateTx, selectGate } from "./gates.ts";
-import { finalizeStatements, inList, sql } from "./statements.ts";
-import { UNFINISHED_RUN_STATES } from "../../core/states.ts";
+import { finalizeStatements } from "./statements.ts";
 import { Upkeep } from "./upkeep.ts";
 import { retryWhileBusy } from "./writeLock.ts";
 import { GroupWriter, type SetGroup, type SetMember, type WriteKind } from "./writer.ts";
@@ -230,25 +214,10 @@ export class SqliteStore implements Store {
     return this.read((ctx) => selectRun(ctx, runId));
   }
 
-  listRuns(options: { limit?: number; source?: string; unfinished?: boolean; idempotencyKey?: string } = {}): Promise<RunRecord[]> {
-    return this.read(({ db }) => {
-      const where: string[] = [];
-      const params: (string | number)[] = [];
-      if (options.source !== undefined) {
-        where.push("r.source = ?");
-        params.push(options.source);
-      }
-      if (options.idempotencyKey !== undefined) {
-        where.push("r.idempotency_key = ?");
-        params.push(options.idempotencyKey);
-      }
-      if (options.unfinished) where.push(`r.state IN (${inList(UNFINISHED_RUN_STATES)})`);
-      const filter = where.length > 0 ? `WHERE ${where.join(" AND ")}` : "";
-      return sql<RunRow, (string | number)[]>(db, `${RUN_SELECT} ${filter} ORDER BY r.created_at DESC, r.id DESC LIMIT ?`)
-        .all(...params, options.limit ?? 50)
-        .map(toRun);
-    });
+  listRuns(options: RunFilter = {}): Promise<RunRecord[]> {
+    return this.read((ctx) => selectRuns(ctx, options));
   }
+
 
   listTasks(runId: string): Promise<TaskRecord[]> {
     return this.snapshot((ctx) => {
@@ -313,41 +282,29 @@ export class SqliteStore implements Store {
   }
 
   getTask(taskId: number): Promise<TaskRecord> {
-    return this.read(({ db }) => {
-      const row = sql<TaskRow, [number]>(db, `${TASK_SELECT} WHERE t.id = ?`).get(taskId);
-      if (!row) throw new NotFoundError("task", String(taskId), "list a run's tasks with `farcaster status RUN`");
-      return toTask(row);
-    });
+    return this.read((ctx) => selectTask(ctx, taskId));
   }
+
 
   findTask(runId: string, key: string): Promise<TaskRecord> {
-    return this.read((ctx) => {
-      const row = sql<TaskRow, [string, string]>(ctx.db, `${TASK_SELECT} WHERE t.run_id = ? AND t.key = ?`).get(runId, key);
-      if (!row) {
-        selectRun(ctx, runId); // a run that is not there is what to say, not its task
-        throw new NotFoundError("task", `${runId}/${key}`, `list the run's tasks with \`farcaster status ${runId}\``);
-      }
-      return toTask(row);
-    });
+    return this.read((ctx) => selectTaskByKey(ctx, runId, key));
   }
+
 
   listAttempts(taskId: number): Promise<AttemptRecord[]> {
-    return this.read(({ db }) => sql<AttemptRow, [number]>(db, "SELECT * FROM attempts WHERE task_id = ? ORDER BY id").all(taskId).map(toAttempt));
+    return this.read((ctx) => selectAttempts(ctx, taskId));
   }
+
 
   listSteps(taskId: number): Promise<StepRecord[]> {
-    return this.read(({ db }) => sql<StepRow, [number]>(db, "SELECT * FROM steps WHERE task_id = ? ORDER BY seq").all(taskId).map(toStep));
+    return this.read((ctx) => selectSteps(ctx, taskId));
   }
 
+
   dependencyOutputs(taskId: number): Promise<Record<string, unknown>> {
-    return this.read(({ db }) => {
-      const rows = sql<{ key: string; output: string | null }, [number]>(
-        db,
-        "SELECT d.key, d.output FROM task_deps e JOIN tasks d ON d.id = e.depends_on WHERE e.task_id = ? ORDER BY d.key",
-      ).all(taskId);
-      return Object.fromEntries(rows.map((row) => [row.key, row.output === null ? null : JSON.parse(row.output)]));
-    });
+    return this.read((ctx) => selectDependencyOutputs(ctx, taskId));
   }
+
 
   listEvents(options: { runId?: string; taskId?: number; afterId?: number; limit?: number } = {}): Promise<EventRecord[]> {
     return this.read((ctx) => selectEvents(ctx, { ...options, afterId: options.afterId ?? 0, limit: options.limit ?? 1000 }));
@@ -438,27 +395,14 @@ export class SqliteStore implements Store {
   }
 
   runBudget(runId: string): Promise<RunBudget | null> {
-    return this.read(({ db }) => {
-      const row = sql<{ budget: string | null }, [string]>(db, "SELECT json_extract(workplan, '$.budget') AS budget FROM run_plans WHERE run_id = ?").get(runId);
-      return row?.budget ? (JSON.parse(row.budget) as RunBudget) : null;
-    });
+    return this.read((ctx) => selectRunBudget(ctx, runId));
   }
 
+
   runModelUsage(runId: string): Promise<{ turns: number; inputTokens: number; outputTokens: number }> {
-    return this.read(({ db }) => {
-      const row = sql<{ turns: number | null; input: number | null; output: number | null }, [string]>(
-        db,
-        `SELECT sum(turns) AS turns, sum(input) AS input, sum(output) AS output FROM (
-           SELECT count(*) AS turns, sum(s.usage_input_tokens) AS input, sum(s.usage_output_tokens) AS output
-           FROM steps s JOIN tasks t ON t.id = s.task_id
-           WHERE t.run_id = ?1 AND s.status = 'completed' AND s.usage_input_tokens IS NOT NULL
-           UNION ALL
-           SELECT sum(spent_turns), sum(spent_input_tokens), sum(spent_output_tokens) FROM tasks WHERE run_id = ?1
-         )`,
-      ).get(runId)!;
-      return { turns: row.turns ?? 0, inputTokens: row.input ?? 0, outputTokens: row.output ?? 0 };
-    });
+    return this.read((ctx) => selectRunModelUsage(ctx, runId));
   }
+
 
   resumeRun(runId: string, options: { actor?: string } = {}): Promise<{ run: RunRecord; reopened: number }> {
     return this.write("resuming a run", (ctx) => reopenRunTx(ctx, runId, options.actor ?? "user"));
@@ -543,36 +487,4 @@ export class SqliteStore implements Store {
   get isClosed(): boolean {
     return this.closed;
   }
-}
-
-function selectTasks(ctx: TxContext, runId: string): TaskRecord[] {
-  return sql<TaskRow, [string]>(ctx.db, `${TASK_SELECT} WHERE t.run_id = ? ORDER BY t.id`).all(runId).map(toTask);
-}
-
-function selectGates(ctx: TxContext, options: { runId?: string; pendingOnly?: boolean }): GateRecord[] {
-  const where: string[] = [];
-  const params: string[] = [];
-  if (options.runId) {
-    where.push("g.run_id = ?");
-    params.push(options.runId);
-  }
-  if (options.pendingOnly) where.push("g.state = 'pending'");
-  const text = `${GATE_SELECT}${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY g.created_at, g.id`;
-  return sql<GateRow, string[]>(ctx.db, text).all(...params).map(toGate);
-}
-
-function selectEvents(ctx: TxContext, options: { runId?: string; taskId?: number; afterId: number; limit: number }): EventRecord[] {
-  const where = ["id > ?"];
-  const params: (string | number)[] = [options.afterId];
-  if (options.runId !== undefined) {
-    where.push("run_id = ?");
-    params.push(options.runId);
-  }
-  if (options.taskId !== undefined) {
-    where.push("task_id = ?");
-    params.push(options.taskId);
-  }
-  return sql<EventRow, (string | number)[]>(ctx.db, `SELECT * FROM events WHERE ${where.join(" AND ")} ORDER BY id LIMIT ?`)
-    .all(...params, options.limit)
-    .map(toEvent);
 }
