@@ -21,18 +21,24 @@ export interface RunFilter {
   idempotencyKey?: string;
 }
 
-/** Newest first. */
-export function selectRuns(ctx: TxContext, options: RunFilter): RunRecord[] {
+/** The conditions of the filters given (a value not undefined), with their parameters in order. */
+function filters(conditions: readonly [condition: string, value: string | number | undefined][]): { where: string[]; params: (string | number)[] } {
   const where: string[] = [];
   const params: (string | number)[] = [];
-  if (options.source !== undefined) {
-    where.push("r.source = ?");
-    params.push(options.source);
+  for (const [condition, value] of conditions) {
+    if (value === undefined) continue;
+    where.push(condition);
+    params.push(value);
   }
-  if (options.idempotencyKey !== undefined) {
-    where.push("r.idempotency_key = ?");
-    params.push(options.idempotencyKey);
-  }
+  return { where, params };
+}
+
+/** Newest first. */
+export function selectRuns(ctx: TxContext, options: RunFilter): RunRecord[] {
+  const { where, params } = filters([
+    ["r.source = ?", options.source],
+    ["r.idempotency_key = ?", options.idempotencyKey],
+  ]);
   if (options.unfinished) where.push(`r.state IN (${inList(UNFINISHED_RUN_STATES)})`);
   const filter = where.length > 0 ? `WHERE ${where.join(" AND ")}` : "";
   return sql<RunRow, (string | number)[]>(ctx.db, `${RUN_SELECT} ${filter} ORDER BY r.created_at DESC, r.id DESC LIMIT ?`)
@@ -78,28 +84,18 @@ export function selectDependencyOutputs(ctx: TxContext, taskId: number): Record<
 }
 
 export function selectGates(ctx: TxContext, options: { runId?: string; pendingOnly?: boolean }): GateRecord[] {
-  const where: string[] = [];
-  const params: string[] = [];
-  if (options.runId) {
-    where.push("g.run_id = ?");
-    params.push(options.runId);
-  }
+  const { where, params } = filters([["g.run_id = ?", options.runId || undefined]]);
   if (options.pendingOnly) where.push("g.state = 'pending'");
   const text = `${GATE_SELECT}${where.length ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY g.created_at, g.id`;
-  return sql<GateRow, string[]>(ctx.db, text).all(...params).map(toGate);
+  return sql<GateRow, (string | number)[]>(ctx.db, text).all(...params).map(toGate);
 }
 
 export function selectEvents(ctx: TxContext, options: { runId?: string; taskId?: number; afterId: number; limit: number }): EventRecord[] {
-  const where = ["id > ?"];
-  const params: (string | number)[] = [options.afterId];
-  if (options.runId !== undefined) {
-    where.push("run_id = ?");
-    params.push(options.runId);
-  }
-  if (options.taskId !== undefined) {
-    where.push("task_id = ?");
-    params.push(options.taskId);
-  }
+  const { where, params } = filters([
+    ["id > ?", options.afterId],
+    ["run_id = ?", options.runId],
+    ["task_id = ?", options.taskId],
+  ]);
   return sql<EventRow, (string | number)[]>(ctx.db, `SELECT * FROM events WHERE ${where.join(" AND ")} ORDER BY id LIMIT ?`)
     .all(...params, options.limit)
     .map(toEvent);
